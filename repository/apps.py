@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class RepositoryConfig(AppConfig):
+    name = "repository"
+    verbose_name = "Published repository"

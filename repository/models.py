@@ -1,0 +1,352 @@
+"""The published record: incidents, their taxonomy, entities, references and revisions.
+
+Only published incidents live here; what is not yet published lives in `submissions`.
+The relational rows (terms, entities, references of an incident) are the browsable form
+of the incident's current document; `services.incident_publish` keeps them in step.
+"""
+
+from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+
+from .periods import parse_period, period_human
+
+
+class Vocabulary(models.Model):
+    """One axis of the taxonomy: Country, Sector, Technology, a harm group, …"""
+
+    slug = models.SlugField(max_length=60, unique=True)
+    label = models.CharField(max_length=100)
+    group = models.CharField(
+        max_length=100, blank=True, help_text="Shown above related vocabularies, e.g. 'External harms'."
+    )
+    order = models.PositiveSmallIntegerField(default=0)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["order", "label"]
+        verbose_name_plural = "vocabularies"
+
+    def __str__(self):
+        return f"{self.group}: {self.label}" if self.group else self.label
+
+    def get_absolute_url(self):
+        return reverse("repository:vocabulary", args=[self.slug])
+
+
+class Term(models.Model):
+    vocabulary = models.ForeignKey(Vocabulary, on_delete=models.PROTECT, related_name="terms")
+    name = models.CharField(max_length=500)
+    slug = models.SlugField(max_length=200)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    merged_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="merged_terms",
+        help_text="A merged term's page redirects here.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["vocabulary__order", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["vocabulary", "slug"], name="repository_term_unique_slug_per_vocabulary"
+            ),
+            models.CheckConstraint(condition=~Q(parent=F("id")), name="repository_term_not_its_own_parent"),
+            models.CheckConstraint(
+                condition=~Q(merged_into=F("id")), name="repository_term_not_merged_into_itself"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("repository:term", args=[self.vocabulary.slug, self.slug])
+
+
+class TermAlias(models.Model):
+    """A spelling that means a term. Every term has one for its own name."""
+
+    term = models.ForeignKey(Term, on_delete=models.CASCADE, related_name="aliases")
+    # Copied from the term so that a spelling is unique within its vocabulary.
+    vocabulary = models.ForeignKey(Vocabulary, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=500)
+    key = models.CharField(max_length=500, help_text="The folded spelling used to match.")
+
+    class Meta:
+        verbose_name_plural = "term aliases"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["vocabulary", "key"], name="repository_termalias_unique_key_per_vocabulary"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Entity(models.Model):
+    """An organisation or a named system, with its own page."""
+
+    class Kind(models.TextChoices):
+        ORGANISATION = "organisation", "Organisation"
+        SYSTEM = "system", "System"
+
+    name = models.CharField(max_length=500)
+    slug = models.SlugField(max_length=200, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.ORGANISATION)
+    description = models.TextField(blank=True)
+    merged_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="merged_entities",
+        help_text="A merged entity's page redirects here.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "entities"
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(merged_into=F("id")), name="repository_entity_not_merged_into_itself"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("repository:entity", args=[self.slug])
+
+
+class EntityAlias(models.Model):
+    """A spelling that means an entity ("Open AI" for OpenAI). Every entity has one for its name."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="aliases")
+    name = models.CharField(max_length=500)
+    key = models.CharField(max_length=500, unique=True)
+
+    class Meta:
+        verbose_name_plural = "entity aliases"
+
+    def __str__(self):
+        return self.name
+
+
+class Incident(models.Model):
+    class Type(models.TextChoices):
+        INCIDENT = "incident", "Incident"
+        ISSUE = "issue", "Issue"
+        SYSTEM = "system", "System"
+        DATA = "data", "Data"
+
+    class Precision(models.TextChoices):
+        YEAR = "year", "Year"
+        MONTH = "month", "Month"
+        DAY = "day", "Day"
+
+    number = models.PositiveIntegerField(unique=True, help_text="Permanent; never reused.")
+    slug = models.SlugField(max_length=255, unique=True)
+    external_id = models.CharField(
+        max_length=40, unique=True, null=True, blank=True, help_text="e.g. AIAAIC0563"
+    )
+    headline = models.CharField(max_length=300)
+    type = models.CharField(max_length=20, choices=Type.choices, blank=True)
+    # The period in ISO text ("2021-02", "2019/2024", "2023/.."), and what it covers,
+    # derived from it on save for filtering and sorting.
+    occurred = models.CharField(max_length=40, blank=True)
+    occurred_start = models.DateField(null=True, blank=True, editable=False)
+    occurred_end = models.DateField(
+        null=True, blank=True, editable=False, help_text="Empty while an open range goes on."
+    )
+    occurred_precision = models.CharField(
+        max_length=10, choices=Precision.choices, blank=True, editable=False
+    )
+    released = models.CharField(max_length=100, blank=True)
+    summary = models.TextField(blank=True)
+    narrative = models.TextField(blank=True, help_text="Markdown; shown through a sanitizer.")
+    source_url = models.URLField(
+        max_length=500, blank=True, help_text="Where this entry came from (e.g. its AIAAIC page)."
+    )
+    current_revision = models.ForeignKey(
+        "Revision", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # PostgreSQL only (GIN-indexed by a migration); SQLite searches the text columns.
+    search_vector = SearchVectorField(null=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-occurred_start", "-number"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(occurred_end__isnull=True)
+                | Q(occurred_start__isnull=True)
+                | Q(occurred_end__gte=F("occurred_start")),
+                name="repository_incident_occurred_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=Q(occurred="") | Q(occurred_start__isnull=False),
+                name="repository_incident_occurred_has_start",
+            ),
+        ]
+        indexes = [
+            # Browse sorted by occurred (the default order).
+            models.Index(fields=["-occurred_start", "-number"], name="repository_incident_occurred"),
+            # Browse sorted by newest first.
+            models.Index(fields=["-created_at"], name="repository_incident_created"),
+        ]
+
+    def __str__(self):
+        return self.headline
+
+    def save(self, *args, **kwargs):
+        self.set_occurred(self.occurred)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "occurred" in update_fields:
+            kwargs["update_fields"] = {
+                *update_fields,
+                "occurred_start",
+                "occurred_end",
+                "occurred_precision",
+            }
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self):
+        return reverse("repository:incident", args=[self.slug])
+
+    def set_occurred(self, text):
+        period = parse_period(text)
+        if period is None:
+            self.occurred, self.occurred_start, self.occurred_end = "", None, None
+            self.occurred_precision = ""
+        else:
+            self.occurred = period.iso()
+            self.occurred_start = period.first_day
+            self.occurred_end = period.last_day
+            self.occurred_precision = period.precision
+
+    @property
+    def occurred_display(self):
+        return period_human(self.occurred)
+
+
+class IncidentTerm(models.Model):
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="incident_terms")
+    term = models.ForeignKey(Term, on_delete=models.PROTECT, related_name="incident_terms")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "term"], name="repository_incidentterm_once_per_incident"
+            ),
+        ]
+        indexes = [
+            # Term pages and facet counts: the incidents carrying a term.
+            models.Index(fields=["term", "incident"], name="repository_incidentterm_term"),
+        ]
+
+    def __str__(self):
+        return f"{self.incident_id}: {self.term_id}"
+
+
+class IncidentEntity(models.Model):
+    class Role(models.TextChoices):
+        DEPLOYER = "deployer", "Deployer"
+        DEVELOPER = "developer", "Developer"
+        SYSTEM = "system", "System"
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="incident_entities")
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="incident_entities")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position"]
+        verbose_name_plural = "incident entities"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "entity", "role"],
+                name="repository_incidententity_once_per_role",
+            ),
+        ]
+        indexes = [
+            # Entity pages and deployer/developer facet counts.
+            models.Index(fields=["entity", "role", "incident"], name="repository_incidententity_ent"),
+        ]
+
+    def __str__(self):
+        return f"{self.incident_id}: {self.role} {self.entity_id}"
+
+
+class Reference(models.Model):
+    class Category(models.TextChoices):
+        # In the order an incident page shows them.
+        SYSTEM = "system", "System"
+        LEGAL = "legal", "Legal, regulatory"
+        RESEARCH = "research", "Research, advocacy"
+        INVESTIGATIONS = "investigations", "Investigations, assessments, audits"
+        NEWS = "news", "News, commentary, analysis"
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="references")
+    category = models.CharField(max_length=20, choices=Category.choices)
+    url = models.URLField(max_length=2000)
+    title = models.CharField(max_length=500, blank=True)
+    publisher = models.CharField(max_length=200, blank=True)
+    published = models.DateField(null=True, blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+    # Link health, kept by a background task.
+    checked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    final_url = models.URLField(max_length=2000, blank=True, editable=False)
+    check_error = models.CharField(max_length=300, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "url"], name="repository_reference_once_per_incident"
+            ),
+        ]
+
+    def __str__(self):
+        return self.title or self.url
+
+
+class Revision(models.Model):
+    """An append-only snapshot of an incident's document: who, when, what changed, credit."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="revisions")
+    number = models.PositiveIntegerField()
+    document = models.JSONField()
+    summary = models.CharField(max_length=300, blank=True, help_text="What changed.")
+    credit = models.CharField(
+        max_length=200, blank=True, help_text="Public credit, only if the contributor asked."
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "number"], name="repository_revision_unique_number"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="repository_revision_number_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.incident_id} r{self.number}"

@@ -1,0 +1,367 @@
+"""Writes to the published record. Every change to an incident goes through incident_publish."""
+
+from dataclasses import dataclass
+
+from django.contrib.postgres.search import SearchVector
+from django.db import connection, transaction
+from django.db.models import Max
+from django.utils.text import slugify
+
+from . import documents
+from .models import (
+    Entity,
+    EntityAlias,
+    Incident,
+    IncidentEntity,
+    IncidentTerm,
+    Reference,
+    Revision,
+    Term,
+    TermAlias,
+    Vocabulary,
+)
+
+PARENT_SEPARATOR = " - "  # "Govt - police" sits under "Govt"
+
+
+def make_slug(text, fallback="item", max_length=200):
+    slug = slugify(text.replace("/", " ").replace("&", " and "))[:max_length].strip("-")
+    return slug or fallback
+
+
+def _unique_slug(base, taken, max_length=200):
+    """`base`, or `base-2`, `base-3`…: the first that `taken(slug)` says is free."""
+    base = base[: max_length - 6].strip("-")
+    candidate, n = base, 1
+    while taken(candidate):
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
+class Taxonomy:
+    """Resolves names to terms and entities through their aliases, creating what is missing.
+
+    One instance serves one unit of work (a publish, an import) and caches what it has
+    looked up. Call `preload()` before resolving many names (an import), or
+    `load_document(document)` before resolving one document's names (two queries).
+    """
+
+    def __init__(self):
+        self.vocabularies = {v.slug: v for v in Vocabulary.objects.all()}
+        self._terms = {}  # (vocabulary id, key) -> Term
+        self._entities = {}  # key -> Entity
+        self._term_slugs = None  # vocabulary id -> set of slugs, when preloaded
+        self._entity_slugs = None
+        self.preferred = {}  # (vocabulary slug or role, key) -> the spelling to create a name with
+        self.created_terms = 0
+        self.created_entities = 0
+
+    # Loading ---------------------------------------------------------------------------
+
+    def preload(self):
+        for alias in TermAlias.objects.select_related("term"):
+            self._terms[(alias.vocabulary_id, alias.key)] = alias.term
+        for alias in EntityAlias.objects.select_related("entity"):
+            self._entities[alias.key] = alias.entity
+        self._term_slugs = {}
+        for vocabulary_id, slug in Term.objects.values_list("vocabulary_id", "slug"):
+            self._term_slugs.setdefault(vocabulary_id, set()).add(slug)
+        self._entity_slugs = set(Entity.objects.values_list("slug", flat=True))
+
+    def load_document(self, document):
+        term_keys = [documents.fold(name) for names in document.get("terms", {}).values() for name in names]
+        entity_keys = [
+            documents.fold(name) for names in document.get("entities", {}).values() for name in names
+        ]
+        if term_keys:
+            for alias in TermAlias.objects.filter(key__in=term_keys).select_related("term"):
+                self._terms[(alias.vocabulary_id, alias.key)] = alias.term
+        if entity_keys:
+            for alias in EntityAlias.objects.filter(key__in=entity_keys).select_related("entity"):
+                self._entities[alias.key] = alias.entity
+
+    # Resolving -------------------------------------------------------------------------
+
+    def vocabulary(self, slug):
+        try:
+            return self.vocabularies[slug]
+        except KeyError:
+            raise documents.DocumentError({f"terms.{slug}": [f"There is no vocabulary {slug!r}."]}) from None
+
+    def term(self, vocabulary_slug, name):
+        vocabulary = self.vocabulary(vocabulary_slug)
+        name = documents.clean_name(name)
+        key = documents.fold(name)
+        term = self._terms.get((vocabulary.id, key))
+        if term is None and self._term_slugs is None:
+            alias = TermAlias.objects.filter(vocabulary=vocabulary, key=key).select_related("term").first()
+            term = alias.term if alias else None
+        if term is None:
+            term = self._create_term(vocabulary, self.preferred.get((vocabulary.slug, key), name), key)
+        while term.merged_into_id:
+            term = Term.objects.get(pk=term.merged_into_id)
+        self._terms[(vocabulary.id, key)] = term
+        return term
+
+    def _create_term(self, vocabulary, name, key):
+        parent = None
+        if PARENT_SEPARATOR in name:
+            parent_name = name.split(PARENT_SEPARATOR, 1)[0].strip()
+            if parent_name and documents.fold(parent_name) != key:
+                parent = self.term(vocabulary.slug, parent_name)
+
+        def taken(slug):
+            if self._term_slugs is not None:
+                return slug in self._term_slugs.get(vocabulary.id, ())
+            return Term.objects.filter(vocabulary=vocabulary, slug=slug).exists()
+
+        slug = _unique_slug(make_slug(name, "term"), taken)
+        term = Term.objects.create(vocabulary=vocabulary, name=name, slug=slug, parent=parent)
+        TermAlias.objects.create(term=term, vocabulary=vocabulary, name=name, key=key)
+        if self._term_slugs is not None:
+            self._term_slugs.setdefault(vocabulary.id, set()).add(slug)
+        self.created_terms += 1
+        return term
+
+    def entity(self, name, role=IncidentEntity.Role.DEPLOYER):
+        name = documents.clean_name(name)
+        key = documents.fold(name)
+        entity = self._entities.get(key)
+        if entity is None and self._entity_slugs is None:
+            alias = EntityAlias.objects.filter(key=key).select_related("entity").first()
+            entity = alias.entity if alias else None
+        if entity is None:
+            entity = self._create_entity(self.preferred.get(("entity", key), name), key, role)
+        while entity.merged_into_id:
+            entity = Entity.objects.get(pk=entity.merged_into_id)
+        self._entities[key] = entity
+        return entity
+
+    def _create_entity(self, name, key, role):
+        def taken(slug):
+            if self._entity_slugs is not None:
+                return slug in self._entity_slugs
+            return Entity.objects.filter(slug=slug).exists()
+
+        slug = _unique_slug(make_slug(name, "entity"), taken)
+        kind = Entity.Kind.SYSTEM if role == IncidentEntity.Role.SYSTEM else Entity.Kind.ORGANISATION
+        entity = Entity.objects.create(name=name, slug=slug, kind=kind)
+        EntityAlias.objects.create(entity=entity, name=name, key=key)
+        if self._entity_slugs is not None:
+            self._entity_slugs.add(slug)
+        self.created_entities += 1
+        return entity
+
+    def canonical(self, document):
+        """The document with every term and entity under its canonical name, plus the rows.
+
+        Returns (document, terms, entities): terms as [(Term, position)], entities as
+        [(Entity, role, position)].
+        """
+        source = document
+        document = {**document, "terms": {}, "entities": {}}
+        terms, entities = [], []
+        seen_terms = set()
+        for vocabulary_slug, names in source["terms"].items():
+            canonical = []
+            for name in names:
+                term = self.term(vocabulary_slug, name)
+                if term.id not in seen_terms:
+                    seen_terms.add(term.id)
+                    canonical.append(term.name)
+                    terms.append((term, len(terms)))
+            if canonical:
+                document["terms"][vocabulary_slug] = canonical
+        for role, names in source["entities"].items():
+            canonical, seen = [], set()
+            for name in names:
+                entity = self.entity(name, role)
+                if entity.id not in seen:
+                    seen.add(entity.id)
+                    canonical.append(entity.name)
+                    entities.append((entity, role, len(entities)))
+            document["entities"][role] = canonical
+        return document, terms, entities
+
+
+@dataclass
+class PublishResult:
+    incident: Incident
+    revision: Revision | None  # None when the document was already the published one
+    created: bool
+
+    @property
+    def changed(self):
+        return self.revision is not None
+
+
+def _next_incident_number():
+    if connection.vendor == "postgresql":
+        # Serialise number allocation between concurrent publishers until commit.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext('repository_incident_number'))")
+    return (Incident.objects.aggregate(top=Max("number"))["top"] or 0) + 1
+
+
+def _sync_terms(incident, rows, fresh):
+    existing = {} if fresh else {link.term_id: link for link in incident.incident_terms.all()}
+    wanted = {term.id: position for term, position in rows}
+    stale = [link.id for term_id, link in existing.items() if term_id not in wanted]
+    if stale:
+        IncidentTerm.objects.filter(id__in=stale).delete()
+    moved = []
+    for term_id, position in wanted.items():
+        link = existing.get(term_id)
+        if link is not None and link.position != position:
+            link.position = position
+            moved.append(link)
+    if moved:
+        IncidentTerm.objects.bulk_update(moved, ["position"])
+    new = [
+        IncidentTerm(incident=incident, term_id=term_id, position=position)
+        for term_id, position in wanted.items()
+        if term_id not in existing
+    ]
+    if new:
+        IncidentTerm.objects.bulk_create(new)
+
+
+def _sync_entities(incident, rows, fresh):
+    existing = (
+        {} if fresh else {(link.entity_id, link.role): link for link in incident.incident_entities.all()}
+    )
+    wanted = {(entity.id, role): position for entity, role, position in rows}
+    stale = [link.id for key, link in existing.items() if key not in wanted]
+    if stale:
+        IncidentEntity.objects.filter(id__in=stale).delete()
+    moved = []
+    for key, position in wanted.items():
+        link = existing.get(key)
+        if link is not None and link.position != position:
+            link.position = position
+            moved.append(link)
+    if moved:
+        IncidentEntity.objects.bulk_update(moved, ["position"])
+    new = [
+        IncidentEntity(incident=incident, entity_id=entity_id, role=role, position=position)
+        for (entity_id, role), position in wanted.items()
+        if (entity_id, role) not in existing
+    ]
+    if new:
+        IncidentEntity.objects.bulk_create(new)
+
+
+def _sync_references(incident, document, fresh):
+    """Make the incident's references those of the document, keeping link-health data."""
+    existing = {} if fresh else {ref.url: ref for ref in incident.references.all()}
+    wanted = []
+    for category in documents.CATEGORIES:
+        for item in document["references"][category]:
+            wanted.append((category, item))
+    wanted_urls = {item["url"] for _, item in wanted}
+    stale = [ref.id for url, ref in existing.items() if url not in wanted_urls]
+    if stale:
+        Reference.objects.filter(id__in=stale).delete()
+    changed, new = [], []
+    for position, (category, item) in enumerate(wanted):
+        values = {
+            "category": category,
+            "title": item["title"],
+            "publisher": item["publisher"],
+            "published": item["published"] or None,
+            "position": position,
+        }
+        ref = existing.get(item["url"])
+        if ref is None:
+            new.append(Reference(incident=incident, url=item["url"], **values))
+            continue
+        current = {field: getattr(ref, field) for field in values}
+        if current["published"] is not None:
+            current["published"] = current["published"].isoformat()
+        if current != values:
+            for field, value in values.items():
+                setattr(ref, field, value)
+            changed.append(ref)
+    if changed:
+        Reference.objects.bulk_update(changed, ["category", "title", "publisher", "published", "position"])
+    if new:
+        Reference.objects.bulk_create(new)
+
+
+def incident_search_refresh(*, incident_ids):
+    """Recompute the stored full-text vector (PostgreSQL; SQLite searches the columns)."""
+    if connection.vendor != "postgresql":
+        return
+    vector = (
+        SearchVector("headline", weight="A", config="english")
+        + SearchVector("summary", weight="B", config="english")
+        + SearchVector("narrative", weight="C", config="english")
+    )
+    Incident.objects.filter(pk__in=incident_ids).update(search_vector=vector)
+
+
+def incident_publish(
+    *,
+    document,
+    incident=None,
+    author=None,
+    summary="",
+    credit="",
+    slug="",
+    number=None,
+    taxonomy=None,
+    refresh_search=True,
+):
+    """Publish a document as a new revision of `incident`, or as a new incident.
+
+    Returns a PublishResult; when the document equals the published one nothing is
+    written and `revision` is None. Raises DocumentError on an invalid document.
+    """
+    taxonomy = taxonomy or Taxonomy()
+    document = documents.normalize(document, vocabularies=set(taxonomy.vocabularies))
+    with transaction.atomic(savepoint=False):
+        if taxonomy._term_slugs is None:
+            taxonomy.load_document(document)
+        document, term_rows, entity_rows = taxonomy.canonical(document)
+        previous = None
+        created = incident is None
+        if created:
+            incident = Incident(number=number or _next_incident_number())
+            incident.slug = _unique_slug(
+                make_slug(slug or document["headline"], "incident", 255),
+                lambda s: Incident.objects.filter(slug=s).exists(),
+                max_length=255,
+            )
+        else:
+            incident = (
+                Incident.objects.select_for_update().select_related("current_revision").get(pk=incident.pk)
+            )
+            if incident.current_revision is not None:
+                previous = incident.current_revision.document
+                if previous == document:
+                    return PublishResult(incident, None, False)
+        for field in ("headline", "type", "occurred", "released", "summary", "narrative", "source_url"):
+            setattr(incident, field, document[field])
+        incident.external_id = document["external_id"] or None
+        incident.save()
+        _sync_terms(incident, term_rows, created)
+        _sync_entities(incident, entity_rows, created)
+        _sync_references(incident, document, created)
+        latest = incident.current_revision.number if incident.current_revision else 0
+        vocabulary_labels = {slug: v.label for slug, v in taxonomy.vocabularies.items()}
+        revision = Revision.objects.create(
+            incident=incident,
+            number=latest + 1,
+            document=document,
+            summary=(
+                summary or documents.change_summary(documents.diff(previous, document, vocabulary_labels))
+            )[:300],
+            credit=credit[:200],
+            author=author,
+        )
+        incident.current_revision = revision
+        incident.save(update_fields=["current_revision", "updated_at"])
+        if refresh_search:
+            incident_search_refresh(incident_ids=[incident.pk])
+    return PublishResult(incident, revision, created)
