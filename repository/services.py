@@ -20,6 +20,7 @@ from .models import (
     TermAlias,
     Vocabulary,
 )
+from .periods import parse_partial_date
 
 PARENT_SEPARATOR = " - "  # "Govt - police" sits under "Govt"
 
@@ -269,7 +270,8 @@ def _sync_references(incident, document, fresh):
             "category": category,
             "title": item["title"],
             "publisher": item["publisher"],
-            "published": item["published"] or None,
+            # The document may date a reference by month or year only; the row keeps its first day.
+            "published": parse_partial_date(item["published"]).first_day() if item["published"] else None,
             "position": position,
         }
         ref = existing.get(item["url"])
@@ -277,8 +279,6 @@ def _sync_references(incident, document, fresh):
             new.append(Reference(incident=incident, url=item["url"], **values))
             continue
         current = {field: getattr(ref, field) for field in values}
-        if current["published"] is not None:
-            current["published"] = current["published"].isoformat()
         if current != values:
             for field, value in values.items():
                 setattr(ref, field, value)
@@ -335,7 +335,9 @@ def incident_publish(
             )
         else:
             incident = (
-                Incident.objects.select_for_update().select_related("current_revision").get(pk=incident.pk)
+                Incident.objects.select_for_update(of=("self",))
+                .select_related("current_revision")
+                .get(pk=incident.pk)
             )
             if incident.current_revision is not None:
                 previous = incident.current_revision.document

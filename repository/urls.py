@@ -1,2 +1,15 @@
+from django.urls import path
+
+from . import views
+
 app_name = "repository"
-urlpatterns = []
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("incidents/", views.incident_list, name="incident_list"),
+    path("incidents/<slug:slug>/", views.incident_detail, name="incident"),
+    path("incidents/<slug:slug>/document.json", views.document_json, name="incident_document"),
+    path("taxonomy/<slug:vocabulary>/", views.vocabulary_detail, name="vocabulary"),
+    path("taxonomy/<slug:vocabulary>/<slug:term>/", views.term_detail, name="term"),
+    path("entities/<slug:slug>/", views.entity_detail, name="entity"),
+    path("healthz", views.healthz, name="healthz"),
+]

@@ -1,0 +1,21 @@
+"""Shared test helpers: publishing small incidents through the one service that publishes."""
+
+from repository import documents
+from repository.services import incident_publish
+
+
+def make_document(headline, **fields):
+    """An incident document: `terms` and `entities` as dicts, `references` by category."""
+    document = documents.empty_document()
+    document["headline"] = headline
+    for key, value in fields.items():
+        if key in ("terms", "entities", "references"):
+            document[key] = {**document[key], **value}
+        else:
+            document[key] = value
+    return document
+
+
+def publish(headline, slug="", **fields):
+    """Publish a new incident and return it."""
+    return incident_publish(document=make_document(headline, **fields), slug=slug).incident

@@ -1,0 +1,200 @@
+from django.conf import settings
+from django.core.paginator import Paginator
+from django.db import DatabaseError, connection
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+
+from . import documents
+from .filters import IncidentFilter, facets_for, selected_labels
+from .models import Entity, Incident, IncidentEntity, IncidentTerm, Reference, Term, Vocabulary
+
+LIST_VOCABULARIES = ("country", "sector")  # shown under each headline in lists
+
+
+def _paginate(request, queryset, per_page=None):
+    paginator = Paginator(queryset, per_page or settings.INCIDENTS_PER_PAGE)
+    return paginator.get_page(request.GET.get("page"))
+
+
+def _listing(incidents):
+    """Incidents as lists show them: headline, occurred, type, countries, sectors, deployers."""
+    return incidents.defer("narrative", "search_vector").prefetch_related(
+        Prefetch(
+            "incident_terms",
+            queryset=IncidentTerm.objects.filter(term__vocabulary__slug__in=LIST_VOCABULARIES)
+            .select_related("term__vocabulary")
+            .order_by("term__vocabulary__order", "position"),
+            to_attr="listed_terms",
+        ),
+        Prefetch(
+            "incident_entities",
+            queryset=IncidentEntity.objects.filter(role=IncidentEntity.Role.DEPLOYER).select_related(
+                "entity"
+            ),
+            to_attr="deployers",
+        ),
+    )
+
+
+@require_safe
+def home(request):
+    latest = _listing(Incident.objects.order_by("-created_at", "-number"))[:10]
+    counts = {
+        "incidents": Incident.objects.count(),
+        "entities": Entity.objects.filter(merged_into__isnull=True).count(),
+        "countries": Term.objects.filter(vocabulary__slug="country", incident_terms__isnull=False)
+        .distinct()
+        .count(),
+    }
+    return render(request, "repository/home.html", {"latest": latest, "counts": counts})
+
+
+@require_safe
+def incident_list(request):
+    vocabularies = list(Vocabulary.objects.all())
+    filterset = IncidentFilter(request.GET, queryset=Incident.objects.all(), vocabularies=vocabularies)
+    incidents = filterset.qs
+    page = _paginate(request, _listing(incidents))
+    selected = filterset.selected()
+    expanded = request.GET.get("more", "")
+    facets = facets_for(incidents, vocabularies, selected, expanded)
+    return render(
+        request,
+        "repository/incident_list.html",
+        {
+            "filter": filterset,
+            "page": page,
+            "facets": facets,
+            "chips": selected_labels(vocabularies, selected),
+        },
+    )
+
+
+@require_safe
+def incident_detail(request, slug):
+    incident = get_object_or_404(Incident.objects.defer("search_vector"), slug=slug)
+    links = list(
+        incident.incident_terms.select_related("term__vocabulary").order_by(
+            "term__vocabulary__order", "position"
+        )
+    )
+    entities = list(incident.incident_entities.select_related("entity"))
+    references = list(incident.references.all())
+    classification = []
+    for role, label in IncidentEntity.Role.choices:
+        values = [link.entity for link in entities if link.role == role]
+        if values:
+            classification.append({"label": label, "values": values})
+    for link in links:
+        vocabulary = link.term.vocabulary
+        if not classification or classification[-1].get("vocabulary") != vocabulary.id:
+            label = (
+                f"{vocabulary.group} ({vocabulary.label.lower()})" if vocabulary.group else vocabulary.label
+            )
+            classification.append({"label": label, "vocabulary": vocabulary.id, "values": []})
+        classification[-1]["values"].append(link.term)
+    sections = [
+        {"label": label, "references": [ref for ref in references if ref.category == category]}
+        for category, label in Reference.Category.choices
+    ]
+    return render(
+        request,
+        "repository/incident_detail.html",
+        {"incident": incident, "classification": classification, "sections": sections},
+    )
+
+
+@require_safe
+def vocabulary_detail(request, vocabulary):
+    vocabulary = get_object_or_404(Vocabulary, slug=vocabulary)
+    terms = (
+        Term.objects.filter(vocabulary=vocabulary, merged_into__isnull=True)
+        .select_related("vocabulary")
+        .annotate(incident_count=Count("incident_terms"))
+        .order_by("-incident_count", "name")
+    )
+    page = _paginate(request, terms, per_page=100)
+    return render(request, "repository/vocabulary_detail.html", {"vocabulary": vocabulary, "page": page})
+
+
+@require_safe
+def term_detail(request, vocabulary, term):
+    term = get_object_or_404(
+        Term.objects.select_related("vocabulary", "parent", "merged_into__vocabulary"),
+        vocabulary__slug=vocabulary,
+        slug=term,
+    )
+    if term.merged_into_id:
+        return redirect(term.merged_into, permanent=True)
+    children = list(
+        term.children.filter(merged_into__isnull=True).select_related("vocabulary").order_by("name")
+    )
+    incidents = Incident.objects.filter(
+        Exists(
+            IncidentTerm.objects.filter(incident=OuterRef("pk")).filter(Q(term=term) | Q(term__parent=term))
+        )
+    )
+    page = _paginate(request, _listing(incidents))
+    return render(
+        request,
+        "repository/term_detail.html",
+        {"term": term, "vocabulary": term.vocabulary, "children": children, "page": page},
+    )
+
+
+@require_safe
+def entity_detail(request, slug):
+    entity = get_object_or_404(Entity.objects.select_related("merged_into"), slug=slug)
+    if entity.merged_into_id:
+        return redirect(entity.merged_into, permanent=True)
+    role_counts = dict(
+        entity.incident_entities.values_list("role")
+        .annotate(n=Count("incident_id", distinct=True))
+        .order_by()
+    )
+    roles = [
+        {"role": role, "label": label, "count": role_counts[role]}
+        for role, label in IncidentEntity.Role.choices
+        if role in role_counts
+    ]
+    chosen = request.GET.get("role", "")
+    links = IncidentEntity.objects.filter(incident=OuterRef("pk"), entity=entity)
+    if chosen in role_counts:
+        links = links.filter(role=chosen)
+    incidents = _listing(Incident.objects.filter(Exists(links))).prefetch_related(
+        Prefetch(
+            "incident_entities",
+            queryset=IncidentEntity.objects.filter(entity=entity),
+            to_attr="entity_roles",
+        )
+    )
+    page = _paginate(request, incidents)
+    return render(
+        request,
+        "repository/entity_detail.html",
+        {"entity": entity, "roles": roles, "chosen": chosen, "page": page},
+    )
+
+
+@never_cache
+@require_safe
+def healthz(request):
+    """Liveness and readiness for a load balancer: 200 when the database answers."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except DatabaseError:
+        return JsonResponse({"status": "unavailable", "database": "unreachable"}, status=503)
+    return JsonResponse({"status": "ok", "database": "ok"})
+
+
+@require_safe
+def document_json(request, slug):
+    """The incident's current document (the one shape), for machines."""
+    incident = get_object_or_404(Incident.objects.select_related("current_revision"), slug=slug)
+    document = incident.current_revision.document if incident.current_revision else documents.empty_document()
+    return JsonResponse({"slug": incident.slug, "number": incident.number, "document": document})
