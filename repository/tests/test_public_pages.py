@@ -137,14 +137,22 @@ class BrowseTests(TestCase):
             "Welfare algorithm wrongly accuses families",
             occurred="2023-",
             narrative="An automated risk score flagged thousands of claimants.",
-            terms={"country": ["Netherlands"], "sector": ["Govt - welfare"], "technology": ["Machine learning"]},
+            terms={
+                "country": ["Netherlands"],
+                "sector": ["Govt - welfare"],
+                "technology": ["Machine learning"],
+            },
             entities={"deployer": ["Tax Office"], "developer": ["Tax Office"]},
         )
         cls.chatbot = publish(
             "Chatbot invents court cases",
             occurred="May 2023",
             type="incident",
-            terms={"country": ["USA"], "sector": ["Business/professional services"], "technology": ["Chatbot"]},
+            terms={
+                "country": ["USA"],
+                "sector": ["Business/professional services"],
+                "technology": ["Chatbot"],
+            },
             entities={"deployer": ["Law Firm"], "developer": ["FaceCo"]},
         )
 
@@ -167,7 +175,9 @@ class BrowseTests(TestCase):
     def test_it_sorts_by_earliest_and_by_newest(self):
         self.assertEqual(self.headlines("?sort=oldest")[0], "Predictive policing tool targets neighbourhoods")
         self.assertEqual(self.headlines("?sort=newest")[0], "Chatbot invents court cases")
-        self.assertEqual(self.headlines("?sort=newest")[-1], "Police facial recognition misidentifies shoppers")
+        self.assertEqual(
+            self.headlines("?sort=newest")[-1], "Police facial recognition misidentifies shoppers"
+        )
 
     def test_a_term_filter_narrows_and_values_combine(self):
         self.assertEqual(len(self.headlines("?sector=govt-police")), 2)
@@ -405,7 +415,9 @@ class AdminTests(TestCase):
             response = self.client.get(f"/admin/repository/{model}/")
             self.assertEqual(response.status_code, 200, model)
         incident = Incident.objects.get()
-        self.assertEqual(self.client.get(f"/admin/repository/incident/{incident.pk}/change/").status_code, 200)
+        self.assertEqual(
+            self.client.get(f"/admin/repository/incident/{incident.pk}/change/").status_code, 200
+        )
 
     def test_the_admin_is_closed_to_the_public(self):
         response = self.client.get("/admin/repository/incident/")
