@@ -112,12 +112,29 @@ def _markdown_paragraph(lines):
     return re.sub(r"^([#>]|\d+\.|[-*+]\s)", r"\\\1", text)
 
 
+def _trim_url(url):
+    """Drop punctuation after an address ('(https://…).') but not its own brackets ('…/X_(y)')."""
+    while url and (url[-1] in ".,;" or (url[-1] == ")" and url.count(")") > url.count("("))):
+        url = url[:-1]
+    return url
+
+
+def _trim_title(title, chars=" -–—:|"):
+    """Drop separators around a title, and brackets left unmatched by taking out the address."""
+    title = title.strip(chars)
+    while title.endswith("(") or (title.endswith(")") and title.count(")") > title.count("(")):
+        title = title[:-1].strip(chars)
+    while title.startswith(")") or (title.startswith("(") and title.count("(") > title.count(")")):
+        title = title[1:].strip(chars)
+    return title
+
+
 def _reference(line, number):
     text = BULLET.sub("", line).strip()
     found = URL.search(text)
     if not found:
         raise PageError(f"line {number}: a reference needs a web address: {text[:60]!r}")
-    url = found.group(0).rstrip(".,;)")
+    url = _trim_url(found.group(0))
     rest = (text[: found.start()] + " " + text[found.end() :]).strip()
     title, publisher, published = rest, "", ""
     if "|" in rest:
@@ -128,7 +145,7 @@ def _reference(line, number):
                 published = parse_partial_date(part).iso()
             except PeriodError:
                 publisher = publisher or part
-    title = title.strip(" -–—:|()")
+    title = _trim_title(title)
     return {"url": url, "title": clean_name(title), "publisher": publisher, "published": published}
 
 

@@ -204,9 +204,11 @@ def _document_errors(row, layout, vocabularies):
         documents.normalize(_apply_row(documents.empty_document(), row), vocabularies)
     except DocumentError as exc:
         titles = {}
+        paths = {"source": ["source_url"], "summary_links": ["summary", "source_url"]}
         for column in layout.columns:
             path = column.target.replace(":", ".")
-            titles[{"source": "source_url", "summary_links": "summary"}.get(path, path)] = column.title
+            for document_path in paths.get(path, [path]):
+                titles[document_path] = column.title
         return [
             f"row {row.line}, column '{titles.get(path, path)}': {' '.join(messages)}"
             for path, messages in exc.message_dict.items()

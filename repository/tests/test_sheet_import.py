@@ -1,0 +1,572 @@
+from datetime import date
+from io import StringIO
+from pathlib import Path
+
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.test import TestCase
+
+from repository.documents import document_from_incident
+from repository.models import (
+    Entity,
+    EntityAlias,
+    Incident,
+    IncidentEntity,
+    IncidentTerm,
+    Reference,
+    Revision,
+    Term,
+    TermAlias,
+)
+from repository.sheet import SheetError, sheet_import
+
+FIXTURES = Path(__file__).parent / "fixtures"
+LINK = "https://www.aiaaic.org/aiaaic-repository/ai-algorithmic-and-automation-incidents/"
+
+
+def import_sheet(name):
+    """Run the management command on a fixture; returns what it printed."""
+    out = StringIO()
+    call_command("import_sheet", str(FIXTURES / name), stdout=out)
+    return out.getvalue()
+
+
+def fixture_text(name):
+    return (FIXTURES / name).read_text(encoding="utf-8")
+
+
+def terms(incident, vocabulary):
+    return list(
+        IncidentTerm.objects.filter(incident=incident, term__vocabulary__slug=vocabulary)
+        .order_by("position")
+        .values_list("term__name", flat=True)
+    )
+
+
+def entities(incident, role):
+    return list(
+        IncidentEntity.objects.filter(incident=incident, role=role)
+        .order_by("position")
+        .values_list("entity__name", flat=True)
+    )
+
+
+def snapshot():
+    """Everything an import may write, to compare before and after."""
+    return {
+        "incidents": list(Incident.objects.order_by("pk").values()),
+        "revisions": list(Revision.objects.order_by("pk").values_list("pk", "document")),
+        "terms": list(Term.objects.order_by("pk").values_list("pk", "name", "parent_id")),
+        "term_aliases": TermAlias.objects.count(),
+        "entities": list(Entity.objects.order_by("pk").values_list("pk", "name")),
+        "entity_aliases": EntityAlias.objects.count(),
+        "incident_terms": IncidentTerm.objects.count(),
+        "incident_entities": IncidentEntity.objects.count(),
+        "references": Reference.objects.count(),
+    }
+
+
+class Sheet2024ImportTests(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        cls.output = import_sheet("sheet-2024.csv")
+
+    def incident(self, external_id):
+        return Incident.objects.get(external_id=external_id)
+
+    def test_it_creates_one_incident_per_row(self):
+        self.assertEqual(
+            list(Incident.objects.order_by("number").values_list("number", "external_id")),
+            [
+                (1, "AIAAIC0901"),
+                (2, "AIAAIC0902"),
+                (3, "AIAAIC0903"),
+                (4, "AIAAIC0904"),
+                (5, "AIAAIC0905"),
+                (6, "AIAAIC0906"),
+            ],
+        )
+
+    def test_each_incident_has_a_first_revision_naming_the_layout(self):
+        for incident in Incident.objects.select_related("current_revision"):
+            with self.subTest(incident=incident.external_id):
+                self.assertEqual(incident.current_revision.number, 1)
+                self.assertEqual(
+                    incident.current_revision.summary, "Imported from the AIAAIC sheet (2024 layout)"
+                )
+        self.assertEqual(Revision.objects.count(), 6)
+
+    def test_the_rows_agree_with_the_published_document(self):
+        for incident in Incident.objects.select_related("current_revision"):
+            with self.subTest(incident=incident.external_id):
+                self.assertEqual(document_from_incident(incident), incident.current_revision.document)
+
+    def test_it_trims_the_headline(self):
+        self.assertEqual(
+            self.incident("AIAAIC0902").headline, "Harbour City gait cameras flag pupils as intruders"
+        )
+
+    def test_it_reads_the_type_whatever_its_case_and_spaces_and_keeps_a_blank_one(self):
+        types = dict(Incident.objects.values_list("external_id", "type"))
+        self.assertEqual(
+            types,
+            {
+                "AIAAIC0901": "incident",
+                "AIAAIC0902": "issue",
+                "AIAAIC0903": "",
+                "AIAAIC0904": "incident",
+                "AIAAIC0905": "incident",
+                "AIAAIC0906": "data",
+            },
+        )
+
+    def test_it_keeps_released_including_several_years_and_blanks(self):
+        released = dict(Incident.objects.values_list("external_id", "released"))
+        self.assertEqual(released["AIAAIC0901"], "2023")
+        self.assertEqual(released["AIAAIC0902"], "2022; 2023")
+        self.assertEqual(released["AIAAIC0905"], "")
+
+    def test_it_reads_a_year_range(self):
+        incident = self.incident("AIAAIC0902")
+        self.assertEqual(incident.occurred, "2019/2024")
+        self.assertEqual(
+            (incident.occurred_start, incident.occurred_end), (date(2019, 1, 1), date(2024, 12, 31))
+        )
+        self.assertEqual(incident.occurred_precision, "year")
+        self.assertEqual(incident.occurred_display, "2019-2024")
+
+    def test_it_reads_an_open_range(self):
+        incident = self.incident("AIAAIC0903")
+        self.assertEqual(incident.occurred, "2023/..")
+        self.assertEqual(incident.occurred_start, date(2023, 1, 1))
+        self.assertIsNone(incident.occurred_end)
+        self.assertEqual(incident.occurred_display, "2023-")
+
+    def test_it_keeps_a_blank_occurred_blank(self):
+        incident = self.incident("AIAAIC0904")
+        self.assertEqual(incident.occurred, "")
+        self.assertIsNone(incident.occurred_start)
+        self.assertIsNone(incident.occurred_end)
+        self.assertEqual(incident.occurred_precision, "")
+
+    def test_it_reads_a_single_year(self):
+        incident = self.incident("AIAAIC0905")
+        self.assertEqual(incident.occurred, "2021")
+        self.assertEqual(
+            (incident.occurred_start, incident.occurred_end), (date(2021, 1, 1), date(2021, 12, 31))
+        )
+
+    def test_it_splits_countries_on_commas_and_semicolons(self):
+        self.assertEqual(terms(self.incident("AIAAIC0902"), "country"), ["UK", "Ireland"])
+        self.assertEqual(terms(self.incident("AIAAIC0905"), "country"), ["USA", "Canada"])
+        self.assertEqual(terms(self.incident("AIAAIC0901"), "country"), ["USA"])
+
+    def test_a_country_spelled_twice_is_one_term(self):
+        self.assertEqual(Term.objects.filter(vocabulary__slug="country", name="USA").count(), 1)
+        self.assertEqual(
+            sorted(Term.objects.filter(vocabulary__slug="country").values_list("name", flat=True)),
+            ["Canada", "Global", "Ireland", "Netherlands", "UK", "USA"],
+        )
+
+    def test_it_keeps_sectors_with_their_parents(self):
+        self.assertEqual(terms(self.incident("AIAAIC0902"), "sector"), ["Govt - police", "Education"])
+        self.assertEqual(terms(self.incident("AIAAIC0906"), "sector"), ["Technology", "Research/academia"])
+        police = Term.objects.get(vocabulary__slug="sector", name="Govt - police")
+        welfare = Term.objects.get(vocabulary__slug="sector", name="Govt - welfare")
+        self.assertEqual(police.parent.name, "Govt")
+        self.assertEqual(welfare.parent, police.parent)
+        self.assertIsNone(police.parent.parent)
+
+    def test_a_term_with_a_dash_gets_a_parent_in_any_vocabulary(self):
+        age = Term.objects.get(vocabulary__slug="issue", name="Bias/discrimination - age")
+        income = Term.objects.get(vocabulary__slug="issue", name="Bias/discrimination - income")
+        self.assertEqual(age.parent.name, "Bias/discrimination")
+        self.assertEqual(age.parent, income.parent)
+        self.assertEqual(age.parent.vocabulary.slug, "issue")
+
+    def test_a_term_without_a_dash_has_no_parent(self):
+        self.assertIsNone(Term.objects.get(vocabulary__slug="sector", name="Education").parent)
+
+    def test_it_links_deployers_developers_and_systems_by_role(self):
+        incident = self.incident("AIAAIC0902")
+        self.assertEqual(entities(incident, "deployer"), ["Harbour City Police", "Harbour City Schools"])
+        self.assertEqual(entities(incident, "developer"), ["Gaitwise", "OpenAI"])
+        self.assertEqual(entities(incident, "system"), ["StrideID"])
+        self.assertEqual(entities(self.incident("AIAAIC0903"), "deployer"), [])
+
+    def test_a_system_name_is_a_system_entity(self):
+        self.assertEqual(Entity.objects.get(name="StrideID").kind, Entity.Kind.SYSTEM)
+        self.assertEqual(Entity.objects.get(name="Gaitwise").kind, Entity.Kind.ORGANISATION)
+
+    def test_one_organisation_can_deploy_and_develop(self):
+        incident = self.incident("AIAAIC0905")
+        self.assertEqual(entities(incident, "deployer"), ["RoboRun"])
+        self.assertEqual(entities(incident, "developer"), ["RoboRun"])
+        self.assertEqual(Entity.objects.filter(name="RoboRun").count(), 1)
+
+    def test_variant_spellings_of_an_entity_fold_into_one_with_an_alias(self):
+        openai = Entity.objects.get(aliases__key="openai")
+        self.assertEqual(openai.name, "OpenAI")
+        self.assertEqual(list(openai.aliases.values_list("name", "key")), [("OpenAI", "openai")])
+        self.assertFalse(
+            Entity.objects.exclude(pk=openai.pk).filter(name__iregex=r"^\s*open\s*ai\s*$").exists()
+        )
+        developed = IncidentEntity.objects.filter(entity=openai, role="developer")
+        self.assertEqual(
+            sorted(developed.values_list("incident__external_id", flat=True)),
+            ["AIAAIC0901", "AIAAIC0902", "AIAAIC0903", "AIAAIC0906"],
+        )
+
+    def test_variant_spellings_of_a_term_fold_into_the_most_common_one(self):
+        machine_learning = Term.objects.filter(vocabulary__slug="technology", name__iexact="machine learning")
+        self.assertEqual(list(machine_learning.values_list("name", flat=True)), ["Machine learning"])
+        term = machine_learning.get()
+        self.assertEqual(list(term.aliases.values_list("key", flat=True)), ["machinelearning"])
+        self.assertEqual(
+            sorted(term.incident_terms.values_list("incident__external_id", flat=True)),
+            ["AIAAIC0903", "AIAAIC0904", "AIAAIC0905", "AIAAIC0906"],
+        )
+        self.assertEqual(
+            terms(self.incident("AIAAIC0903"), "technology"), ["Generative AI", "Machine learning"]
+        )
+
+    def test_every_term_has_an_alias_for_its_own_name(self):
+        self.assertFalse(Term.objects.filter(aliases__isnull=True).exists())
+        self.assertFalse(Entity.objects.filter(aliases__isnull=True).exists())
+
+    def test_it_keeps_technologies_purposes_and_issues(self):
+        incident = self.incident("AIAAIC0901")
+        self.assertEqual(terms(incident, "technology"), ["Chatbot", "Large language model"])
+        self.assertEqual(terms(incident, "purpose"), ["Draft legal documents"])
+        self.assertEqual(terms(incident, "issue"), ["Accuracy/reliability", "Liability"])
+
+    def test_media_triggers_go_into_the_news_trigger_vocabulary(self):
+        self.assertEqual(terms(self.incident("AIAAIC0901"), "news-trigger"), ["Court ruling"])
+        self.assertEqual(terms(self.incident("AIAAIC0904"), "news-trigger"), ["Media investigation"])
+
+    def test_it_keeps_transparency(self):
+        self.assertEqual(
+            terms(self.incident("AIAAIC0904"), "transparency"), ["Black box", "Complaints/appeals"]
+        )
+        self.assertEqual(terms(self.incident("AIAAIC0905"), "transparency"), [])
+
+    def test_it_keeps_every_external_and_internal_harm_in_its_own_vocabulary(self):
+        incident = self.incident("AIAAIC0904")
+        harms = {
+            "harm-individual": ["Financial loss"],
+            "harm-societal": ["Loss of trust"],
+            "harm-environmental": [],
+            "harm-strategic": ["Reputational damage"],
+            "harm-operational": ["Service suspension"],
+            "harm-financial": ["Compensation"],
+            "harm-legal": ["Litigation"],
+        }
+        for vocabulary, names in harms.items():
+            with self.subTest(vocabulary=vocabulary):
+                self.assertEqual(terms(incident, vocabulary), names)
+        self.assertEqual(terms(self.incident("AIAAIC0902"), "harm-individual"), ["Privacy loss", "Distress"])
+
+    def test_blank_cells_leave_their_vocabulary_out_of_the_document(self):
+        document = self.incident("AIAAIC0903").current_revision.document
+        self.assertNotIn("transparency", document["terms"])
+        self.assertNotIn("harm-individual", document["terms"])
+        self.assertEqual(document["entities"]["deployer"], [])
+
+    def test_it_keeps_the_description_link_as_the_source(self):
+        self.assertEqual(
+            self.incident("AIAAIC0904").source_url, LINK + "welfare-fraud-algorithm-flags-single-parents"
+        )
+
+    def test_the_slug_comes_from_the_description_link(self):
+        self.assertEqual(self.incident("AIAAIC0902").slug, "harbour-city-gait-cameras-flag-pupils")
+        self.assertEqual(self.incident("AIAAIC0903").slug, "video-generator-reproduces-cartoon-characters")
+
+    def test_the_output_shows_progress_warnings_and_the_final_counts(self):
+        self.assertIn("Importing", self.output)
+        self.assertIn("6/6 rows", self.output)
+        self.assertIn("warning: Entity: 'Open AI', 'openai' folded into 'OpenAI'.", self.output)
+        self.assertIn("'Machine Learning', 'machine learning' folded into 'Machine learning'", self.output)
+        self.assertIn("Layout 2024, 6 rows: 6 created, 0 updated, 0 unchanged, 2 warnings", self.output)
+        self.assertIn(f"{Term.objects.count()} new terms, {Entity.objects.count()} new entities", self.output)
+
+    def test_a_second_import_changes_nothing(self):
+        before = snapshot()
+        output = import_sheet("sheet-2024.csv")
+        self.assertIn("6 rows: 0 created, 0 updated, 6 unchanged", output)
+        self.assertIn("(0 new terms, 0 new entities)", output)
+        self.assertEqual(snapshot(), before)
+
+    def test_the_2026_layout_updates_the_incident_it_shares(self):
+        incident = self.incident("AIAAIC0902")
+        output = import_sheet("sheet-2026.csv")
+        self.assertIn("Layout 2026, 3 rows: 2 created, 1 updated, 0 unchanged", output)
+        self.assertEqual(Incident.objects.count(), 8)
+        updated = Incident.objects.get(external_id="AIAAIC0902")
+        self.assertEqual(updated.pk, incident.pk)
+        self.assertEqual(updated.slug, incident.slug)
+        self.assertEqual(updated.number, incident.number)
+        self.assertEqual(updated.headline, "Harbour City gait cameras wrongly flag pupils as intruders")
+        self.assertEqual(updated.current_revision.number, 2)
+        self.assertEqual(updated.current_revision.summary, "Imported from the AIAAIC sheet (2026 layout)")
+        self.assertEqual(terms(updated, "country"), ["United Kingdom", "Ireland"])
+        self.assertEqual(terms(updated, "issue"), ["Privacy", "Fairness"])
+        self.assertEqual(terms(updated, "consequence"), ["Contract suspended"])
+        self.assertEqual(terms(updated, "response"), ["Apology"])
+        self.assertEqual(entities(updated, "deployer"), ["Harbour City Police"])
+        self.assertEqual(entities(updated, "developer"), ["Gaitwise"])
+        self.assertEqual(
+            updated.summary,
+            "Pupils walking between lessons were repeatedly flagged as intruders by the school gait cameras.",
+        )
+        self.assertEqual(updated.source_url, LINK + "harbour-city-gait-cameras-flag-pupils")
+
+    def test_the_2026_layout_keeps_what_only_the_2024_layout_has(self):
+        import_sheet("sheet-2026.csv")
+        updated = Incident.objects.get(external_id="AIAAIC0902")
+        self.assertEqual(updated.type, "issue")
+        self.assertEqual(updated.released, "2022; 2023")
+        self.assertEqual(terms(updated, "transparency"), ["Black box"])
+
+    def test_an_import_after_the_2026_layout_is_unchanged_again(self):
+        import_sheet("sheet-2026.csv")
+        before = snapshot()
+        self.assertIn("0 created, 0 updated, 3 unchanged", import_sheet("sheet-2026.csv"))
+        self.assertEqual(snapshot(), before)
+
+
+class Sheet2026ImportTests(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        cls.output = import_sheet("sheet-2026.csv")
+
+    def test_it_creates_one_incident_per_row(self):
+        self.assertIn("Layout 2026, 3 rows: 3 created, 0 updated, 0 unchanged, 0 warnings", self.output)
+        self.assertEqual(
+            sorted(Incident.objects.values_list("external_id", flat=True)),
+            ["AIAAIC0902", "AIAAIC1701", "AIAAIC1702"],
+        )
+
+    def test_jurisdiction_and_sector_under_impacted_area_become_country_and_sector(self):
+        incident = Incident.objects.get(external_id="AIAAIC1702")
+        self.assertEqual(terms(incident, "country"), ["Kenya"])
+        self.assertEqual(terms(incident, "sector"), ["Agriculture"])
+        self.assertEqual(
+            terms(Incident.objects.get(external_id="AIAAIC0902"), "country"), ["United Kingdom", "Ireland"]
+        )
+
+    def test_the_grouped_and_renamed_columns_go_to_their_vocabularies(self):
+        incident = Incident.objects.get(external_id="AIAAIC1701")
+        self.assertEqual(terms(incident, "news-trigger"), ["Legal complaint"])
+        self.assertEqual(terms(incident, "issue"), ["Accuracy/reliability"])
+        self.assertEqual(terms(incident, "harm-individual"), ["Loss of liberty"])
+        self.assertEqual(terms(incident, "consequence"), ["Review ordered"])
+        self.assertEqual(terms(incident, "response"), ["Policy change"])
+        self.assertEqual(
+            terms(Incident.objects.get(external_id="AIAAIC1702"), "harm-environmental"),
+            ["Environmental damage"],
+        )
+        self.assertEqual(Term.objects.get(name="Govt - immigration").parent.name, "Govt")
+
+    def test_deployer_developer_and_system_name_are_entities_by_role(self):
+        incident = Incident.objects.get(external_id="AIAAIC1701")
+        self.assertEqual(entities(incident, "deployer"), ["Border Agency"])
+        self.assertEqual(entities(incident, "developer"), ["LinguaNet"])
+        self.assertEqual(entities(incident, "system"), ["LinguaNet Translate"])
+
+    def test_summary_links_give_the_source_and_the_summary(self):
+        incident = Incident.objects.get(external_id="AIAAIC1701")
+        self.assertEqual(incident.source_url, "https://example.org/lingua-story")
+        self.assertEqual(
+            incident.summary, "Claims were refused after an app mistranslated what applicants said."
+        )
+
+    def test_a_summary_without_a_link_leaves_the_source_blank(self):
+        incident = Incident.objects.get(external_id="AIAAIC1702")
+        self.assertEqual(incident.source_url, "")
+        self.assertEqual(
+            incident.summary, "Pesticide from an autonomous drone drifted onto a school playground."
+        )
+
+    def test_it_reads_a_month_and_year(self):
+        incident = Incident.objects.get(external_id="AIAAIC1702")
+        self.assertEqual(incident.occurred, "2024-05")
+        self.assertEqual(incident.occurred_precision, "month")
+        self.assertEqual(incident.occurred_end, date(2024, 5, 31))
+
+    def test_the_2024_layout_then_updates_the_incident_it_shares(self):
+        output = import_sheet("sheet-2024.csv")
+        self.assertIn("5 created, 1 updated, 0 unchanged", output)
+        self.assertEqual(Incident.objects.filter(external_id="AIAAIC0902").count(), 1)
+        self.assertEqual(terms(Incident.objects.get(external_id="AIAAIC0902"), "country"), ["UK", "Ireland"])
+
+
+class SheetImportServiceTests(TestCase):
+    def test_it_returns_the_counts_and_reports_progress(self):
+        calls = []
+        result = sheet_import(
+            data=(FIXTURES / "sheet-2024.csv").read_bytes(),
+            progress=lambda done, total: calls.append((done, total)),
+        )
+        self.assertEqual(result.layout, "2024")
+        self.assertEqual((result.rows, result.created, result.updated, result.unchanged), (6, 6, 0, 0))
+        self.assertEqual(len(result.warnings), 2)
+        self.assertEqual(result.terms_created, Term.objects.count())
+        self.assertEqual(result.entities_created, Entity.objects.count())
+        self.assertEqual(calls, [(n, 6) for n in range(1, 7)])
+
+    def test_it_reads_text_as_well_as_bytes_and_a_byte_order_mark(self):
+        sheet_import(data=fixture_text("sheet-2024.csv"))
+        result = sheet_import(data=b"\xef\xbb\xbf" + (FIXTURES / "sheet-2024.csv").read_bytes())
+        self.assertEqual((result.created, result.unchanged), (0, 6))
+
+    def test_a_second_import_reports_nothing_changed(self):
+        sheet_import(data=fixture_text("sheet-2024.csv"))
+        result = sheet_import(data=fixture_text("sheet-2024.csv"))
+        self.assertEqual((result.created, result.updated, result.unchanged), (0, 0, 6))
+        self.assertEqual((result.terms_created, result.entities_created), (0, 0))
+
+    def test_an_edited_cell_updates_only_its_incident(self):
+        sheet_import(data=fixture_text("sheet-2024.csv"))
+        edited = fixture_text("sheet-2024.csv").replace("Deliver food", "Deliver groceries")
+        result = sheet_import(data=edited)
+        self.assertEqual((result.created, result.updated, result.unchanged), (0, 1, 5))
+        incident = Incident.objects.get(external_id="AIAAIC0905")
+        self.assertEqual(terms(incident, "purpose"), ["Deliver groceries"])
+        self.assertEqual(incident.current_revision.number, 2)
+        self.assertEqual(Revision.objects.count(), 7)
+
+    def test_a_page_imported_first_is_updated_by_the_row_with_its_slug(self):
+        call_command(
+            "import_page",
+            str(FIXTURES / "pages" / "welfare-fraud-algorithm-flags-single-parents.txt"),
+            stdout=StringIO(),
+        )
+        page_incident = Incident.objects.get()
+        self.assertIsNone(page_incident.external_id)
+        result = sheet_import(data=fixture_text("sheet-2024.csv"))
+        self.assertEqual((result.created, result.updated), (5, 1))
+        incident = Incident.objects.get(external_id="AIAAIC0904")
+        self.assertEqual(incident.pk, page_incident.pk)
+        self.assertEqual(incident.number, page_incident.number)
+        # What the sheet has no column for stays as the page gave it.
+        self.assertIn("## Parliamentary inquiry", incident.narrative)
+        self.assertEqual(incident.references.count(), 5)
+        self.assertEqual(incident.source_url, LINK + "welfare-fraud-algorithm-flags-single-parents")
+        self.assertEqual(Incident.objects.count(), 6)
+
+
+class SheetErrorTests(TestCase):
+    def assertNothingWritten(self):
+        self.assertFalse(Incident.objects.exists())
+        self.assertFalse(Revision.objects.exists())
+        self.assertFalse(Term.objects.exists())
+        self.assertFalse(TermAlias.objects.exists())
+        self.assertFalse(Entity.objects.exists())
+        self.assertFalse(EntityAlias.objects.exists())
+
+    def assertSheetError(self, data, *fragments):
+        with self.assertRaises(SheetError) as caught:
+            sheet_import(data=data)
+        for fragment in fragments:
+            self.assertIn(fragment, str(caught.exception))
+        self.assertNothingWritten()
+        return str(caught.exception)
+
+    def test_a_bad_row_is_an_error_naming_its_row_and_column_and_writes_nothing(self):
+        with self.assertRaises(CommandError) as caught:
+            import_sheet("bad-row.csv")
+        message = str(caught.exception)
+        self.assertIn("row 6, column 'Occurred'", message)
+        self.assertIn("'sometime'", message)
+        self.assertIn("nothing was imported", message)
+        self.assertNotIn("row 4", message)
+        self.assertNothingWritten()
+
+    def test_a_bad_row_changes_nothing_already_imported(self):
+        import_sheet("sheet-2024.csv")
+        before = snapshot()
+        with self.assertRaises(CommandError):
+            import_sheet("bad-row.csv")
+        self.assertEqual(snapshot(), before)
+
+    def test_an_unknown_type_is_an_error_naming_its_row_and_column(self):
+        data = fixture_text("sheet-2024.csv").replace(",Incident,2018,", ",Accident,2018,")
+        self.assertSheetError(data, "row 7, column 'Type'", "'Accident' is not a type")
+
+    def test_every_bad_row_is_listed(self):
+        data = (
+            fixture_text("sheet-2024.csv")
+            .replace(",Incident,2018,", ",Accident,2018,")
+            .replace(",2023-,", ",2023-13,")
+        )
+        message = self.assertSheetError(
+            data, "2 error(s)", "row 6, column 'Occurred'", "row 7, column 'Type'"
+        )
+        self.assertLess(message.index("row 6"), message.index("row 7"))
+
+    def test_a_too_long_headline_is_an_error_naming_its_row_and_column(self):
+        data = fixture_text("sheet-2024.csv").replace(
+            "Delivery robot blocks ambulance at crossing", "x" * 301
+        )
+        self.assertSheetError(data, "row 8, column 'Headline'", "300")
+
+    def test_a_bad_released_value_is_an_error_naming_its_row_and_column(self):
+        data = fixture_text("sheet-2024.csv").replace(",2022; 2023,", ",2022; soon,")
+        self.assertSheetError(data, "row 5, column 'Released'", "soon")
+
+    def test_a_bad_link_in_summary_links_is_an_error_naming_that_column(self):
+        data = fixture_text("sheet-2026.csv").replace(
+            "https://example.org/lingua-story", "https://lingua_story/x"
+        )
+        self.assertSheetError(data, "row 5, column 'Summary/links'")
+
+    def test_a_bad_description_link_is_left_out_with_a_warning(self):
+        data = fixture_text("sheet-2024.csv").replace(
+            LINK + "delivery-robot-blocks-ambulance", "see the website"
+        )
+        result = sheet_import(data=data)
+        self.assertEqual(Incident.objects.get(external_id="AIAAIC0905").source_url, "")
+        self.assertIn(
+            "row 8, column 'Description/links': 'see the website' is not a web address; left out.",
+            result.warnings,
+        )
+
+    def test_a_missing_id_is_an_error_naming_its_row(self):
+        data = fixture_text("sheet-2024.csv").replace("AIAAIC0903,", ",")
+        self.assertSheetError(data, "row 6, column 'AIAAIC ID#': the id is missing")
+
+    def test_a_malformed_id_is_an_error_naming_its_row(self):
+        data = fixture_text("sheet-2024.csv").replace("AIAAIC0903,", "AIAIC903,")
+        self.assertSheetError(data, "row 6, column 'AIAAIC ID#'", "'AIAIC903' is not an AIAAIC id")
+
+    def test_an_id_used_twice_is_an_error_naming_both_rows(self):
+        data = fixture_text("sheet-2024.csv").replace("AIAAIC0903,", "AIAAIC0901,")
+        self.assertSheetError(data, "row 6: AIAAIC0901 is also on row 4")
+
+    def test_an_unknown_layout_is_an_error_listing_the_unrecognised_columns(self):
+        with self.assertRaises(CommandError) as caught:
+            import_sheet("unknown-layout.csv")
+        message = str(caught.exception)
+        self.assertIn("Unknown sheet layout", message)
+        self.assertIn("columns not recognised: 'Operator(s)', 'Notes'", message)
+        self.assertIn("the closest is 2024", message)
+        self.assertNotIn("'Headline'", message)
+        self.assertNothingWritten()
+
+    def test_a_missing_file_is_an_error_naming_it(self):
+        path = FIXTURES / "no-such-sheet.csv"
+        with self.assertRaises(CommandError) as caught:
+            call_command("import_sheet", str(path), stdout=StringIO())
+        self.assertEqual(str(caught.exception), f"No such file: {path}")
+
+    def test_a_file_without_a_column_row_is_an_error(self):
+        self.assertSheetError("Title only\nsome,cells,here\n", "No column row found", "AIAAIC ID#")
+
+    def test_a_file_that_is_not_utf8_is_an_error(self):
+        data = fixture_text("sheet-2024.csv").encode("utf-16")
+        self.assertSheetError(data, "not UTF-8")
+
+    def test_a_sheet_without_a_headline_column_is_an_error(self):
+        rows = fixture_text("sheet-2026.csv").splitlines()
+        rows[1] = rows[1].replace("Headline,", ",")
+        self.assertSheetError("\n".join(rows), "no headline column")
