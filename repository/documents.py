@@ -25,6 +25,7 @@ Terms and entities are named, not numbered, so a document reads on its own and s
 renames (an old name is an alias of the renamed term). `normalize` is the one validator.
 """
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -73,11 +74,12 @@ class DocumentError(ValidationError):
     """A document that breaks a rule; `message_dict` maps a field path to its messages."""
 
 
+@functools.lru_cache(maxsize=100_000)
 def fold(name):
     """The key that variant spellings of one name share: 'Open AI', 'OpenAI ', 'openai'."""
     text = unicodedata.normalize("NFKD", name).casefold()
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    key = "".join(ch for ch in text if ch.isalnum())
+    key = "".join(ch for ch in text if ch.isalnum() or ch in "+#")
     return key or " ".join(text.split())
 
 
@@ -90,6 +92,13 @@ def split_values(cell, separators=";"):
     """The values of a multi-valued cell, trimmed, blanks dropped."""
     parts = re.split("|".join(map(re.escape, separators)), cell or "")
     return [clean_name(part) for part in parts if clean_name(part)]
+
+
+def trim_url(url):
+    """Drop punctuation after an address ('(https://…).') but not its own brackets ('…/X_(y)')."""
+    while url and (url[-1] in ".,;" or (url[-1] == ")" and url.count(")") > url.count("("))):
+        url = url[:-1]
+    return url
 
 
 def empty_document():
@@ -254,7 +263,7 @@ def document_from_incident(incident):
                 "url": reference.url,
                 "title": reference.title,
                 "publisher": reference.publisher,
-                "published": reference.published.isoformat() if reference.published else "",
+                "published": reference.published,
             }
         )
     return document

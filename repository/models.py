@@ -306,7 +306,9 @@ class Reference(models.Model):
     url = models.URLField(max_length=2000)
     title = models.CharField(max_length=500, blank=True)
     publisher = models.CharField(max_length=200, blank=True)
-    published = models.DateField(null=True, blank=True)
+    published = models.CharField(
+        max_length=10, blank=True, help_text="ISO date, month or year: 2021-02-09, 2021-02, 2021."
+    )
     position = models.PositiveSmallIntegerField(default=0)
     # Link health, kept by a background task.
     checked_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -324,6 +326,10 @@ class Reference(models.Model):
 
     def __str__(self):
         return self.title or self.url
+
+    @property
+    def published_display(self):
+        return period_human(self.published)
 
 
 class Revision(models.Model):

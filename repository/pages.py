@@ -33,7 +33,7 @@ from pathlib import Path
 from django.db import transaction
 
 from . import documents
-from .documents import DocumentError, clean_name, split_values
+from .documents import DocumentError, clean_name, split_values, trim_url
 from .models import Incident, Vocabulary
 from .periods import PeriodError, parse_partial_date, parse_period
 from .services import Taxonomy, incident_publish, make_slug
@@ -112,13 +112,6 @@ def _markdown_paragraph(lines):
     return re.sub(r"^([#>]|\d+\.|[-*+]\s)", r"\\\1", text)
 
 
-def _trim_url(url):
-    """Drop punctuation after an address ('(https://…).') but not its own brackets ('…/X_(y)')."""
-    while url and (url[-1] in ".,;" or (url[-1] == ")" and url.count(")") > url.count("("))):
-        url = url[:-1]
-    return url
-
-
 def _trim_title(title, chars=" -–—:|"):
     """Drop separators around a title, and brackets left unmatched by taking out the address."""
     title = title.strip(chars)
@@ -134,7 +127,7 @@ def _reference(line, number):
     found = URL.search(text)
     if not found:
         raise PageError(f"line {number}: a reference needs a web address: {text[:60]!r}")
-    url = _trim_url(found.group(0))
+    url = trim_url(found.group(0))
     rest = (text[: found.start()] + " " + text[found.end() :]).strip()
     title, publisher, published = rest, "", ""
     if "|" in rest:

@@ -153,6 +153,8 @@ def _split_range(value):
     """Split a range at '/', ' to ', an en dash, or a hyphen that is not inside an ISO date."""
     if "/" in value:
         return value.split("/", 1)
+    if value.endswith(("-", "–", "—")):  # "2023-", "2023 -": still going on
+        return [value[:-1].strip(), ""]
     for separator in (" to ", "–", "—", " - "):
         if separator in value:
             return value.split(separator, 1)

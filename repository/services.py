@@ -20,7 +20,6 @@ from .models import (
     TermAlias,
     Vocabulary,
 )
-from .periods import parse_partial_date
 
 PARENT_SEPARATOR = " - "  # "Govt - police" sits under "Govt"
 
@@ -54,6 +53,7 @@ class Taxonomy:
         self._entities = {}  # key -> Entity
         self._term_slugs = None  # vocabulary id -> set of slugs, when preloaded
         self._entity_slugs = None
+        self.incident_slugs = None  # when preloaded
         self.preferred = {}  # (vocabulary slug or role, key) -> the spelling to create a name with
         self.created_terms = 0
         self.created_entities = 0
@@ -69,6 +69,66 @@ class Taxonomy:
         for vocabulary_id, slug in Term.objects.values_list("vocabulary_id", "slug"):
             self._term_slugs.setdefault(vocabulary_id, set()).add(slug)
         self._entity_slugs = set(Entity.objects.values_list("slug", flat=True))
+        self.incident_slugs = set(Incident.objects.values_list("slug", flat=True))
+
+    def ensure(self, terms=(), entities=()):
+        """Create in bulk the terms [(vocabulary slug, name)] and entities [(name, role)] that
+        no alias knows yet. Needs preload(); an import calls it once before publishing."""
+        wanted = {}
+        for vocabulary_slug, name in terms:
+            vocabulary = self.vocabulary(vocabulary_slug)
+            name = documents.clean_name(name)
+            names = [name]
+            if PARENT_SEPARATOR in name:
+                names.insert(0, name.split(PARENT_SEPARATOR, 1)[0].strip())
+            for item in filter(None, names):
+                key = (vocabulary.id, documents.fold(item))
+                if key not in self._terms and key not in wanted:
+                    wanted[key] = (vocabulary, self.preferred.get((vocabulary.slug, key[1]), item))
+        new_terms = []
+        for (vocabulary_id, key), (vocabulary, name) in wanted.items():
+            slugs = self._term_slugs.setdefault(vocabulary_id, set())
+            slug = _unique_slug(make_slug(name, "term"), slugs.__contains__)
+            slugs.add(slug)
+            new_terms.append((key, Term(vocabulary=vocabulary, name=name, slug=slug)))
+        Term.objects.bulk_create([term for _, term in new_terms], batch_size=500)
+        TermAlias.objects.bulk_create(
+            [
+                TermAlias(term=term, vocabulary_id=term.vocabulary_id, name=term.name, key=key)
+                for key, term in new_terms
+            ],
+            batch_size=500,
+        )
+        with_parent = []
+        for key, term in new_terms:
+            self._terms[(term.vocabulary_id, key)] = term
+        for _key, term in new_terms:
+            if PARENT_SEPARATOR in term.name:
+                parent_key = documents.fold(term.name.split(PARENT_SEPARATOR, 1)[0].strip())
+                parent = self._terms.get((term.vocabulary_id, parent_key))
+                if parent is not None and parent.pk != term.pk:
+                    term.parent = parent
+                    with_parent.append(term)
+        Term.objects.bulk_update(with_parent, ["parent"], batch_size=500)
+        self.created_terms += len(new_terms)
+
+        new_entities = {}
+        for name, role in entities:
+            name = documents.clean_name(name)
+            key = documents.fold(name)
+            if key not in self._entities and key not in new_entities:
+                name = self.preferred.get(("entity", key), name)
+                slug = _unique_slug(make_slug(name, "entity"), self._entity_slugs.__contains__)
+                self._entity_slugs.add(slug)
+                kind = Entity.Kind.SYSTEM if role == IncidentEntity.Role.SYSTEM else Entity.Kind.ORGANISATION
+                new_entities[key] = Entity(name=name, slug=slug, kind=kind)
+        Entity.objects.bulk_create(new_entities.values(), batch_size=500)
+        EntityAlias.objects.bulk_create(
+            [EntityAlias(entity=entity, name=entity.name, key=key) for key, entity in new_entities.items()],
+            batch_size=500,
+        )
+        self._entities.update(new_entities)
+        self.created_entities += len(new_entities)
 
     def load_document(self, document):
         term_keys = [documents.fold(name) for names in document.get("terms", {}).values() for name in names]
@@ -186,6 +246,10 @@ class Taxonomy:
         return document, terms, entities
 
 
+class StaleRevision(Exception):
+    """The incident has a newer revision than the one the change was made against."""
+
+
 @dataclass
 class PublishResult:
     incident: Incident
@@ -270,8 +334,7 @@ def _sync_references(incident, document, fresh):
             "category": category,
             "title": item["title"],
             "publisher": item["publisher"],
-            # The document may date a reference by month or year only; the row keeps its first day.
-            "published": parse_partial_date(item["published"]).first_day() if item["published"] else None,
+            "published": item["published"],
             "position": position,
         }
         ref = existing.get(item["url"])
@@ -301,6 +364,15 @@ def incident_search_refresh(*, incident_ids):
     Incident.objects.filter(pk__in=incident_ids).update(search_vector=vector)
 
 
+def _revision_summary(summary, previous, document, vocabulary_labels):
+    changes = (
+        "Created"
+        if previous is None
+        else documents.change_summary(documents.diff(previous, document, vocabulary_labels))
+    )
+    return (f"{summary}: {changes}" if summary else changes)[:300]
+
+
 def incident_publish(
     *,
     document,
@@ -312,11 +384,14 @@ def incident_publish(
     number=None,
     taxonomy=None,
     refresh_search=True,
+    expected_revision=None,
 ):
     """Publish a document as a new revision of `incident`, or as a new incident.
 
     Returns a PublishResult; when the document equals the published one nothing is
-    written and `revision` is None. Raises DocumentError on an invalid document.
+    written and `revision` is None. Raises DocumentError on an invalid document, and
+    StaleRevision when `expected_revision` (an id) is given and is no longer current.
+    The revision's summary is `summary` followed by what changed.
     """
     taxonomy = taxonomy or Taxonomy()
     document = documents.normalize(document, vocabularies=set(taxonomy.vocabularies))
@@ -328,17 +403,24 @@ def incident_publish(
         created = incident is None
         if created:
             incident = Incident(number=number or _next_incident_number())
+            known = taxonomy.incident_slugs
             incident.slug = _unique_slug(
                 make_slug(slug or document["headline"], "incident", 255),
-                lambda s: Incident.objects.filter(slug=s).exists(),
+                known.__contains__
+                if known is not None
+                else lambda s: Incident.objects.filter(slug=s).exists(),
                 max_length=255,
             )
+            if known is not None:
+                known.add(incident.slug)
         else:
             incident = (
                 Incident.objects.select_for_update(of=("self",))
                 .select_related("current_revision")
                 .get(pk=incident.pk)
             )
+            if expected_revision is not None and incident.current_revision_id != expected_revision:
+                raise StaleRevision(incident.current_revision_id)
             if incident.current_revision is not None:
                 previous = incident.current_revision.document
                 if previous == document:
@@ -356,9 +438,7 @@ def incident_publish(
             incident=incident,
             number=latest + 1,
             document=document,
-            summary=(
-                summary or documents.change_summary(documents.diff(previous, document, vocabulary_labels))
-            )[:300],
+            summary=_revision_summary(summary, previous, document, vocabulary_labels),
             credit=credit[:200],
             author=author,
         )

@@ -12,6 +12,7 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
 
@@ -19,7 +20,7 @@ from . import documents
 from .documents import DocumentError, clean_name, fold, split_values
 from .models import Incident, Vocabulary
 from .periods import PeriodError, parse_period
-from .services import Taxonomy, incident_publish, incident_search_refresh, make_slug
+from .services import StaleRevision, Taxonomy, incident_publish, incident_search_refresh, make_slug
 
 ID_PATTERN = re.compile(r"^AIAAIC\s*0*(\d+)$", re.IGNORECASE)
 URL_PATTERN = re.compile(r"https?://\S+")
@@ -216,6 +217,20 @@ def _document_errors(row, layout, vocabularies):
     return []
 
 
+def _checked_url(url, where, warnings):
+    """The address, or '' with a warning when it is not a web address the site can keep."""
+    if not url:
+        return ""
+    try:
+        _url_validator(url)
+        if len(url) > documents.MAX_LENGTHS["source_url"]:
+            raise ValidationError("too long")
+    except ValidationError:
+        warnings.append(f"{where}: {url[:60]!r} is not a web address; left out.")
+        return ""
+    return url
+
+
 def _released(text):
     parts = split_values(text)
     years = []
@@ -263,17 +278,10 @@ def parse_sheet(data, vocabularies):
                 elif target == "released":
                     values[target] = _released(raw)
                 elif target == "source":
-                    url = raw.strip()
-                    if url:
-                        try:
-                            _url_validator(url)
-                        except Exception:
-                            warnings.append(f"{where}: {url[:60]!r} is not a web address; left out.")
-                            url = ""
-                    values["source_url"] = url
+                    values["source_url"] = _checked_url(raw.strip(), where, warnings)
                 elif target == "summary_links":
-                    urls = URL_PATTERN.findall(raw)
-                    values["source_url"] = urls[0].rstrip(".,;)") if urls else ""
+                    urls = [documents.trim_url(url) for url in URL_PATTERN.findall(raw)]
+                    values["source_url"] = _checked_url(urls[0] if urls else "", where, warnings)
                     values["summary"] = " ".join(URL_PATTERN.sub(" ", raw).split())
                 else:
                     kind, _, name = target.partition(":")
@@ -355,6 +363,15 @@ def sheet_import(*, data, progress=None):
     changed_ids = []
     with transaction.atomic():
         taxonomy.preload()
+        terms, entities = [], []
+        for row in rows:
+            for target, value in row.values.items():
+                kind, _, name = target.partition(":")
+                if kind == "terms":
+                    terms.extend((name, item) for item in value)
+                elif kind == "entities":
+                    entities.extend((item, name) for item in value)
+        taxonomy.ensure(terms=terms, entities=entities)
         existing, unnumbered = {}, {}
         for incident in Incident.objects.select_related("current_revision"):
             if incident.external_id:
@@ -387,7 +404,13 @@ def sheet_import(*, data, progress=None):
                     number=number,
                     taxonomy=taxonomy,
                     refresh_search=False,
+                    expected_revision=incident.current_revision_id if incident else None,
                 )
+            except StaleRevision:
+                raise SheetError(
+                    f"row {row.line}: {row.values['external_id']} was changed on the site while the "
+                    "import ran; nothing was imported. Run the import again."
+                ) from None
             except DocumentError as exc:
                 problems = "; ".join(f"{path}: {' '.join(msgs)}" for path, msgs in exc.message_dict.items())
                 raise SheetError(f"row {row.line}: {problems}") from None

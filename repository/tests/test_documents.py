@@ -52,6 +52,10 @@ class FoldTests(SimpleTestCase):
     def test_different_names_fold_apart(self):
         self.assertNotEqual(fold("OpenAI"), fold("Open Air"))
 
+    def test_programming_languages_keep_their_signs(self):
+        self.assertEqual(len({fold("C++"), fold("C#"), fold("C")}), 3)
+        self.assertEqual(fold("c ++"), fold("C++"))
+
     def test_a_name_of_only_punctuation_keeps_a_key(self):
         self.assertEqual(fold(" ?! "), "?!")
 

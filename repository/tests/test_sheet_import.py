@@ -92,7 +92,7 @@ class Sheet2024ImportTests(TestCase):
             with self.subTest(incident=incident.external_id):
                 self.assertEqual(incident.current_revision.number, 1)
                 self.assertEqual(
-                    incident.current_revision.summary, "Imported from the AIAAIC sheet (2024 layout)"
+                    incident.current_revision.summary, "Imported from the AIAAIC sheet (2024 layout): Created"
                 )
         self.assertEqual(Revision.objects.count(), 6)
 
@@ -307,7 +307,12 @@ class Sheet2024ImportTests(TestCase):
         self.assertEqual(updated.number, incident.number)
         self.assertEqual(updated.headline, "Harbour City gait cameras wrongly flag pupils as intruders")
         self.assertEqual(updated.current_revision.number, 2)
-        self.assertEqual(updated.current_revision.summary, "Imported from the AIAAIC sheet (2026 layout)")
+        self.assertTrue(
+            updated.current_revision.summary.startswith(
+                "Imported from the AIAAIC sheet (2026 layout): Changed Headline"
+            ),
+            updated.current_revision.summary,
+        )
         self.assertEqual(terms(updated, "country"), ["United Kingdom", "Ireland"])
         self.assertEqual(terms(updated, "issue"), ["Privacy", "Fairness"])
         self.assertEqual(terms(updated, "consequence"), ["Contract suspended"])
@@ -514,11 +519,19 @@ class SheetErrorTests(TestCase):
         data = fixture_text("sheet-2024.csv").replace(",2022; 2023,", ",2022; soon,")
         self.assertSheetError(data, "row 5, column 'Released'", "soon")
 
-    def test_a_bad_link_in_summary_links_is_an_error_naming_that_column(self):
+    def test_a_bad_link_in_summary_links_is_left_out_with_a_warning_naming_that_column(self):
         data = fixture_text("sheet-2026.csv").replace(
             "https://example.org/lingua-story", "https://lingua_story/x"
         )
-        self.assertSheetError(data, "row 5, column 'Summary/links'")
+        result = sheet_import(data=data)
+        self.assertEqual(Incident.objects.get(external_id="AIAAIC1701").source_url, "")
+        self.assertTrue(
+            any(
+                w.startswith("row 5, column 'Summary/links': 'https://lingua_story/x'")
+                for w in result.warnings
+            ),
+            result.warnings,
+        )
 
     def test_a_bad_description_link_is_left_out_with_a_warning(self):
         data = fixture_text("sheet-2024.csv").replace(
