@@ -447,3 +447,16 @@ def incident_publish(
         if refresh_search:
             incident_search_refresh(incident_ids=[incident.pk])
     return PublishResult(incident, revision, created)
+
+
+def incident_revert(*, incident, revision, editor, expected_revision=None):
+    """Publish an earlier revision's document again, as a new revision."""
+    if revision.incident_id != incident.pk:
+        raise ValueError("That revision belongs to another incident.")
+    return incident_publish(
+        document=revision.document,
+        incident=incident,
+        author=editor,
+        summary=f"Reverted to revision {revision.number}",
+        expected_revision=expected_revision,
+    )
