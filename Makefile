@@ -18,6 +18,16 @@ run: setup
 test: $(VENV)/.installed-dev
 	scripts/test
 
+## worker: a Celery worker with beat (link checks, nightly snapshots) against REDIS_URL or CELERY_BROKER_URL
+worker: setup
+	@if [ -z "$${CELERY_BROKER_URL:-$${REDIS_URL:-}}" ]; then \
+	  echo "No broker configured: set REDIS_URL (e.g. REDIS_URL=redis://127.0.0.1:6379/0 make worker)." >&2; \
+	  echo "Without one, background tasks run in-process and no worker is needed." >&2; \
+	  exit 1; \
+	fi
+	$(PY) manage.py migrate --noinput
+	$(VENV)/bin/celery -A config worker --beat --schedule $(VENV)/celerybeat-schedule --loglevel INFO
+
 setup: $(VENV)/.installed
 
 check-python:

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -76,6 +77,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_filters",
+    "axes",
     "repository",
     "submissions",
 ]
@@ -89,6 +91,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it locks out repeated failed sign-ins.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -105,6 +109,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "repository.context_processors.site",
+                "submissions.context_processors.moderation",
             ],
         },
     },
@@ -147,6 +152,41 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "submissions:queue"
+LOGOUT_REDIRECT_URL = "repository:home"
+
+# Sign-in lockout (django-axes): after AXES_FAILURE_LIMIT failures for a username from one
+# address, that pair waits AXES_COOLOFF_MINUTES.
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 30, minimum=1) / 60
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+
+# How many proxies in front of the site append to X-Forwarded-For (0: use REMOTE_ADDR).
+TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
+AXES_CLIENT_IP_CALLABLE = "submissions.ratelimit.client_ip"  # one notion of the client's address
+# Contributions per client address: at most SUBMISSION_RATE_LIMIT form posts per period.
+SUBMISSION_RATE_LIMIT = env_int("SUBMISSION_RATE_LIMIT", 20, minimum=1)
+SUBMISSION_RATE_PERIOD = env_int("SUBMISSION_RATE_PERIOD", 3600, minimum=1)
+
+# The cache holds rate-limit counters and fetch pacing: Redis when configured (shared by
+# every web and worker process), else this process's memory.
+CACHE_URL = env_str("CACHE_URL") or env_str("REDIS_URL")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
@@ -194,6 +234,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"axes": {"level": "WARNING"}},
 }
 
 # Background work (Celery). With no broker configured, tasks run eagerly in-process.
@@ -205,3 +246,70 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+
+# Publishing a task waits at most about a second for the broker; a broker that is down
+# must not hold up a web request (what must not be lost is in the database first).
+TASK_PUBLISH_OPTIONS = {
+    "retry": True,
+    "retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2},
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = 1
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 5}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# Notifications (submissions/notifications.py): re-queue what is still unsent after this
+# many seconds; scrub contributors' emails this many days after the decision.
+NOTIFICATION_REQUEUE_AFTER = env_int("NOTIFICATION_REQUEUE_AFTER", 300, minimum=1)
+SUBMISSION_EMAIL_RETENTION_DAYS = env_int("SUBMISSION_EMAIL_RETENTION_DAYS", 90, minimum=1)
+DIGEST_HOUR = env_int("DIGEST_HOUR", 7)
+if DIGEST_HOUR > 23:
+    raise ImproperlyConfigured(f"DIGEST_HOUR must be between 0 and 23, not {DIGEST_HOUR}.")
+
+# Fetching, link health and dataset snapshots
+
+# The fetcher (repository/fetching.py) checks reference links and reads source metadata.
+FETCH_USER_AGENT = env_str("FETCH_USER_AGENT")  # empty: one naming SITE_NAME and SITE_URL
+FETCH_CONNECT_TIMEOUT = env_int("FETCH_CONNECT_TIMEOUT", 5, minimum=1)  # seconds
+FETCH_READ_TIMEOUT = env_int("FETCH_READ_TIMEOUT", 10, minimum=1)  # seconds, per read
+FETCH_TOTAL_TIMEOUT = env_int("FETCH_TOTAL_TIMEOUT", 30, minimum=1)  # seconds, a whole fetch
+FETCH_MAX_REDIRECTS = env_int("FETCH_MAX_REDIRECTS", 5)
+FETCH_MAX_BYTES = env_int("FETCH_MAX_BYTES", 1024 * 1024, minimum=1024)  # body read at most
+FETCH_HOST_INTERVAL = env_int("FETCH_HOST_INTERVAL", 2)  # seconds between requests to one host
+FETCH_HOST_MAX_WAIT = env_int("FETCH_HOST_MAX_WAIT", 20)  # then the task retries later
+FETCH_CA_CERTS = env_str("FETCH_CA_CERTS")  # a CA bundle file; empty: the system's
+# Test-only: hosts the fetcher may reach although they are not public. Deliberately not
+# read from the environment; tests set it to reach their own server on 127.0.0.1.
+FETCH_ALLOWED_PRIVATE_HOSTS = []
+
+LINK_CHECK_INTERVAL_DAYS = env_int("LINK_CHECK_INTERVAL_DAYS", 30, minimum=1)  # re-check after
+LINK_CHECK_BATCH_SIZE = env_int("LINK_CHECK_BATCH_SIZE", 100, minimum=1)  # queued per beat run
+LINK_CHECK_EVERY_MINUTES = env_int("LINK_CHECK_EVERY_MINUTES", 30, minimum=1)
+
+EXPORT_DIR = Path(env_str("EXPORT_DIR", str(BASE_DIR / "exports")))
+EXPORT_KEEP = env_int("EXPORT_KEEP", 7, minimum=1)  # snapshots kept per format
+EXPORT_HOUR = env_int("EXPORT_HOUR", 3)  # the nightly snapshot, in TIME_ZONE
+if EXPORT_HOUR > 23:
+    raise ImproperlyConfigured(f"EXPORT_HOUR must be between 0 and 23, not {EXPORT_HOUR}.")
+
+CELERY_BEAT_SCHEDULE = {
+    "reference-link-checks": {
+        "task": "repository.tasks.references_check_due",
+        "schedule": LINK_CHECK_EVERY_MINUTES * 60.0,
+    },
+    "dataset-snapshot": {
+        "task": "repository.tasks.dataset_snapshot_create",
+        "schedule": crontab(hour=EXPORT_HOUR, minute=17),
+    },
+    "notifications-requeue": {
+        "task": "submissions.tasks.requeue_notifications",
+        "schedule": 60.0,
+    },
+    "editor-digests": {
+        "task": "submissions.tasks.send_digests",
+        "schedule": crontab(hour=DIGEST_HOUR, minute=0),
+    },
+    "personal-data-scrub": {
+        "task": "submissions.tasks.scrub_personal_data",
+        "schedule": crontab(hour=4, minute=41),
+    },
+}

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from .models import (
+    DatasetSnapshot,
     Entity,
     EntityAlias,
     Incident,
@@ -8,6 +9,7 @@ from .models import (
     IncidentTerm,
     Reference,
     Revision,
+    SourceMetadata,
     Term,
     TermAlias,
     Vocabulary,
@@ -133,6 +135,36 @@ class RevisionAdmin(admin.ModelAdmin):
     list_select_related = ["incident", "author"]
     search_fields = ["incident__headline", "summary"]
     raw_id_fields = ["incident", "author"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SourceMetadata)
+class SourceMetadataAdmin(admin.ModelAdmin):
+    """Filled by the metadata task; read here, fetched again by deleting the row."""
+
+    list_display = ["url", "status", "title", "publisher", "published", "fetched_at"]
+    list_filter = ["status"]
+    search_fields = ["url", "title", "publisher"]
+    readonly_fields = [field.name for field in SourceMetadata._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(DatasetSnapshot)
+class DatasetSnapshotAdmin(admin.ModelAdmin):
+    """Written by the nightly task or `export_dataset`; pruned by them too."""
+
+    list_display = ["file_name", "format", "created_at", "size", "incident_count", "sha256"]
+    list_filter = ["format"]
+
+    def has_add_permission(self, request):
+        return False
 
     def has_change_permission(self, request, obj=None):
         return False

@@ -354,3 +354,142 @@ def change_summary(changes):
     if not changes:
         return "No changes"
     return "Changed " + ", ".join(change.label for change in changes)
+
+
+# Paths, three-way comparison and merging -------------------------------------------------
+
+SCALAR_PATHS = [
+    "headline",
+    "type",
+    "occurred",
+    "released",
+    "summary",
+    "narrative",
+    "external_id",
+    "source_url",
+]
+
+
+def document_paths(*docs):
+    """Every field path that any of the documents has, in page order."""
+    vocabularies = sorted({slug for doc in docs for slug in doc["terms"]})
+    return (
+        SCALAR_PATHS
+        + [f"entities.{role}" for role in ROLES]
+        + [f"terms.{slug}" for slug in vocabularies]
+        + [f"references.{category}" for category in CATEGORIES]
+    )
+
+
+def get_path(document, path):
+    group, _, name = path.partition(".")
+    if not name:
+        return document.get(group, "")
+    return document[group].get(name, [])
+
+
+def set_path(document, path, value):
+    """A copy of the document with one field replaced."""
+    document = {**document, "terms": dict(document["terms"]), "entities": dict(document["entities"])}
+    document["references"] = dict(document["references"])
+    group, _, name = path.partition(".")
+    if not name:
+        document[group] = value
+    elif group == "terms" and not value:
+        document["terms"].pop(name, None)
+    else:
+        document[group][name] = value
+    return document
+
+
+@dataclass
+class FieldMerge:
+    """One field seen three ways: where the proposal started, the incident now, the proposal."""
+
+    path: str
+    base: object
+    current: object
+    proposed: object
+    label: str = ""
+
+    @property
+    def proposal_changed(self):
+        return self.proposed != self.base
+
+    @property
+    def incident_changed(self):
+        return self.current != self.base
+
+    @property
+    def conflict(self):
+        """Both sides changed the field, differently: an editor must choose."""
+        return self.proposal_changed and self.incident_changed and self.proposed != self.current
+
+    @property
+    def default(self):
+        """The side to keep when there is no conflict."""
+        if self.conflict:
+            return None
+        return "proposed" if self.proposal_changed else "current"
+
+    @property
+    def is_list(self):
+        return isinstance(self.proposed, list) or isinstance(self.current, list)
+
+    @property
+    def sides(self):
+        return [("base", self.base), ("current", self.current), ("proposed", self.proposed)]
+
+    def value(self, side):
+        return {"base": self.base, "current": self.current, "proposed": self.proposed}[side]
+
+
+def path_label(path, vocabulary_labels=None):
+    """How a field path is named to people: 'Headline', 'Country', 'News, commentary, analysis'."""
+    group, _, name = path.partition(".")
+    if not name:
+        return FIELD_LABELS.get(group, group)
+    if group == "entities":
+        return ROLE_LABELS.get(name, name)
+    if group == "references":
+        return CATEGORY_LABELS.get(name, name)
+    return (vocabulary_labels or {}).get(name, name)
+
+
+def three_way(base, current, proposed, vocabulary_labels=None):
+    """The fields either side changed since `base`, as FieldMerge rows in page order."""
+    rows = []
+    for path in document_paths(base, current, proposed):
+        row = FieldMerge(path, get_path(base, path), get_path(current, path), get_path(proposed, path))
+        row.label = path_label(path, vocabulary_labels)
+        if row.proposal_changed or row.incident_changed:
+            rows.append(row)
+    return rows
+
+
+def resolve(current, rows, choices):
+    """`current` with each changed field taken from the side chosen for it ({path: side})."""
+    document = current
+    for row in rows:
+        side = choices.get(row.path) or row.default
+        if side is None:
+            raise DocumentError({row.path: ["Choose which version to keep."]})
+        document = set_path(document, row.path, row.value(side))
+    return document
+
+
+def merge(target, report):
+    """`target` with a report's facts added: its terms, entities and references join the
+    target's; a field the target leaves blank takes the report's value."""
+    merged = normalize(target)
+    report = normalize(report)
+    for field in SCALAR_PATHS:
+        if not merged[field] and report[field]:
+            merged[field] = report[field]
+    for role in ROLES:
+        merged["entities"][role] = merged["entities"][role] + report["entities"][role]
+    for slug, names in report["terms"].items():
+        merged["terms"][slug] = merged["terms"].get(slug, []) + names
+    for category in CATEGORIES:
+        merged["references"][category] = merged["references"][category] + report["references"][category]
+    return normalize(merged)

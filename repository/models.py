@@ -331,6 +331,11 @@ class Reference(models.Model):
     def published_display(self):
         return period_human(self.published)
 
+    @property
+    def is_broken(self):
+        """Checked, and the last check got an error status or no answer."""
+        return self.checked_at is not None and (self.status_code is None or self.status_code >= 400)
+
 
 class Revision(models.Model):
     """An append-only snapshot of an incident's document: who, when, what changed, credit."""
@@ -356,3 +361,76 @@ class Revision(models.Model):
 
     def __str__(self):
         return f"{self.incident_id} r{self.number}"
+
+
+class SourceMetadata(models.Model):
+    """What a source's page says about itself (title, publisher, date), fetched once per URL.
+
+    Filled by a background task when a contributor adds a URL, so that the editor finds the
+    reference pre-filled on the review page.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        FETCHED = "fetched", "Fetched"
+        FAILED = "failed", "Failed"
+
+    url = models.URLField(max_length=2000, unique=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    title = models.CharField(max_length=500, blank=True)
+    publisher = models.CharField(max_length=200, blank=True)
+    published = models.CharField(
+        max_length=10, blank=True, help_text="ISO date, month or year: 2021-02-09, 2021-02, 2021."
+    )
+    final_url = models.URLField(max_length=2000, blank=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    fetched_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "source metadata"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "fetched", "failed"]),
+                name="repository_sourcemetadata_known_status",
+            ),
+        ]
+
+    def __str__(self):
+        return self.title or self.url
+
+
+class DatasetSnapshot(models.Model):
+    """One file of the published dataset, written by the nightly task or `export_dataset`."""
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV (the AIAAIC sheet's 2024 layout)"
+        JSON = "json", "JSON (incident documents)"
+
+    format = models.CharField(max_length=10, choices=Format.choices)
+    file_name = models.CharField(max_length=200, unique=True, help_text="A name in EXPORT_DIR, no path.")
+    created_at = models.DateTimeField()
+    size = models.PositiveBigIntegerField(help_text="Bytes.")
+    sha256 = models.CharField(max_length=64)
+    incident_count = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["-created_at", "format"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(format__in=["csv", "json"]), name="repository_datasetsnapshot_known_format"
+            ),
+            models.CheckConstraint(
+                condition=~Q(file_name__contains="/")
+                & ~Q(file_name__contains="\\")
+                & ~Q(file_name__startswith="."),
+                name="repository_datasetsnapshot_plain_file_name",
+            ),
+        ]
+
+    def __str__(self):
+        return self.file_name
+
+    def get_absolute_url(self):
+        return reverse("repository:export_download", args=[self.pk])

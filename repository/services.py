@@ -1,14 +1,25 @@
 """Writes to the published record. Every change to an incident goes through incident_publish."""
 
+import itertools
+import time
 from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
 
+from django.conf import settings
 from django.contrib.postgres.search import SearchVector
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Max
+from django.utils import timezone
 from django.utils.text import slugify
 
-from . import documents
+from config.celery import enqueue_on_commit
+
+from . import documents, fetching
+from .metadata import host_name, parse_metadata
 from .models import (
+    DatasetSnapshot,
     Entity,
     EntityAlias,
     Incident,
@@ -16,6 +27,7 @@ from .models import (
     IncidentTerm,
     Reference,
     Revision,
+    SourceMetadata,
     Term,
     TermAlias,
     Vocabulary,
@@ -460,3 +472,219 @@ def incident_revert(*, incident, revision, editor, expected_revision=None):
         summary=f"Reverted to revision {revision.number}",
         expected_revision=expected_revision,
     )
+
+
+# Link health, source metadata and dataset snapshots ---------------------------------------
+# The tasks and the snapshot writer import this module, so it imports them where they are used.
+
+
+def reference_check(*, reference, force=False, final_attempt=True):
+    """Check a reference's link and record what happened: status, final URL, when, error.
+
+    HEAD first; GET when HEAD fails or answers an error (many servers refuse HEAD with 405,
+    501 or 403). A reference checked within LINK_CHECK_INTERVAL_DAYS is left alone unless
+    `force`, so running twice is harmless. A network error (timeout, connection) is raised
+    for the task to retry, and recorded only on the `final_attempt`.
+    """
+    now = timezone.now()
+    fresh_after = now - timedelta(days=settings.LINK_CHECK_INTERVAL_DAYS)
+    if not force and reference.checked_at and reference.checked_at > fresh_after:
+        return reference
+    status, final_url, error = None, "", ""
+    try:
+        try:
+            result = fetching.fetch(reference.url, method="HEAD")
+        except (
+            fetching.FetchRefused,
+            fetching.FetchTooManyRedirects,
+            fetching.FetchTimeout,
+            fetching.FetchHostBusy,
+        ):
+            raise
+        except fetching.FetchError:
+            result = None  # some servers drop the connection on HEAD: GET decides
+        if result is None or result.status >= 400:
+            result = fetching.fetch(reference.url, method="GET", max_bytes=0)
+        status, final_url = result.status, result.final_url
+    except fetching.FetchNetworkError as exc:
+        if not final_attempt:
+            raise
+        error = str(exc)
+    except fetching.FetchError as exc:
+        error = str(exc)
+    fields = {
+        "checked_at": now,
+        "status_code": status if status is not None and status < 1000 else None,
+        "final_url": final_url if len(final_url) <= 2000 else "",
+        "check_error": error[:300],
+    }
+    for field, value in fields.items():
+        setattr(reference, field, value)
+    # A conditional update: a publish may have removed the reference while we fetched.
+    Reference.objects.filter(pk=reference.pk, url=reference.url).update(**fields)
+    return reference
+
+
+def references_check_due(*, limit=None):
+    """Queue link checks (after commit) for the references most in need: never checked
+    first, then those checked longest ago, at most `limit` (LINK_CHECK_BATCH_SIZE).
+    Returns the ids queued. Two indexed queries, whatever the size of the table."""
+    from . import tasks
+
+    limit = limit or settings.LINK_CHECK_BATCH_SIZE
+    cutoff = timezone.now() - timedelta(days=settings.LINK_CHECK_INTERVAL_DAYS)
+    ids = list(
+        Reference.objects.filter(checked_at__isnull=True).order_by("id").values_list("id", flat=True)[:limit]
+    )
+    if len(ids) < limit:
+        ids += list(
+            Reference.objects.filter(checked_at__lt=cutoff)
+            .order_by("checked_at", "id")
+            .values_list("id", flat=True)[: limit - len(ids)]
+        )
+    for reference_id in ids:
+        enqueue_on_commit(tasks.reference_check, reference_id)
+    return ids
+
+
+def source_metadata_request(*, urls):
+    """Make sure each URL has a SourceMetadata row and queue a fetch (after commit) for those
+    not fetched yet. Returns {url: SourceMetadata}. For the submission forms."""
+    from . import tasks
+
+    urls = [url.strip() for url in urls if url and url.strip()]
+    urls = list(dict.fromkeys(url for url in urls if len(url) <= 2000))
+    SourceMetadata.objects.bulk_create([SourceMetadata(url=url) for url in urls], ignore_conflicts=True)
+    rows = {row.url: row for row in SourceMetadata.objects.filter(url__in=urls)}
+    for row in rows.values():
+        if row.status != SourceMetadata.Status.FETCHED:
+            enqueue_on_commit(tasks.source_metadata_fetch, row.pk)
+    return rows
+
+
+def source_metadata_fetch(*, url, refresh=False, final_attempt=True):
+    """Fetch what the page at `url` says about itself and store it, once per URL (again only
+    with `refresh`). Returns the SourceMetadata row. A network error is raised for the task
+    to retry, and recorded as a failure only on the `final_attempt`."""
+    row, _ = SourceMetadata.objects.get_or_create(url=url.strip())
+    if row.status == SourceMetadata.Status.FETCHED and not refresh:
+        return row
+    values = {
+        "title": "",
+        "publisher": "",
+        "published": "",
+        "final_url": "",
+        "status_code": None,
+        "error": "",
+    }
+    try:
+        result = fetching.fetch(row.url, method="GET", truncate=True)
+    except fetching.FetchNetworkError as exc:
+        if not final_attempt:
+            raise
+        values.update(status=SourceMetadata.Status.FAILED, error=str(exc)[:300])
+    except fetching.FetchError as exc:
+        values.update(status=SourceMetadata.Status.FAILED, error=str(exc)[:300])
+    else:
+        values.update(final_url=result.final_url[:2000], status_code=min(result.status, 999))
+        if result.status >= 400:
+            values.update(
+                status=SourceMetadata.Status.FAILED, error=f"The page answered HTTP {result.status}"
+            )
+        elif result.content_type in {"", "text/html", "application/xhtml+xml"}:
+            page = parse_metadata(result.body, url=result.final_url, charset=result.charset)
+            values.update(
+                status=SourceMetadata.Status.FETCHED,
+                title=page.title,
+                publisher=page.publisher,
+                published=page.published,
+            )
+        else:  # a PDF, an image…: nothing to read but who serves it
+            values.update(status=SourceMetadata.Status.FETCHED, publisher=host_name(result.final_url)[:200])
+    for field, value in values.items():
+        setattr(row, field, value)
+    row.fetched_at = timezone.now()
+    row.save(update_fields=[*values, "fetched_at"])
+    return row
+
+
+SNAPSHOT_LOCK = "dataset-snapshot:writing"
+SNAPSHOT_LOCK_SECONDS = 30 * 60  # outlives a writer that died, not a long wait
+
+
+class SnapshotInProgress(Exception):
+    """Another process is writing a snapshot at this moment."""
+
+
+def dataset_snapshot_create(*, progress=None):
+    """Write the published dataset as CSV and JSON in EXPORT_DIR, record both files, and keep
+    only the newest EXPORT_KEEP of each format. Returns ([DatasetSnapshot], [removed names]).
+
+    One writer at a time (a lock in the shared cache): raises SnapshotInProgress otherwise.
+    """
+    if not cache.add(SNAPSHOT_LOCK, 1, timeout=SNAPSHOT_LOCK_SECONDS):
+        raise SnapshotInProgress("Another snapshot is being written; try again when it is done.")
+    try:
+        return _dataset_snapshot_write(progress)
+    finally:
+        cache.delete(SNAPSHOT_LOCK)
+
+
+def _dataset_snapshot_write(progress):
+    from . import snapshots
+
+    created_at = timezone.now()
+    stem = base = f"{snapshots.FILE_PREFIX}{created_at:%Y%m%d-%H%M%S}"
+    for n in itertools.count(2):
+        names = [f"{stem}.{format}" for format in DatasetSnapshot.Format.values]
+        exists = any(snapshots.snapshot_path(name).exists() for name in names)
+        if not exists and not DatasetSnapshot.objects.filter(file_name__in=names).exists():
+            break
+        stem = f"{base}-{n}"
+    title = f"{settings.SITE_NAME}: published incidents, {created_at:%Y-%m-%d %H:%M} UTC"
+    written, count = snapshots.write_dataset(stem=stem, title=title, progress=progress)
+    try:
+        with transaction.atomic():
+            rows = [
+                DatasetSnapshot.objects.create(
+                    format=file.format,
+                    file_name=file.file_name,
+                    created_at=created_at,
+                    size=file.size,
+                    sha256=file.sha256,
+                    incident_count=count,
+                )
+                for file in written
+            ]
+    except Exception:
+        for file in written:
+            snapshots.snapshot_path(file.file_name).unlink(missing_ok=True)
+        raise
+    removed = dataset_snapshots_prune(keep=settings.EXPORT_KEEP)
+    return rows, removed
+
+
+def dataset_snapshots_prune(*, keep):
+    """Delete all but the newest `keep` snapshots of each format: rows, then their files once
+    the deletion is committed, and temporary files left by a write that died a day ago."""
+    from . import snapshots
+
+    old = []
+    for format in DatasetSnapshot.Format.values:
+        old += DatasetSnapshot.objects.filter(format=format).order_by("-created_at", "-id")[keep:]
+    names = [snapshot.file_name for snapshot in old]
+
+    def remove_files():
+        for name in names:
+            snapshots.snapshot_path(name).unlink(missing_ok=True)
+        directory = Path(settings.EXPORT_DIR)
+        if directory.is_dir():
+            stale = time.time() - 24 * 3600
+            for path in directory.glob(f"{snapshots.TEMP_PREFIX}*{snapshots.TEMP_SUFFIX}"):
+                if path.stat().st_mtime < stale:
+                    path.unlink(missing_ok=True)
+
+    with transaction.atomic():
+        DatasetSnapshot.objects.filter(pk__in=[snapshot.pk for snapshot in old]).delete()
+        transaction.on_commit(remove_files, robust=True)  # a file that will not go is logged
+    return names

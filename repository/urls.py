@@ -7,9 +7,12 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("incidents/", views.incident_list, name="incident_list"),
     path("incidents/<slug:slug>/", views.incident_detail, name="incident"),
+    path("incidents/<slug:slug>/history/", views.incident_history, name="incident_history"),
     path("incidents/<slug:slug>/document.json", views.document_json, name="incident_document"),
     path("taxonomy/<slug:vocabulary>/", views.vocabulary_detail, name="vocabulary"),
     path("taxonomy/<slug:vocabulary>/<slug:term>/", views.term_detail, name="term"),
     path("entities/<slug:slug>/", views.entity_detail, name="entity"),
     path("healthz", views.healthz, name="healthz"),
+    path("export/", views.export_list, name="export"),
+    path("export/<int:pk>/download/", views.export_download, name="export_download"),
 ]

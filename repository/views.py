@@ -2,14 +2,24 @@ from django.conf import settings
 from django.core.paginator import Paginator
 from django.db import DatabaseError, connection
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q
-from django.http import JsonResponse
+from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from . import documents
+from . import documents, snapshots
 from .filters import IncidentFilter, facets_for, selected_labels
-from .models import Entity, Incident, IncidentEntity, IncidentTerm, Reference, Term, Vocabulary
+from .models import (
+    DatasetSnapshot,
+    Entity,
+    Incident,
+    IncidentEntity,
+    IncidentTerm,
+    Reference,
+    Revision,
+    Term,
+    Vocabulary,
+)
 
 LIST_VOCABULARIES = ("country", "sector")  # shown under each headline in lists
 
@@ -108,6 +118,20 @@ def incident_detail(request, slug):
 
 
 @require_safe
+def incident_history(request, slug):
+    """The published revisions, newest first, each with what changed since the one before."""
+    incident = get_object_or_404(Incident.objects.defer("search_vector", "narrative"), slug=slug)
+    page = _paginate(request, incident.revisions.order_by("-number"), per_page=10)
+    revisions = list(page.object_list)
+    if revisions:
+        labels = {v.slug: v.label for v in Vocabulary.objects.all()}
+        older = Revision.objects.filter(incident=incident, number=revisions[-1].number - 1).first()
+        for revision, before in zip(revisions, [*revisions[1:], older], strict=True):
+            revision.changes = documents.diff(before.document if before else None, revision.document, labels)
+    return render(request, "repository/incident_history.html", {"incident": incident, "page": page})
+
+
+@require_safe
 def vocabulary_detail(request, vocabulary):
     vocabulary = get_object_or_404(Vocabulary, slug=vocabulary)
     terms = (
@@ -198,3 +222,27 @@ def document_json(request, slug):
     incident = get_object_or_404(Incident.objects.select_related("current_revision"), slug=slug)
     document = incident.current_revision.document if incident.current_revision else documents.empty_document()
     return JsonResponse({"slug": incident.slug, "number": incident.number, "document": document})
+
+
+@require_safe
+def export_list(request):
+    """The dataset snapshots, newest first, for download."""
+    return render(request, "repository/export.html", {"snapshots": DatasetSnapshot.objects.all()})
+
+
+@require_safe
+def export_download(request, pk):
+    """One snapshot's file, found through its row: the URL carries an id, never a path."""
+    snapshot = get_object_or_404(DatasetSnapshot, pk=pk)
+    try:
+        file = snapshots.snapshot_path(snapshot.file_name).open("rb")
+    except (OSError, ValueError):
+        raise Http404("This snapshot's file is no longer there.") from None
+    response = FileResponse(
+        file,
+        as_attachment=True,
+        filename=snapshot.file_name,
+        content_type=snapshots.CONTENT_TYPES[snapshot.format],
+    )
+    response["Cache-Control"] = "public, max-age=86400, immutable"  # a snapshot never changes
+    return response

@@ -1,0 +1,334 @@
+import csv
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+from io import StringIO
+from pathlib import Path
+from unittest import mock
+
+from django.core.cache import cache
+from django.core.management import CommandError, call_command
+from django.db import IntegrityError, transaction
+from django.test import TestCase, override_settings
+from django.urls import reverse
+from django.utils import timezone
+
+from repository import snapshots, tasks
+from repository.models import (
+    DatasetSnapshot,
+    Entity,
+    EntityAlias,
+    Incident,
+    Revision,
+    Term,
+    TermAlias,
+)
+from repository.services import (
+    SNAPSHOT_LOCK,
+    SnapshotInProgress,
+    dataset_snapshot_create,
+    dataset_snapshots_prune,
+)
+from repository.sheet import LAYOUT_2024, detect_layout
+from repository.tests.base import publish
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SHEET_TERMS = [
+    column.target.split(":", 1)[1] for column in LAYOUT_2024.columns if column.target.startswith("terms:")
+]
+
+
+def sheet_owned(document):
+    """The parts of a document that the 2024 sheet holds."""
+    return {
+        "headline": document["headline"],
+        "type": document["type"],
+        "released": document["released"],
+        "occurred": document["occurred"],
+        "external_id": document["external_id"],
+        "source_url": document["source_url"],
+        "terms": {slug: document["terms"].get(slug, []) for slug in SHEET_TERMS},
+        "entities": document["entities"],
+    }
+
+
+def wipe_published_record():
+    """Empty the published record (the vocabularies stay, as in a new database)."""
+    Incident.objects.update(current_revision=None)
+    Revision.objects.all().delete()
+    Incident.objects.all().delete()
+    Term.objects.update(parent=None, merged_into=None)
+    TermAlias.objects.all().delete()
+    Term.objects.all().delete()
+    EntityAlias.objects.all().delete()
+    Entity.objects.all().delete()
+
+
+class ExportDirMixin:
+    def setUp(self):
+        super().setUp()
+        directory = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, directory, True)
+        self.export_dir = Path(directory) / "exports"
+        settings = override_settings(EXPORT_DIR=self.export_dir, EXPORT_KEEP=3)
+        settings.enable()
+        self.addCleanup(settings.disable)
+
+    def snapshot(self):
+        with self.captureOnCommitCallbacks(execute=True):
+            rows, _removed = dataset_snapshot_create()
+        return {row.format: row for row in rows}
+
+    def read(self, row):
+        return (self.export_dir / row.file_name).read_bytes()
+
+
+class SnapshotTests(ExportDirMixin, TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        call_command("import_sheet", str(FIXTURES / "sheet-2024.csv"), stdout=StringIO())
+        cls.own = publish(
+            "Council chatbot tells tenants to leave",
+            occurred="March 2022 - June 2023",
+            type="issue",
+            released="2021",
+            terms={
+                "country": ["UK"],
+                "sector": ["Govt - housing", "Govt - welfare"],
+                "harm-individual": ["Distress"],
+                "harm-legal": ["Complaint"],
+                "consequence": ["Apology"],
+            },
+            entities={"deployer": ["Northtown Council"], "developer": ["Chatty Ltd", "Open AI"]},
+            summary="Not in the sheet layout.",
+            references={"news": [{"url": "https://news.example.org/council-bot", "title": "Bot"}]},
+        )
+
+    def test_it_writes_csv_and_json_with_their_size_and_sha256(self):
+        rows = self.snapshot()
+        self.assertEqual(set(rows), {"csv", "json"})
+        for row in rows.values():
+            data = self.read(row)
+            self.assertEqual(row.size, len(data))
+            self.assertEqual(row.sha256, hashlib.sha256(data).hexdigest())
+            self.assertEqual(row.incident_count, 7)
+            self.assertTrue(row.file_name.startswith("incidents-"))
+        self.assertEqual(rows["csv"].created_at, rows["json"].created_at)
+        self.assertEqual(
+            sorted(path.name for path in self.export_dir.iterdir()),
+            sorted(r.file_name for r in rows.values()),
+        )
+
+    def test_the_csv_has_the_2024_sheet_layout(self):
+        table = list(csv.reader(io.StringIO(self.read(self.snapshot()["csv"]).decode("utf-8"))))
+        layout, columns, start = detect_layout(table)
+        self.assertEqual((layout.name, start), ("2024", 3))
+        self.assertEqual(len(columns), len(LAYOUT_2024.columns))
+        self.assertEqual(table[1][15:19], ["External harms", "", "", "Internal harms"])
+        self.assertEqual(table[2][15], "Individual")
+        self.assertEqual(len(table), 3 + 7)
+
+    def test_an_incident_without_an_aiaaic_id_gets_one_made_from_its_number(self):
+        table = list(csv.reader(io.StringIO(self.read(self.snapshot()["csv"]).decode("utf-8"))))
+        ids = [row[0] for row in table[3:]]
+        self.assertIn(f"AIAAIC{1_000_000 + self.own.number}", ids)
+        self.assertIn("AIAAIC0901", ids)
+        row = next(row for row in table[3:] if row[0] == f"AIAAIC{1_000_000 + self.own.number}")
+        self.assertEqual(
+            row[1:5], ["Council chatbot tells tenants to leave", "Issue", "2021", "March 2022 - June 2023"]
+        )
+
+    def test_a_made_up_id_never_takes_one_in_use(self):
+        publish("Holder of the first made-up id", external_id=f"AIAAIC{1_000_000 + self.own.number}")
+        table = list(csv.reader(io.StringIO(self.read(self.snapshot()["csv"]).decode("utf-8"))))
+        ids = [row[0] for row in table[3:]]
+        self.assertEqual(len(ids), len(set(ids)))
+        self.assertIn(f"AIAAIC{2_000_000 + self.own.number}", ids)
+
+    def test_the_json_holds_every_current_document(self):
+        items = json.loads(self.read(self.snapshot()["json"]))
+        self.assertEqual(len(items), 7)
+        by_slug = {item["slug"]: item for item in items}
+        own = by_slug[self.own.slug]
+        self.assertEqual(own["number"], self.own.number)
+        self.assertEqual(own["document"], Revision.objects.get(pk=self.own.current_revision_id).document)
+        self.assertEqual(own["document"]["summary"], "Not in the sheet layout.")
+
+    def test_it_reads_the_incidents_in_chunks_and_misses_none(self):
+        chunks = list(snapshots._chunks(size=2))
+        self.assertEqual([len(chunk) for chunk in chunks], [2, 2, 2, 1])
+        numbers = [number for chunk in chunks for number, *_rest in chunk]
+        self.assertEqual(numbers, sorted(Incident.objects.values_list("number", flat=True)))
+
+    def test_it_keeps_the_newest_snapshots_of_each_format(self):
+        made = [self.snapshot() for _ in range(5)]
+        kept = DatasetSnapshot.objects.all()
+        self.assertEqual(kept.filter(format="csv").count(), 3)
+        self.assertEqual(kept.filter(format="json").count(), 3)
+        newest = {rows["csv"].file_name for rows in made[2:]} | {rows["json"].file_name for rows in made[2:]}
+        self.assertEqual(set(kept.values_list("file_name", flat=True)), newest)
+        self.assertEqual({path.name for path in self.export_dir.iterdir()}, newest)
+
+    def test_two_snapshots_in_one_second_get_distinct_names(self):
+        first, second = self.snapshot(), self.snapshot()
+        self.assertNotEqual(first["csv"].file_name, second["csv"].file_name)
+
+    def test_pruning_removes_leftover_temporary_files_but_not_fresh_ones(self):
+        self.export_dir.mkdir(parents=True)
+        old = self.export_dir / ".incidents-abc.part"
+        fresh = self.export_dir / ".incidents-def.part"
+        old.write_text("x")
+        fresh.write_text("x")
+        os.utime(old, (0, 0))
+        with self.captureOnCommitCallbacks(execute=True):
+            dataset_snapshots_prune(keep=3)
+        self.assertFalse(old.exists())
+        self.assertTrue(fresh.exists())
+
+    def test_a_failed_write_leaves_no_file_and_no_row(self):
+        with (
+            mock.patch.object(snapshots, "sheet_row", side_effect=RuntimeError("disk on fire")),
+            self.assertRaises(RuntimeError),
+        ):
+            dataset_snapshot_create()
+        self.assertEqual(list(self.export_dir.iterdir()), [])
+        self.assertFalse(DatasetSnapshot.objects.exists())
+
+    def test_the_command_prints_names_sizes_and_checksums(self):
+        out = StringIO()
+        with self.captureOnCommitCallbacks(execute=True):
+            call_command("export_dataset", stdout=out)
+        for row in DatasetSnapshot.objects.all():
+            self.assertIn(row.file_name, out.getvalue())
+            self.assertIn(f"{row.size:,} bytes", out.getvalue())
+            self.assertIn(row.sha256, out.getvalue())
+
+    def test_only_one_snapshot_is_written_at_a_time(self):
+        cache.add(SNAPSHOT_LOCK, 1, timeout=60)
+        self.addCleanup(cache.delete, SNAPSHOT_LOCK)
+        with self.assertRaises(SnapshotInProgress):
+            dataset_snapshot_create()
+        self.assertEqual(tasks.dataset_snapshot_create.delay().result, [])
+        with self.assertRaisesMessage(CommandError, "Another snapshot is being written"):
+            call_command("export_dataset", stdout=StringIO())
+        self.assertFalse(DatasetSnapshot.objects.exists())
+        cache.delete(SNAPSHOT_LOCK)
+        self.assertEqual(len(self.snapshot()), 2)
+        self.assertTrue(cache.add(SNAPSHOT_LOCK, 1, timeout=60))  # released after the write
+
+    def test_the_nightly_task_writes_a_snapshot_and_may_run_twice(self):
+        with self.captureOnCommitCallbacks(execute=True):
+            tasks.dataset_snapshot_create.delay()
+            tasks.dataset_snapshot_create.delay()
+        self.assertEqual(DatasetSnapshot.objects.count(), 4)
+
+
+class RoundTripTests(ExportDirMixin, TestCase):
+    def test_the_csv_imports_back_into_an_empty_database_with_the_same_sheet_fields(self):
+        call_command("import_sheet", str(FIXTURES / "sheet-2024.csv"), stdout=StringIO())
+        publish(
+            "Council chatbot tells tenants to leave",
+            occurred="2023-",
+            type="issue",
+            released="2021; 2022",
+            source_url="https://example.org/council-bot",
+            terms={
+                "country": ["UK"],
+                "sector": ["Govt - housing"],
+                "technology": ["Chatbot"],
+                "harm-societal": ["Loss of trust"],
+                "harm-financial": ["Compensation"],
+            },
+            entities={"deployer": ["Northtown Council"], "system": ["TenantBot"]},
+        )
+        publish("Exam software flags tics as cheating", occurred="12 May 2020", external_id="AIAAIC0042")
+        publish("Month range", occurred="February 2021 - 2022", terms={"transparency": ["Black box"]})
+        before = {}
+        for incident in Incident.objects.select_related("current_revision"):
+            document = incident.current_revision.document
+            key = document["external_id"] or f"AIAAIC{1_000_000 + incident.number}"
+            before[key] = sheet_owned(document)
+        data = self.read(self.snapshot()["csv"])
+
+        wipe_published_record()
+        path = self.export_dir / "round-trip.csv"
+        path.write_bytes(data)
+        call_command("import_sheet", str(path), stdout=StringIO())
+
+        after = {
+            incident.external_id: sheet_owned(incident.current_revision.document)
+            for incident in Incident.objects.select_related("current_revision")
+        }
+        self.assertEqual(set(after), set(before))
+        for key, document in before.items():
+            with self.subTest(key):
+                expected = {**document, "external_id": key}  # a made-up id becomes the external id
+                self.assertEqual(after[key], expected)
+
+
+class ExportPageTests(ExportDirMixin, TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        publish("Robot blocks ambulance", external_id="AIAAIC0905")
+
+    def test_it_says_so_when_there_is_no_snapshot_yet(self):
+        response = self.client.get(reverse("repository:export"))
+        self.assertEqual(response.status_code, 200)
+        self.assertContains(response, "No snapshot has been made yet")
+
+    def test_it_lists_snapshots_newest_first_in_one_query(self):
+        older, newer = self.snapshot(), self.snapshot()
+        with self.assertNumQueries(1):  # the snapshots
+            response = self.client.get("/export/")
+        html = response.content.decode()
+        self.assertLess(html.index(newer["csv"].file_name), html.index(older["csv"].file_name))
+        for row in (*older.values(), *newer.values()):
+            self.assertContains(response, row.sha256)
+            self.assertContains(response, f'href="/export/{row.pk}/download/"')
+        self.assertContains(response, "CSV")
+
+    def test_a_snapshot_downloads_as_its_file(self):
+        row = self.snapshot()["csv"]
+        response = self.client.get(row.get_absolute_url())
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(b"".join(response.streaming_content), self.read(row))
+        self.assertEqual(response["Content-Type"], "text/csv; charset=utf-8")
+        self.assertIn(f'attachment; filename="{row.file_name}"', response["Content-Disposition"])
+
+    def test_an_unknown_snapshot_is_not_found(self):
+        self.assertEqual(self.client.get("/export/999999/download/").status_code, 404)
+        self.assertEqual(self.client.get("/export/../settings.py").status_code, 404)
+
+    def test_a_snapshot_whose_file_is_gone_is_not_found(self):
+        row = self.snapshot()["json"]
+        (self.export_dir / row.file_name).unlink()
+        self.assertEqual(self.client.get(row.get_absolute_url()).status_code, 404)
+
+    def test_a_file_name_with_a_path_can_be_neither_stored_nor_served(self):
+        with self.assertRaises(ValueError):
+            snapshots.snapshot_path("../config/settings.py")
+        for name in ("../settings.py", "sub/x.csv", ".hidden.csv"):
+            with self.subTest(name), self.assertRaises(IntegrityError), transaction.atomic():
+                DatasetSnapshot.objects.create(
+                    format="csv",
+                    file_name=name,
+                    created_at=timezone.now(),
+                    size=1,
+                    sha256="0" * 64,
+                    incident_count=1,
+                )
+
+
+class ScheduleTests(TestCase):
+    def test_the_beat_schedule_names_real_tasks(self):
+        from django.conf import settings
+
+        from config.celery import app
+
+        app.loader.import_default_modules()
+        for entry in settings.CELERY_BEAT_SCHEDULE.values():
+            with self.subTest(entry["task"]):
+                self.assertIn(entry["task"], app.tasks)

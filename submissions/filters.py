@@ -1,0 +1,56 @@
+"""The editors' queue: the FilterSet behind /moderation/."""
+
+import django_filters
+from django import forms
+from django.db.models import Q
+
+from .models import Submission
+
+CLAIM_CHOICES = [
+    ("", "Anyone's"),
+    ("mine", "Claimed by me"),
+    ("unclaimed", "Unclaimed"),
+    ("others", "Claimed by others"),
+]
+
+
+class SubmissionFilter(django_filters.FilterSet):
+    state = django_filters.ChoiceFilter(choices=Submission.State.choices, empty_label="Any state")
+    kind = django_filters.ChoiceFilter(choices=Submission.Kind.choices, empty_label="Any kind")
+    incident = django_filters.CharFilter(
+        method="for_incident",
+        label="Incident",
+        max_length=255,
+        widget=forms.TextInput(attrs={"placeholder": "number or address"}),
+    )
+    claimed = django_filters.ChoiceFilter(
+        choices=CLAIM_CHOICES[1:], method="by_claim", empty_label="Anyone's"
+    )
+
+    class Meta:
+        model = Submission
+        fields = ["state", "kind"]
+
+    def __init__(self, data=None, *args, **kwargs):
+        data = data.copy() if data is not None else {}
+        if "state" not in data:
+            data["state"] = Submission.State.PENDING  # the queue opens on what waits
+        super().__init__(data, *args, **kwargs)
+
+    def filter_queryset(self, queryset):
+        return super().filter_queryset(queryset).order_by("created_at", "id")  # oldest first
+
+    def for_incident(self, queryset, name, value):
+        value = value.strip().strip("/").rsplit("/", 1)[-1]
+        lookup = Q(incident__slug=value)
+        if value.isdigit():
+            lookup |= Q(incident__number=int(value))
+        return queryset.filter(lookup)
+
+    def by_claim(self, queryset, name, value):
+        user = self.request.user
+        if value == "mine":
+            return queryset.filter(claimed_by=user)
+        if value == "unclaimed":
+            return queryset.filter(claimed_by__isnull=True)
+        return queryset.filter(claimed_by__isnull=False).exclude(claimed_by=user)

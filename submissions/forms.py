@@ -1,0 +1,463 @@
+"""Contributors' and editors' forms. Each builds an incident document; the document
+validator (repository.documents.normalize) has the last word."""
+
+from django import forms
+from django.core.validators import URLValidator
+from django.db.models import Q
+
+from repository import documents
+from repository.models import EntityAlias, Incident, Reference, TermAlias
+from repository.periods import PeriodError, parse_period
+
+from .models import EditorProfile, Submission
+
+MAX_NAMES = 50
+NEW_REFERENCE_ROWS = 3
+MAX_SOURCES = 10
+ROLE_FIELDS = [
+    ("deployer", "Deployers", "Who used the system. Separate names with ';'."),
+    ("developer", "Developers", "Who built it."),
+    ("system", "Systems", "Named systems or products involved."),
+]
+
+
+class NamesField(forms.CharField):
+    """'Name; name; name' in a text box, as a list of clean names."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("max_length", 5000)
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        return "; ".join(value) if isinstance(value, list | tuple) else value
+
+    def clean(self, value):
+        text = super().clean(value)
+        names = documents.split_values(text, ";\n")
+        if len(names) > MAX_NAMES:
+            raise forms.ValidationError(f"Give at most {MAX_NAMES} names.")
+        for name in names:
+            if len(name) > documents.MAX_LENGTHS["name"]:
+                raise forms.ValidationError(
+                    f"{name[:40]!r}… is longer than {documents.MAX_LENGTHS['name']} characters."
+                )
+        return names
+
+
+def _occurred(value):
+    try:
+        period = parse_period(value)
+    except PeriodError as exc:
+        raise forms.ValidationError(
+            f"{str(exc).capitalize()}. Write a year (2021), a month (February 2021), a day "
+            "(12 February 2021) or a range (2019-2024, or 2023- if it is still going on)."
+        ) from None
+    return period.iso() if period else ""
+
+
+class HoneypotMixin(forms.Form):
+    """A field people never see and bots fill in."""
+
+    leave_empty = forms.CharField(
+        required=False,
+        label="Leave this field empty",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
+    )
+
+    def is_bot(self):
+        return bool(self.data.get("leave_empty"))
+
+
+class ContributorMixin(forms.Form):
+    name = forms.CharField(
+        max_length=100, required=False, help_text="Optional. Shown only if you ask for credit below."
+    )
+    email = forms.EmailField(
+        required=False,
+        max_length=254,
+        help_text="Optional and never shown. We write only to tell you what editors decided.",
+    )
+    credit = forms.BooleanField(required=False, label="Credit me publicly by name")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("credit") and not data.get("name", "").strip():
+            self.add_error("name", "Give the name to credit, or untick the credit box.")
+        return data
+
+
+class TermFieldsMixin:
+    """Classification fields: one per vocabulary, names must be known terms unless proposed new."""
+
+    def add_term_fields(self, vocabularies, document):
+        self.vocabularies = list(vocabularies)
+        for vocabulary in self.vocabularies:
+            label = f"{vocabulary.group}: {vocabulary.label}" if vocabulary.group else vocabulary.label
+            self.fields[f"terms_{vocabulary.slug}"] = NamesField(
+                label=label,
+                initial=document["terms"].get(vocabulary.slug, []),
+                help_text=f"Existing terms are listed at /taxonomy/{vocabulary.slug}/. Separate them with ';'.",
+            )
+        self.fields["new_terms"] = forms.CharField(
+            required=False,
+            max_length=5000,
+            widget=forms.Textarea(attrs={"rows": 3}),
+            label="Propose new terms",
+            help_text="One per line as 'Vocabulary: term', e.g. 'Technology: Gait recognition'. "
+            "Then use the term in its field above.",
+        )
+
+    def term_fields(self):
+        return [self[f"terms_{vocabulary.slug}"] for vocabulary in self.vocabularies]
+
+    def clean_terms(self):
+        """Check the terms against the taxonomy: one query for all of them."""
+        by_label = {}
+        for vocabulary in self.vocabularies:
+            by_label[vocabulary.label.casefold()] = vocabulary
+            by_label[vocabulary.slug] = vocabulary
+        proposed = set()
+        for number, line in enumerate(self.cleaned_data.get("new_terms", "").splitlines(), start=1):
+            if not line.strip():
+                continue
+            label, colon, name = line.partition(":")
+            vocabulary = by_label.get(label.strip().casefold())
+            if not colon or vocabulary is None or not name.strip():
+                self.add_error(
+                    "new_terms",
+                    f"Line {number}: write 'Vocabulary: term', with one of: "
+                    + ", ".join(v.label for v in self.vocabularies),
+                )
+                continue
+            proposed.add((vocabulary.id, documents.fold(name)))
+        wanted = {}
+        for vocabulary in self.vocabularies:
+            for name in self.cleaned_data.get(f"terms_{vocabulary.slug}", []):
+                wanted[(vocabulary.id, documents.fold(name))] = (vocabulary, name)
+        if not wanted:
+            return
+        known = set(
+            TermAlias.objects.filter(
+                key__in={key for _, key in wanted}, vocabulary_id__in={vid for vid, _ in wanted}
+            ).values_list("vocabulary_id", "key")
+        )
+        for key, (vocabulary, name) in wanted.items():
+            if key not in known and key not in proposed:
+                self.add_error(
+                    f"terms_{vocabulary.slug}",
+                    f"'{name}' is not a known {vocabulary.label} term. Check its spelling, or "
+                    "propose it under 'Propose new terms'.",
+                )
+
+    def terms_document(self):
+        return {
+            vocabulary.slug: self.cleaned_data.get(f"terms_{vocabulary.slug}", [])
+            for vocabulary in self.vocabularies
+            if self.cleaned_data.get(f"terms_{vocabulary.slug}")
+        }
+
+
+class DocumentForm(TermFieldsMixin, forms.Form):
+    """Every field of an incident, starting from a document. Used to improve an incident
+    and by editors to edit a proposal."""
+
+    headline = forms.CharField(max_length=documents.MAX_LENGTHS["headline"])
+    occurred = forms.CharField(
+        max_length=40,
+        required=False,
+        help_text="A year, month or day, or a range: 2021, February 2021, 2019-2024, 2023-.",
+    )
+    type = forms.ChoiceField(choices=[("", "Not set"), *Incident.Type.choices], required=False)
+    summary = forms.CharField(
+        max_length=documents.MAX_LENGTHS["summary"],
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One or two sentences.",
+    )
+    narrative = forms.CharField(
+        max_length=documents.MAX_LENGTHS["narrative"],
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 12}),
+        help_text="What happened. Paragraphs separated by a blank line; '## ' starts a sub-heading.",
+    )
+
+    def __init__(self, *args, vocabularies, document, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.base = document
+        for field in ("headline", "type", "summary", "narrative"):
+            self.fields[field].initial = document[field]
+        self.fields["occurred"].initial = (
+            parse_period(document["occurred"]).human() if document["occurred"] else ""
+        )
+        for role, label, help_text in ROLE_FIELDS:
+            self.fields[role] = NamesField(
+                label=label, help_text=help_text, initial=document["entities"][role]
+            )
+        self.add_term_fields(vocabularies, document)
+        self.existing_references = []
+        for category in documents.CATEGORIES:
+            for number, reference in enumerate(document["references"][category]):
+                name = f"remove_{category}_{number}"
+                self.fields[name] = forms.BooleanField(required=False, label="Remove")
+                self.existing_references.append({"field": name, "category": category, **reference})
+        for row in range(1, NEW_REFERENCE_ROWS + 1):
+            self.fields[f"ref_url_{row}"] = forms.URLField(
+                required=False,
+                max_length=documents.MAX_LENGTHS["url"],
+                label="Web address",
+                assume_scheme="https",
+            )
+            self.fields[f"ref_title_{row}"] = forms.CharField(
+                required=False, max_length=documents.MAX_LENGTHS["title"], label="Title"
+            )
+            self.fields[f"ref_category_{row}"] = forms.ChoiceField(
+                choices=Reference.Category.choices, initial=Reference.Category.NEWS, label="Section"
+            )
+
+    def clean_occurred(self):
+        return _occurred(self.cleaned_data["occurred"])
+
+    def clean(self):
+        data = super().clean()
+        self.clean_terms()
+        return data
+
+    def role_fields(self):
+        return [self[role] for role, _, _ in ROLE_FIELDS]
+
+    def removal_fields(self):
+        return [(self[reference["field"]], reference) for reference in self.existing_references]
+
+    def new_reference_rows(self):
+        return [
+            (self[f"ref_url_{row}"], self[f"ref_title_{row}"], self[f"ref_category_{row}"])
+            for row in range(1, NEW_REFERENCE_ROWS + 1)
+        ]
+
+    def to_document(self):
+        data = self.cleaned_data
+        document = {
+            **self.base,
+            "headline": data["headline"],
+            "occurred": data["occurred"],
+            "type": data["type"],
+            "summary": data["summary"],
+            "narrative": data["narrative"],
+            "entities": {role: data[role] for role, _, _ in ROLE_FIELDS},
+            "terms": {
+                **{slug: names for slug, names in self.base["terms"].items() if slug not in self._slugs()},
+                **self.terms_document(),
+            },
+            "references": {category: [] for category in documents.CATEGORIES},
+        }
+        for reference in self.existing_references:
+            if not data.get(reference["field"]):
+                item = {key: reference[key] for key in ("url", "title", "publisher", "published")}
+                document["references"][reference["category"]].append(item)
+        for row in range(1, NEW_REFERENCE_ROWS + 1):
+            if data.get(f"ref_url_{row}"):
+                document["references"][data[f"ref_category_{row}"]].append(
+                    {"url": data[f"ref_url_{row}"], "title": data.get(f"ref_title_{row}", "")}
+                )
+        return documents.normalize(document)
+
+    def _slugs(self):
+        return {vocabulary.slug for vocabulary in self.vocabularies}
+
+    def added_urls(self):
+        return [
+            self.cleaned_data[f"ref_url_{row}"]
+            for row in range(1, NEW_REFERENCE_ROWS + 1)
+            if self.cleaned_data.get(f"ref_url_{row}")
+        ]
+
+
+class ImproveForm(HoneypotMixin, ContributorMixin, DocumentForm):
+    insight = forms.CharField(
+        required=False,
+        max_length=10_000,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        label="Your insight",
+        help_text="What is missing, wrong or new? Editors read this with your changes.",
+    )
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            self.proposed = self.to_document()
+        except documents.DocumentError as exc:
+            for path, messages in exc.message_dict.items():
+                self.add_error(None, f"{path}: {' '.join(messages)}")
+            return data
+        if self.proposed == documents.normalize(self.base) and not data.get("insight", "").strip():
+            raise forms.ValidationError(
+                "There is nothing to send yet: change something, or share an insight.", code="empty"
+            )
+        return data
+
+
+class NewIncidentForm(HoneypotMixin, ContributorMixin, TermFieldsMixin, forms.Form):
+    REPORT_VOCABULARIES = ("country", "sector", "technology")
+
+    headline = forms.CharField(
+        max_length=documents.MAX_LENGTHS["headline"],
+        help_text="One line saying what happened, e.g. 'Council's benefit algorithm wrongly flags claimants'.",
+    )
+    occurred = forms.CharField(
+        max_length=40, help_text="A year, month or day, or a range: 2024, May 2024, 2022-2024."
+    )
+    narrative = forms.CharField(
+        max_length=documents.MAX_LENGTHS["narrative"],
+        widget=forms.Textarea(attrs={"rows": 8}),
+        label="What happened",
+    )
+    deployer = NamesField(label="Deployer", help_text="Who used the system. Separate names with ';'.")
+    developer = NamesField(label="Developer", help_text="Who built it.")
+    sources = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=MAX_SOURCES * (documents.MAX_LENGTHS["url"] + 1),
+        help_text=f"At least one web address where this was reported; one per line, up to {MAX_SOURCES}.",
+        error_messages={"required": "Give at least one web address where this was reported."},
+    )
+
+    field_order = ["headline", "occurred", "narrative", "deployer", "developer"]
+
+    def __init__(self, *args, vocabularies, **kwargs):
+        super().__init__(*args, **kwargs)
+        chosen = [v for v in vocabularies if v.slug in self.REPORT_VOCABULARIES]
+        self.add_term_fields(chosen, documents.empty_document())
+        self.order_fields(
+            [*self.field_order, *[f"terms_{v.slug}" for v in chosen], "new_terms", "sources", "name", "email"]
+        )
+
+    def clean_occurred(self):
+        return _occurred(self.cleaned_data["occurred"])
+
+    def clean_sources(self):
+        urls, validator = [], URLValidator(schemes=["http", "https"])
+        for line in self.cleaned_data["sources"].splitlines():
+            url = line.strip()
+            if not url:
+                continue
+            if "://" not in url:
+                url = "https://" + url
+            try:
+                validator(url)
+            except forms.ValidationError:
+                raise forms.ValidationError(f"{line.strip()[:80]!r} is not a web address.") from None
+            if len(url) > documents.MAX_LENGTHS["url"]:
+                raise forms.ValidationError("A web address is too long.")
+            if url not in urls:
+                urls.append(url)
+        if not urls:
+            raise forms.ValidationError("Give at least one web address where this was reported.")
+        if len(urls) > MAX_SOURCES:
+            raise forms.ValidationError(f"Give at most {MAX_SOURCES} web addresses.")
+        return urls
+
+    def clean(self):
+        data = super().clean()
+        self.clean_terms()
+        return data
+
+    def to_document(self):
+        data = self.cleaned_data
+        document = documents.empty_document()
+        document.update(
+            headline=data["headline"],
+            occurred=data["occurred"],
+            narrative=data["narrative"],
+            type=Incident.Type.INCIDENT,
+            terms=self.terms_document(),
+            entities={"deployer": data["deployer"], "developer": data["developer"], "system": []},
+        )
+        document["references"]["news"] = [{"url": url} for url in data["sources"]]
+        return documents.normalize(document)
+
+
+class DuplicateChoiceForm(forms.Form):
+    """'Mine is one of these' (an incident) or 'mine is new'."""
+
+    duplicate_of = forms.CharField(required=False, max_length=20)
+
+    def __init__(self, *args, candidates, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.candidates = {str(incident.pk): incident for incident in candidates}
+
+    def clean_duplicate_of(self):
+        value = self.cleaned_data["duplicate_of"]
+        if value in ("", "new"):
+            return None
+        if value not in self.candidates:
+            raise forms.ValidationError("Choose one of the incidents listed, or say yours is new.")
+        return self.candidates[value]
+
+
+class RejectForm(forms.Form):
+    reason = forms.ChoiceField(choices=Submission.Reason.choices)
+    note = forms.CharField(
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Optional; shown to the contributor on their status page.",
+    )
+
+
+class MergeForm(forms.Form):
+    target = forms.CharField(
+        max_length=255, label="Incident", help_text="The incident's number or the last part of its address."
+    )
+
+    def clean_target(self):
+        value = self.cleaned_data["target"].strip().strip("/").rsplit("/", 1)[-1]
+        lookup = Q(slug=value) | (Q(number=int(value)) if value.isdigit() else Q())
+        incident = Incident.objects.filter(lookup).first()
+        if incident is None:
+            raise forms.ValidationError(f"No incident has the number or address {value!r}.")
+        return incident
+
+
+class EditorSettingsForm(forms.ModelForm):
+    class Meta:
+        model = EditorProfile
+        fields = ["notify"]
+        labels = {"notify": "Email me about new submissions"}
+        widgets = {"notify": forms.RadioSelect}
+
+
+class NoteForm(forms.Form):
+    note = forms.CharField(max_length=5000, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+def new_names(document):
+    """The proposal's term and entity names that the taxonomy does not know yet (two queries).
+
+    Returns {"terms": [(vocabulary slug, name)], "entities": [name]}.
+    """
+    terms = [(slug, name) for slug, names in document["terms"].items() for name in names]
+    entities = [name for names in document["entities"].values() for name in names]
+    known_terms = (
+        set(
+            TermAlias.objects.filter(key__in={documents.fold(name) for _, name in terms}).values_list(
+                "vocabulary__slug", "key"
+            )
+        )
+        if terms
+        else set()
+    )
+    known_entities = (
+        set(
+            EntityAlias.objects.filter(key__in={documents.fold(name) for name in entities}).values_list(
+                "key", flat=True
+            )
+        )
+        if entities
+        else set()
+    )
+    return {
+        "terms": [(slug, name) for slug, name in terms if (slug, documents.fold(name)) not in known_terms],
+        "entities": sorted({name for name in entities if documents.fold(name) not in known_entities}),
+    }

@@ -1,0 +1,237 @@
+"""Everything not yet published: contributors' proposals and the editors' audit trail."""
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+from repository.models import Incident, Revision
+
+
+def new_token():
+    return secrets.token_urlsafe(32)
+
+
+class Submission(models.Model):
+    class Kind(models.TextChoices):
+        IMPROVEMENT = "improvement", "Improvement to an incident"
+        NEW_INCIDENT = "new", "New incident"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending review"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    class Reason(models.TextChoices):
+        DUPLICATE = "duplicate", "Duplicate of an existing incident"
+        OUT_OF_SCOPE = "out_of_scope", "Out of scope"
+        INSUFFICIENT_SOURCES = "insufficient_sources", "Insufficient sources"
+        SPAM = "spam", "Spam"
+        OTHER = "other", "Other"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
+    # The incident improved, or, for a new incident, the one it was published as or merged into.
+    incident = models.ForeignKey(
+        Incident, null=True, blank=True, on_delete=models.PROTECT, related_name="submissions"
+    )
+    base_revision = models.ForeignKey(
+        Revision,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The published revision the proposal started from.",
+    )
+    proposed = models.JSONField(help_text="The proposed incident document.")
+    insight = models.TextField(blank=True)
+    # Private: never shown on a public page. Email is scrubbed after the retention period.
+    name = models.CharField(max_length=100, blank=True)
+    email = models.EmailField(blank=True)
+    credit = models.BooleanField(default=False, help_text="Credit the name publicly.")
+    token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=30, choices=Reason.choices, blank=True)
+    decision_note = models.TextField(blank=True, help_text="Shown to the contributor.")
+    revision = models.ForeignKey(
+        Revision,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="submissions",
+        help_text="The revision an approval published.",
+    )
+    email_scrubbed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        permissions = [("moderate", "Can review and decide submissions")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(kind="improvement") | Q(incident__isnull=False, base_revision__isnull=False),
+                name="submissions_submission_improvement_has_base",
+            ),
+            models.CheckConstraint(
+                condition=Q(claimed_by__isnull=True, claimed_at__isnull=True)
+                | Q(claimed_by__isnull=False, claimed_at__isnull=False),
+                name="submissions_submission_claim_has_editor_and_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(state="pending") | Q(claimed_by__isnull=True),
+                name="submissions_submission_only_pending_is_claimed",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state__in=["approved", "rejected"]) | Q(decided_at__isnull=False),
+                name="submissions_submission_decision_has_time",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="approved") | Q(revision__isnull=False, incident__isnull=False),
+                name="submissions_submission_approval_has_revision",
+            ),
+            models.CheckConstraint(
+                condition=Q(state="rejected", reason__gt="") | (~Q(state="rejected") & Q(reason="")),
+                name="submissions_submission_reason_iff_rejected",
+            ),
+        ]
+        indexes = [
+            # The queue: pending first-come-first-served, optionally by kind.
+            models.Index(fields=["state", "created_at"], name="submissions_queue"),
+            # "How many proposals wait on this incident" on incident pages.
+            models.Index(fields=["incident", "state"], name="submissions_by_incident"),
+        ]
+
+    def __str__(self):
+        headline = (self.proposed or {}).get("headline", "")
+        return f"#{self.pk} {self.get_kind_display()}: {headline}"
+
+    def get_absolute_url(self):
+        return reverse("submissions:review", args=[self.pk])
+
+    def get_status_url(self):
+        return reverse("submissions:status", args=[self.token])
+
+    @property
+    def public_name(self):
+        return self.name if self.credit else ""
+
+    @property
+    def is_pending(self):
+        return self.state == self.State.PENDING
+
+
+class ModerationEvent(models.Model):
+    """The audit log: every submission, claim, edit, decision and note. Never deleted."""
+
+    class Action(models.TextChoices):
+        SUBMIT = "submit", "Submitted"
+        CLAIM = "claim", "Claimed"
+        RELEASE = "release", "Released"
+        EDIT = "edit", "Edited the proposal"
+        APPROVE = "approve", "Approved"
+        MERGE = "merge", "Merged into an incident"
+        REJECT = "reject", "Rejected"
+        WITHDRAW = "withdraw", "Withdrawn"
+        NOTE = "note", "Note"
+
+    submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Empty for the contributor.",
+    )
+    action = models.CharField(max_length=20, choices=Action.choices)
+    from_state = models.CharField(max_length=20, choices=Submission.State.choices, blank=True)
+    to_state = models.CharField(max_length=20, choices=Submission.State.choices, blank=True)
+    note = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True, help_text="e.g. the proposal before an edit.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self):
+        return f"{self.get_action_display()} #{self.submission_id}"
+
+
+class EditorProfile(models.Model):
+    """How an editor wants to hear of new submissions."""
+
+    class Notify(models.TextChoices):
+        EACH = "each", "An email for every submission"
+        DIGEST = "digest", "A daily digest of the queue"
+        NONE = "none", "No emails"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="editor_profile"
+    )
+    notify = models.CharField(max_length=10, choices=Notify.choices, default=Notify.EACH)
+
+    def __str__(self):
+        return f"{self.user}: {self.get_notify_display()}"
+
+
+class Notification(models.Model):
+    """The outbox: an email written in the same transaction as the change that causes it,
+    sent after commit by a task, marked sent once. A periodic task re-queues what the
+    broker never took."""
+
+    class Kind(models.TextChoices):
+        RECEIVED = "received", "New submission (to an editor)"
+        DIGEST = "digest", "Daily digest (to an editor)"
+        DECISION = "decision", "Decision (to the contributor)"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    key = models.CharField(max_length=100, unique=True, help_text="One notification per event and person.")
+    submission = models.ForeignKey(
+        Submission, null=True, blank=True, on_delete=models.PROTECT, related_name="notifications"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    recipient = models.EmailField(
+        blank=True, help_text="Emptied with the contributor's email after retention."
+    )
+    subject = models.CharField(max_length=200)
+    body_text = models.TextField()
+    body_html = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(null=True, blank=True, help_text="Last handed to the broker.")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            # The re-queue task: unsent notifications, oldest first.
+            models.Index(
+                fields=["created_at"],
+                name="submissions_notification_due",
+                condition=Q(sent_at__isnull=True, cancelled_at__isnull=True),
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(sent_at__isnull=True) | Q(cancelled_at__isnull=True),
+                name="submissions_notification_sent_or_cancelled",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} to {self.recipient or '(scrubbed)'}"

@@ -1,0 +1,225 @@
+"""Email notifications through an outbox.
+
+A notification is first a row, written in the same transaction as the change that causes
+it. After the commit a task sends it and marks it sent; sending again finds it sent and
+does nothing. If the broker is down the request still succeeds at once, and a periodic
+task re-queues what is still unsent a few minutes later.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from config.celery import enqueue
+
+from .models import EditorProfile, Notification, Submission
+
+log = logging.getLogger(__name__)
+
+REQUEUE_BATCH = 200
+
+
+def _render(template, context):
+    context = {"site_name": settings.SITE_NAME, "site_url": settings.SITE_URL, **context}
+    subject = " ".join(render_to_string(f"emails/{template}_subject.txt", context).split())
+    text = render_to_string(f"emails/{template}.txt", context)
+    html = render_to_string(f"emails/{template}.html", context)
+    return f"[{settings.SITE_NAME}] {subject}"[:200], text, html
+
+
+def _editors(notify):
+    """Active editors with an email who asked for this kind of notification."""
+    permission = Permission.objects.filter(codename="moderate", content_type__app_label="submissions")
+    editors = (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .exclude(email="")
+        .filter(Q(groups__permissions__in=permission) | Q(user_permissions__in=permission))
+    )
+    if notify == EditorProfile.Notify.EACH:
+        editors = editors.filter(Q(editor_profile__isnull=True) | Q(editor_profile__notify=notify))
+    else:
+        editors = editors.filter(editor_profile__notify=notify)
+    return editors.distinct().order_by("pk")
+
+
+def _queue_on_commit(notifications):
+    ids = [notification.pk for notification in notifications]
+    if ids:
+        transaction.on_commit(lambda: [notification_enqueue(notification_id=pk) for pk in ids])
+
+
+def notifications_for_submission(*, submission):
+    """Tell the editors who want every submission (inside the submission's transaction)."""
+    review_url = settings.SITE_URL + reverse("submissions:review", args=[submission.pk])
+    created = []
+    for editor in _editors(EditorProfile.Notify.EACH):
+        subject, text, html = _render(
+            "submission_received", {"submission": submission, "editor": editor, "review_url": review_url}
+        )
+        created.append(
+            Notification.objects.create(
+                kind=Notification.Kind.RECEIVED,
+                key=f"received:{submission.pk}:{editor.pk}",
+                submission=submission,
+                user=editor,
+                recipient=editor.email,
+                subject=subject,
+                body_text=text,
+                body_html=html,
+            )
+        )
+    _queue_on_commit(created)
+    return created
+
+
+def notification_for_decision(*, submission):
+    """Tell a contributor who left an email what the editors decided."""
+    if not submission.email:
+        return None
+    status_url = settings.SITE_URL + submission.get_status_url()
+    subject, text, html = _render("decision", {"submission": submission, "status_url": status_url})
+    notification, created = Notification.objects.get_or_create(
+        key=f"decision:{submission.pk}",
+        defaults={
+            "kind": Notification.Kind.DECISION,
+            "submission": submission,
+            "recipient": submission.email,
+            "subject": subject,
+            "body_text": text,
+            "body_html": html,
+        },
+    )
+    if created:
+        _queue_on_commit([notification])
+    return notification
+
+
+def notification_enqueue(*, notification_id):
+    """Queue a notification for sending; the re-queue task retries what the broker refused."""
+    from .tasks import send_notification
+
+    if not enqueue(send_notification, notification_id):
+        return False
+    Notification.objects.filter(pk=notification_id).update(queued_at=timezone.now())
+    return True
+
+
+def notification_send(*, notification_id):
+    """Send one notification unless it was sent already. Returns True if this call sent it.
+
+    The row stays locked while the message goes out, so a second task for the same
+    notification (a re-queue, a retry) waits or skips and finds it sent.
+    """
+    failure = None
+    with transaction.atomic():
+        notification = (
+            Notification.objects.select_for_update(skip_locked=True)
+            .filter(pk=notification_id, sent_at__isnull=True, cancelled_at__isnull=True)
+            .exclude(recipient="")
+            .first()
+        )
+        if notification is None:
+            return False
+        message = EmailMultiAlternatives(
+            notification.subject,
+            notification.body_text,
+            settings.DEFAULT_FROM_EMAIL,
+            [notification.recipient],
+        )
+        if notification.body_html:
+            message.attach_alternative(notification.body_html, "text/html")
+        notification.attempts += 1
+        try:
+            message.send()
+        except Exception as exc:  # SMTP, socket and backend errors alike
+            notification.last_error = f"{type(exc).__name__}: {exc}"[:300]
+            notification.save(update_fields=["attempts", "last_error"])
+            failure = exc
+        else:
+            notification.sent_at = timezone.now()
+            notification.last_error = ""
+            notification.save(update_fields=["attempts", "sent_at", "last_error"])
+    if failure is not None:
+        raise failure
+    return True
+
+
+def notifications_requeue(*, now=None):
+    """Queue again what is still unsent a while after it was written or last queued."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.NOTIFICATION_REQUEUE_AFTER)
+    due = (
+        Notification.objects.filter(sent_at__isnull=True, cancelled_at__isnull=True, created_at__lte=cutoff)
+        .filter(Q(queued_at__isnull=True) | Q(queued_at__lte=cutoff))
+        .exclude(recipient="")
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:REQUEUE_BATCH]
+    )
+    return sum(1 for pk in list(due) if notification_enqueue(notification_id=pk))
+
+
+def digests_create(*, day=None):
+    """One email a day to each editor who chose the digest, when something waits."""
+    day = day or timezone.localdate()
+    pending = Submission.objects.filter(state=Submission.State.PENDING)
+    count = pending.count()
+    if not count:
+        return []
+    oldest = list(pending.select_related("incident").order_by("created_at")[:20])
+    created = []
+    with transaction.atomic():
+        for editor in _editors(EditorProfile.Notify.DIGEST):
+            subject, text, html = _render(
+                "digest",
+                {
+                    "editor": editor,
+                    "count": count,
+                    "submissions": oldest,
+                    "queue_url": settings.SITE_URL + reverse("submissions:queue"),
+                },
+            )
+            notification, new = Notification.objects.get_or_create(
+                key=f"digest:{editor.pk}:{day.isoformat()}",
+                defaults={
+                    "kind": Notification.Kind.DIGEST,
+                    "user": editor,
+                    "recipient": editor.email,
+                    "subject": subject,
+                    "body_text": text,
+                    "body_html": html,
+                },
+            )
+            if new:
+                created.append(notification)
+        _queue_on_commit(created)
+    return created
+
+
+def personal_data_scrub(*, now=None):
+    """Empty contributors' emails RETENTION days after the decision; the submission and its
+    audit trail stay. Returns how many submissions were scrubbed."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.SUBMISSION_EMAIL_RETENTION_DAYS)
+    due = Submission.objects.exclude(email="").filter(
+        Q(decided_at__lte=cutoff) | Q(state=Submission.State.WITHDRAWN, updated_at__lte=cutoff)
+    )
+    with transaction.atomic():
+        ids = list(due.values_list("pk", flat=True)[:1000])
+        Notification.objects.filter(
+            submission_id__in=ids, kind=Notification.Kind.DECISION, sent_at__isnull=True
+        ).update(cancelled_at=now)
+        Notification.objects.filter(submission_id__in=ids, kind=Notification.Kind.DECISION).update(
+            recipient="", body_text="", body_html=""
+        )
+        scrubbed = Submission.objects.filter(pk__in=ids).update(email="", email_scrubbed_at=now)
+    return scrubbed

@@ -1,0 +1,340 @@
+"""State changes of submissions: one guarded function per transition.
+
+Each checks the current state, runs in a transaction, changes the row with a conditional
+update (so that of two editors acting at once exactly one wins), writes the audit event,
+and queues follow-up work for after the commit.
+"""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from repository import documents
+from repository.models import Incident
+from repository.services import StaleRevision, incident_publish, source_metadata_request
+
+from . import notifications
+from .models import ModerationEvent, Submission
+
+
+class TransitionError(Exception):
+    """The action is not possible now; the message says why, for the person who tried."""
+
+
+class ConflictError(TransitionError):
+    """The incident changed after the proposal was made: the editor must resolve it."""
+
+
+def _event(submission, *, action, actor=None, from_state="", to_state="", note="", data=None):
+    return ModerationEvent.objects.create(
+        submission=submission,
+        actor=actor,
+        action=action,
+        from_state=from_state,
+        to_state=to_state,
+        note=note,
+        data=data or {},
+    )
+
+
+def _locked(submission):
+    """The submission's row, locked until the transaction ends."""
+    return (
+        Submission.objects.select_for_update(of=("self",)).select_related("claimed_by").get(pk=submission.pk)
+    )
+
+
+def _who(user):
+    return user.get_username() if user else "someone"
+
+
+def _check_can_act(submission, editor):
+    if submission.state != Submission.State.PENDING:
+        raise TransitionError(
+            f"This submission is already {submission.get_state_display().lower()}"
+            + (f" (by {_who(submission.decided_by)})." if submission.decided_by_id else ".")
+        )
+    if submission.claimed_by_id and submission.claimed_by_id != editor.pk:
+        raise TransitionError(f"{_who(submission.claimed_by)} has claimed this submission.")
+
+
+def submission_create(*, kind, proposed, incident=None, insight="", name="", email="", credit=False):
+    """Record a contributor's proposal. Raises DocumentError on an invalid document."""
+    proposed = documents.normalize(proposed)
+    base_revision = None
+    if kind == Submission.Kind.IMPROVEMENT:
+        if incident is None or incident.current_revision_id is None:
+            raise TransitionError("An improvement needs a published incident.")
+        base_revision = incident.current_revision
+    with transaction.atomic():
+        submission = Submission.objects.create(
+            kind=kind,
+            incident=incident if kind == Submission.Kind.IMPROVEMENT else None,
+            base_revision=base_revision,
+            proposed=proposed,
+            insight=insight.strip(),
+            name=name.strip(),
+            email=email.strip(),
+            credit=bool(credit and name.strip()),
+        )
+        _event(submission, action=ModerationEvent.Action.SUBMIT, to_state=Submission.State.PENDING)
+        notifications.notifications_for_submission(submission=submission)
+        _fetch_metadata(submission, base_revision)
+    return submission
+
+
+def _fetch_metadata(submission, base_revision):
+    """Look up title, publisher and date of each web address the proposal adds (after commit)."""
+    before = base_revision.document if base_revision else documents.empty_document()
+    known = {ref["url"] for refs in before["references"].values() for ref in refs}
+    added = [ref["url"] for refs in submission.proposed["references"].values() for ref in refs]
+    source_metadata_request(urls=[url for url in added if url not in known])
+
+
+def submission_claim(*, submission, editor):
+    with transaction.atomic():
+        claimed = Submission.objects.filter(
+            pk=submission.pk, state=Submission.State.PENDING, claimed_by__isnull=True
+        ).update(claimed_by=editor, claimed_at=timezone.now(), updated_at=timezone.now())
+        current = Submission.objects.select_related("claimed_by", "decided_by").get(pk=submission.pk)
+        if not claimed:
+            if current.claimed_by_id == editor.pk:
+                return current  # already ours: nothing to record
+            _check_can_act(current, editor)
+            raise TransitionError("This submission could not be claimed.")
+        _event(current, action=ModerationEvent.Action.CLAIM, actor=editor)
+    return current
+
+
+def submission_release(*, submission, editor, note=""):
+    with transaction.atomic():
+        released = Submission.objects.filter(pk=submission.pk, claimed_by=editor).update(
+            claimed_by=None, claimed_at=None, updated_at=timezone.now()
+        )
+        current = Submission.objects.select_related("claimed_by", "decided_by").get(pk=submission.pk)
+        if not released:
+            if current.claimed_by_id is None:
+                raise TransitionError("This submission is not claimed.")
+            raise TransitionError(f"Only {_who(current.claimed_by)}, who claimed it, can release it.")
+        _event(current, action=ModerationEvent.Action.RELEASE, actor=editor, note=note)
+    return current
+
+
+def submission_edit(*, submission, editor, proposed, note=""):
+    """An editor's change to the proposal before deciding. The earlier proposal is kept."""
+    proposed = documents.normalize(proposed)
+    with transaction.atomic():
+        current = _locked(submission)
+        _check_can_act(current, editor)
+        if proposed == current.proposed:
+            return current
+        before = current.proposed
+        current.proposed = proposed
+        current.save(update_fields=["proposed", "updated_at"])
+        changes = documents.diff(before, proposed)
+        _event(
+            current,
+            action=ModerationEvent.Action.EDIT,
+            actor=editor,
+            note=note or documents.change_summary(changes),
+            data={"before": before},
+        )
+    return current
+
+
+def _decide(submission, editor, **fields):
+    """Take the decision on a pending submission: exactly one caller can.
+
+    The conditional update locks the row until the transaction ends; a second editor
+    deciding at the same moment waits, then finds it decided and is told. An approval
+    passes no state here and sets it once the revision exists.
+    """
+    now = timezone.now()
+    decided = (
+        Submission.objects.filter(pk=submission.pk, state=Submission.State.PENDING, decided_at__isnull=True)
+        .filter(Q(claimed_by__isnull=True) | Q(claimed_by=editor))
+        .update(decided_by=editor, decided_at=now, updated_at=now, **fields)
+    )
+    if not decided:
+        current = Submission.objects.select_related("claimed_by", "decided_by").get(pk=submission.pk)
+        _check_can_act(current, editor)
+        raise TransitionError("This submission could not be decided.")
+    return Submission.objects.select_related("incident", "base_revision").get(pk=submission.pk)
+
+
+def _approved(submission, incident, revision):
+    Submission.objects.filter(pk=submission.pk).update(
+        state=Submission.State.APPROVED,
+        incident=incident,
+        revision=revision,
+        claimed_by=None,
+        claimed_at=None,
+    )
+
+
+def _publish(submission, editor, document, incident, expected_revision, summary):
+    try:
+        result = incident_publish(
+            document=document,
+            incident=incident,
+            author=editor,
+            summary=summary,
+            credit=submission.public_name,
+            expected_revision=expected_revision,
+        )
+    except StaleRevision:
+        raise ConflictError(
+            "The incident changed while you were reviewing. Review the changes again."
+        ) from None
+    revision = result.revision or result.incident.current_revision
+    return result.incident, revision
+
+
+def submission_approve(*, submission, editor, document=None, expected_revision=None, note=""):
+    """Publish the proposal (or the editor's resolution of it) as a new revision.
+
+    For an improvement, `expected_revision` is the incident revision the editor reviewed
+    against; it defaults to the proposal's base, so a proposal on a stale base is a
+    ConflictError until the editor resolves it.
+    """
+    with transaction.atomic():
+        current = _decide(submission, editor)
+        document = document if document is not None else current.proposed
+        if current.kind == Submission.Kind.IMPROVEMENT:
+            incident = current.incident
+            expected = expected_revision or current.base_revision_id
+        else:
+            incident, expected = None, None
+        summary = _summary(current, note)
+        incident, revision = _publish(current, editor, document, incident, expected, summary)
+        _approved(current, incident, revision)
+        _event(
+            current,
+            action=ModerationEvent.Action.APPROVE,
+            actor=editor,
+            from_state=Submission.State.PENDING,
+            to_state=Submission.State.APPROVED,
+            note=note,
+            data={"revision": revision.number, "incident": incident.slug},
+        )
+        current.refresh_from_db()
+        notifications.notification_for_decision(submission=current)
+    return current
+
+
+def submission_merge(*, submission, editor, target, expected_revision=None, note=""):
+    """Add a new-incident report's facts and references to an existing incident."""
+    if submission.kind != Submission.Kind.NEW_INCIDENT:
+        raise TransitionError("Only a report of a new incident can be merged into another incident.")
+    with transaction.atomic():
+        target = Incident.objects.select_related("current_revision").get(pk=target.pk)
+        current = _decide(submission, editor)
+        base = target.current_revision.document if target.current_revision else documents.empty_document()
+        document = documents.merge(base, current.proposed)
+        summary = _summary(current, note, merged=True)
+        incident, revision = _publish(
+            current, editor, document, target, expected_revision or target.current_revision_id, summary
+        )
+        _approved(current, incident, revision)
+        _event(
+            current,
+            action=ModerationEvent.Action.MERGE,
+            actor=editor,
+            from_state=Submission.State.PENDING,
+            to_state=Submission.State.APPROVED,
+            note=note,
+            data={"revision": revision.number, "incident": incident.slug},
+        )
+        current.refresh_from_db()
+        notifications.notification_for_decision(submission=current)
+    return current
+
+
+def submission_reject(*, submission, editor, reason, note=""):
+    if reason not in Submission.Reason.values:
+        raise TransitionError("Choose a reason for the rejection.")
+    with transaction.atomic():
+        current = _decide(
+            submission,
+            editor,
+            state=Submission.State.REJECTED,
+            reason=reason,
+            decision_note=note.strip(),
+            claimed_by=None,
+            claimed_at=None,
+        )
+        _event(
+            current,
+            action=ModerationEvent.Action.REJECT,
+            actor=editor,
+            from_state=Submission.State.PENDING,
+            to_state=Submission.State.REJECTED,
+            note=note.strip(),
+            data={"reason": reason},
+        )
+        notifications.notification_for_decision(submission=current)
+    return current
+
+
+def submission_withdraw(*, submission):
+    """The contributor takes back a proposal that is still pending."""
+    with transaction.atomic():
+        withdrawn = Submission.objects.filter(pk=submission.pk, state=Submission.State.PENDING).update(
+            state=Submission.State.WITHDRAWN, claimed_by=None, claimed_at=None, updated_at=timezone.now()
+        )
+        current = Submission.objects.get(pk=submission.pk)
+        if not withdrawn:
+            raise TransitionError(
+                f"It can no longer be withdrawn: it is {current.get_state_display().lower()}."
+            )
+        _event(
+            current,
+            action=ModerationEvent.Action.WITHDRAW,
+            from_state=Submission.State.PENDING,
+            to_state=Submission.State.WITHDRAWN,
+        )
+    return current
+
+
+def submission_note(*, submission, editor, note):
+    if not note.strip():
+        raise TransitionError("A note needs some text.")
+    return _event(submission, action=ModerationEvent.Action.NOTE, actor=editor, note=note.strip())
+
+
+def _summary(submission, note, merged=False):
+    if merged:
+        text = f"Merged report #{submission.pk}"
+    elif submission.kind == Submission.Kind.NEW_INCIDENT:
+        text = f"Published report #{submission.pk}"
+    else:
+        text = f"Approved proposal #{submission.pk}"
+    return f"{text}: {note.strip()}" if note.strip() else text
+
+
+EDITORS_GROUP = "Editors"
+
+
+def editors_group_ensure():
+    """The Editors group, carrying the permission to moderate (created after migrations)."""
+    group, _ = Group.objects.get_or_create(name=EDITORS_GROUP)
+    permission = Permission.objects.get(codename="moderate", content_type__app_label="submissions")
+    group.permissions.add(permission)
+    return group
+
+
+def editor_create(*, username, email, password=None):
+    """Create an editor, or make an existing user one. Returns (user, created)."""
+    with transaction.atomic():
+        user, created = get_user_model().objects.get_or_create(username=username, defaults={"email": email})
+        if email:
+            user.email = email
+        if password:
+            user.set_password(password)
+        elif created:
+            user.set_unusable_password()
+        user.save()
+        user.groups.add(editors_group_ensure())
+    return user, created

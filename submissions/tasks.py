@@ -1,0 +1,32 @@
+"""Background work of the submissions app. Each task takes ids, calls one service, and may
+run twice without harm."""
+
+import smtplib
+
+from celery import shared_task
+
+from . import notifications
+
+NETWORK_ERRORS = (smtplib.SMTPException, OSError, ConnectionError, TimeoutError)
+
+
+@shared_task(
+    autoretry_for=NETWORK_ERRORS, retry_backoff=30, retry_backoff_max=1800, retry_jitter=True, max_retries=8
+)
+def send_notification(notification_id):
+    return notifications.notification_send(notification_id=notification_id)
+
+
+@shared_task
+def requeue_notifications():
+    return notifications.notifications_requeue()
+
+
+@shared_task
+def send_digests():
+    return len(notifications.digests_create())
+
+
+@shared_task
+def scrub_personal_data():
+    return notifications.personal_data_scrub()

@@ -1,0 +1,39 @@
+"""Editor-only additions to public pages; nothing is rendered for anyone else."""
+
+from django import template
+from django.urls import reverse
+
+from ..models import Submission
+
+register = template.Library()
+
+
+def _is_editor(context):
+    user = context.get("user")
+    return bool(user and user.is_authenticated and user.has_perm("submissions.moderate"))
+
+
+@register.inclusion_tag("submissions/includes/pending_on_incident.html", takes_context=True)
+def pending_proposals(context, incident):
+    """How many proposals wait on this incident, with a link to them in the queue."""
+    if not _is_editor(context):
+        return {"show": False}
+    count = Submission.objects.filter(incident=incident, state=Submission.State.PENDING).count()
+    return {
+        "show": True,
+        "count": count,
+        "url": reverse("submissions:queue") + f"?incident={incident.number}",
+    }
+
+
+@register.inclusion_tag("submissions/includes/revert_button.html", takes_context=True)
+def revert_button(context, incident, revision):
+    if not _is_editor(context) or revision.pk == incident.current_revision_id:
+        return {"show": False}
+    return {
+        "show": True,
+        "url": reverse("submissions:revert", args=[incident.slug, revision.number]),
+        "revision": revision,
+        "expected": incident.current_revision_id,
+        "csrf_token": context.get("csrf_token"),
+    }

@@ -1,0 +1,135 @@
+from django.core.cache import cache
+
+from repository.models import Incident
+from submissions import services
+from submissions.models import Submission
+from submissions.tests.base import SubmissionsTestCase
+
+HOSTILE = "<script>alert('pwned')</script>"
+
+
+class PermissionMatrixTests(SubmissionsTestCase):
+    """Every editor URL and action x {anonymous, signed-in non-editor, editor}."""
+
+    def urls(self):
+        submission = self.propose(headline="Changed")
+        services.submission_approve(submission=self.propose(headline="Published change"), editor=self.editor)
+        pk = submission.pk
+        revision = Incident.objects.get().current_revision_id
+        return [
+            # (method, url, data, the editor's expected status)
+            ("get", "/moderation/", {}, 200),
+            ("get", "/moderation/?state=rejected&claimed=mine", {}, 200),
+            ("get", f"/moderation/{pk}/", {}, 200),
+            ("get", f"/moderation/{pk}/edit/", {}, 200),
+            ("post", f"/moderation/{pk}/claim/", {}, 302),
+            ("post", f"/moderation/{pk}/release/", {}, 302),
+            ("post", f"/moderation/{pk}/note/", {"note": "checked"}, 302),
+            ("post", f"/moderation/{pk}/edit/", {}, 200),  # invalid form: shown again with errors
+            ("post", f"/moderation/{pk}/resolve/", {"expected_revision": revision}, 302),
+            ("post", f"/moderation/{pk}/merge/", {"target": "camera-flags-minority"}, 302),
+            ("post", f"/moderation/{pk}/reject/", {"reason": "spam"}, 302),
+            ("post", f"/moderation/{pk}/approve/", {"expected_revision": revision}, 302),
+            (
+                "post",
+                "/moderation/incidents/camera-flags-minority/revert/1/",
+                {"expected_revision": revision},
+                302,
+            ),
+        ]
+
+    def test_anonymous_visitors_are_sent_to_sign_in(self):
+        for method, url, data, _ in self.urls():
+            with self.subTest(method=method, url=url):
+                response = getattr(self.client, method)(url, data)
+                self.assertEqual(response.status_code, 302)
+                self.assertTrue(
+                    response["Location"].startswith("/accounts/login/?next="), response["Location"]
+                )
+        self.assertEqual(Submission.objects.filter(state="pending").count(), 1)
+
+    def test_signed_in_non_editors_are_refused(self):
+        self.client.force_login(self.outsider)
+        for method, url, data, _ in self.urls():
+            with self.subTest(method=method, url=url):
+                self.assertEqual(getattr(self.client, method)(url, data).status_code, 403)
+        self.assertEqual(Submission.objects.filter(state="pending").count(), 1)
+        self.assertEqual(Incident.objects.get().revisions.count(), 2)
+
+    def test_editors_are_let_in(self):
+        self.client.force_login(self.editor)
+        for method, url, data, expected in self.urls():
+            with self.subTest(method=method, url=url):
+                self.assertEqual(getattr(self.client, method)(url, data).status_code, expected)
+
+    def test_moderation_actions_refuse_get(self):
+        self.client.force_login(self.editor)
+        submission = self.propose(headline="Changed")
+        for action in ("claim", "release", "approve", "resolve", "merge", "reject", "note"):
+            with self.subTest(action=action):
+                self.assertEqual(self.client.get(f"/moderation/{submission.pk}/{action}/").status_code, 405)
+
+    def test_public_pages_are_open_to_everyone(self):
+        submission = self.propose(headline="Changed")
+        for url in (
+            "/incidents/camera-flags-minority/improve/",
+            "/submit/",
+            submission.get_status_url(),
+            "/incidents/camera-flags-minority/history/",
+        ):
+            with self.subTest(url=url):
+                self.assertEqual(self.client.get(url).status_code, 200)
+
+
+class HostileInputTests(SubmissionsTestCase):
+    """Whatever a contributor types is shown as text on every page that shows it."""
+
+    def test_hostile_input_is_escaped_everywhere(self):
+        document = self.incident.current_revision.document
+        proposed = {
+            **document,
+            "headline": f"{HOSTILE} headline",
+            "summary": HOSTILE,
+            "narrative": f"{HOSTILE}\n\n<img src=x onerror=alert(1)> [link](javascript:alert(1))",
+            "terms": {**document["terms"], "country": [f"{HOSTILE}land"]},
+            "entities": {**document["entities"], "deployer": [f"{HOSTILE} Corp"]},
+            "references": {
+                **document["references"],
+                "news": [
+                    {"url": "https://evil.example.org/x", "title": HOSTILE, "publisher": "", "published": ""}
+                ],
+            },
+        }
+        submission = services.submission_create(
+            kind=Submission.Kind.IMPROVEMENT,
+            incident=self.incident,
+            proposed=proposed,
+            insight=HOSTILE,
+            name=HOSTILE,
+            email="evil@example.org",
+            credit=True,
+        )
+        report = self.report_new(headline=f"{HOSTILE} report")
+        self.client.force_login(self.editor)
+        pages = ["/moderation/", f"/moderation/{submission.pk}/", f"/moderation/{report.pk}/"]
+        for url in pages:
+            with self.subTest(url=url):
+                html = self.client.get(url).content.decode()
+                self.assertNotIn("<script>alert", html)
+                self.assertIn("&lt;script&gt;", html)
+        services.submission_approve(submission=submission, editor=self.editor)
+        self.client.logout()
+        cache.clear()
+        for url in (
+            "/incidents/camera-flags-minority/",
+            "/incidents/camera-flags-minority/history/",
+            "/incidents/",
+            "/",
+            submission.get_status_url(),
+        ):
+            with self.subTest(url=url):
+                html = self.client.get(url).content.decode()
+                self.assertNotIn("<script>alert", html)
+                self.assertNotIn("<img src=x", html)
+                self.assertNotIn('href="javascript:', html)
+                self.assertNotIn("evil@example.org", html)

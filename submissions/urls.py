@@ -1,0 +1,23 @@
+from django.urls import path
+
+from . import views
+
+app_name = "submissions"
+urlpatterns = [
+    path("incidents/<slug:slug>/improve/", views.improve, name="improve"),
+    path("submit/", views.report, name="report"),
+    path("submissions/<str:token>/", views.status, name="status"),
+    path("moderation/", views.queue, name="queue"),
+    path("moderation/settings/", views.editor_settings, name="editor_settings"),
+    path("moderation/links/", views.broken_links, name="broken_links"),
+    path("moderation/<int:pk>/", views.review, name="review"),
+    path("moderation/<int:pk>/claim/", views.claim, name="claim"),
+    path("moderation/<int:pk>/release/", views.release, name="release"),
+    path("moderation/<int:pk>/edit/", views.edit, name="edit"),
+    path("moderation/<int:pk>/approve/", views.approve, name="approve"),
+    path("moderation/<int:pk>/resolve/", views.resolve, name="resolve"),
+    path("moderation/<int:pk>/merge/", views.merge, name="merge"),
+    path("moderation/<int:pk>/reject/", views.reject, name="reject"),
+    path("moderation/<int:pk>/note/", views.note, name="note"),
+    path("moderation/incidents/<slug:slug>/revert/<int:number>/", views.revert, name="revert"),
+]

@@ -1,0 +1,427 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
+from django.db.models import Count, Prefetch, Q
+from django.http import HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from repository import documents
+from repository.models import Incident, Reference, Revision, Vocabulary
+from repository.services import incident_revert
+
+from . import services
+from .duplicates import find_duplicates
+from .filters import SubmissionFilter
+from .forms import (
+    DocumentForm,
+    DuplicateChoiceForm,
+    EditorSettingsForm,
+    ImproveForm,
+    MergeForm,
+    NewIncidentForm,
+    NoteForm,
+    RejectForm,
+    new_names,
+)
+from .models import EditorProfile, ModerationEvent, Submission
+from .ratelimit import rate_limited
+
+QUEUE_PAGE_SIZE = 50
+
+
+def editor_required(view):
+    """Sign-in first (anonymous visitors go to the login page), then the moderate permission."""
+    return login_required(permission_required("submissions.moderate", raise_exception=True)(view))
+
+
+def _bot(request):
+    return render(
+        request,
+        "submissions/rejected_request.html",
+        {"message": "Your submission could not be accepted."},
+        status=400,
+    )
+
+
+def _current_document(incident):
+    return incident.current_revision.document if incident.current_revision else documents.empty_document()
+
+
+# Contributors ---------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@rate_limited("submit")
+def improve(request, slug):
+    incident = get_object_or_404(Incident.objects.select_related("current_revision"), slug=slug)
+    vocabularies = list(Vocabulary.objects.all())
+    form = ImproveForm(request.POST or None, vocabularies=vocabularies, document=_current_document(incident))
+    if request.method == "POST":
+        if form.is_bot():
+            return _bot(request)
+        if form.is_valid():
+            data = form.cleaned_data
+            submission = services.submission_create(
+                kind=Submission.Kind.IMPROVEMENT,
+                incident=incident,
+                proposed=form.proposed,
+                insight=data["insight"],
+                name=data["name"],
+                email=data["email"],
+                credit=data["credit"],
+            )
+            return redirect(submission.get_status_url() + "?sent=1")
+    return render(request, "submissions/improve.html", {"incident": incident, "form": form})
+
+
+@require_http_methods(["GET", "POST"])
+@rate_limited("submit")
+def report(request):
+    vocabularies = list(Vocabulary.objects.filter(slug__in=NewIncidentForm.REPORT_VOCABULARIES))
+    form = NewIncidentForm(request.POST or None, vocabularies=vocabularies)
+    if request.method != "POST":
+        return render(request, "submissions/report.html", {"form": form})
+    if form.is_bot():
+        return _bot(request)
+    if not form.is_valid():
+        return render(request, "submissions/report.html", {"form": form})
+    document = form.to_document()
+    candidates = find_duplicates(document)
+    if candidates and request.POST.get("step") != "send":
+        # Show what it may duplicate before it is sent.
+        choice = DuplicateChoiceForm(candidates=[c.incident for c in candidates])
+        return render(
+            request,
+            "submissions/report_duplicates.html",
+            {"form": form, "candidates": candidates, "choice": choice},
+        )
+    choice = DuplicateChoiceForm(request.POST, candidates=[c.incident for c in candidates])
+    if candidates and not choice.is_valid():
+        return render(
+            request,
+            "submissions/report_duplicates.html",
+            {"form": form, "candidates": candidates, "choice": choice},
+        )
+    data = form.cleaned_data
+    duplicate_of = choice.cleaned_data.get("duplicate_of") if candidates else None
+    contributor = {"name": data["name"], "email": data["email"], "credit": data["credit"]}
+    if duplicate_of is not None:
+        submission = services.submission_create(
+            kind=Submission.Kind.IMPROVEMENT,
+            incident=duplicate_of,
+            proposed=documents.merge(_current_document(duplicate_of), document),
+            insight=data["narrative"],
+            **contributor,
+        )
+    else:
+        submission = services.submission_create(
+            kind=Submission.Kind.NEW_INCIDENT, proposed=document, **contributor
+        )
+    return redirect(submission.get_status_url() + "?sent=1")
+
+
+@require_http_methods(["GET", "POST"])
+def status(request, token):
+    submission = get_object_or_404(
+        Submission.objects.select_related("incident", "revision", "base_revision"), token=token
+    )
+    if request.method == "POST":
+        if request.POST.get("action") != "withdraw":
+            return HttpResponseBadRequest("Unknown action.")
+        try:
+            services.submission_withdraw(submission=submission)
+            messages.success(request, "Your proposal is withdrawn; editors will not review it.")
+        except services.TransitionError as exc:
+            messages.error(request, str(exc))
+        return redirect(submission.get_status_url())
+    return render(
+        request,
+        "submissions/status.html",
+        {
+            "submission": submission,
+            "sent": request.GET.get("sent") == "1",
+            "status_url": request.build_absolute_uri(submission.get_status_url()),
+        },
+    )
+
+
+# Editors ---------------------------------------------------------------------------------
+
+
+@require_safe
+@editor_required
+def queue(request):
+    base = Submission.objects.all()
+    submissions = SubmissionFilter(request.GET, queryset=base, request=request)
+    page = Paginator(submissions.qs.select_related("incident", "claimed_by"), QUEUE_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    counts = dict(base.values_list("state").annotate(n=Count("id")).order_by())
+    return render(
+        request,
+        "submissions/queue.html",
+        {
+            "filter": submissions,
+            "page": page,
+            "counts": [(state, label, counts.get(state, 0)) for state, label in Submission.State.choices],
+        },
+    )
+
+
+def _review_context(submission):
+    """What the review page shows: the diff, or the three-way view when the incident moved on."""
+    vocabularies = list(Vocabulary.objects.all())
+    labels = {v.slug: v.label for v in vocabularies}
+    context = {"submission": submission, "labels": labels}
+    proposed = submission.proposed
+    if submission.kind == Submission.Kind.IMPROVEMENT:
+        incident = submission.incident
+        base = submission.base_revision.document
+        current = _current_document(incident)
+        stale = incident.current_revision_id != submission.base_revision_id
+        context.update(incident=incident, stale=stale, current_revision=incident.current_revision_id)
+        if stale and submission.is_pending:
+            context["merge_rows"] = documents.three_way(base, current, proposed, labels)
+        context["changes"] = documents.diff(base, proposed, labels)
+    else:
+        context["changes"] = documents.diff(None, proposed, labels)
+        context["candidates"] = find_duplicates(
+            proposed, exclude=[submission.incident_id] if submission.incident_id else []
+        )
+    new = new_names(proposed)
+    context["new"] = {
+        "terms": [(labels.get(slug, slug), name) for slug, name in new["terms"]],
+        "entities": new["entities"],
+    }
+    context["added_references"] = [
+        (category, reference)
+        for change in context["changes"]
+        if change.path.startswith("references.")
+        for category in [change.path.split(".", 1)[1]]
+        for reference in change.added
+    ]
+    return context
+
+
+@require_safe
+@editor_required
+def review(request, pk):
+    submission = get_object_or_404(
+        Submission.objects.select_related(
+            "incident__current_revision", "base_revision", "claimed_by", "decided_by", "revision"
+        ).prefetch_related(Prefetch("events", queryset=ModerationEvent.objects.select_related("actor"))),
+        pk=pk,
+    )
+    context = _review_context(submission)
+    context.update(reject_form=RejectForm(), merge_form=MergeForm(), note_form=NoteForm())
+    return render(request, "submissions/review.html", context)
+
+
+def _act(request, pk, action, success):
+    """Run one transition for the submission and go back to its review page."""
+    submission = get_object_or_404(Submission, pk=pk)
+    try:
+        action(submission)
+        messages.success(request, success)
+    except services.TransitionError as exc:
+        messages.error(request, str(exc))
+    except documents.DocumentError as exc:
+        messages.error(request, "; ".join(f"{path}: {' '.join(m)}" for path, m in exc.message_dict.items()))
+    return redirect("submissions:review", pk=pk)
+
+
+def _revision_id(request):
+    value = request.POST.get("expected_revision", "")
+    return int(value) if value.isdigit() else None
+
+
+@require_POST
+@editor_required
+def claim(request, pk):
+    return _act(
+        request, pk, lambda s: services.submission_claim(submission=s, editor=request.user), "Claimed."
+    )
+
+
+@require_POST
+@editor_required
+def release(request, pk):
+    return _act(
+        request, pk, lambda s: services.submission_release(submission=s, editor=request.user), "Released."
+    )
+
+
+@require_POST
+@editor_required
+def approve(request, pk):
+    def action(submission):
+        services.submission_approve(
+            submission=submission,
+            editor=request.user,
+            expected_revision=_revision_id(request),
+            note=request.POST.get("note", "")[:1000],
+        )
+
+    return _act(request, pk, action, "Approved and published.")
+
+
+@require_POST
+@editor_required
+def resolve(request, pk):
+    """Approve with the editor's choice, per field, between base, current and proposed."""
+
+    def action(submission):
+        if submission.kind != Submission.Kind.IMPROVEMENT:
+            raise services.TransitionError("Only an improvement can have a conflict to resolve.")
+        incident = Incident.objects.select_related("current_revision").get(pk=submission.incident_id)
+        expected = _revision_id(request)
+        if expected != incident.current_revision_id:
+            raise services.ConflictError("The incident changed while you were choosing. Review it again.")
+        rows = documents.three_way(
+            submission.base_revision.document, _current_document(incident), submission.proposed
+        )
+        choices = {
+            row.path: request.POST.get(f"choice_{row.path}")
+            for row in rows
+            if request.POST.get(f"choice_{row.path}") in ("base", "current", "proposed")
+        }
+        document = documents.resolve(_current_document(incident), rows, choices)
+        services.submission_approve(
+            submission=submission,
+            editor=request.user,
+            document=document,
+            expected_revision=expected,
+            note=request.POST.get("note", "")[:1000],
+        )
+
+    return _act(request, pk, action, "Approved with your choices and published.")
+
+
+@require_POST
+@editor_required
+def merge(request, pk):
+    form = MergeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors.get("target", ["Choose an incident."])))
+        return redirect("submissions:review", pk=pk)
+
+    def action(submission):
+        services.submission_merge(
+            submission=submission,
+            editor=request.user,
+            target=form.cleaned_data["target"],
+            note=request.POST.get("note", "")[:1000],
+        )
+
+    return _act(request, pk, action, f"Merged into “{form.cleaned_data['target'].headline}” and published.")
+
+
+@require_POST
+@editor_required
+def reject(request, pk):
+    form = RejectForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a reason for the rejection.")
+        return redirect("submissions:review", pk=pk)
+
+    def action(submission):
+        services.submission_reject(
+            submission=submission,
+            editor=request.user,
+            reason=form.cleaned_data["reason"],
+            note=form.cleaned_data["note"],
+        )
+
+    return _act(request, pk, action, "Rejected.")
+
+
+@require_POST
+@editor_required
+def note(request, pk):
+    form = NoteForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "A note needs some text.")
+        return redirect("submissions:review", pk=pk)
+    return _act(
+        request,
+        pk,
+        lambda s: services.submission_note(submission=s, editor=request.user, note=form.cleaned_data["note"]),
+        "Note added.",
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@editor_required
+def edit(request, pk):
+    submission = get_object_or_404(Submission.objects.select_related("incident"), pk=pk)
+    if not submission.is_pending:
+        messages.error(request, "Only a pending submission can be edited.")
+        return redirect("submissions:review", pk=pk)
+    form = DocumentForm(
+        request.POST or None, vocabularies=list(Vocabulary.objects.all()), document=submission.proposed
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            proposed = form.to_document()
+        except documents.DocumentError as exc:
+            for path, problems in exc.message_dict.items():
+                form.add_error(None, f"{path}: {' '.join(problems)}")
+        else:
+            return _act(
+                request,
+                pk,
+                lambda s: services.submission_edit(
+                    submission=s,
+                    editor=request.user,
+                    proposed=proposed,
+                    note=request.POST.get("edit_note", "")[:1000],
+                ),
+                "Proposal updated. Review it, then decide.",
+            )
+    return render(request, "submissions/edit.html", {"submission": submission, "form": form})
+
+
+@require_POST
+@editor_required
+def revert(request, slug, number):
+    incident = get_object_or_404(Incident, slug=slug)
+    revision = get_object_or_404(Revision, incident=incident, number=number)
+    try:
+        result = incident_revert(
+            incident=incident, revision=revision, editor=request.user, expected_revision=_revision_id(request)
+        )
+    except services.StaleRevision:
+        messages.error(request, "The incident changed meanwhile; look at its history again before reverting.")
+    else:
+        if result.revision is None:
+            messages.info(request, f"Revision {number} is what is published already; nothing changed.")
+        else:
+            messages.success(request, f"Reverted to revision {number} as revision {result.revision.number}.")
+    return redirect("repository:incident_history", slug=incident.slug)
+
+
+@require_http_methods(["GET", "POST"])
+@editor_required
+def editor_settings(request):
+    profile, _ = EditorProfile.objects.get_or_create(user=request.user)
+    form = EditorSettingsForm(request.POST or None, instance=profile)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Saved.")
+        return redirect("submissions:editor_settings")
+    return render(request, "submissions/editor_settings.html", {"form": form})
+
+
+@require_safe
+@editor_required
+def broken_links(request):
+    """References whose last check failed, worst first, for editors to mend."""
+    references = (
+        Reference.objects.filter(checked_at__isnull=False)
+        .filter(Q(status_code__gte=400) | Q(status_code__isnull=True))
+        .select_related("incident")
+        .order_by("incident__headline", "position")
+    )
+    page = Paginator(references, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "submissions/broken_links.html", {"page": page})
