@@ -14,6 +14,7 @@ urlpatterns = [
     path("moderation/<int:pk>/claim/", views.claim, name="claim"),
     path("moderation/<int:pk>/release/", views.release, name="release"),
     path("moderation/<int:pk>/edit/", views.edit, name="edit"),
+    path("moderation/<int:pk>/fill-metadata/", views.fill_metadata, name="fill_metadata"),
     path("moderation/<int:pk>/approve/", views.approve, name="approve"),
     path("moderation/<int:pk>/resolve/", views.resolve, name="resolve"),
     path("moderation/<int:pk>/merge/", views.merge, name="merge"),

@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from repository import documents
-from repository.models import Incident, Reference, Revision, Vocabulary
+from repository.models import Incident, Reference, Revision, SourceMetadata, Vocabulary
 from repository.services import incident_revert
 
 from . import services
@@ -194,14 +194,40 @@ def _review_context(submission):
         "terms": [(labels.get(slug, slug), name) for slug, name in new["terms"]],
         "entities": new["entities"],
     }
-    context["added_references"] = [
+    added = [
         (category, reference)
         for change in context["changes"]
         if change.path.startswith("references.")
         for category in [change.path.split(".", 1)[1]]
         for reference in change.added
     ]
+    fetched = _fetched_metadata([reference["url"] for _, reference in added])
+    context["added_references"] = [
+        (category, reference, fetched.get(reference["url"])) for category, reference in added
+    ]
+    context["can_fill"] = any(
+        meta and _fill_reference(reference, meta) != reference
+        for _, reference, meta in context["added_references"]
+    )
     return context
+
+
+def _fetched_metadata(urls):
+    if not urls:
+        return {}
+    return {row.url: row for row in SourceMetadata.objects.filter(url__in=urls)}
+
+
+def _fill_reference(reference, meta):
+    """The reference with its blank title, publisher and date taken from what was fetched."""
+    if meta is None or meta.status != SourceMetadata.Status.FETCHED:
+        return reference
+    return {
+        **reference,
+        "title": reference["title"] or meta.title,
+        "publisher": reference["publisher"] or meta.publisher,
+        "published": reference["published"] or meta.published,
+    }
 
 
 @require_safe
@@ -349,6 +375,29 @@ def note(request, pk):
         lambda s: services.submission_note(submission=s, editor=request.user, note=form.cleaned_data["note"]),
         "Note added.",
     )
+
+
+@require_POST
+@editor_required
+def fill_metadata(request, pk):
+    """Fill the added references' blank titles, publishers and dates with what was fetched."""
+
+    def action(submission):
+        proposed = submission.proposed
+        urls = [ref["url"] for refs in proposed["references"].values() for ref in refs]
+        fetched = _fetched_metadata(urls)
+        references = {
+            category: [_fill_reference(ref, fetched.get(ref["url"])) for ref in refs]
+            for category, refs in proposed["references"].items()
+        }
+        services.submission_edit(
+            submission=submission,
+            editor=request.user,
+            proposed={**proposed, "references": references},
+            note="Filled in the fetched titles, publishers and dates",
+        )
+
+    return _act(request, pk, action, "Filled in what was fetched.")
 
 
 @require_http_methods(["GET", "POST"])

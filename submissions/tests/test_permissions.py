@@ -22,6 +22,10 @@ class PermissionMatrixTests(SubmissionsTestCase):
             ("get", "/moderation/?state=rejected&claimed=mine", {}, 200),
             ("get", f"/moderation/{pk}/", {}, 200),
             ("get", f"/moderation/{pk}/edit/", {}, 200),
+            ("get", "/moderation/settings/", {}, 200),
+            ("post", "/moderation/settings/", {"notify": "digest"}, 302),
+            ("get", "/moderation/links/", {}, 200),
+            ("post", f"/moderation/{pk}/fill-metadata/", {}, 302),
             ("post", f"/moderation/{pk}/claim/", {}, 302),
             ("post", f"/moderation/{pk}/release/", {}, 302),
             ("post", f"/moderation/{pk}/note/", {"note": "checked"}, 302),
@@ -65,7 +69,7 @@ class PermissionMatrixTests(SubmissionsTestCase):
     def test_moderation_actions_refuse_get(self):
         self.client.force_login(self.editor)
         submission = self.propose(headline="Changed")
-        for action in ("claim", "release", "approve", "resolve", "merge", "reject", "note"):
+        for action in ("claim", "release", "approve", "resolve", "merge", "reject", "note", "fill-metadata"):
             with self.subTest(action=action):
                 self.assertEqual(self.client.get(f"/moderation/{submission.pk}/{action}/").status_code, 405)
 
