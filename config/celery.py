@@ -2,6 +2,7 @@
 
 import logging
 import os
+import time
 
 from celery import Celery
 
@@ -13,26 +14,47 @@ app.autodiscover_tasks()
 
 log = logging.getLogger(__name__)
 
+BROKER_BACKOFF_SECONDS = 10.0  # after a failed publish, this process does not try again for this long
+_broker_down_until = 0.0
 
-def enqueue(task, *args):
-    """Hand a task to the broker with short timeouts (settings.TASK_PUBLISH_OPTIONS).
 
-    A broker that is down is logged, never the caller's failure: what must not be lost is
-    recorded in the database first and re-queued by a periodic task. Returns whether the
-    broker took it. Without a broker the task runs here and now (eager).
+def enqueue_many(task, calls):
+    """Hand tasks to the broker (`calls` is a list of argument tuples); how many it took.
+
+    Publishing uses a connection of its own with short timeouts (TASK_PUBLISH_TRANSPORT_OPTIONS),
+    so a broker that refuses, or accepts and never answers, costs a request well under a
+    second, and only once: after a failure this process skips the broker for a few seconds.
+    A broker that is down is logged, never the caller's failure: what must not be lost is in
+    the database first and re-queued by a periodic task. Without a broker, tasks run here.
     """
+    global _broker_down_until
     from django.conf import settings
 
+    calls = list(calls)
+    if app.conf.task_always_eager:
+        for args in calls:
+            task.apply_async(args=args)
+        return len(calls)
+    if time.monotonic() < _broker_down_until:
+        return 0
+    taken = 0
     try:
-        task.apply_async(args=args, **settings.TASK_PUBLISH_OPTIONS)
+        with app.connection_for_write(transport_options=settings.TASK_PUBLISH_TRANSPORT_OPTIONS) as conn:
+            for args in calls:
+                task.apply_async(args=args, connection=conn, **settings.TASK_PUBLISH_OPTIONS)
+                taken += 1
     except Exception as exc:  # the transports' errors have no common base class
-        log.warning("Could not queue %s%r: %s", task.name, args, exc)
-        return False
-    return True
+        _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
+        log.warning("Could not queue %s (%d of %d queued): %s", task.name, taken, len(calls), exc)
+    return taken
 
 
-def enqueue_on_commit(task, *args):
-    """`enqueue` once the current transaction has committed."""
-    from django.db import transaction
+def enqueue(task, *args):
+    """`enqueue_many` for one call: whether the broker took it."""
+    return enqueue_many(task, [args]) == 1
 
-    transaction.on_commit(lambda: enqueue(task, *args))
+
+def broker_backoff_reset():
+    """Forget a failed publish (for tests that bring the broker back)."""
+    global _broker_down_until
+    _broker_down_until = 0.0

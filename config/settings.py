@@ -249,12 +249,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 
 # Publishing a task waits at most about a second for the broker; a broker that is down
 # must not hold up a web request (what must not be lost is in the database first).
-TASK_PUBLISH_OPTIONS = {
-    "retry": True,
-    "retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2},
+TASK_PUBLISH_OPTIONS = {"retry": False}
+TASK_PUBLISH_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": 0.5,
+    "socket_timeout": 0.5,
+    "max_retries": 0,
+    "connect_retries_timeout": 0.5,
 }
-CELERY_BROKER_CONNECTION_TIMEOUT = 1
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 5}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # Notifications (submissions/notifications.py): re-queue what is still unsent after this
@@ -299,6 +301,10 @@ CELERY_BEAT_SCHEDULE = {
     "dataset-snapshot": {
         "task": "repository.tasks.dataset_snapshot_create",
         "schedule": crontab(hour=EXPORT_HOUR, minute=17),
+    },
+    "source-metadata-requeue": {
+        "task": "repository.tasks.source_metadata_requeue",
+        "schedule": 600.0,
     },
     "notifications-requeue": {
         "task": "submissions.tasks.requeue_notifications",

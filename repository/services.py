@@ -14,7 +14,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
 
-from config.celery import enqueue_on_commit
+from config.celery import enqueue_many
 
 from . import documents, fetching
 from .metadata import host_name, parse_metadata
@@ -542,9 +542,15 @@ def references_check_due(*, limit=None):
             .order_by("checked_at", "id")
             .values_list("id", flat=True)[: limit - len(ids)]
         )
-    for reference_id in ids:
-        enqueue_on_commit(tasks.reference_check, reference_id)
+    _enqueue_on_commit(tasks.reference_check, ids)
     return ids
+
+
+def _enqueue_on_commit(task, ids):
+    """One batch of tasks for these ids, handed to the broker after commit."""
+    if ids:
+        ids = list(ids)
+        transaction.on_commit(lambda: enqueue_many(task, [(pk,) for pk in ids]))
 
 
 def source_metadata_request(*, urls):
@@ -556,10 +562,26 @@ def source_metadata_request(*, urls):
     urls = list(dict.fromkeys(url for url in urls if len(url) <= 2000))
     SourceMetadata.objects.bulk_create([SourceMetadata(url=url) for url in urls], ignore_conflicts=True)
     rows = {row.url: row for row in SourceMetadata.objects.filter(url__in=urls)}
-    for row in rows.values():
-        if row.status != SourceMetadata.Status.FETCHED:
-            enqueue_on_commit(tasks.source_metadata_fetch, row.pk)
+    _enqueue_on_commit(
+        tasks.source_metadata_fetch,
+        [row.pk for row in rows.values() if row.status != SourceMetadata.Status.FETCHED],
+    )
     return rows
+
+
+def source_metadata_requeue(*, now=None, limit=100):
+    """Queue again the lookups still pending a while after they were asked for (the broker
+    may have been down then). Returns the ids queued."""
+    from . import tasks
+
+    cutoff = (now or timezone.now()) - timedelta(seconds=settings.NOTIFICATION_REQUEUE_AFTER)
+    ids = list(
+        SourceMetadata.objects.filter(status=SourceMetadata.Status.PENDING, created_at__lte=cutoff)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    _enqueue_on_commit(tasks.source_metadata_fetch, ids)
+    return ids
 
 
 def source_metadata_fetch(*, url, refresh=False, final_attempt=True):

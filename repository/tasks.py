@@ -50,6 +50,12 @@ def source_metadata_fetch(self, metadata_id):
 
 
 @shared_task
+def source_metadata_requeue():
+    """Periodic (beat): queue again the lookups the broker never took."""
+    return len(services.source_metadata_requeue())
+
+
+@shared_task
 def dataset_snapshot_create():
     """Nightly (beat): write the dataset snapshots and prune the old ones."""
     try:

@@ -19,7 +19,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from config.celery import enqueue
+from config.celery import enqueue_many
 
 from .models import EditorProfile, Notification, Submission
 
@@ -55,7 +55,7 @@ def _editors(notify):
 def _queue_on_commit(notifications):
     ids = [notification.pk for notification in notifications]
     if ids:
-        transaction.on_commit(lambda: [notification_enqueue(notification_id=pk) for pk in ids])
+        transaction.on_commit(lambda: notifications_enqueue(notification_ids=ids))
 
 
 def notifications_for_submission(*, submission):
@@ -104,14 +104,15 @@ def notification_for_decision(*, submission):
     return notification
 
 
-def notification_enqueue(*, notification_id):
-    """Queue a notification for sending; the re-queue task retries what the broker refused."""
+def notifications_enqueue(*, notification_ids):
+    """Queue notifications for sending; the re-queue task retries what the broker refused.
+    Returns how many were queued."""
     from .tasks import send_notification
 
-    if not enqueue(send_notification, notification_id):
-        return False
-    Notification.objects.filter(pk=notification_id).update(queued_at=timezone.now())
-    return True
+    taken = enqueue_many(send_notification, [(pk,) for pk in notification_ids])
+    if taken:
+        Notification.objects.filter(pk__in=notification_ids[:taken]).update(queued_at=timezone.now())
+    return taken
 
 
 def notification_send(*, notification_id):
@@ -165,7 +166,7 @@ def notifications_requeue(*, now=None):
         .order_by("created_at")
         .values_list("pk", flat=True)[:REQUEUE_BATCH]
     )
-    return sum(1 for pk in list(due) if notification_enqueue(notification_id=pk))
+    return notifications_enqueue(notification_ids=list(due))
 
 
 def digests_create(*, day=None):

@@ -1,3 +1,6 @@
+import contextlib
+import socket
+import time
 from datetime import timedelta
 from unittest import mock
 
@@ -9,6 +12,19 @@ from repository.models import Reference, SourceMetadata
 from submissions import notifications, services, tasks
 from submissions.models import EditorProfile, Notification, Submission
 from submissions.tests.base import SubmissionsTestCase
+
+
+@contextlib.contextmanager
+def broker_at(url):
+    """Publish to this broker instead of running tasks in-process, for a while."""
+    from config.celery import app
+
+    saved = app.conf.task_always_eager, app.conf.broker_url
+    app.conf.task_always_eager, app.conf.broker_url = False, url
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager, app.conf.broker_url = saved
 
 
 class OutboxTests(SubmissionsTestCase):
@@ -111,19 +127,50 @@ class OutboxTests(SubmissionsTestCase):
         with self.captureOnCommitCallbacks(execute=False):
             self.propose(headline="Changed")
         now = timezone.now()
-        with mock.patch.object(notifications, "enqueue", return_value=True) as enqueue:
+        with mock.patch.object(
+            notifications, "enqueue_many", side_effect=lambda task, calls: len(calls)
+        ) as enqueue:
             self.assertEqual(notifications.notifications_requeue(now=now), 0)  # just written
             self.assertEqual(notifications.notifications_requeue(now=now + timedelta(minutes=6)), 2)
-        self.assertEqual(enqueue.call_count, 2)
+        self.assertEqual(len(enqueue.call_args.args[1]), 2)
 
     def test_a_broker_that_is_down_does_not_fail_the_submission(self):
+        from config.celery import broker_backoff_reset
+
+        self.addCleanup(broker_backoff_reset)
         with (
-            mock.patch.object(tasks.send_notification, "apply_async", side_effect=ConnectionError("refused")),
+            broker_at("redis://127.0.0.1:1/0"),
             self.captureOnCommitCallbacks(execute=True),
         ):
+            started = time.monotonic()
             submission = self.propose(headline="Changed")
+            elapsed = time.monotonic() - started
+        self.assertLess(elapsed, 2)
         self.assertEqual(submission.state, Submission.State.PENDING)
-        self.assertTrue(Notification.objects.filter(sent_at__isnull=True, queued_at__isnull=True).exists())
+        self.assertEqual(Notification.objects.filter(sent_at__isnull=True, queued_at__isnull=True).count(), 2)
+        self.assertEqual(mail.outbox, [])
+
+    def test_a_broker_that_accepts_but_never_answers_does_not_hold_the_submission(self):
+        from config.celery import broker_backoff_reset
+
+        silent = socket.socket()
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)  # the kernel accepts connections; nobody ever answers
+        self.addCleanup(silent.close)
+        self.addCleanup(broker_backoff_reset)
+        services.editor_create(username="third", email="third@example.org", password=None)
+        document = self.incident.current_revision.document
+        references = {**document["references"], "research": [{"url": "https://research.example.org/r"}]}
+        broker = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
+        with (
+            broker_at(broker),
+            self.captureOnCommitCallbacks(execute=True),
+        ):
+            started = time.monotonic()
+            self.propose(headline="Changed", references=references)
+            elapsed = time.monotonic() - started
+        self.assertLess(elapsed, 2)
+        self.assertEqual(Notification.objects.filter(queued_at__isnull=True).count(), 3)
 
 
 class RetentionTests(SubmissionsTestCase):

@@ -1,0 +1,11 @@
+"""Test-wide settings that only make the suite faster."""
+
+import pytest
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    """Editors sign in many times in the tests; a slow hasher would only cost time."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
