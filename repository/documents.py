@@ -43,7 +43,17 @@ CATEGORIES = [choice.value for choice in Reference.Category]
 CATEGORY_LABELS = dict(Reference.Category.choices)
 TYPES = [choice.value for choice in Incident.Type]
 
-TEXT_FIELDS = ["headline", "type", "occurred", "released", "summary", "narrative"]
+# The fields that hold one value, in page order.
+SCALAR_PATHS = [
+    "headline",
+    "type",
+    "occurred",
+    "released",
+    "summary",
+    "narrative",
+    "external_id",
+    "source_url",
+]
 FIELD_LABELS = {
     "headline": "Headline",
     "type": "Type",
@@ -293,16 +303,7 @@ def diff(old, new, vocabulary_labels=None):
     vocabulary_labels = vocabulary_labels or {}
     old = old or empty_document()
     changes = []
-    for field in [
-        "headline",
-        "type",
-        "occurred",
-        "released",
-        "summary",
-        "narrative",
-        "external_id",
-        "source_url",
-    ]:
+    for field in SCALAR_PATHS:
         if old.get(field, "") != new.get(field, ""):
             changes.append(Change(field, FIELD_LABELS[field], old.get(field, ""), new.get(field, ""), [], []))
 
@@ -357,17 +358,6 @@ def change_summary(changes):
 
 
 # Paths, three-way comparison and merging -------------------------------------------------
-
-SCALAR_PATHS = [
-    "headline",
-    "type",
-    "occurred",
-    "released",
-    "summary",
-    "narrative",
-    "external_id",
-    "source_url",
-]
 
 
 def document_paths(*docs):

@@ -164,17 +164,9 @@ def _decide(submission, editor, **fields):
     return Submission.objects.select_related("incident", "base_revision").get(pk=submission.pk)
 
 
-def _approved(submission, incident, revision):
-    Submission.objects.filter(pk=submission.pk).update(
-        state=Submission.State.APPROVED,
-        incident=incident,
-        revision=revision,
-        claimed_by=None,
-        claimed_at=None,
-    )
-
-
-def _publish(submission, editor, document, incident, expected_revision, summary):
+def _publish_approval(submission, editor, document, incident, expected_revision, action, note):
+    """The second half of an approval or a merge: publish, record, tell the contributor."""
+    summary = _summary(submission, note, merged=action == ModerationEvent.Action.MERGE)
     try:
         result = incident_publish(
             document=document,
@@ -188,8 +180,27 @@ def _publish(submission, editor, document, incident, expected_revision, summary)
         raise ConflictError(
             "The incident changed while you were reviewing. Review the changes again."
         ) from None
-    revision = result.revision or result.incident.current_revision
-    return result.incident, revision
+    incident = result.incident
+    revision = result.revision or incident.current_revision  # unchanged: it is what is published
+    Submission.objects.filter(pk=submission.pk).update(
+        state=Submission.State.APPROVED,
+        incident=incident,
+        revision=revision,
+        claimed_by=None,
+        claimed_at=None,
+    )
+    _event(
+        submission,
+        action=action,
+        actor=editor,
+        from_state=Submission.State.PENDING,
+        to_state=Submission.State.APPROVED,
+        note=note,
+        data={"revision": revision.number, "incident": incident.slug},
+    )
+    submission.refresh_from_db()
+    notifications.notification_for_decision(submission=submission)
+    return submission
 
 
 def submission_approve(*, submission, editor, document=None, expected_revision=None, note=""):
@@ -207,21 +218,9 @@ def submission_approve(*, submission, editor, document=None, expected_revision=N
             expected = expected_revision or current.base_revision_id
         else:
             incident, expected = None, None
-        summary = _summary(current, note)
-        incident, revision = _publish(current, editor, document, incident, expected, summary)
-        _approved(current, incident, revision)
-        _event(
-            current,
-            action=ModerationEvent.Action.APPROVE,
-            actor=editor,
-            from_state=Submission.State.PENDING,
-            to_state=Submission.State.APPROVED,
-            note=note,
-            data={"revision": revision.number, "incident": incident.slug},
+        return _publish_approval(
+            current, editor, document, incident, expected, ModerationEvent.Action.APPROVE, note
         )
-        current.refresh_from_db()
-        notifications.notification_for_decision(submission=current)
-    return current
 
 
 def submission_merge(*, submission, editor, target, expected_revision=None, note=""):
@@ -233,23 +232,15 @@ def submission_merge(*, submission, editor, target, expected_revision=None, note
         current = _decide(submission, editor)
         base = target.current_revision.document if target.current_revision else documents.empty_document()
         document = documents.merge(base, current.proposed)
-        summary = _summary(current, note, merged=True)
-        incident, revision = _publish(
-            current, editor, document, target, expected_revision or target.current_revision_id, summary
-        )
-        _approved(current, incident, revision)
-        _event(
+        return _publish_approval(
             current,
-            action=ModerationEvent.Action.MERGE,
-            actor=editor,
-            from_state=Submission.State.PENDING,
-            to_state=Submission.State.APPROVED,
-            note=note,
-            data={"revision": revision.number, "incident": incident.slug},
+            editor,
+            document,
+            target,
+            expected_revision or target.current_revision_id,
+            ModerationEvent.Action.MERGE,
+            note,
         )
-        current.refresh_from_db()
-        notifications.notification_for_decision(submission=current)
-    return current
 
 
 def submission_reject(*, submission, editor, reason, note=""):
