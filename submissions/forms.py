@@ -397,7 +397,7 @@ class DuplicateChoiceForm(forms.Form):
 
 
 class RejectForm(forms.Form):
-    reason = forms.ChoiceField(choices=Submission.Reason.choices)
+    reason = forms.ChoiceField(choices=[("", "Choose a reason…"), *Submission.Reason.choices])
     note = forms.CharField(
         required=False,
         max_length=5000,

@@ -302,7 +302,8 @@ def _summary(submission, note, merged=False):
         text = f"Published report #{submission.pk}"
     else:
         text = f"Approved proposal #{submission.pk}"
-    return f"{text}: {note.strip()}" if note.strip() else text
+    note = note.strip().rstrip(".:;")
+    return f"{text}, “{note}”" if note else text
 
 
 EDITORS_GROUP = "Editors"

@@ -1,0 +1,233 @@
+"""End to end in a real browser: a contributor improves an incident page, an editor reviews
+and approves the change, and the public page and its history show it.
+
+Playwright drives Debian's Chromium (/usr/bin/chromium, or the CHROMIUM variable); `make test`
+installs it when it is missing. Playwright's own browser downloads are never used. A missing
+browser is a failure, not a skip. `pytest -m "not browser"` leaves this test out.
+"""
+
+import contextlib
+import os
+import re
+import tempfile
+from importlib import import_module
+from pathlib import Path
+
+import pytest
+from django.apps import apps
+from django.contrib.staticfiles.testing import StaticLiveServerTestCase
+from django.core.cache import cache
+from django.test import override_settings
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import expect, sync_playwright
+
+from repository.tests.base import publish
+from submissions import services
+from submissions.tests.base import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # the tests run as root in CI containers
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 15_000  # for each action and each expectation; generous for a slow CI machine
+
+OLD_HEADLINE = "Camera system flags an ethnic minority to police"
+NEW_HEADLINE = "Camera system flags Uyghurs to police in Xinjiang"
+INSIGHT = "The company's own documentation names the Uyghur minority."
+
+
+def _initial_vocabularies():
+    """The starting vocabularies, which a data migration creates. A TransactionTestCase
+    empties every table after each test, so a transactional test that ran before this one
+    has removed them; get_or_create puts back any that are missing."""
+    import_module("repository.migrations.0002_vocabularies_and_search_index").create_vocabularies(apps, None)
+
+
+# A fast hasher: the editor's password is hashed once and checked once, each a second otherwise.
+@override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
+class ImproveReviewPublishTests(StaticLiveServerTestCase):
+    """A threaded live server; the test's rows are committed so that its threads see them."""
+
+    @classmethod
+    def setUpClass(cls):
+        # Playwright's sync API runs an event loop in this thread, and Django refuses database
+        # calls from a thread with a running loop unless told otherwise (as its docs advise).
+        previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+        cls.addClassCleanup(cls._restore_environ, previous)
+        super().setUpClass()
+        expect.set_options(timeout=TIMEOUT_MS)
+        cls.browser, cls.browser_problem = None, ""
+        if not os.access(CHROMIUM, os.X_OK):
+            # Reported by each test as its failure (a skip would hide it).
+            cls.browser_problem = (
+                f"The browser tests need Debian's Chromium at {CHROMIUM}, and it is missing. "
+                "`make test` installs it; by hand: apt-get install -y chromium "
+                '(or set CHROMIUM=/path/to/chromium, or leave these tests out with -m "not browser").'
+            )
+            return
+        cls.playwright = sync_playwright().start()
+        cls.addClassCleanup(cls.playwright.stop)
+        try:
+            cls.browser = cls.playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        except PlaywrightError as exc:
+            cls.browser_problem = f"Chromium at {CHROMIUM} did not start: {exc}"
+            return
+        cls.addClassCleanup(cls.browser.close)
+
+    @staticmethod
+    def _restore_environ(previous):
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+    def setUp(self):
+        if self.browser_problem:
+            self.fail(self.browser_problem)
+        cache.clear()  # rate-limit counters
+        _initial_vocabularies()
+        services.editor_create(username="edith", email="edith@example.org", password=PASSWORD)
+        self.incident = publish(
+            OLD_HEADLINE,
+            slug="camera-flags-minority",
+            occurred="February 2021",
+            summary="A camera maker's software alerted police.",
+            narrative="What happened, in brief.",
+            entities={"deployer": ["Acme Retail"], "developer": ["Lens Corp"]},
+            terms={"country": ["China"], "technology": ["Facial recognition"]},
+            references={"news": [{"url": "https://news.example.org/a", "title": "Paper reports the alerts"}]},
+        )
+        # Another incident, so that "Hong Kong" is a country term the taxonomy knows.
+        publish(
+            "Police trial facial recognition at a border crossing",
+            occurred="2023",
+            terms={"country": ["Hong Kong"]},
+        )
+        self.pages = {}
+
+    def page(self, who):
+        """A page in a browser context of its own (its own cookies): one per person."""
+        context = self.browser.new_context(base_url=self.live_server_url)
+        context.set_default_timeout(TIMEOUT_MS)
+        self.addCleanup(context.close)
+        self.pages[who] = context.new_page()
+        return self.pages[who]
+
+    @contextlib.contextmanager
+    def screenshots_on_failure(self):
+        """On a failure, a screenshot of each person's page, named in the error."""
+        try:
+            yield
+        except Exception as exc:
+            folder = Path(tempfile.gettempdir())
+            for who, page in self.pages.items():
+                path = folder / f"airepo-browser-{self._testMethodName}-{who}.png"
+                with contextlib.suppress(PlaywrightError):
+                    page.screenshot(path=path, full_page=True)
+                    exc.add_note(f"{who}'s page ({page.url}): {path}")
+            raise
+
+    def test_an_improvement_is_published_only_once_an_editor_approves_it(self):
+        with self.screenshots_on_failure():
+            self.check_improve_review_publish()
+
+    def check_improve_review_publish(self):
+        incident_url = self.incident.get_absolute_url()
+
+        # A contributor, without an account, proposes a better headline and a country.
+        contributor = self.page("contributor")
+        contributor.goto(incident_url)
+        contributor.get_by_role("link", name="Can you improve this page?").click()
+        expect(contributor.get_by_role("heading", level=1)).to_have_text("Can you improve this page?")
+        form = contributor.locator("main form")
+        expect(form.get_by_label("Headline")).to_have_value(OLD_HEADLINE)
+        form.get_by_label("Headline").fill(NEW_HEADLINE)
+        expect(form.get_by_label("Country", exact=True)).to_have_value("China")
+        form.get_by_label("Country", exact=True).fill("China; Hong Kong")
+        form.get_by_label("Your insight").fill(INSIGHT)
+        form.get_by_label("Name", exact=True).fill("Rita")
+        form.get_by_label("Credit me publicly by name").check()
+        form.get_by_role("button", name="Send for review").click()
+
+        # The confirmation: a private link to follow the proposal, which waits for review.
+        expect(contributor).to_have_url(re.compile(r"/submissions/[\w-]+/\?sent=1$"))
+        expect(contributor.get_by_role("heading", level=1)).to_contain_text(
+            "your proposal is with the editors"
+        )
+        status_url = contributor.url.removesuffix("?sent=1")
+        expect(contributor.locator(".private-link")).to_have_text(status_url)
+        expect(contributor.locator("dl.status")).to_contain_text("Pending review")
+
+        # Nothing is public yet.
+        contributor.goto(incident_url)
+        expect(contributor.get_by_role("heading", level=1)).to_have_text(OLD_HEADLINE)
+        expect(contributor.get_by_text(NEW_HEADLINE)).to_have_count(0)
+        expect(contributor.locator(".classification")).not_to_contain_text("Hong Kong")
+
+        # An editor signs in (the login form, not the header's search form) and sees one waiting.
+        editor = self.page("editor")
+        editor.goto("/accounts/login/")
+        login = editor.locator("main form")
+        login.get_by_label("Username").fill("edith")
+        login.get_by_label("Password").fill(PASSWORD)
+        login.get_by_role("button", name="Sign in").click()
+        expect(editor.get_by_role("heading", level=1)).to_have_text("Moderation queue")
+        pending = editor.get_by_role("navigation", name="Main").locator(".badge")
+        expect(pending).to_have_text("1")
+
+        # The review page shows the insight and the change, field by field.
+        editor.locator("table.queue").get_by_role("link", name=OLD_HEADLINE).click()
+        expect(editor.get_by_role("heading", level=1)).to_contain_text(OLD_HEADLINE)
+        expect(editor.locator("blockquote")).to_contain_text(INSIGHT)
+        changes = editor.locator("table.diff-table")
+        headline = changes.locator("tr", has=editor.get_by_role("rowheader", name="Headline"))
+        expect(headline.locator("td.old")).to_have_text(OLD_HEADLINE)
+        expect(headline.locator("td.new")).to_have_text(NEW_HEADLINE)
+        country = changes.locator("tr", has=editor.get_by_role("rowheader", name="Country"))
+        expect(country.locator("td.new ins")).to_have_text("Hong Kong")
+
+        # The editor claims it, then approves it.
+        editor.get_by_role("button", name="Claim it").click()
+        expect(editor.locator(".messages")).to_contain_text("Claimed.")
+        expect(editor.locator(".notice.claim")).to_contain_text("You claimed this")
+        editor.get_by_label("Note for the history (optional)").fill("Checked against the maker's documents.")
+        editor.get_by_role("button", name="Approve as proposed").click()
+        expect(editor.locator(".messages")).to_contain_text("Approved and published.")
+        expect(editor.locator("main .state").first).to_have_text("Approved")
+        expect(editor.get_by_role("link", name="revision 2")).to_be_visible()
+        expect(pending).to_have_text("0")
+
+        # Anyone now sees the new headline, and the change in the page's history.
+        visitor = self.page("visitor")
+        visitor.goto(incident_url)
+        expect(visitor.get_by_role("heading", level=1)).to_have_text(NEW_HEADLINE)
+        expect(visitor.locator(".classification")).to_contain_text("Hong Kong")
+        visitor.get_by_role("link", name="History of this page").click()
+        expect(visitor).to_have_url(re.compile(rf"{re.escape(incident_url)}history/$"))
+        revision = visitor.locator("#revision-2")
+        expect(revision.get_by_role("heading", level=2)).to_contain_text("Revision 2")
+        expect(revision.locator(".meta")).to_contain_text("Contributed by Rita")
+        expect(revision.locator(".meta")).to_contain_text(
+            "“Checked against the maker's documents”: Changed Headline, Country"
+        )
+        headline = revision.locator("tr", has=visitor.get_by_role("rowheader", name="Headline"))
+        expect(headline.locator("td.old")).to_have_text(OLD_HEADLINE)
+        expect(headline.locator("td.new")).to_have_text(NEW_HEADLINE)
+        expect(visitor.locator("#revision-1")).to_be_visible()
+        expect(visitor.get_by_role("button", name=re.compile("Revert"))).to_have_count(0)
+
+        # The contributor's private page says it was approved and links to the change.
+        contributor.goto(status_url)
+        expect(contributor.locator("dl.status")).to_contain_text("Approved")
+        contributor.get_by_role("link", name="See the published change").click()
+        expect(contributor).to_have_url(re.compile(rf"{re.escape(incident_url)}history/#revision-2$"))
+        expect(contributor.locator("#revision-2")).to_contain_text(NEW_HEADLINE)
