@@ -244,6 +244,15 @@ def parse_sheet(data, vocabularies):
     """Read and check every row. Returns (layout, [SheetRow], warnings). Raises SheetError."""
     rows = _read_rows(data)
     layout, columns, start = detect_layout(rows)
+    missing = sorted(
+        {c.target.partition(":")[2] for c in columns.values() if c.target.startswith("terms:")}
+        - set(vocabularies)
+    )
+    if missing:
+        raise SheetError(
+            f"The site has no vocabulary {', '.join(missing)}; the sheet's columns need them "
+            "(they come with the migrations: run `python manage.py migrate`)."
+        )
     errors, warnings, parsed, seen_ids = [], [], [], {}
     for offset, row in enumerate(rows[start:]):
         line = start + offset + 1
@@ -284,9 +293,6 @@ def parse_sheet(data, vocabularies):
                     values["source_url"] = _checked_url(urls[0] if urls else "", where, warnings)
                     values["summary"] = " ".join(URL_PATTERN.sub(" ", raw).split())
                 else:
-                    kind, _, name = target.partition(":")
-                    if kind == "terms" and name not in vocabularies:
-                        raise ValueError(f"the vocabulary {name!r} does not exist on this site")
                     values[target] = split_values(raw, column.separators)
             except (ValueError, PeriodError) as exc:
                 errors.append(f"{where}: {exc}.")

@@ -583,3 +583,14 @@ class SheetErrorTests(TestCase):
         rows = fixture_text("sheet-2026.csv").splitlines()
         rows[1] = rows[1].replace("Headline,", ",")
         self.assertSheetError("\n".join(rows), "no headline column")
+
+
+class MissingVocabularyTests(TestCase):
+    def test_a_missing_vocabulary_is_one_clear_error(self):
+        from repository.models import Vocabulary
+
+        Vocabulary.objects.filter(slug="harm-legal").delete()
+        with self.assertRaises(SheetError) as caught:
+            sheet_import(data=(FIXTURES / "sheet-2024.csv").read_bytes())
+        self.assertIn("The site has no vocabulary harm-legal", str(caught.exception))
+        self.assertEqual(Incident.objects.count(), 0)
