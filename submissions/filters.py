@@ -24,7 +24,7 @@ class SubmissionFilter(django_filters.FilterSet):
         widget=forms.TextInput(attrs={"placeholder": "number or address"}),
     )
     claimed = django_filters.ChoiceFilter(
-        choices=CLAIM_CHOICES[1:], method="by_claim", empty_label="Anyone's"
+        choices=CLAIM_CHOICES[1:], method="by_claim", empty_label="Anyone's", label="Claimed by"
     )
 
     class Meta:

@@ -4,6 +4,8 @@ validator (repository.documents.normalize) has the last word."""
 from django import forms
 from django.core.validators import URLValidator
 from django.db.models import Q
+from django.urls import reverse
+from django.utils.html import format_html
 
 from repository import documents
 from repository.models import EntityAlias, Incident, Reference, TermAlias
@@ -97,7 +99,11 @@ class TermFieldsMixin:
             self.fields[f"terms_{vocabulary.slug}"] = NamesField(
                 label=label,
                 initial=document["terms"].get(vocabulary.slug, []),
-                help_text=f"Existing terms are listed at /taxonomy/{vocabulary.slug}/. Separate them with ';'.",
+                help_text=format_html(
+                    '<a href="{}" target="_blank" rel="noopener">The {} terms</a>; separate them with ";".',
+                    reverse("repository:vocabulary", args=[vocabulary.slug]),
+                    vocabulary.label.lower(),
+                ),
             )
         self.fields["new_terms"] = forms.CharField(
             required=False,

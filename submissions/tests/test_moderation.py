@@ -300,7 +300,10 @@ class ModerationPageTests(SubmissionsTestCase):
                 self.assertEqual(
                     list(self.client.get("/moderation/" + query).context["page"].object_list), expected
                 )
-        self.assertContains(self.client.get("/moderation/"), "ezra")  # another editor's claim is shown
+        page = self.client.get("/moderation/")
+        self.assertContains(page, "ezra")  # another editor's claim is shown
+        self.assertContains(page, "Claimed by")
+        self.assertNotContains(page, "invalid name")
 
     def test_the_queue_costs_the_same_whatever_its_length(self):
         for n in range(3):
