@@ -16,6 +16,19 @@ from .models import (
 )
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows that the site's own services write and nobody edits or deletes by hand."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Vocabulary)
 class VocabularyAdmin(admin.ModelAdmin):
     list_display = ["label", "slug", "group", "order"]
@@ -128,19 +141,13 @@ class ReferenceAdmin(admin.ModelAdmin):
 
 
 @admin.register(Revision)
-class RevisionAdmin(admin.ModelAdmin):
+class RevisionAdmin(ReadOnlyAdmin):
     """Revisions are append-only: they can be read here, never changed or deleted."""
 
     list_display = ["incident", "number", "summary", "author", "created_at"]
     list_select_related = ["incident", "author"]
     search_fields = ["incident__headline", "summary"]
     raw_id_fields = ["incident", "author"]
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(SourceMetadata)
@@ -157,17 +164,8 @@ class SourceMetadataAdmin(admin.ModelAdmin):
 
 
 @admin.register(DatasetSnapshot)
-class DatasetSnapshotAdmin(admin.ModelAdmin):
+class DatasetSnapshotAdmin(ReadOnlyAdmin):
     """Written by the nightly task or `export_dataset`; pruned by them too."""
 
     list_display = ["file_name", "format", "created_at", "size", "incident_count", "sha256"]
     list_filter = ["format"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

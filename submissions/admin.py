@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from repository.admin import ReadOnlyAdmin
+
 from .models import ModerationEvent, Submission
 
 
@@ -15,7 +17,7 @@ class ModerationEventInline(admin.TabularInline):
 
 
 @admin.register(Submission)
-class SubmissionAdmin(admin.ModelAdmin):
+class SubmissionAdmin(ReadOnlyAdmin):
     """Read-only here: decisions are made in the moderation queue, which records them."""
 
     list_display = ["id", "kind", "state", "incident", "claimed_by", "created_at"]
@@ -25,27 +27,9 @@ class SubmissionAdmin(admin.ModelAdmin):
     readonly_fields = [field.name for field in Submission._meta.fields]
     inlines = [ModerationEventInline]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(ModerationEvent)
-class ModerationEventAdmin(admin.ModelAdmin):
+class ModerationEventAdmin(ReadOnlyAdmin):
     list_display = ["submission", "action", "actor", "from_state", "to_state", "created_at"]
     list_filter = ["action"]
     list_select_related = ["submission", "actor"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -1,6 +1,7 @@
 """Shared test helpers: publishing small incidents through the one service that publishes."""
 
 from repository import documents
+from repository.models import IncidentEntity, IncidentTerm
 from repository.services import incident_publish
 
 
@@ -19,3 +20,21 @@ def make_document(headline, **fields):
 def publish(headline, slug="", **fields):
     """Publish a new incident and return it."""
     return incident_publish(document=make_document(headline, **fields), slug=slug).incident
+
+
+def terms(incident, vocabulary):
+    """The names of an incident's terms in one vocabulary, in order."""
+    return list(
+        IncidentTerm.objects.filter(incident=incident, term__vocabulary__slug=vocabulary)
+        .order_by("position")
+        .values_list("term__name", flat=True)
+    )
+
+
+def entities(incident, role):
+    """The names of an incident's entities in one role, in order."""
+    return list(
+        IncidentEntity.objects.filter(incident=incident, role=role)
+        .order_by("position")
+        .values_list("entity__name", flat=True)
+    )

@@ -9,8 +9,9 @@ from django.core.management.base import CommandError
 from django.test import TestCase
 from django.utils import timezone
 
-from repository.models import Entity, Incident, IncidentEntity, IncidentTerm, Reference, Revision, Term
+from repository.models import Entity, Incident, Reference, Revision, Term
 from repository.pages import PageError, parse_page
+from repository.tests.base import entities, terms
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PAGES = FIXTURES / "pages"
@@ -23,22 +24,6 @@ def import_pages(*paths):
     out = StringIO()
     call_command("import_page", *map(str, paths), stdout=out)
     return out.getvalue()
-
-
-def terms(incident, vocabulary):
-    return list(
-        IncidentTerm.objects.filter(incident=incident, term__vocabulary__slug=vocabulary)
-        .order_by("position")
-        .values_list("term__name", flat=True)
-    )
-
-
-def entities(incident, role):
-    return list(
-        IncidentEntity.objects.filter(incident=incident, role=role)
-        .order_by("position")
-        .values_list("entity__name", flat=True)
-    )
 
 
 def line_number(path, text):

@@ -19,6 +19,7 @@ from repository.models import (
     TermAlias,
 )
 from repository.sheet import SheetError, sheet_import
+from repository.tests.base import entities, terms
 
 FIXTURES = Path(__file__).parent / "fixtures"
 LINK = "https://www.aiaaic.org/aiaaic-repository/ai-algorithmic-and-automation-incidents/"
@@ -33,22 +34,6 @@ def import_sheet(name):
 
 def fixture_text(name):
     return (FIXTURES / name).read_text(encoding="utf-8")
-
-
-def terms(incident, vocabulary):
-    return list(
-        IncidentTerm.objects.filter(incident=incident, term__vocabulary__slug=vocabulary)
-        .order_by("position")
-        .values_list("term__name", flat=True)
-    )
-
-
-def entities(incident, role):
-    return list(
-        IncidentEntity.objects.filter(incident=incident, role=role)
-        .order_by("position")
-        .values_list("entity__name", flat=True)
-    )
 
 
 def snapshot():
