@@ -107,11 +107,11 @@ class IncidentAdmin(admin.ModelAdmin):
     """Published incidents. Changes made here skip the revision history; editors should
     prefer the moderation queue, which records a revision for every change."""
 
-    list_display = ["number", "headline", "type", "occurred", "external_id", "updated_at"]
+    list_display = ["number", "headline", "type", "occurred", "updated_at"]
     list_filter = ["type", "occurred_precision"]
-    search_fields = ["headline", "slug", "external_id"]
+    search_fields = ["headline", "slug", "external_ids__value"]
     readonly_fields = ["occurred_start", "occurred_end", "occurred_precision", "created_at", "updated_at"]
-    raw_id_fields = ["current_revision"]
+    raw_id_fields = ["current_revision", "merged_into"]
     inlines = [IncidentTermInline, IncidentEntityInline, ReferenceInline]
 
 

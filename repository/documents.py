@@ -13,13 +13,21 @@ A document is a plain JSON-able dict::
       "released": "2022; 2023",
       "summary": "…",
       "narrative": "Markdown …",
-      "external_id": "AIAAIC0563",
       "source_url": "https://…",
+      "external_ids": [{"scheme": "aiaaic", "value": "AIAAIC0563"}, {"scheme": "aiid", "value": "12"}],
       "terms": {"country": ["China"], "sector": ["Govt - police"], …},
-      "entities": {"deployer": ["Amazon"], "developer": […], "system": […]},
+      "entities": {"deployer": ["Amazon"], "developer": […], "system": […], "harmed": […]},
+      "placeholders": {"deployer": "Unclear/unknown"},
       "references": {"system": [{"url": …, "title": …, "publisher": …, "published": …}],
                      "legal": […], "research": […], "investigations": […], "news": […]},
+      "extra": {"Column a source had": "its value"},
     }
+
+`external_ids` are the incident's ids in other databases (the same value may name two
+incidents when a source reused it). `placeholders` record, per role, that the source said
+the role is unknown ("Unclear/unknown", "Multiple") in its own words: not an entity.
+`extra` keeps the values of source columns the site has no field for, by column title.
+Schema 1 documents (one `external_id`) are read and upgraded by `normalize`.
 
 Terms and entities are named, not numbered, so a document reads on its own and survives
 renames (an old name is an alias of the renamed term). `normalize` is the one validator.
@@ -36,7 +44,7 @@ from django.core.validators import URLValidator
 from .models import Incident, IncidentEntity, Reference
 from .periods import PeriodError, parse_partial_date, parse_period
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 ROLES = [choice.value for choice in IncidentEntity.Role]
 ROLE_LABELS = dict(IncidentEntity.Role.choices)
 CATEGORIES = [choice.value for choice in Reference.Category]
@@ -51,9 +59,10 @@ SCALAR_PATHS = [
     "released",
     "summary",
     "narrative",
-    "external_id",
     "source_url",
 ]
+# Fields that hold a structure, compared and merged whole.
+STRUCTURE_PATHS = ["external_ids", "placeholders", "extra"]
 FIELD_LABELS = {
     "headline": "Headline",
     "type": "Type",
@@ -61,8 +70,10 @@ FIELD_LABELS = {
     "released": "Released",
     "summary": "Summary",
     "narrative": "Narrative",
-    "external_id": "External id",
     "source_url": "Source",
+    "external_ids": "External ids",
+    "placeholders": "Unknown roles",
+    "extra": "Other source columns",
 }
 MAX_LENGTHS = {
     "headline": 300,
@@ -70,6 +81,7 @@ MAX_LENGTHS = {
     "summary": 5_000,
     "narrative": 100_000,
     "external_id": 40,
+    "scheme": 20,
     "source_url": 500,
     "name": 500,
     "url": 2000,
@@ -120,12 +132,129 @@ def empty_document():
         "released": "",
         "summary": "",
         "narrative": "",
-        "external_id": "",
         "source_url": "",
+        "external_ids": [],
         "terms": {},
         "entities": {role: [] for role in ROLES},
+        "placeholders": {},
         "references": {category: [] for category in CATEGORIES},
+        "extra": {},
     }
+
+
+# External ids ----------------------------------------------------------------------------
+
+AIAAIC_ID = re.compile(r"^AIAAIC\s*0*(\d+)$", re.IGNORECASE)
+# scheme -> (label, address of the record or None). Other schemes are kept as they come.
+ID_SCHEMES = {
+    "aiaaic": ("AIAAIC", None),
+    "aiid": ("AI Incident Database", "https://incidentdatabase.ai/cite/{value}/"),
+    "oecd": ("OECD AI Incidents Monitor", None),
+}
+SCHEME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+
+
+def aiaaic_id(value):
+    """'AIAAIC0563' for any spelling of an AIAAIC id ('aiaaic 563', 'AIAAIC00563'), or ''."""
+    match = AIAAIC_ID.match(str(value or "").strip())
+    return f"AIAAIC{int(match[1]):04d}" if match else ""
+
+
+def external_id_values(document, scheme):
+    """The values of one scheme among a document's external ids."""
+    return [item["value"] for item in document.get("external_ids", []) if item["scheme"] == scheme]
+
+
+def external_id_label(scheme):
+    return ID_SCHEMES.get(scheme, (scheme.upper(), None))[0]
+
+
+def external_id_url(scheme, value):
+    template = ID_SCHEMES.get(scheme, (None, None))[1]
+    return template.format(value=value) if template else ""
+
+
+def _normalize_external_ids(raw, errors):
+    ids, seen = [], set()
+    if not isinstance(raw, list):
+        errors.setdefault("external_ids", []).append("Must be a list of {scheme, value}.")
+        return ids
+    for item in raw:
+        if not isinstance(item, dict):
+            errors.setdefault("external_ids", []).append("Each external id is a {scheme, value}.")
+            continue
+        scheme = str(item.get("scheme") or "").strip().lower()
+        value = " ".join(str(item.get("value") or "").split())
+        if scheme == "aiaaic" and aiaaic_id(value):
+            value = aiaaic_id(value)
+        if not value:
+            continue
+        if not SCHEME_PATTERN.match(scheme):
+            errors.setdefault("external_ids", []).append(f"{scheme!r} is not an id scheme (a-z, 0-9, -).")
+            continue
+        if len(value) > MAX_LENGTHS["external_id"]:
+            errors.setdefault("external_ids", []).append(
+                f"{value[:40]!r} is longer than {MAX_LENGTHS['external_id']} characters."
+            )
+            continue
+        if (scheme, value) not in seen:
+            seen.add((scheme, value))
+            ids.append({"scheme": scheme, "value": value})
+    return ids
+
+
+def _normalize_text_map(raw, path, errors, keys=None, limit=5_000):
+    """A {name: text} map with blank values dropped; `keys` limits the names allowed."""
+    if not isinstance(raw, dict):
+        errors.setdefault(path, []).append("Must map names to text.")
+        return {}
+    clean = {}
+    for key, value in raw.items():
+        key = " ".join(str(key).split())
+        value = str(value if value is not None else "").strip()
+        if not key or not value:
+            continue
+        if keys is not None and key not in keys:
+            errors.setdefault(path, []).append(f"{key!r} is not one of {', '.join(keys)}.")
+            continue
+        if len(key) > 200 or len(value) > limit:
+            errors.setdefault(path, []).append(f"The value of {key[:40]!r} is too long.")
+            continue
+        clean[key] = value
+    return dict(sorted(clean.items())) if keys is None else {k: clean[k] for k in keys if k in clean}
+
+
+def upgrade(document):
+    """A schema 1 document in schema 2's shape (one external_id became a list)."""
+    if not isinstance(document, dict) or document.get("schema", 1) != 1 or "external_ids" in document:
+        return document
+    document = {**document, "schema": SCHEMA_VERSION}
+    old = str(document.pop("external_id", "") or "").strip()
+    document["external_ids"] = (
+        [{"scheme": "aiaaic" if aiaaic_id(old) else "other", "value": old}] if old else []
+    )
+    return document
+
+
+# What sources write where they do not know who: a record that the role is unknown, not an entity.
+PLACEHOLDER_KEYS = {
+    "unknown",
+    "unclear",
+    "unclearunknown",
+    "unknownunclear",
+    "multiple",
+    "various",
+    "na",
+    "none",
+    "notknown",
+    "undisclosed",
+    "unnamed",
+    "tbc",
+}
+
+
+def is_placeholder(name):
+    return fold(name) in PLACEHOLDER_KEYS
 
 
 def _unique_names(values, path, errors):
@@ -185,12 +314,13 @@ def normalize(document, vocabularies=None):
     """
     if not isinstance(document, dict):
         raise DocumentError({"": ["An incident document must be a mapping."]})
+    document = upgrade(document)
     errors = {}
     schema = document.get("schema", SCHEMA_VERSION)
     if schema != SCHEMA_VERSION:
         errors["schema"] = [f"Unknown document schema {schema!r}; this site reads {SCHEMA_VERSION}."]
     clean = empty_document()
-    for field in ("headline", "released", "summary", "external_id", "source_url"):
+    for field in ("headline", "released", "summary", "source_url"):
         value = document.get(field) or ""
         clean[field] = " ".join(str(value).split()) if field != "summary" else str(value).strip()
     clean["narrative"] = str(document.get("narrative") or "").replace("\r\n", "\n").strip()
@@ -233,6 +363,21 @@ def normalize(document, vocabularies=None):
         entities = {}
     for role in ROLES:
         clean["entities"][role] = _unique_names(entities.get(role) or [], f"entities.{role}", errors)
+    placeholders = document.get("placeholders") or {}
+    if isinstance(placeholders, dict):
+        placeholders = dict(placeholders)
+        for role in ROLES:
+            found = [name for name in clean["entities"][role] if is_placeholder(name)]
+            if found:
+                clean["entities"][role] = [name for name in clean["entities"][role] if name not in found]
+                parts = {}
+                for part in split_values(str(placeholders.get(role) or "")) + found:
+                    parts.setdefault(fold(part), part)
+                placeholders[role] = "; ".join(parts.values())
+
+    clean["external_ids"] = _normalize_external_ids(document.get("external_ids") or [], errors)
+    clean["placeholders"] = _normalize_text_map(placeholders, "placeholders", errors, keys=ROLES, limit=200)
+    clean["extra"] = _normalize_text_map(document.get("extra") or {}, "extra", errors)
 
     references = document.get("references") or {}
     if not isinstance(references, dict) or set(references) - set(CATEGORIES):
@@ -260,8 +405,10 @@ def document_from_incident(incident):
     document = empty_document()
     for field in ("headline", "type", "occurred", "released", "summary", "narrative"):
         document[field] = getattr(incident, field)
-    document["external_id"] = incident.external_id or ""
     document["source_url"] = incident.source_url
+    document["external_ids"] = [
+        {"scheme": item.scheme, "value": item.value} for item in incident.external_ids.all()
+    ]
     for link in incident.incident_terms.all():
         document["terms"].setdefault(link.term.vocabulary.slug, []).append(link.term.name)
     document["terms"] = dict(sorted(document["terms"].items()))
@@ -323,6 +470,16 @@ def diff(old, new, vocabulary_labels=None):
             )
         )
 
+    list_change(
+        "external_ids",
+        FIELD_LABELS["external_ids"],
+        old.get("external_ids", []),
+        new.get("external_ids", []),
+        key=lambda item: (item["scheme"], item["value"]),
+    )
+    for field in ("placeholders", "extra"):
+        if old.get(field, {}) != new.get(field, {}):
+            changes.append(Change(field, FIELD_LABELS[field], old.get(field, {}), new.get(field, {}), [], []))
     for role in ROLES:
         list_change(
             f"entities.{role}",
@@ -365,6 +522,7 @@ def document_paths(*docs):
     vocabularies = sorted({slug for doc in docs for slug in doc["terms"]})
     return (
         SCALAR_PATHS
+        + STRUCTURE_PATHS
         + [f"entities.{role}" for role in ROLES]
         + [f"terms.{slug}" for slug in vocabularies]
         + [f"references.{category}" for category in CATEGORIES]
@@ -374,7 +532,9 @@ def document_paths(*docs):
 def get_path(document, path):
     group, _, name = path.partition(".")
     if not name:
-        return document.get(group, "")
+        return document.get(
+            group, {} if group in ("placeholders", "extra") else [] if group == "external_ids" else ""
+        )
     return document[group].get(name, [])
 
 
@@ -476,6 +636,9 @@ def merge(target, report):
     for field in SCALAR_PATHS:
         if not merged[field] and report[field]:
             merged[field] = report[field]
+    merged["external_ids"] = merged["external_ids"] + report["external_ids"]
+    merged["placeholders"] = {**report["placeholders"], **merged["placeholders"]}
+    merged["extra"] = {**report["extra"], **merged["extra"]}
     for role in ROLES:
         merged["entities"][role] = merged["entities"][role] + report["entities"][role]
     for slug, names in report["terms"].items():

@@ -24,6 +24,12 @@ class Vocabulary(models.Model):
     )
     order = models.PositiveSmallIntegerField(default=0)
     description = models.TextField(blank=True)
+    parent_separator = models.CharField(
+        max_length=10,
+        blank=True,
+        help_text="The vocabulary's known hierarchy: with ' - ', 'Govt - police' sits under 'Govt'. "
+        "Blank: a flat vocabulary, where ' - ' is part of a name.",
+    )
 
     class Meta:
         ordering = ["order", "label"]
@@ -73,20 +79,29 @@ class Term(models.Model):
 
 
 class TermAlias(models.Model):
-    """A spelling that means a term. Every term has one for its own name."""
+    """A spelling that means a term: its own name, and every variant folded into it.
+
+    All spellings of one folded key belong to one term of the vocabulary; `uses` counts how
+    often imports met the spelling, and the term is named after its most used one.
+    """
 
     term = models.ForeignKey(Term, on_delete=models.CASCADE, related_name="aliases")
     # Copied from the term so that a spelling is unique within its vocabulary.
     vocabulary = models.ForeignKey(Vocabulary, on_delete=models.CASCADE, related_name="+")
     name = models.CharField(max_length=500)
     key = models.CharField(max_length=500, help_text="The folded spelling used to match.")
+    uses = models.PositiveIntegerField(default=0, help_text="How often imports met this spelling.")
 
     class Meta:
         verbose_name_plural = "term aliases"
         constraints = [
             models.UniqueConstraint(
-                fields=["vocabulary", "key"], name="repository_termalias_unique_key_per_vocabulary"
+                fields=["vocabulary", "name"], name="repository_termalias_unique_spelling_per_vocabulary"
             ),
+        ]
+        indexes = [
+            # Resolving a name to its term: every spelling of a folded key.
+            models.Index(fields=["vocabulary", "key"], name="repository_termalias_key"),
         ]
 
     def __str__(self):
@@ -131,14 +146,26 @@ class Entity(models.Model):
 
 
 class EntityAlias(models.Model):
-    """A spelling that means an entity ("Open AI" for OpenAI). Every entity has one for its name."""
+    """A spelling that means an entity ("Open AI" for OpenAI). Every entity has one for its name.
+
+    A folded key may name several entities (two systems called "Safe City" by different
+    developers); which one a document means is decided by its other entities.
+    """
 
     entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="aliases")
     name = models.CharField(max_length=500)
-    key = models.CharField(max_length=500, unique=True)
+    key = models.CharField(max_length=500)
+    uses = models.PositiveIntegerField(default=0, help_text="How often imports met this spelling.")
 
     class Meta:
         verbose_name_plural = "entity aliases"
+        constraints = [
+            models.UniqueConstraint(fields=["entity", "name"], name="repository_entityalias_unique_spelling"),
+        ]
+        indexes = [
+            # Resolving a name to its entities.
+            models.Index(fields=["key"], name="repository_entityalias_key"),
+        ]
 
     def __str__(self):
         return self.name
@@ -158,9 +185,6 @@ class Incident(models.Model):
 
     number = models.PositiveIntegerField(unique=True, help_text="Permanent; never reused.")
     slug = models.SlugField(max_length=255, unique=True)
-    external_id = models.CharField(
-        max_length=40, unique=True, null=True, blank=True, help_text="e.g. AIAAIC0563"
-    )
     headline = models.CharField(max_length=300)
     type = models.CharField(max_length=20, choices=Type.choices, blank=True)
     # The period in ISO text ("2021-02", "2019/2024", "2023/.."), and what it covers,
@@ -182,6 +206,14 @@ class Incident(models.Model):
     current_revision = models.ForeignKey(
         "Revision", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    merged_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="merged_incidents",
+        help_text="A merged incident keeps its number and slug; its page redirects here.",
+    )
     # PostgreSQL only (GIN-indexed by a migration); SQLite searches the text columns.
     search_vector = SearchVectorField(null=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -199,6 +231,9 @@ class Incident(models.Model):
             models.CheckConstraint(
                 condition=Q(occurred="") | Q(occurred_start__isnull=False),
                 name="repository_incident_occurred_has_start",
+            ),
+            models.CheckConstraint(
+                condition=~Q(merged_into=F("id")), name="repository_incident_not_merged_into_itself"
             ),
         ]
         indexes = [
@@ -241,6 +276,39 @@ class Incident(models.Model):
     def occurred_display(self):
         return period_human(self.occurred)
 
+    @property
+    def aiaaic_id(self):
+        """The incident's first AIAAIC id, or None."""
+        return next((item.value for item in self.external_ids.all() if item.scheme == "aiaaic"), None)
+
+
+class ExternalId(models.Model):
+    """An incident's id in another database: AIAAIC0563, an AI Incident Database number, …
+
+    The rows mirror the current document's `external_ids`. A value may name two incidents
+    (AIAAIC reused ids); `/id/<scheme>/<value>` lists them then.
+    """
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="external_ids")
+    scheme = models.CharField(max_length=20)
+    value = models.CharField(max_length=40)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "scheme", "value"], name="repository_externalid_once_per_incident"
+            ),
+        ]
+        indexes = [
+            # /id/<scheme>/<value> and the importers' identity lookups.
+            models.Index(fields=["scheme", "value"], name="repository_externalid_lookup"),
+        ]
+
+    def __str__(self):
+        return f"{self.scheme}:{self.value}"
+
 
 class IncidentTerm(models.Model):
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="incident_terms")
@@ -268,6 +336,7 @@ class IncidentEntity(models.Model):
         DEPLOYER = "deployer", "Deployer"
         DEVELOPER = "developer", "Developer"
         SYSTEM = "system", "System"
+        HARMED = "harmed", "Harmed parties"
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="incident_entities")
     entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="incident_entities")

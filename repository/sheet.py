@@ -272,6 +272,7 @@ def parse_sheet(data, vocabularies):
                         )
                     values["number"] = int(match[1])
                     values[target] = f"AIAAIC{int(match[1]):04d}"
+                    values["external_ids"] = [{"scheme": "aiaaic", "value": values[target]}]
                 elif target == "headline":
                     values[target] = clean_name(raw)
                     if not values[target]:
@@ -318,16 +319,16 @@ def _spelling_preferences(rows, warnings):
         for target, value in row.values.items():
             kind, _, name = target.partition(":")
             if kind in {"terms", "entities"}:
-                scope = name if kind == "terms" else "entity"
+                scope = name if kind == "terms" else ("system" if name == "system" else "organisation")
                 for item in value:
                     spellings[(scope, fold(item))][item] += 1
     preferred = {}
     for key, counter in spellings.items():
-        preferred[key] = counter.most_common(1)[0][0]
+        preferred[key] = counter.most_common(1)[0]
         if len(counter) > 1:
-            variants = ", ".join(f"{name!r}" for name in counter if name != preferred[key])
-            scope = "Entity" if key[0] == "entity" else f"Vocabulary {key[0]}"
-            warnings.append(f"{scope}: {variants} folded into {preferred[key]!r}.")
+            variants = ", ".join(f"{name!r}" for name in counter if name != preferred[key][0])
+            scope = key[0].capitalize() if key[0] in ("organisation", "system") else f"Vocabulary {key[0]}"
+            warnings.append(f"{scope}: {variants} folded into {preferred[key][0]!r}.")
     return preferred
 
 
@@ -339,6 +340,8 @@ def _apply_row(document, row):
     }
     for target, value in row.values.items():
         kind, _, name = target.partition(":")
+        if target == "external_id":
+            continue
         if kind == "terms":
             if value:
                 document["terms"][name] = value
@@ -379,10 +382,11 @@ def sheet_import(*, data, progress=None):
                     entities.extend((item, name) for item in value)
         taxonomy.ensure(terms=terms, entities=entities)
         existing, unnumbered = {}, {}
-        for incident in Incident.objects.select_related("current_revision"):
-            if incident.external_id:
-                existing[incident.external_id] = incident
-            else:
+        for incident in Incident.objects.select_related("current_revision").prefetch_related("external_ids"):
+            ids = [item.value for item in incident.external_ids.all() if item.scheme == "aiaaic"]
+            for value in ids:
+                existing[value] = incident
+            if not ids:
                 unnumbered[incident.slug] = incident
         next_number = None
         for done, row in enumerate(rows, start=1):

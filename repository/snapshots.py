@@ -29,7 +29,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-from .models import Incident
+from . import documents
+from .models import ExternalId, Incident
 from .periods import period_human
 from .sheet import ID_PATTERN, LAYOUT_2024
 
@@ -124,11 +125,14 @@ def _chunks(size=CHUNK):
         rows = list(
             Incident.objects.filter(number__gt=last, current_revision__isnull=False)
             .order_by("number")
-            .values_list("number", "slug", "external_id", "current_revision__document")[:size]
+            .values_list("number", "slug", "current_revision__document")[:size]
         )
         if not rows:
             return
-        yield rows
+        yield [
+            (number, slug, (documents.external_id_values(document, "aiaaic") or [""])[0], document)
+            for number, slug, document in rows
+        ]
         last = rows[-1][0]
 
 
@@ -139,7 +143,9 @@ def _made_up_ids(rows):
     while wanted:
         candidates = {number: sheet_id("", number, offset) for number in wanted}
         taken = set(
-            Incident.objects.filter(external_id__in=candidates.values()).values_list("external_id", flat=True)
+            ExternalId.objects.filter(scheme="aiaaic", value__in=candidates.values()).values_list(
+                "value", flat=True
+            )
         )
         ids.update({number: value for number, value in candidates.items() if value not in taken})
         wanted = [number for number, value in candidates.items() if value in taken]

@@ -12,6 +12,7 @@ urlpatterns = [
     path("taxonomy/<slug:vocabulary>/", views.vocabulary_detail, name="vocabulary"),
     path("taxonomy/<slug:vocabulary>/<slug:term>/", views.term_detail, name="term"),
     path("entities/<slug:slug>/", views.entity_detail, name="entity"),
+    path("id/<slug:scheme>/<str:value>", views.external_id_resolve, name="external_id"),
     path("healthz", views.healthz, name="healthz"),
     path("export/", views.export_list, name="export"),
     path("export/<int:pk>/download/", views.export_download, name="export_download"),

@@ -85,7 +85,9 @@ def incident_list(request):
 
 @require_safe
 def incident_detail(request, slug):
-    incident = get_object_or_404(Incident.objects.defer("search_vector"), slug=slug)
+    incident = get_object_or_404(
+        Incident.objects.defer("search_vector").select_related("current_revision"), slug=slug
+    )
     links = list(
         incident.incident_terms.select_related("term__vocabulary").order_by(
             "term__vocabulary__order", "position"
@@ -93,11 +95,14 @@ def incident_detail(request, slug):
     )
     entities = list(incident.incident_entities.select_related("entity"))
     references = list(incident.references.all())
+    placeholders = (
+        incident.current_revision.document.get("placeholders", {}) if incident.current_revision else {}
+    )
     classification = []
     for role, label in IncidentEntity.Role.choices:
         values = [link.entity for link in entities if link.role == role]
-        if values:
-            classification.append({"label": label, "values": values})
+        if values or placeholders.get(role):
+            classification.append({"label": label, "values": values, "unknown": placeholders.get(role, "")})
     for link in links:
         vocabulary = link.term.vocabulary
         if not classification or classification[-1].get("vocabulary") != vocabulary.id:
@@ -110,10 +115,47 @@ def incident_detail(request, slug):
         {"label": label, "references": [ref for ref in references if ref.category == category]}
         for category, label in Reference.Category.choices
     ]
+    external_ids = [
+        {
+            "scheme": item.scheme,
+            "value": item.value,
+            "label": documents.external_id_label(item.scheme),
+            "url": documents.external_id_url(item.scheme, item.value),
+        }
+        for item in incident.external_ids.all()
+    ]
     return render(
         request,
         "repository/incident_detail.html",
-        {"incident": incident, "classification": classification, "sections": sections},
+        {
+            "incident": incident,
+            "classification": classification,
+            "sections": sections,
+            "external_ids": external_ids,
+        },
+    )
+
+
+@require_safe
+def external_id_resolve(request, scheme, value):
+    """/id/<scheme>/<value>: the incident an external id names, or a list when several do."""
+    if scheme == "aiaaic":
+        value = documents.aiaaic_id(value) or value
+    incidents = list(
+        _listing(Incident.objects.filter(external_ids__scheme=scheme, external_ids__value=value).distinct())
+    )
+    if len(incidents) == 1:
+        return redirect(incidents[0])
+    return render(
+        request,
+        "repository/external_id.html",
+        {
+            "scheme": scheme,
+            "value": value,
+            "label": documents.external_id_label(scheme),
+            "incidents": incidents,
+        },
+        status=200 if incidents else 404,
     )
 
 

@@ -10,7 +10,9 @@ def make_document(headline, **fields):
     document = documents.empty_document()
     document["headline"] = headline
     for key, value in fields.items():
-        if key in ("terms", "entities", "references"):
+        if key == "external_id":  # a shorthand for one AIAAIC id
+            document["external_ids"] = [{"scheme": "aiaaic", "value": value}] if value else []
+        elif key in ("terms", "entities", "references"):
             document[key] = {**document[key], **value}
         else:
             document[key] = value

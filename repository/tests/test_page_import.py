@@ -63,7 +63,7 @@ class GoodPageImportTests(PageFileTestCase):
         self.assertIn(f"created   /incidents/{SLUG}/", self.output)
         self.assertIn("1 page(s): 1 created, 0 updated, 0 unchanged.", self.output)
         self.assertEqual(self.incident.slug, SLUG)
-        self.assertIsNone(self.incident.external_id)
+        self.assertIsNone(self.incident.aiaaic_id)
         self.assertEqual(self.incident.current_revision.number, 1)
         self.assertEqual(self.incident.current_revision.summary, "Imported from an incident page: Created")
 
@@ -217,7 +217,7 @@ class PageAfterSheetTests(TestCase):
     @classmethod
     def setUpTestData(cls):
         call_command("import_sheet", str(FIXTURES / "sheet-2024.csv"), stdout=StringIO())
-        cls.sheet_incident = Incident.objects.get(external_id="AIAAIC0904")
+        cls.sheet_incident = Incident.objects.get(external_ids__value="AIAAIC0904")
         cls.output = import_pages(GOOD_PAGE)
 
     def test_a_page_with_the_slug_of_a_sheet_incident_updates_it(self):
@@ -225,7 +225,7 @@ class PageAfterSheetTests(TestCase):
         self.assertEqual(Incident.objects.count(), 6)
         incident = Incident.objects.get(slug=SLUG)
         self.assertEqual(incident.pk, self.sheet_incident.pk)
-        self.assertEqual(incident.external_id, "AIAAIC0904")
+        self.assertEqual(incident.aiaaic_id, "AIAAIC0904")
         self.assertEqual(incident.current_revision.number, 2)
         self.assertEqual(incident.occurred, "2021-02")
         self.assertIn("## Parliamentary inquiry", incident.narrative)

@@ -83,9 +83,10 @@ class IncidentPageTests(TestCase):
         self.assertTrue(legal < html.index("Entity list") < research)
         self.assertTrue(news < html.index("Paper reports the alerts"))
 
-    def test_it_costs_four_queries(self):
-        # incident; its terms with vocabularies; its entities; its references
-        with self.assertNumQueries(4):
+    def test_it_costs_five_queries(self):
+        # incident with its revision; its terms with vocabularies; its entities; its references;
+        # its external ids
+        with self.assertNumQueries(5):
             self.client.get(self.incident.get_absolute_url())
 
     def test_an_unknown_incident_is_a_404_page(self):

@@ -16,7 +16,7 @@ from django.test import TestCase, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from repository import snapshots, tasks
+from repository import documents, snapshots, tasks
 from repository.models import (
     DatasetSnapshot,
     Entity,
@@ -48,7 +48,7 @@ def sheet_owned(document):
         "type": document["type"],
         "released": document["released"],
         "occurred": document["occurred"],
-        "external_id": document["external_id"],
+        "external_ids": document["external_ids"],
         "source_url": document["source_url"],
         "terms": {slug: document["terms"].get(slug, []) for slug in SHEET_TERMS},
         "entities": document["entities"],
@@ -249,7 +249,9 @@ class RoundTripTests(ExportDirMixin, TestCase):
         before = {}
         for incident in Incident.objects.select_related("current_revision"):
             document = incident.current_revision.document
-            key = document["external_id"] or f"AIAAIC{1_000_000 + incident.number}"
+            key = (
+                documents.external_id_values(document, "aiaaic") or [f"AIAAIC{1_000_000 + incident.number}"]
+            )[0]
             before[key] = sheet_owned(document)
         data = self.read(self.snapshot()["csv"])
 
@@ -259,13 +261,16 @@ class RoundTripTests(ExportDirMixin, TestCase):
         call_command("import_sheet", str(path), stdout=StringIO())
 
         after = {
-            incident.external_id: sheet_owned(incident.current_revision.document)
-            for incident in Incident.objects.select_related("current_revision")
+            incident.aiaaic_id: sheet_owned(incident.current_revision.document)
+            for incident in Incident.objects.select_related("current_revision").prefetch_related(
+                "external_ids"
+            )
         }
         self.assertEqual(set(after), set(before))
         for key, document in before.items():
             with self.subTest(key):
-                expected = {**document, "external_id": key}  # a made-up id becomes the external id
+                # a made-up id becomes the external id
+                expected = {**document, "external_ids": [{"scheme": "aiaaic", "value": key}]}
                 self.assertEqual(after[key], expected)
 
 

@@ -1,0 +1,54 @@
+"""Writes to the published record, one module per concern:
+
+- `publishing`: every change to an incident is a revision (`incident_publish`), and revert;
+- `taxonomy`: resolving names to terms and entities, keeping their spellings;
+- `references`: link health and source metadata;
+- `snapshots`: the dataset files.
+
+Callers import from `repository.services`; the modules import each other one way
+(publishing uses taxonomy; nothing imports publishing but callers).
+"""
+
+from .publishing import (
+    IncidentMerged,
+    PublishResult,
+    StaleRevision,
+    incident_publish,
+    incident_revert,
+    incident_search_refresh,
+)
+from .references import (
+    reference_check,
+    references_check_due,
+    source_metadata_fetch,
+    source_metadata_request,
+    source_metadata_requeue,
+)
+from .snapshots import (
+    SNAPSHOT_LOCK,
+    SnapshotInProgress,
+    dataset_snapshot_create,
+    dataset_snapshots_prune,
+)
+from .taxonomy import Taxonomy, make_slug, unique_slug
+
+__all__ = [
+    "SNAPSHOT_LOCK",
+    "IncidentMerged",
+    "PublishResult",
+    "SnapshotInProgress",
+    "StaleRevision",
+    "Taxonomy",
+    "dataset_snapshot_create",
+    "dataset_snapshots_prune",
+    "incident_publish",
+    "incident_revert",
+    "incident_search_refresh",
+    "make_slug",
+    "reference_check",
+    "references_check_due",
+    "source_metadata_fetch",
+    "source_metadata_request",
+    "source_metadata_requeue",
+    "unique_slug",
+]
