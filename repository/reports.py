@@ -1,0 +1,95 @@
+"""What an import found: warnings (data problems, each kept or left out visibly) and notes
+(what it did that an editor may want to check), grouped by kind with row numbers."""
+
+import csv
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+# kind -> (a heading for the group, whether it is a data problem that --strict refuses)
+KINDS = {
+    "unknown-column": ("Columns the site has no field for (kept under 'Other source columns')", True),
+    "skipped-row": ("Rows skipped", True),
+    "missing-id": ("Rows without an id", True),
+    "repeated-id": ("Ids repeated in the file (imported once, copies merged)", True),
+    "disagreement": ("Copies of one id that disagree (the first row's value kept)", True),
+    "unreadable-cell": ("Cells left out (the rest of the row was imported)", True),
+    "ambiguous": ("Ambiguous values (read as said)", True),
+    "id-reused": ("Ids that now name a different story (a new incident; check both)", True),
+    "duplicate-merged": ("Duplicates merged into their true incident", False),
+    "kept-precise": ("Values kept because the file's were less precise", False),
+    "folded": ("Variant spellings folded into one name (kept as aliases)", False),
+    "renamed": ("Names changed to their most common spelling", False),
+    "merge-candidate": ("Probable variants not folded (candidates for an editor to merge)", False),
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    row: int | None  # the row (line) in the file, as a spreadsheet numbers it
+    column: str
+    message: str
+
+    @property
+    def is_warning(self):
+        return KINDS.get(self.kind, ("", True))[1]
+
+    def __str__(self):
+        where = ", ".join(
+            filter(None, [f"row {self.row}" if self.row else "", self.column and f"column '{self.column}'"])
+        )
+        return f"{where}: {self.message}" if where else self.message
+
+
+@dataclass
+class ImportReport:
+    findings: list = field(default_factory=list)
+
+    def add(self, kind, message, row=None, column=""):
+        self.findings.append(Finding(kind, row, column, message))
+
+    @property
+    def warnings(self):
+        return [finding for finding in self.findings if finding.is_warning]
+
+    @property
+    def notes(self):
+        return [finding for finding in self.findings if not finding.is_warning]
+
+    def of_kind(self, kind):
+        return [finding for finding in self.findings if finding.kind == kind]
+
+    def grouped(self):
+        """[(kind, heading, [Finding])] in the order of KINDS, then any other kind."""
+        groups = defaultdict(list)
+        for finding in self.findings:
+            groups[finding.kind].append(finding)
+        order = [kind for kind in KINDS if kind in groups] + sorted(set(groups) - set(KINDS))
+        return [(kind, KINDS.get(kind, (kind, True))[0], groups[kind]) for kind in order]
+
+    def write_csv(self, path):
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["kind", "warning", "row", "column", "message"])
+            for finding in self.findings:
+                writer.writerow(
+                    [
+                        finding.kind,
+                        "yes" if finding.is_warning else "no",
+                        finding.row or "",
+                        finding.column,
+                        finding.message,
+                    ]
+                )
+
+
+def write_summary(report, write, limit=10):
+    """Print the report grouped by kind: each group's count and its first `limit` findings
+    (all with limit=None). `write(text, warning)` prints one line."""
+    for _kind, heading, findings in report.grouped():
+        write(f"{heading}: {len(findings):,}", findings[0].is_warning)
+        shown = findings if limit is None else findings[:limit]
+        for finding in shown:
+            write(f"  {finding}", finding.is_warning)
+        if len(shown) < len(findings):
+            write(f"  … and {len(findings) - len(shown):,} more (--report FILE lists them all)", False)
