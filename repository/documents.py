@@ -105,6 +105,12 @@ def fold(name):
     return key or " ".join(text.split())
 
 
+def fold_text(text):
+    """Text in lower case without accents, spaces kept: for comparing words."""
+    text = unicodedata.normalize("NFKD", str(text)).casefold()
+    return "".join(ch for ch in text if not unicodedata.combining(ch))
+
+
 def clean_name(name):
     """A name as it is kept: trimmed, inner whitespace collapsed."""
     return " ".join(str(name).split())

@@ -194,3 +194,22 @@ def period_human(iso_text):
     """How a stored period is shown to readers: 'February 2021', '2019-2024', '2023-'."""
     period = parse_period(iso_text)
     return period.human() if period else ""
+
+
+def more_precise(old, new):
+    """The period to keep when `new` arrives where `old` is: `old` when `new` is less precise
+    and contains it ("2021" where "2021-02" is known), else `new`. Both ISO text or ''."""
+    if not old or not new or old == new:
+        return new or old
+    try:
+        before, after = parse_period(old), parse_period(new)
+    except PeriodError:
+        return new
+    if before is None or after is None:
+        return new or old
+    starts_within = after.first_day <= before.first_day
+    if after.last_day is None:
+        ends_within = True
+    else:
+        ends_within = before.last_day is not None and before.last_day <= after.last_day
+    return old if starts_within and ends_within else new

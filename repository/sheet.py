@@ -1,125 +1,872 @@
-"""The AIAAIC sheet: its known layouts, and importing an export of it.
+"""The AIAAIC sheet: reading any export of it, and importing it without losing a value.
 
-An export has a title row, a row of column names, and (for grouped columns such as
-"External harms") a row of sub-headers. Columns are found by their names, never by
-position, through one mapping per known layout. A sheet whose columns match no layout is
-refused with the columns that were not recognised.
+An export has a title row (its text is free), a row of column names, and, under grouped
+columns such as "External harms", a row of sub-headers. Columns are found by a normalised
+name (case, spacing, "(s)"/"(ies)" plural suffixes and "(taxonomy)" ignored) through one
+table of names and synonyms that covers every layout AIAAIC has used since 2023, and the
+columns of this site's own snapshots. A column the table does not know is kept (under the
+document's `extra`) and reported; only a sheet without an id and a headline column is
+refused.
+
+Row problems are findings, never refusals: a row with an id but no headline is skipped, an
+id repeated in the file is imported once with its copies merged field by field, a cell that
+cannot be read is left out of its row. Everything is reported, grouped by kind with row
+numbers (`repository.reports`). The import is one transaction.
+
+Identity across exports: a row updates an incident only when it tells the same story (the
+same AIAAIC id and a similar headline or the same source link, or the same source link
+alone). AIAAIC has reused ids: an id that now names a different story becomes a new
+incident, and both keep the id. Nothing is erased or made vaguer: a blank cell keeps the
+stored value (unless `blank_clears`), and a less precise period never replaces a more
+precise one that it contains.
 """
 
 import csv
 import io
+import json
 import re
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
 
 from . import documents
+from .addresses import normalize_url
 from .documents import DocumentError, clean_name, fold, split_values
-from .models import Incident, Vocabulary
-from .periods import PeriodError, parse_period
-from .services import StaleRevision, Taxonomy, incident_publish, incident_search_refresh, make_slug
+from .models import Entity, ExternalId, Incident, Term, Vocabulary
+from .periods import PeriodError, more_precise, parse_period, period_human
+from .reports import ImportReport
+from .services import (
+    StaleRevision,
+    Taxonomy,
+    incident_publish,
+    incident_search_refresh,
+    make_slug,
+)
+from .signals import incidents_imported
 
-ID_PATTERN = re.compile(r"^AIAAIC\s*0*(\d+)$", re.IGNORECASE)
-URL_PATTERN = re.compile(r"https?://\S+")
+URL_PATTERN = re.compile(r"https?://[^\s<>\"]+")
+AIAAIC_PAGE = "https://www.aiaaic.org/"
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet reads a formula from these
 _url_validator = URLValidator(schemes=["http", "https"])
+
+
+# Column names ------------------------------------------------------------------------------
+
+
+def header_key(text):
+    """A column name as the table knows it: 'Country(ies) ' -> 'country',
+    'News trigger (taxonomy)' -> 'news trigger', 'Headline/title' -> 'headline/title'."""
+    text = " ".join(str(text).replace("\u00a0", " ").split()).casefold()
+    text = re.sub(r"\s*\((?:s|es|ies|taxonomy)\)", "", text)
+    text = re.sub(r"[\s:]+$", "", text)
+    return text
+
+
+def _names(*names):
+    return [header_key(name) for name in names]
+
+
+# target -> the names it goes by; a (group, sub-header) pair for grouped columns.
+COLUMN_NAMES = {
+    "external_id": _names("AIAAIC ID#", "AIAAIC ID", "AIAAIC #", "ID#", "ID"),
+    "headline": _names("Headline", "Headline/title", "Title", "Headline / title"),
+    "type": _names("Type"),
+    "released": _names("Released", "Release date", "Year released"),
+    "occurred": _names("Occurred", "Date occurred", "Occurred date"),
+    "terms:country": [
+        *_names("Country(ies)", "Countries", "Jurisdiction", "Jurisdiction(s)"),
+        ("impacted area", "jurisdiction"),
+        ("impacted area", "country"),
+    ],
+    "terms:sector": [*_names("Sector(s)", "Sectors"), ("impacted area", "sector")],
+    "entities:deployer": _names("Deployer(s)", "Deployers", "Operator(s)", "Operators"),
+    "entities:developer": _names("Developer(s)", "Developers"),
+    "entities:system": _names("System name(s)", "System names", "System(s)", "Systems"),
+    "entities:harmed": _names("Harmed parties", "Harmed party"),
+    "terms:technology": _names("Technology(ies)", "Technologies"),
+    "terms:purpose": _names("Purpose(s)", "Purposes"),
+    "terms:news-trigger": _names("Media trigger(s)", "News trigger(s)", "News trigger (taxonomy)"),
+    "terms:issue": _names("Issue(s)", "Issues", "Ethical issue(s)", "Ethical issue (taxonomy)"),
+    "terms:transparency": _names("Transparency", "Transparency (taxonomy)"),
+    "terms:consequence": _names("Consequence(s)", "Consequence (taxonomy)"),
+    "terms:response": _names("Response(s)", "Response (taxonomy)"),
+    "source": _names("Description/links", "Source", "Source link", "Link", "Links", "URL"),
+    "summary_links": _names("Summary/links"),
+    "summary": _names("Summary", "Description"),
+    "narrative": _names("Narrative"),
+    "external_ids": _names("External ids"),
+    "placeholders": _names("Unknown roles"),
+    "extra": _names("Other source columns"),
+    "permalink": _names("Permalink"),
+}
+HARM_GROUPS = {
+    "external": ("individual", "societal", "environmental"),
+    "internal": ("strategic/reputational", "operational", "financial", "legal/regulatory"),
+}
+HARM_SLUGS = {
+    "individual": "harm-individual",
+    "societal": "harm-societal",
+    "environmental": "harm-environmental",
+    "strategic/reputational": "harm-strategic",
+    "operational": "harm-operational",
+    "financial": "harm-financial",
+    "legal/regulatory": "harm-legal",
+}
+for _group, _subs in HARM_GROUPS.items():
+    for _sub in _subs:
+        COLUMN_NAMES[f"terms:{HARM_SLUGS[_sub]}"] = [
+            (f"{_group} {word}", _sub) for word in ("harm", "harms", "harm (taxonomy)")
+        ] + [(f"{_group} harm (taxonomy)", _sub)]
+for _category, _label in documents.CATEGORY_LABELS.items():
+    COLUMN_NAMES[f"references:{_category}"] = [("references", header_key(_label))]
+
+GROUPS = {"impacted area", "references"} | {
+    name[0] for names in COLUMN_NAMES.values() for name in names if isinstance(name, tuple)
+}
+# (header key, sub key) -> target
+KNOWN = {
+    (name if isinstance(name, tuple) else (name, "")): target
+    for target, names in COLUMN_NAMES.items()
+    for name in names
+}
+# Columns only this site's snapshots have: a file with them is read as a snapshot.
+SNAPSHOT_TARGETS = {"external_ids", "narrative", "placeholders", "extra", "permalink"}
+SNAPSHOT_TARGETS |= {f"references:{category}" for category in documents.CATEGORIES}
+# Countries are also separated by commas in AIAAIC's exports ("USA, UK"), not in ours.
+COMMA_SEPARATED = {"terms:country"}
+HEADER_SEARCH_ROWS = 10
 
 
 @dataclass(frozen=True)
 class Column:
-    header: str  # the name in the column row
-    sub: str  # the name in the sub-header row under a grouped column, or ""
-    target: str  # external_id, headline, type, released, occurred, source, summary_links,
-    #              terms:<vocabulary slug> or entities:<role>
-    separators: str = ";"  # what separates the values of a multi-valued cell
+    index: int
+    header: str  # as written (the group's name for a column under a grouped header)
+    sub: str
+    target: str  # a key of COLUMN_NAMES, or "" for a column the site has no field for
 
     @property
     def title(self):
-        return f"{self.header} / {self.sub}" if self.sub else self.header
+        if self.header and self.sub:
+            return f"{self.header} / {self.sub}"
+        return self.header or self.sub or f"Column {_column_letter(self.index)}"
 
 
-@dataclass(frozen=True)
-class Layout:
-    name: str
-    columns: tuple
-
-    def by_key(self):
-        return {_key(column.header, column.sub): column for column in self.columns}
-
-
-def _key(header, sub):
-    return (" ".join(header.split()).casefold(), " ".join(sub.split()).casefold())
-
-
-LAYOUT_2024 = Layout(
-    "2024",
-    (
-        Column("AIAAIC ID#", "", "external_id"),
-        Column("Headline", "", "headline"),
-        Column("Type", "", "type"),
-        Column("Released", "", "released"),
-        Column("Occurred", "", "occurred"),
-        Column("Country(ies)", "", "terms:country", separators=";,"),
-        Column("Sector(s)", "", "terms:sector"),
-        Column("Deployer(s)", "", "entities:deployer"),
-        Column("Developer(s)", "", "entities:developer"),
-        Column("System name(s)", "", "entities:system"),
-        Column("Technology(ies)", "", "terms:technology"),
-        Column("Purpose(s)", "", "terms:purpose"),
-        Column("Media trigger(s)", "", "terms:news-trigger"),
-        Column("Issue(s)", "", "terms:issue"),
-        Column("Transparency", "", "terms:transparency"),
-        Column("External harms", "Individual", "terms:harm-individual"),
-        Column("External harms", "Societal", "terms:harm-societal"),
-        Column("External harms", "Environmental", "terms:harm-environmental"),
-        Column("Internal harms", "Strategic/reputational", "terms:harm-strategic"),
-        Column("Internal harms", "Operational", "terms:harm-operational"),
-        Column("Internal harms", "Financial", "terms:harm-financial"),
-        Column("Internal harms", "Legal/regulatory", "terms:harm-legal"),
-        Column("Description/links", "", "source"),
-    ),
-)
-
-LAYOUT_2026 = Layout(
-    "2026",
-    (
-        Column("AIAAIC ID#", "", "external_id"),
-        Column("Headline", "", "headline"),
-        Column("Occurred", "", "occurred"),
-        Column("Deployer", "", "entities:deployer"),
-        Column("Developer", "", "entities:developer"),
-        Column("System name", "", "entities:system"),
-        Column("Technology", "", "terms:technology"),
-        Column("Purpose", "", "terms:purpose"),
-        Column("News trigger (taxonomy)", "", "terms:news-trigger"),
-        Column("Ethical issue (taxonomy)", "", "terms:issue"),
-        Column("Impacted area", "Jurisdiction", "terms:country", separators=";,"),
-        Column("Impacted area", "Sector", "terms:sector"),
-        Column("External harm (taxonomy)", "Individual", "terms:harm-individual"),
-        Column("External harm (taxonomy)", "Societal", "terms:harm-societal"),
-        Column("External harm (taxonomy)", "Environmental", "terms:harm-environmental"),
-        Column("Consequence (taxonomy)", "", "terms:consequence"),
-        Column("Response (taxonomy)", "", "terms:response"),
-        Column("Summary/links", "", "summary_links"),
-    ),
-)
-
-LAYOUTS = (LAYOUT_2024, LAYOUT_2026)
-REQUIRED_TARGETS = {"external_id", "headline"}
-HEADER_SEARCH_ROWS = 10
+def _column_letter(index):
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
 
 
 class SheetError(Exception):
-    """A sheet that cannot be imported; nothing was written."""
+    """A sheet that cannot be imported at all; nothing was written."""
+
+
+@dataclass
+class SheetLayout:
+    name: str  # "2024", "2026", "snapshot" or "other"
+    columns: list  # [Column]
+    data_start: int  # index of the first data row
+    snapshot: bool = False
+
+    def by_target(self):
+        return {column.target: column for column in self.columns if column.target}
+
+
+def _decode(data, report):
+    if isinstance(data, str):
+        return data
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        report.add(
+            "ambiguous",
+            f"The file is not UTF-8 (byte {exc.start}); it was read as Windows-1252. "
+            "Check accented names; export the sheet as UTF-8 CSV to be sure.",
+        )
+        return data.decode("cp1252", errors="replace")
+
+
+def read_rows(data, report):
+    text = _decode(data, report)
+    try:
+        return list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise SheetError(f"The file is not valid CSV: {exc}.") from None
+
+
+def _target(header, sub, vocabularies=None):
+    header, sub = header_key(header), header_key(sub)
+    target = KNOWN.get((header, sub))
+    if target is None and not sub and vocabularies:
+        target = vocabularies.get(header)
+    if target is None and sub and (header in GROUPS or not header):
+        target = KNOWN.get((sub, ""))
+    if target is None and not sub:
+        target = KNOWN.get((header, ""))
+    return target or ""
+
+
+def detect_layout(rows, report, vocabularies=()):
+    """Find the column row (and a sub-header row under it) and what each column holds.
+
+    A column named after a vocabulary that no column of the table names (one an
+    administrator added) holds that vocabulary's terms."""
+    covered = set(KNOWN.values())
+    extra_vocabularies = {
+        header_key(key): f"terms:{v.slug}"
+        for v in vocabularies
+        if f"terms:{v.slug}" not in covered
+        for key in (v.label, v.slug)
+    }
+    header_index = None
+    for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        targets = {_target(cell, "") for cell in row}
+        if {"external_id", "headline"} <= targets:
+            header_index = index
+            break
+    if header_index is None:
+        found_id = any(
+            _target(cell, "") == "external_id" for row in rows[:HEADER_SEARCH_ROWS] for cell in row
+        )
+        missing = "headline" if found_id else "id ('AIAAIC ID#')"
+        raise SheetError(
+            f"No column row found: the sheet has no {missing} column. One of its first "
+            f"{HEADER_SEARCH_ROWS} rows must name an id column ('AIAAIC ID#') and a headline "
+            "column ('Headline')."
+        )
+    header = rows[header_index]
+    id_index = next(i for i, cell in enumerate(header) if _target(cell, "") == "external_id")
+    headline_index = next(i for i, cell in enumerate(header) if _target(cell, "") == "headline")
+    data_start = header_index + 1
+    sub = [""] * len(header)
+    following = rows[data_start] if data_start < len(rows) else []
+    if (
+        following
+        and not (following[id_index].strip() if id_index < len(following) else "")
+        and not (following[headline_index].strip() if headline_index < len(following) else "")
+        and any(cell.strip() for cell in following)
+    ):
+        sub = following + [""] * (len(header) - len(following))
+        data_start += 1
+    width = max([len(header), len(sub)] + [len(row) for row in rows[data_start:]] or [0])
+    columns, group, taken = [], "", {}
+    for index in range(width):
+        name = header[index].strip() if index < len(header) else ""
+        under = sub[index].strip() if index < len(sub) else ""
+        if name:
+            group = name if under or header_key(name) in GROUPS else ""
+        elif under and group:
+            name = group
+        target = _target(name, under, extra_vocabularies) if (name or under) else ""
+        column = Column(index, name, under, target)
+        if target and target in taken:
+            report.add(
+                "unknown-column",
+                f"a second column for {target.partition(':')[2] or target} "
+                f"(the first is '{taken[target].title}'): its values are kept under its title.",
+                column=column.title,
+            )
+            column = Column(index, name, under, "")
+        elif target:
+            taken[target] = column
+        columns.append(column)
+    snapshot = bool(SNAPSHOT_TARGETS & set(taken))
+    names = {header_key(column.header) for column in columns}
+    if snapshot:
+        layout = "snapshot"
+    elif names & {"news trigger", "ethical issue", "impacted area", "summary/links"}:
+        layout = "2026"
+    elif names & {"media trigger", "description/links", "country", "issue"}:
+        layout = "2024"
+    else:
+        layout = "other"
+    return SheetLayout(layout, columns, data_start, snapshot)
+
+
+# Reading rows ------------------------------------------------------------------------------
 
 
 @dataclass
 class SheetRow:
-    line: int  # 1-based row number in the file, as a spreadsheet shows it
-    number: int  # the numeric part of the AIAAIC id
-    values: dict  # target -> cleaned value (str or list of names)
+    line: int  # the row number as a spreadsheet shows it
+    external_id: str  # "AIAAIC0563", or "" when the row has none
+    values: dict  # target -> value (non-blank cells only)
+    blank: set = field(default_factory=set)  # targets whose cell was blank
+    copies: list = field(default_factory=list)  # lines of the rows merged into this one
+
+    @property
+    def headline(self):
+        return self.values.get("headline", "")
+
+
+def escape_cell(text):
+    """A cell a spreadsheet would run as a formula (=, +, -, @, tab, carriage return) gets a
+    leading apostrophe, and so does one that already starts with an apostrophe and such a
+    sign, so that `_cell` can take exactly one away again."""
+    if text[:1] in FORMULA_START or (text[:1] == "'" and text[1:2] and text[1:2] in FORMULA_START):
+        return "'" + text
+    return text
+
+
+def _cell(text):
+    """A cell's text, without the apostrophe `escape_cell` put before it."""
+    if text[:1] == "'" and escape_cell(text[1:]) == text:
+        return text[1:]
+    return text
+
+
+def sheet_period(text):
+    """A period as a sheet writes it. Returns (ISO text, a note when the reading is a guess).
+
+    "2021-22" and "2019-2024" are ranges; "2011-12" could be December 2011 or 2011 to 2012:
+    in a sheet (which writes months as words) it is read as the range, with a note."""
+    value = " ".join(text.split())
+    match = re.match(r"^(\d{4})\s*[-–]\s*(\d{2})$", value)
+    if match:
+        start, end = int(match[1]), int(match[1]) // 100 * 100 + int(match[2])
+        if end > start:
+            note = ""
+            if 1 <= int(match[2]) <= 12:
+                note = f"{value!r} read as the years {start}-{end}, not as a month"
+            return parse_period(f"{start}/{end}").iso(), note
+    period = parse_period(value)
+    return (period.iso() if period else ""), ""
+
+
+def _urls_and_text(raw):
+    urls = [documents.trim_url(url) for url in URL_PATTERN.findall(raw)]
+    text = " ".join(URL_PATTERN.sub(" ", raw).split())
+    return urls, text
+
+
+def _checked_url(url):
+    _url_validator(url)
+    if len(url) > documents.MAX_LENGTHS["source_url"]:
+        raise ValidationError("too long")
+    return url
+
+
+def _read_cell(column, raw, values, report, line, snapshot=False):
+    """Read one non-blank cell into `values`. Raises ValueError for a cell left out."""
+    target = column.target
+    if target == "headline":
+        headline = clean_name(raw)
+        limit = documents.MAX_LENGTHS["headline"]
+        if len(headline) > limit:
+            values.setdefault("extra", {})[column.title] = headline
+            headline = headline[: limit - 1].rsplit(" ", 1)[0] + "…"
+            report.add(
+                "unreadable-cell",
+                f"longer than {limit} characters: shortened; the whole headline is kept under "
+                "'Other source columns'.",
+                row=line,
+                column=column.title,
+            )
+        values["headline"] = headline
+    elif target == "type":
+        kind = raw.strip().lower()
+        if kind not in documents.TYPES:
+            raise ValueError(f"{raw.strip()!r} is not a type ({', '.join(documents.TYPES)})")
+        values["type"] = kind
+    elif target == "occurred":
+        iso, note = sheet_period(raw)
+        if note:
+            report.add("ambiguous", note + ".", row=line, column=column.title)
+        values["occurred"] = iso
+    elif target == "released":
+        years, bad = [], []
+        for part in split_values(raw):
+            try:
+                iso, note = sheet_period(part)
+            except PeriodError:
+                bad.append(part)
+                continue
+            if note:
+                report.add("ambiguous", note + ".", row=line, column=column.title)
+            years.append(iso)
+        if bad:
+            report.add(
+                "unreadable-cell",
+                f"{'; '.join(bad)!r} cannot be read as a year or date; left out"
+                + (f", kept {'; '.join(years)}." if years else "."),
+                row=line,
+                column=column.title,
+            )
+        if years:
+            values["released"] = "; ".join(years)
+    elif target in ("source", "summary_links"):
+        urls, text = _urls_and_text(raw)
+        if target == "source" and not urls:
+            raise ValueError(f"{raw.strip()[:60]!r} is not a web address")
+        if urls:
+            try:
+                values["source_url"] = _checked_url(urls[0])
+            except ValidationError:
+                report.add(
+                    "unreadable-cell",
+                    f"{urls[0][:60]!r} is not a web address; left out.",
+                    row=line,
+                    column=column.title,
+                )
+            for url in urls[1:]:  # more addresses than the one source: kept as references
+                values.setdefault("more_urls", []).append(url)
+        if text:
+            values.setdefault("summary", text)
+    elif target in ("summary", "narrative"):
+        values[target] = raw.strip()
+    elif target == "external_ids":
+        ids = []
+        for part in split_values(raw):
+            scheme, colon, value = part.partition(":")
+            if not colon or not value.strip():
+                raise ValueError(f"{part!r} is not scheme:value")
+            ids.append({"scheme": scheme.strip().lower(), "value": value.strip()})
+        values["external_ids"] = ids
+    elif target in ("placeholders", "extra"):
+        try:
+            mapping = json.loads(raw)
+        except json.JSONDecodeError:
+            raise ValueError("is not a JSON object") from None
+        if not isinstance(mapping, dict):
+            raise ValueError("is not a JSON object")
+        values[target] = mapping
+    elif target.startswith("references:"):
+        try:
+            items = json.loads(raw)
+        except json.JSONDecodeError:
+            raise ValueError("is not a JSON list of references") from None
+        if not isinstance(items, list):
+            raise ValueError("is not a JSON list of references")
+        values[target] = items
+    elif target == "permalink":
+        match = re.search(r"/incidents/([^/?#]+)", raw)
+        if match:
+            values["permalink"] = match[1]
+    else:  # terms:… and entities:…; snapshots separate by ';' only (a name may hold a comma)
+        separators = ";," if target in COMMA_SEPARATED and not snapshot else ";"
+        values[target] = split_values(raw, separators)
+
+
+def parse_rows(rows, layout, report):
+    """Every data row as a SheetRow, with its problems reported."""
+    unknown = [column for column in layout.columns if not column.target]
+    unknown_counts = Counter()
+    parsed = []
+    for offset, row in enumerate(rows[layout.data_start :]):
+        line = layout.data_start + offset + 1
+        if not any(cell.strip() for cell in row):
+            continue
+        values, blank, external_id, bad_id = {}, set(), "", False
+        for column in layout.columns:
+            raw = _cell(row[column.index]) if column.index < len(row) else ""
+            if not raw.strip():
+                if column.target:
+                    blank.add(column.target)
+                continue
+            if not column.target:
+                values.setdefault("extra", {})[column.title] = raw.strip()
+                unknown_counts[column.title] += 1
+                continue
+            if column.target == "summary_links" and layout.snapshot:
+                continue  # a snapshot's Summary and Source columns say the same, exactly
+            if column.target == "external_id":
+                external_id = documents.aiaaic_id(raw)
+                if not external_id:
+                    report.add(
+                        "missing-id",
+                        f"{raw.strip()!r} is not an AIAAIC id; the row is imported without one "
+                        "and the value kept under 'Other source columns'.",
+                        row=line,
+                        column=column.title,
+                    )
+                    values.setdefault("extra", {})[column.title] = raw.strip()
+                    bad_id = True
+                continue
+            try:
+                _read_cell(column, raw, values, report, line, layout.snapshot)
+            except (ValueError, PeriodError) as exc:
+                report.add(
+                    "unreadable-cell",
+                    f"{str(exc).rstrip('.')}; left out.",
+                    row=line,
+                    column=column.title,
+                )
+        if not values.get("headline"):
+            what = external_id or "a row without an id"
+            report.add(
+                "skipped-row",
+                f"{what} has no headline (a withdrawn or placeholder entry): skipped.",
+                row=line,
+            )
+            continue
+        if not external_id and not bad_id and not layout.snapshot:
+            report.add("missing-id", "the row has no id: imported without one.", row=line)
+        parsed.append(SheetRow(line, external_id, values, blank))
+    for column in unknown:
+        count = unknown_counts[column.title]
+        if count or column.header or column.sub:
+            report.add(
+                "unknown-column",
+                f"not a column this site knows; its {count:,} non-blank cell(s) are kept under "
+                "'Other source columns' of each incident.",
+                column=column.title,
+            )
+    return parsed
+
+
+def merge_repeated(rows, report):
+    """One row per id: the first, with what its copies add, every disagreement reported."""
+    first = {}
+    merged = []
+    for row in rows:
+        if not row.external_id or row.external_id not in first:
+            if row.external_id:
+                first[row.external_id] = row
+            merged.append(row)
+            continue
+        original = first[row.external_id]
+        original.copies.append(row.line)
+        for target, value in row.values.items():
+            if target not in original.values:
+                original.values[target] = value
+                original.blank.discard(target)
+            elif original.values[target] != value:
+                report.add(
+                    "disagreement",
+                    f"{row.external_id}: {target.partition(':')[2] or target} is "
+                    f"{_shown(original.values[target])} on row {original.line} and {_shown(value)} "
+                    f"here; the first is kept.",
+                    row=row.line,
+                )
+    for row in first.values():
+        if row.copies:
+            report.add(
+                "repeated-id",
+                f"{row.external_id} is also on row(s) {', '.join(map(str, row.copies))}: imported once.",
+                row=row.line,
+            )
+    return merged
+
+
+def _shown(value):
+    if isinstance(value, list):
+        value = "; ".join(map(str, value))
+    text = str(value)
+    return repr(text if len(text) <= 60 else text[:57] + "…")
+
+
+# Building documents ------------------------------------------------------------------------
+
+
+def apply_row(document, row, *, blank_clears=False, report=None):
+    """`document` with the row laid over it. A blank cell keeps the stored value (clears it
+    with `blank_clears`); a less precise period never replaces a more precise one."""
+    document = {
+        **document,
+        "terms": dict(document["terms"]),
+        "entities": dict(document["entities"]),
+        "placeholders": dict(document.get("placeholders", {})),
+        "references": dict(document["references"]),
+        "extra": dict(document.get("extra", {})),
+        "external_ids": list(document.get("external_ids", [])),
+    }
+    values = row.values
+    for target, value in values.items():
+        kind, _, name = target.partition(":")
+        if kind == "terms":
+            document["terms"][name] = value
+        elif kind == "entities":
+            document["entities"][name] = value
+            document["placeholders"].pop(name, None)  # the row says who (or says unknown again)
+        elif kind == "references":
+            document["references"][name] = value
+        elif target in ("occurred", "released"):
+            kept = more_precise(document.get(target, ""), value)
+            if kept != value and report is not None:
+                report.add(
+                    "kept-precise",
+                    f"{target} {period_human(document[target])!r} kept: the file's "
+                    f"{period_human(value)!r} is less precise.",
+                    row=row.line,
+                )
+            document[target] = kept
+        elif target == "extra":
+            document["extra"].update(value)
+        elif target == "placeholders":
+            document["placeholders"] = value
+        elif target == "external_ids":
+            document["external_ids"] = value
+        elif target == "more_urls":
+            known = {ref["url"] for refs in document["references"].values() for ref in refs}
+            news = list(document["references"]["news"])
+            news += [{"url": url} for url in value if url not in known]
+            document["references"]["news"] = news
+        elif target in ("permalink",):
+            continue
+        else:
+            document[target] = value
+    if row.external_id and "external_ids" not in values and "external_ids" not in row.blank:
+        pair = {"scheme": "aiaaic", "value": row.external_id}
+        if pair not in document["external_ids"]:
+            document["external_ids"].append(pair)
+    if blank_clears:
+        for target in row.blank - set(values):
+            kind, _, name = target.partition(":")
+            if kind == "terms":
+                document["terms"].pop(name, None)
+            elif kind in ("entities", "references"):
+                document[kind][name] = []
+            elif target in ("source", "summary_links"):
+                document["source_url"] = ""
+            elif target in documents.SCALAR_PATHS:
+                document[target] = ""
+    return document
+
+
+def _check_row(row, vocabularies, report):
+    """Leave out of the row the values the document validator refuses, with a finding each."""
+    for _attempt in range(3):
+        try:
+            documents.normalize(apply_row(documents.empty_document(), row), vocabularies)
+            return True
+        except DocumentError as exc:
+            problems = exc.message_dict
+        removed = False
+        for path, messages in problems.items():
+            targets = _targets_of_path(path, row)
+            for target in targets:
+                row.values.pop(target, None)
+                removed = True
+            report.add(
+                "unreadable-cell",
+                f"{' '.join(messages).rstrip('.')}; left out.",
+                row=row.line,
+                column=path,
+            )
+        if not removed or not row.values.get("headline"):
+            return bool(row.values.get("headline"))
+    return False
+
+
+def _targets_of_path(path, row):
+    group, _, name = path.partition(".")
+    if group in ("terms", "entities", "references"):
+        return [target for target in row.values if target == f"{group}:{name}"]
+    if group == "source_url":
+        return ["source_url"]
+    return [group] if group in row.values else []
+
+
+# Identity ----------------------------------------------------------------------------------
+
+
+def _words(text):
+    return {word for word in re.findall(r"[a-z0-9]+", documents.fold_text(text)) if len(word) > 2}
+
+
+def similar_headlines(a, b):
+    """Two headlines of one story: mostly the same words, or mostly the same text."""
+    words_a, words_b = _words(a), _words(b)
+    if words_a and words_b:
+        shared = len(words_a & words_b) / min(len(words_a), len(words_b))
+        if shared >= 0.6:
+            return True
+    return SequenceMatcher(None, a.casefold(), b.casefold()).ratio() >= 0.75
+
+
+class Identities:
+    """Which published incident a row is, from a few columns of every incident."""
+
+    def __init__(self):
+        self.by_id = defaultdict(list)  # AIAAIC id -> [incident id]
+        self.by_source = defaultdict(list)  # normalised source link -> [incident id]
+        self.by_slug = {}
+        self.headline = {}
+        self.source = {}
+        self.has_aiaaic = set()
+        merged = set(Incident.objects.filter(merged_into__isnull=False).values_list("id", flat=True))
+        for pk, slug, headline, source_url in Incident.objects.filter(merged_into__isnull=True).values_list(
+            "id", "slug", "headline", "source_url"
+        ):
+            self.by_slug[slug] = pk
+            self.headline[pk] = headline
+            self.source[pk] = normalize_url(source_url)
+            if self.source[pk]:
+                self.by_source[self.source[pk]].append(pk)
+        for incident_id, value in ExternalId.objects.filter(scheme="aiaaic").values_list(
+            "incident_id", "value"
+        ):
+            if incident_id not in merged:
+                self.by_id[value].append(incident_id)
+                self.has_aiaaic.add(incident_id)
+
+    def find(self, row, report, taken):
+        """(incident id or None, whether it is an id reused for another story)."""
+        source = normalize_url(row.values.get("source_url", ""))
+        headline = row.headline
+        candidates = [pk for pk in self.by_id.get(row.external_id, []) if pk not in taken]
+        for pk in candidates:
+            if similar_headlines(self.headline[pk], headline) or (source and self.source[pk] == source):
+                return pk
+        for pk in self.by_source.get(source, []) if source else []:
+            if pk not in taken:
+                return pk
+        if candidates:
+            others = "; ".join(f"incident {pk}: {self.headline[pk]!r}" for pk in candidates)
+            report.add(
+                "id-reused",
+                f"{row.external_id} names {others} on the site, and {headline!r} here: a "
+                "different story, imported as a new incident; both keep the id.",
+                row=row.line,
+            )
+            return None
+        slug = row.values.get("permalink") or make_slug(_slug_hint(row), "incident", 255)
+        pk = self.by_slug.get(slug)
+        if (
+            pk is not None
+            and pk not in taken
+            and pk not in self.has_aiaaic
+            and (row.values.get("permalink") is None or similar_headlines(self.headline[pk], headline))
+        ):
+            return pk  # a page (or a snapshot row) imported before, under the same slug
+        return None
+
+    def add(self, incident, row):
+        self.headline[incident.pk] = incident.headline
+        self.source[incident.pk] = normalize_url(incident.source_url)
+        if self.source[incident.pk]:
+            self.by_source[self.source[incident.pk]].append(incident.pk)
+        if row.external_id:
+            self.by_id[row.external_id].append(incident.pk)
+            self.has_aiaaic.add(incident.pk)
+        self.by_slug[incident.slug] = incident.pk
+
+
+def _slug_hint(row):
+    if row.values.get("permalink"):
+        return row.values["permalink"]
+    url = row.values.get("source_url", "")
+    if url.startswith(AIAAIC_PAGE):
+        return url.rstrip("/").rsplit("/", 1)[-1]
+    return row.headline
+
+
+# Spellings and merge candidates --------------------------------------------------------------
+
+
+def spelling_counts(rows):
+    """(scope, folded key) -> Counter of spellings, and the first row of each spelling."""
+    counts, first_row = defaultdict(Counter), {}
+    for row in rows:
+        for target, value in row.values.items():
+            kind, _, name = target.partition(":")
+            if kind not in ("terms", "entities"):
+                continue
+            scope = name if kind == "terms" else ("system" if name == "system" else "organisation")
+            for item in value:
+                if documents.is_placeholder(item):
+                    continue
+                key = (scope, fold(item))
+                counts[key][item] += 1
+                first_row.setdefault((key, item), row.line)
+    return counts, first_row
+
+
+def report_folds(counts, first_row, report):
+    for (scope, _key), counter in counts.items():
+        if len(counter) > 1:
+            ranked = counter.most_common()
+            name = ranked[0][0]
+            variants = ", ".join(
+                f"{spelling!r} ({uses}×, first on row {first_row[((scope, _key), spelling)]})"
+                for spelling, uses in ranked[1:]
+            )
+            report.add("folded", f"{variants} folded into {name!r} ({ranked[0][1]}×).", column=scope)
+
+
+STOP_WORDS = {"of", "the", "and", "for", "de", "&"}
+
+
+def _initials(name):
+    words = [word for word in re.findall(r"[A-Za-z0-9]+", name) if word.casefold() not in STOP_WORDS]
+    if len(words) < 2 or any(len(word) < 3 for word in words):
+        return ""
+    return "".join(word[0] for word in words).casefold()
+
+
+def _deletions(key):
+    return {key[:i] + key[i + 1 :] for i in range(len(key))}
+
+
+def merge_candidates(names):
+    """Pairs of names in one vocabulary (or of organisations) that probably mean the same:
+    an acronym and its words ("UK", "United Kingdom"), a short name and its extension
+    ("US", "USA"), one or two letters apart ("Accuracy/reliability", "Accuracy/reliablity"),
+    and a combined name and its parts ("Meta/Facebook", "Meta")."""
+    by_key = {}
+    for name in names:
+        by_key.setdefault(fold(name), name)
+    pairs = set()
+    keys = list(by_key)
+    short = {key: by_key[key] for key in keys if 2 <= len(key) <= 5}
+    for key in keys:
+        initials = _initials(by_key[key])
+        if initials and initials in short and initials != key:
+            pairs.add(tuple(sorted((short[initials], by_key[key]))))
+    for key, name in short.items():
+        for extra in range(1, 3):
+            for other in keys:
+                if len(other) == len(key) + extra and other.startswith(key) and len(key) >= 2:
+                    pairs.add(tuple(sorted((name, by_key[other]))))
+    variants = defaultdict(set)
+    for key in keys:
+        if len(key) >= 7:
+            variants[key].add(key)
+            for deleted in _deletions(key):
+                variants[deleted].add(key)
+    for group in variants.values():
+        if 1 < len(group) <= 5:
+            group = sorted(group)
+            for i, a in enumerate(group):
+                for b in group[i + 1 :]:
+                    if re.findall(r"\d+", a) == re.findall(r"\d+", b):  # "USD 23m" is not "USD 30m"
+                        pairs.add(tuple(sorted((by_key[a], by_key[b]))))
+    for key, name in by_key.items():
+        if "/" in name:
+            for part in name.split("/"):
+                part_key = fold(part)
+                if part_key in by_key and part_key != key:
+                    pairs.add(tuple(sorted((name, by_key[part_key]))))
+    return sorted(pairs)
+
+
+def report_merge_candidates(taxonomy, scopes, report):
+    for scope in sorted(scopes):
+        if scope in taxonomy.vocabularies:
+            names = Term.objects.filter(vocabulary__slug=scope, merged_into__isnull=True).values_list(
+                "name", flat=True
+            )
+        elif scope == "organisation":
+            names = Entity.objects.filter(
+                kind=Entity.Kind.ORGANISATION, merged_into__isnull=True
+            ).values_list("name", flat=True)
+        else:
+            continue
+        for a, b in merge_candidates(list(names)):
+            report.add("merge-candidate", f"{a!r} and {b!r} may be one name.", column=scope)
+
+
+# The import ---------------------------------------------------------------------------------
 
 
 @dataclass
@@ -129,251 +876,63 @@ class ImportResult:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    skipped: int = 0
     terms_created: int = 0
     entities_created: int = 0
-    warnings: list = field(default_factory=list)
+    aliases_kept: int = 0
+    report: ImportReport = field(default_factory=ImportReport)
+    incident_ids: list = field(default_factory=list)  # created or changed
+    seconds: float = 0.0
+
+    @property
+    def warnings(self):
+        return [str(finding) for finding in self.report.warnings]
 
 
-def _read_rows(data):
-    if isinstance(data, bytes):
-        try:
-            data = data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise SheetError(f"The file is not UTF-8 text (byte {exc.start}).") from None
-    try:
-        return list(csv.reader(io.StringIO(data, newline="")))
-    except csv.Error as exc:
-        raise SheetError(f"The file is not valid CSV: {exc}.") from None
+CHUNK = 200
 
 
-def detect_layout(rows):
-    """Find the column row and the layout. Returns (layout, {index: Column}, first data index)."""
-    header_index = next(
-        (i for i, row in enumerate(rows[:HEADER_SEARCH_ROWS]) if row and _key(row[0], "")[0] == "aiaaic id#"),
-        None,
-    )
-    if header_index is None:
-        raise SheetError(
-            "No column row found: the first column of one of the first "
-            f"{HEADER_SEARCH_ROWS} rows must be 'AIAAIC ID#'."
-        )
-    header = rows[header_index]
-    sub = [""] * len(header)
-    data_start = header_index + 1
-    following = rows[data_start] if data_start < len(rows) else []
-    if following and not following[0].strip() and any(cell.strip() for cell in following):
-        sub = following + [""] * (len(header) - len(following))
-        data_start += 1
+def sheet_import(*, data, progress=None, strict=False, blank_clears=False):
+    """Import an AIAAIC sheet export (bytes or text) in one transaction. Returns ImportResult.
 
-    found = {}  # index -> (header, sub) as written
-    group = ""
-    for index, name in enumerate(header):
-        if name.strip():
-            group = name
-        under = sub[index] if index < len(sub) else ""
-        if name.strip() or under.strip():
-            found[index] = (name.strip() or group, under.strip())
-
-    best, best_unknown = None, None
-    for layout in LAYOUTS:
-        known = layout.by_key()
-        unknown = [pair for pair in found.values() if _key(*pair) not in known]
-        if best is None or len(unknown) < len(best_unknown):
-            best, best_unknown = layout, unknown
-    if best_unknown:
-        names = ", ".join(f"'{h} / {s}'" if s else f"'{h}'" for h, s in best_unknown)
-        raise SheetError(
-            f"Unknown sheet layout: columns not recognised: {names}. "
-            f"Known layouts: {', '.join(layout.name for layout in LAYOUTS)} "
-            f"(the closest is {best.name})."
-        )
-    known = best.by_key()
-    columns = {index: known[_key(*pair)] for index, pair in found.items()}
-    missing = REQUIRED_TARGETS - {column.target for column in columns.values()}
-    if missing:
-        raise SheetError(f"The sheet has no {' or '.join(sorted(missing))} column.")
-    seen = Counter(column.target for column in columns.values())
-    doubled = [target for target, count in seen.items() if count > 1]
-    if doubled:
-        raise SheetError(f"The sheet has more than one column for {', '.join(doubled)}.")
-    return best, columns, data_start
-
-
-def _document_errors(row, layout, vocabularies):
-    """What the document validator says of a row's values, by column."""
-    try:
-        documents.normalize(_apply_row(documents.empty_document(), row), vocabularies)
-    except DocumentError as exc:
-        titles = {}
-        paths = {"source": ["source_url"], "summary_links": ["summary", "source_url"]}
-        for column in layout.columns:
-            path = column.target.replace(":", ".")
-            for document_path in paths.get(path, [path]):
-                titles[document_path] = column.title
-        return [
-            f"row {row.line}, column '{titles.get(path, path)}': {' '.join(messages)}"
-            for path, messages in exc.message_dict.items()
-        ]
-    return []
-
-
-def _checked_url(url, where, warnings):
-    """The address, or '' with a warning when it is not a web address the site can keep."""
-    if not url:
-        return ""
-    try:
-        _url_validator(url)
-        if len(url) > documents.MAX_LENGTHS["source_url"]:
-            raise ValidationError("too long")
-    except ValidationError:
-        warnings.append(f"{where}: {url[:60]!r} is not a web address; left out.")
-        return ""
-    return url
-
-
-def _released(text):
-    parts = split_values(text)
-    years = []
-    for part in parts:
-        period = parse_period(part)
-        years.append(period.iso())
-    return "; ".join(years)
-
-
-def parse_sheet(data, vocabularies):
-    """Read and check every row. Returns (layout, [SheetRow], warnings). Raises SheetError."""
-    rows = _read_rows(data)
-    layout, columns, start = detect_layout(rows)
+    Raises SheetError when the file cannot be read at all (nothing is written), and with
+    `strict` when any warning was found (nothing is written either).
+    """
+    started = time.monotonic()
+    report = ImportReport()
+    rows = read_rows(data, report)
+    vocabularies = {v.slug: v for v in Vocabulary.objects.all()}
+    layout = detect_layout(rows, report, vocabularies.values())
     missing = sorted(
-        {c.target.partition(":")[2] for c in columns.values() if c.target.startswith("terms:")}
-        - set(vocabularies)
+        {
+            c.target.partition(":")[2]
+            for c in layout.columns
+            if c.target.startswith("terms:") and c.target.partition(":")[2] not in vocabularies
+        }
     )
     if missing:
         raise SheetError(
             f"The site has no vocabulary {', '.join(missing)}; the sheet's columns need them "
             "(they come with the migrations: run `python manage.py migrate`)."
         )
-    errors, warnings, parsed, seen_ids = [], [], [], {}
-    for offset, row in enumerate(rows[start:]):
-        line = start + offset + 1
-        if not any(cell.strip() for cell in row):
-            continue
-        values = {}
-        for index, column in columns.items():
-            raw = row[index] if index < len(row) else ""
-            where = f"row {line}, column '{column.title}'"
-            target = column.target
-            try:
-                if target == "external_id":
-                    match = ID_PATTERN.match(raw.strip())
-                    if not match:
-                        raise ValueError(
-                            f"{raw.strip()!r} is not an AIAAIC id" if raw.strip() else "the id is missing"
-                        )
-                    values["number"] = int(match[1])
-                    values[target] = f"AIAAIC{int(match[1]):04d}"
-                    values["external_ids"] = [{"scheme": "aiaaic", "value": values[target]}]
-                elif target == "headline":
-                    values[target] = clean_name(raw)
-                    if not values[target]:
-                        raise ValueError("the headline is missing")
-                elif target == "type":
-                    kind = raw.strip().lower()
-                    if kind and kind not in documents.TYPES:
-                        raise ValueError(f"{raw.strip()!r} is not a type ({', '.join(documents.TYPES)})")
-                    values[target] = kind
-                elif target == "occurred":
-                    period = parse_period(raw)
-                    values[target] = period.iso() if period else ""
-                elif target == "released":
-                    values[target] = _released(raw)
-                elif target == "source":
-                    values["source_url"] = _checked_url(raw.strip(), where, warnings)
-                elif target == "summary_links":
-                    urls = [documents.trim_url(url) for url in URL_PATTERN.findall(raw)]
-                    values["source_url"] = _checked_url(urls[0] if urls else "", where, warnings)
-                    values["summary"] = " ".join(URL_PATTERN.sub(" ", raw).split())
-                else:
-                    values[target] = split_values(raw, column.separators)
-            except (ValueError, PeriodError) as exc:
-                errors.append(f"{where}: {exc}.")
-        if "number" in values:
-            external_id = values["external_id"]
-            if external_id in seen_ids:
-                errors.append(f"row {line}: {external_id} is also on row {seen_ids[external_id]}.")
-            seen_ids[external_id] = line
-            row = SheetRow(line, values.pop("number"), values)
-            errors.extend(_document_errors(row, layout, vocabularies))
-            parsed.append(row)
-    if errors:
-        shown = "\n  ".join(errors[:20])
-        more = f"\n  … and {len(errors) - 20} more." if len(errors) > 20 else ""
-        raise SheetError(f"The sheet has {len(errors)} error(s); nothing was imported.\n  {shown}{more}")
-    return layout, parsed, warnings
-
-
-def _spelling_preferences(rows, warnings):
-    """The most common spelling of each folded name, and a warning for each folded variant."""
-    spellings = defaultdict(Counter)
-    for row in rows:
-        for target, value in row.values.items():
-            kind, _, name = target.partition(":")
-            if kind in {"terms", "entities"}:
-                scope = name if kind == "terms" else ("system" if name == "system" else "organisation")
-                for item in value:
-                    spellings[(scope, fold(item))][item] += 1
-    preferred = {}
-    for key, counter in spellings.items():
-        preferred[key] = counter.most_common(1)[0]
-        if len(counter) > 1:
-            variants = ", ".join(f"{name!r}" for name in counter if name != preferred[key][0])
-            scope = key[0].capitalize() if key[0] in ("organisation", "system") else f"Vocabulary {key[0]}"
-            warnings.append(f"{scope}: {variants} folded into {preferred[key][0]!r}.")
-    return preferred
-
-
-def _apply_row(document, row):
-    document = {
-        **document,
-        "terms": dict(document["terms"]),
-        "entities": dict(document["entities"]),
-    }
-    for target, value in row.values.items():
-        kind, _, name = target.partition(":")
-        if target == "external_id":
-            continue
-        if kind == "terms":
-            if value:
-                document["terms"][name] = value
-            else:
-                document["terms"].pop(name, None)
-        elif kind == "entities":
-            document["entities"][name] = value
-        else:
-            document[target] = value
-    return document
-
-
-def _slug_hint(row):
-    url = row.values.get("source_url", "")
-    if url.startswith("https://www.aiaaic.org/"):
-        return url.rstrip("/").rsplit("/", 1)[-1]
-    return row.values["headline"]
-
-
-def sheet_import(*, data, progress=None):
-    """Import an AIAAIC sheet export (bytes or text), all or nothing. Returns ImportResult."""
-    vocabularies = set(Vocabulary.objects.values_list("slug", flat=True))
-    layout, rows, warnings = parse_sheet(data, vocabularies)
-    result = ImportResult(layout=layout.name, rows=len(rows), warnings=warnings)
+    parsed = parse_rows(rows, layout, report)
+    total_lines = len([row for row in rows[layout.data_start :] if any(cell.strip() for cell in row)])
+    del rows
+    parsed = merge_repeated(parsed, report)
+    parsed = [row for row in parsed if _check_row(row, set(vocabularies), report)]
+    result = ImportResult(layout=layout.name, rows=total_lines, report=report)
+    result.skipped = total_lines - len(parsed) - sum(len(row.copies) for row in parsed)
+    counts, first_row = spelling_counts(parsed)
+    report_folds(counts, first_row, report)
     taxonomy = Taxonomy()
-    taxonomy.preferred = _spelling_preferences(rows, result.warnings)
-    rows.sort(key=lambda row: row.number)
-    changed_ids = []
+    taxonomy.preferred = {key: counter.most_common(1)[0] for key, counter in counts.items()}
+    summary = f"Imported from the AIAAIC sheet ({layout.name} layout)"
     with transaction.atomic():
         taxonomy.preload()
+        for scope, old, new in taxonomy.rename_to_preferred():
+            report.add("renamed", f"{old!r} is now {new!r}, its most common spelling.", column=scope)
         terms, entities = [], []
-        for row in rows:
+        for row in parsed:
             for target, value in row.values.items():
                 kind, _, name = target.partition(":")
                 if kind == "terms":
@@ -381,61 +940,82 @@ def sheet_import(*, data, progress=None):
                 elif kind == "entities":
                     entities.extend((item, name) for item in value)
         taxonomy.ensure(terms=terms, entities=entities)
-        existing, unnumbered = {}, {}
-        for incident in Incident.objects.select_related("current_revision").prefetch_related("external_ids"):
-            ids = [item.value for item in incident.external_ids.all() if item.scheme == "aiaaic"]
-            for value in ids:
-                existing[value] = incident
-            if not ids:
-                unnumbered[incident.slug] = incident
+        identities = Identities()
+        taken = set()
         next_number = None
-        for done, row in enumerate(rows, start=1):
-            incident = existing.get(row.values["external_id"])
-            if incident is None:
-                # A page imported before the sheet: same slug, no AIAAIC id yet.
-                incident = unnumbered.pop(make_slug(_slug_hint(row), "incident", 255), None)
-            if incident is not None and incident.current_revision is not None:
-                base = incident.current_revision.document
-            else:
-                base = documents.empty_document()
-            number = None
-            if incident is None:
-                if next_number is None:
-                    next_number = (
-                        Incident.objects.order_by("-number").values_list("number", flat=True).first() or 0
-                    ) + 1
-                number, next_number = next_number, next_number + 1
-            try:
-                outcome = incident_publish(
-                    document=_apply_row(base, row),
-                    incident=incident,
-                    summary=f"Imported from the AIAAIC sheet ({layout.name} layout)",
-                    slug=_slug_hint(row),
-                    number=number,
-                    taxonomy=taxonomy,
-                    refresh_search=False,
-                    expected_revision=incident.current_revision_id if incident else None,
+        done = 0
+        for start in range(0, len(parsed), CHUNK):
+            chunk = parsed[start : start + CHUNK]
+            targets = [identities.find(row, report, taken) for row in chunk]
+            for pk in targets:
+                if pk is not None:
+                    taken.add(pk)
+            loaded = Incident.objects.select_related("current_revision").in_bulk(
+                [pk for pk in targets if pk is not None]
+            )
+            for row, pk in zip(chunk, targets, strict=True):
+                incident = loaded.get(pk) if pk is not None else None
+                base = (
+                    incident.current_revision.document
+                    if incident is not None and incident.current_revision is not None
+                    else documents.empty_document()
                 )
-            except StaleRevision:
-                raise SheetError(
-                    f"row {row.line}: {row.values['external_id']} was changed on the site while the "
-                    "import ran; nothing was imported. Run the import again."
-                ) from None
-            except DocumentError as exc:
-                problems = "; ".join(f"{path}: {' '.join(msgs)}" for path, msgs in exc.message_dict.items())
-                raise SheetError(f"row {row.line}: {problems}") from None
-            if outcome.created:
-                result.created += 1
-            elif outcome.changed:
-                result.updated += 1
-            else:
-                result.unchanged += 1
-            if outcome.changed:
-                changed_ids.append(outcome.incident.pk)
-            if progress:
-                progress(done, len(rows))
-        for start in range(0, len(changed_ids), 500):
-            incident_search_refresh(incident_ids=changed_ids[start : start + 500])
+                number = None
+                if incident is None:
+                    if next_number is None:
+                        next_number = (
+                            Incident.objects.order_by("-number").values_list("number", flat=True).first() or 0
+                        ) + 1
+                    number, next_number = next_number, next_number + 1
+                try:
+                    outcome = incident_publish(
+                        document=apply_row(base, row, blank_clears=blank_clears, report=report),
+                        incident=incident,
+                        summary=summary,
+                        slug=_slug_hint(row),
+                        number=number,
+                        taxonomy=taxonomy,
+                        refresh_search=False,
+                        expected_revision=incident.current_revision_id if incident else None,
+                    )
+                except StaleRevision:
+                    raise SheetError(
+                        f"row {row.line}: {row.external_id or row.headline!r} was changed on the site "
+                        "while the import ran; nothing was imported. Run the import again."
+                    ) from None
+                except DocumentError as exc:
+                    problems = "; ".join(
+                        f"{path}: {' '.join(msgs)}" for path, msgs in exc.message_dict.items()
+                    )
+                    raise SheetError(f"row {row.line}: {problems}") from None
+                if incident is None:
+                    identities.add(outcome.incident, row)
+                    taken.add(outcome.incident.pk)
+                if outcome.created:
+                    result.created += 1
+                elif outcome.changed:
+                    result.updated += 1
+                else:
+                    result.unchanged += 1
+                if outcome.changed:
+                    result.incident_ids.append(outcome.incident.pk)
+                done += 1
+                if progress:
+                    progress(done, len(parsed))
+        for start in range(0, len(result.incident_ids), 500):
+            incident_search_refresh(incident_ids=result.incident_ids[start : start + 500])
+        result.aliases_kept = taxonomy.keep_spellings()
+        report_merge_candidates(taxonomy, {scope for scope, _key in counts}, report)
+        if strict and report.warnings:
+            raise SheetError(
+                f"--strict: {len(report.warnings):,} warning(s); nothing was imported.\n  "
+                + "\n  ".join(str(finding) for finding in report.warnings[:20])
+            )
+        changed = list(result.incident_ids)
+        transaction.on_commit(
+            lambda: incidents_imported.send(sender=Incident, incident_ids=changed, source="aiaaic")
+        )
     result.terms_created = taxonomy.created_terms
     result.entities_created = taxonomy.created_entities
+    result.seconds = time.monotonic() - started
     return result

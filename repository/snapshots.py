@@ -1,18 +1,19 @@
-"""Writing the published dataset to files: CSV in the AIAAIC sheet's 2024 layout, and JSON.
+"""Writing the published dataset to files: CSV that `import_sheet` reads back, and JSON.
 
 Both files are written in one pass over the incidents (so they describe the same moment),
 in chunks of `CHUNK` incidents read by number, straight to the files: memory does not grow
 with the dataset. Each file is written under a temporary name in the same directory and
 renamed into place when complete, so a reader never sees half a file.
 
-CSV: the title row, the column row and the sub-header row of the 2024 sheet, then one row
-per incident, built from its current revision's document. `import_sheet` reads it back.
-The 2024 layout has no summary, narrative, references, consequence or response; those are
-in the JSON. The `AIAAIC ID#` column holds the incident's AIAAIC id; an incident without one
-(reported here, not on the AIAAIC sheet) gets `AIAAIC` followed by NO_ID_OFFSET plus its
-permanent number (incident 42 is AIAAIC1000042): stable from one snapshot to the next, far
-above the AIAAIC numbering, and of the shape the importer requires. Importing such a file
-gives that incident this id as its external id.
+CSV: a title row, the column row and the sub-header row, then one row per incident, built
+from its current revision's document. The columns are the newest AIAAIC layout's first (a
+spreadsheet made for AIAAIC's sheet reads them), then every field that layout lacks: type,
+released, transparency, internal harms, harmed parties, unknown roles, summary, narrative,
+source, external ids, references by section (JSON lists), other source columns (a JSON
+object) and the permalink; and a column for each vocabulary added since. `import_sheet` on a
+snapshot rebuilds identical documents. Multi-valued cells are joined with "; ". A cell a
+spreadsheet would read as a formula (starting with =, +, -, @, tab or carriage return) gets
+a leading apostrophe, which the importer strips.
 
 JSON: one array of `{"slug", "number", "document"}` objects (the shape of
 `/incidents/<slug>/document.json`), one incident per line, so that it can be read whole
@@ -28,14 +29,56 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.urls import reverse
 
 from . import documents
-from .models import ExternalId, Incident
+from .documents import split_values
+from .models import Incident, Vocabulary
 from .periods import period_human
-from .sheet import ID_PATTERN, LAYOUT_2024
+from .sheet import escape_cell
 
 CHUNK = 500
-NO_ID_OFFSET = 1_000_000
+# (header, sub-header, target as repository.sheet reads it): the 2026 AIAAIC layout, then ours.
+EXPORT_COLUMNS = [
+    ("AIAAIC ID#", "", "external_id"),
+    ("Headline", "", "headline"),
+    ("Occurred", "", "occurred"),
+    ("Deployer", "", "entities:deployer"),
+    ("Developer", "", "entities:developer"),
+    ("System name", "", "entities:system"),
+    ("Technology", "", "terms:technology"),
+    ("Purpose", "", "terms:purpose"),
+    ("News trigger (taxonomy)", "", "terms:news-trigger"),
+    ("Ethical issue (taxonomy)", "", "terms:issue"),
+    ("Impacted area", "Jurisdiction", "terms:country"),
+    ("Impacted area", "Sector", "terms:sector"),
+    ("External harm (taxonomy)", "Individual", "terms:harm-individual"),
+    ("External harm (taxonomy)", "Societal", "terms:harm-societal"),
+    ("External harm (taxonomy)", "Environmental", "terms:harm-environmental"),
+    ("Consequence (taxonomy)", "", "terms:consequence"),
+    ("Response (taxonomy)", "", "terms:response"),
+    ("Summary/links", "", "summary_links"),
+    ("Type", "", "type"),
+    ("Released", "", "released"),
+    ("Transparency", "", "terms:transparency"),
+    ("Internal harm (taxonomy)", "Strategic/reputational", "terms:harm-strategic"),
+    ("Internal harm (taxonomy)", "Operational", "terms:harm-operational"),
+    ("Internal harm (taxonomy)", "Financial", "terms:harm-financial"),
+    ("Internal harm (taxonomy)", "Legal/regulatory", "terms:harm-legal"),
+    ("Harmed parties", "", "entities:harmed"),
+    ("Unknown roles", "", "placeholders"),
+    ("Summary", "", "summary"),
+    ("Narrative", "", "narrative"),
+    ("Source", "", "source"),
+    ("External ids", "", "external_ids"),
+    ("References", "System", "references:system"),
+    ("References", "Legal, regulatory", "references:legal"),
+    ("References", "Research, advocacy", "references:research"),
+    ("References", "Investigations, assessments, audits", "references:investigations"),
+    ("References", "News, commentary, analysis", "references:news"),
+    ("Other source columns", "", "extra"),
+    ("Permalink", "", "permalink"),
+]
 FILE_PREFIX = "incidents-"
 TEMP_PREFIX = ".incidents-"
 TEMP_SUFFIX = ".part"
@@ -73,84 +116,84 @@ def snapshot_path(file_name):
     return Path(settings.EXPORT_DIR) / file_name
 
 
-def sheet_header_rows(title):
-    """The title row, the column row and the sub-header row of the 2024 sheet."""
-    columns = LAYOUT_2024.columns
+def export_columns(vocabularies):
+    """The snapshot's columns as (header, sub-header, target): the newest AIAAIC layout's
+    first, then the fields it lacks, then one per vocabulary no column names yet."""
+    columns = list(EXPORT_COLUMNS)
+    covered = {target for _h, _s, target in columns}
+    for vocabulary in vocabularies:
+        if f"terms:{vocabulary.slug}" not in covered:
+            columns.append((vocabulary.label, "", f"terms:{vocabulary.slug}"))
+    return columns
+
+
+def sheet_header_rows(title, columns):
+    """The title row, the column row and the sub-header row, as the sheet writes them: a
+    group's name over its first column only."""
     names, subs, group = [], [], None
-    for column in columns:
-        if column.sub and column.header == group:
-            names.append("")  # under the grouped header, as the sheet writes it
-        else:
-            names.append(column.header)
-        group = column.header if column.sub else None
-        subs.append(column.sub)
+    for header, sub, _target in columns:
+        names.append("" if sub and header == group else header)
+        group = header if sub else None
+        subs.append(sub)
     return [[title] + [""] * (len(columns) - 1), names, subs]
 
 
-def sheet_id(external_id, number, offset=NO_ID_OFFSET):
-    """The `AIAAIC ID#` of an incident: its AIAAIC id, or one made from its number."""
-    match = ID_PATTERN.match((external_id or "").strip())
-    if match:
-        return f"AIAAIC{int(match[1]):04d}"
-    return f"AIAAIC{offset + number}"
+def _periods_human(text):
+    return "; ".join(period_human(part) for part in split_values(text))
 
 
-def sheet_row(document, identifier):
-    """One incident as a row of the 2024 sheet."""
+def _json(value):
+    return json.dumps(value, ensure_ascii=False, sort_keys=True) if value else ""
+
+
+def sheet_row(document, columns, permalink=""):
+    """One incident as a row of the snapshot sheet."""
     row = []
-    for column in LAYOUT_2024.columns:
-        target = column.target
+    for _header, _sub, target in columns:
         kind, _, name = target.partition(":")
         if target == "external_id":
-            row.append(identifier)
+            value = (documents.external_id_values(document, "aiaaic") or [""])[0]
         elif target == "type":
-            row.append(document.get("type", "").capitalize())
-        elif target == "occurred":
-            row.append(period_human(document.get("occurred", "")))
+            value = document.get("type", "").capitalize()
+        elif target in ("occurred", "released"):
+            value = _periods_human(document.get(target, ""))
+        elif target == "summary_links":
+            value = " ".join(filter(None, [document.get("summary", ""), document.get("source_url", "")]))
         elif target == "source":
-            row.append(document.get("source_url", ""))
+            value = document.get("source_url", "")
+        elif target == "external_ids":
+            value = "; ".join(
+                f"{item['scheme']}:{item['value']}" for item in document.get("external_ids", [])
+            )
+        elif target in ("placeholders", "extra"):
+            value = _json(document.get(target, {}))
+        elif kind == "references":
+            value = _json(document.get("references", {}).get(name, []))
         elif kind == "terms":
-            row.append("; ".join(document.get("terms", {}).get(name, [])))
+            value = "; ".join(document.get("terms", {}).get(name, []))
         elif kind == "entities":
-            row.append("; ".join(document.get("entities", {}).get(name, [])))
-        else:  # headline, released
-            row.append(document.get(target, ""))
+            value = "; ".join(document.get("entities", {}).get(name, []))
+        elif target == "permalink":
+            value = permalink
+        else:  # headline, summary, narrative
+            value = document.get(target, "")
+        row.append(escape_cell(value))
     return row
 
 
 def _chunks(size=CHUNK):
-    """The published incidents by number, `size` at a time: (number, slug, external_id, document)."""
+    """The published incidents by number, `size` at a time: (number, slug, document)."""
     last = 0
     while True:
         rows = list(
-            Incident.objects.filter(number__gt=last, current_revision__isnull=False)
+            Incident.objects.filter(number__gt=last, current_revision__isnull=False, merged_into__isnull=True)
             .order_by("number")
             .values_list("number", "slug", "current_revision__document")[:size]
         )
         if not rows:
             return
-        yield [
-            (number, slug, (documents.external_id_values(document, "aiaaic") or [""])[0], document)
-            for number, slug, document in rows
-        ]
+        yield rows
         last = rows[-1][0]
-
-
-def _made_up_ids(rows):
-    """Ids for the incidents of a chunk that have no AIAAIC id, avoiding any id in use."""
-    wanted = [number for number, _slug, external_id, _doc in rows if not ID_PATTERN.match(external_id or "")]
-    ids, offset = {}, NO_ID_OFFSET
-    while wanted:
-        candidates = {number: sheet_id("", number, offset) for number in wanted}
-        taken = set(
-            ExternalId.objects.filter(scheme="aiaaic", value__in=candidates.values()).values_list(
-                "value", flat=True
-            )
-        )
-        ids.update({number: value for number, value in candidates.items() if value not in taken})
-        wanted = [number for number, value in candidates.items() if value in taken]
-        offset += NO_ID_OFFSET
-    return ids
 
 
 def write_dataset(*, stem, title, progress=None):
@@ -165,14 +208,16 @@ def write_dataset(*, stem, title, progress=None):
             )
             temps[format] = (handle, _HashingWriter(handle))
         sheet = csv.writer(temps["csv"][1], lineterminator="\r\n")
-        sheet.writerows(sheet_header_rows(title))
+        columns = export_columns(Vocabulary.objects.all())
+        sheet.writerows(sheet_header_rows(title, columns))
+        site = settings.SITE_URL.rstrip("/")
         out = temps["json"][1]
         out.write("[")
         count = 0
         for rows in _chunks():
-            made_up = _made_up_ids(rows)
-            for number, slug, external_id, document in rows:
-                sheet.writerow(sheet_row(document, made_up.get(number) or sheet_id(external_id, number)))
+            for number, slug, document in rows:
+                permalink = site + reverse("repository:incident", args=[slug])
+                sheet.writerow(sheet_row(document, columns, permalink))
                 item = {"slug": slug, "number": number, "document": document}
                 out.write(("\n" if count == 0 else ",\n") + json.dumps(item, ensure_ascii=False))
                 count += 1

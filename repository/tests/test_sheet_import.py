@@ -1,3 +1,5 @@
+import csv
+import tempfile
 from datetime import date
 from io import StringIO
 from pathlib import Path
@@ -189,9 +191,12 @@ class Sheet2024ImportTests(TestCase):
         self.assertEqual(Entity.objects.filter(name="RoboRun").count(), 1)
 
     def test_variant_spellings_of_an_entity_fold_into_one_with_an_alias(self):
-        openai = Entity.objects.get(aliases__key="openai")
-        self.assertEqual(openai.name, "OpenAI")
-        self.assertEqual(list(openai.aliases.values_list("name", "key")), [("OpenAI", "openai")])
+        openai = Entity.objects.get(name="OpenAI")
+        # Every spelling met is kept as an alias, with how often the sheet used it.
+        self.assertEqual(
+            sorted(openai.aliases.values_list("name", "key", "uses")),
+            [("Open AI", "openai", 1), ("OpenAI", "openai", 2), ("openai", "openai", 1)],
+        )
         self.assertFalse(
             Entity.objects.exclude(pk=openai.pk).filter(name__iregex=r"^\s*open\s*ai\s*$").exists()
         )
@@ -205,7 +210,10 @@ class Sheet2024ImportTests(TestCase):
         machine_learning = Term.objects.filter(vocabulary__slug="technology", name__iexact="machine learning")
         self.assertEqual(list(machine_learning.values_list("name", flat=True)), ["Machine learning"])
         term = machine_learning.get()
-        self.assertEqual(list(term.aliases.values_list("key", flat=True)), ["machinelearning"])
+        self.assertEqual(
+            sorted(term.aliases.values_list("name", "uses")),
+            [("Machine Learning", 1), ("Machine learning", 2), ("machine learning", 1)],
+        )
         self.assertEqual(
             sorted(term.incident_terms.values_list("incident__external_ids__value", flat=True)),
             ["AIAAIC0903", "AIAAIC0904", "AIAAIC0905", "AIAAIC0906"],
@@ -268,16 +276,26 @@ class Sheet2024ImportTests(TestCase):
     def test_the_output_shows_progress_warnings_and_the_final_counts(self):
         self.assertIn("Importing", self.output)
         self.assertIn("6/6 rows", self.output)
-        self.assertIn("warning: Organisation: 'Open AI', 'openai' folded into 'OpenAI'.", self.output)
-        self.assertIn("'Machine Learning', 'machine learning' folded into 'Machine learning'", self.output)
-        self.assertIn("Layout 2024, 6 rows: 6 created, 0 updated, 0 unchanged, 2 warnings", self.output)
+        self.assertIn("Variant spellings folded into one name (kept as aliases): 2", self.output)
+        self.assertIn(
+            "'Open AI' (1×, first on row 5), 'openai' (1×, first on row 6) folded into 'OpenAI' (2×)",
+            self.output,
+        )
+        self.assertIn(
+            "'Machine Learning' (1×, first on row 6), 'machine learning' (1×, first on row 7) folded into "
+            "'Machine learning' (2×)",
+            self.output,
+        )
+        self.assertIn(
+            "Layout 2024, 6 rows: 6 created, 0 updated, 0 unchanged, 0 skipped, 0 warnings", self.output
+        )
         self.assertIn(f"{Term.objects.count()} new terms, {Entity.objects.count()} new entities", self.output)
 
     def test_a_second_import_changes_nothing(self):
         before = snapshot()
         output = import_sheet("sheet-2024.csv")
         self.assertIn("6 rows: 0 created, 0 updated, 6 unchanged", output)
-        self.assertIn("(0 new terms, 0 new entities)", output)
+        self.assertIn("(0 new terms, 0 new entities, 0 spellings kept)", output)
         self.assertEqual(snapshot(), before)
 
     def test_the_2026_layout_updates_the_incident_it_shares(self):
@@ -329,7 +347,9 @@ class Sheet2026ImportTests(TestCase):
         cls.output = import_sheet("sheet-2026.csv")
 
     def test_it_creates_one_incident_per_row(self):
-        self.assertIn("Layout 2026, 3 rows: 3 created, 0 updated, 0 unchanged, 0 warnings", self.output)
+        self.assertIn(
+            "Layout 2026, 3 rows: 3 created, 0 updated, 0 unchanged, 0 skipped, 0 warnings", self.output
+        )
         self.assertEqual(
             sorted(Incident.objects.values_list("external_ids__value", flat=True)),
             ["AIAAIC0902", "AIAAIC1701", "AIAAIC1702"],
@@ -401,7 +421,8 @@ class SheetImportServiceTests(TestCase):
         )
         self.assertEqual(result.layout, "2024")
         self.assertEqual((result.rows, result.created, result.updated, result.unchanged), (6, 6, 0, 0))
-        self.assertEqual(len(result.warnings), 2)
+        self.assertEqual(result.warnings, [])
+        self.assertEqual([finding.kind for finding in result.report.notes], ["folded", "folded"])
         self.assertEqual(result.terms_created, Term.objects.count())
         self.assertEqual(result.entities_created, Entity.objects.count())
         self.assertEqual(calls, [(n, 6) for n in range(1, 7)])
@@ -448,6 +469,8 @@ class SheetImportServiceTests(TestCase):
 
 
 class SheetErrorTests(TestCase):
+    """Only a file that cannot be read at all is refused; nothing is written then."""
+
     def assertNothingWritten(self):
         self.assertFalse(Incident.objects.exists())
         self.assertFalse(Revision.objects.exists())
@@ -464,47 +487,95 @@ class SheetErrorTests(TestCase):
         self.assertNothingWritten()
         return str(caught.exception)
 
-    def test_a_bad_row_is_an_error_naming_its_row_and_column_and_writes_nothing(self):
+    def test_a_missing_file_is_an_error_naming_it(self):
+        path = FIXTURES / "no-such-sheet.csv"
         with self.assertRaises(CommandError) as caught:
-            import_sheet("bad-row.csv")
-        message = str(caught.exception)
-        self.assertIn("row 6, column 'Occurred'", message)
-        self.assertIn("'sometime'", message)
-        self.assertIn("nothing was imported", message)
-        self.assertNotIn("row 4", message)
+            call_command("import_sheet", str(path), stdout=StringIO())
+        self.assertEqual(str(caught.exception), f"No such file: {path}")
+
+    def test_a_file_without_a_column_row_is_an_error(self):
+        self.assertSheetError("Title only\nsome,cells,here\n", "No column row found", "AIAAIC ID#")
+
+    def test_a_sheet_without_a_headline_column_is_an_error(self):
+        rows = fixture_text("sheet-2026.csv").splitlines()
+        rows[1] = rows[1].replace("Headline,", ",")
+        self.assertSheetError("\n".join(rows), "no headline column")
+
+    def test_a_sheet_without_an_id_column_is_an_error(self):
+        rows = fixture_text("sheet-2026.csv").splitlines()
+        rows[1] = rows[1].replace("AIAAIC ID#,", "Number,")
+        self.assertSheetError("\n".join(rows), "no id ('AIAAIC ID#') column")
+
+    def test_strict_refuses_the_file_on_any_warning(self):
+        with self.assertRaises(CommandError) as caught:
+            call_command("import_sheet", str(FIXTURES / "bad-row.csv"), "--strict", stdout=StringIO())
+        self.assertIn("--strict: 1 warning(s); nothing was imported", str(caught.exception))
+        self.assertIn("row 6, column 'Occurred'", str(caught.exception))
         self.assertNothingWritten()
 
-    def test_a_bad_row_changes_nothing_already_imported(self):
-        import_sheet("sheet-2024.csv")
-        before = snapshot()
-        with self.assertRaises(CommandError):
-            import_sheet("bad-row.csv")
-        self.assertEqual(snapshot(), before)
+    def test_strict_accepts_a_clean_file(self):
+        call_command("import_sheet", str(FIXTURES / "sheet-2024.csv"), "--strict", stdout=StringIO())
+        self.assertEqual(Incident.objects.count(), 6)
 
-    def test_an_unknown_type_is_an_error_naming_its_row_and_column(self):
+
+class SheetRowProblemTests(TestCase):
+    """A row problem is a warning naming its row and column: the rest is imported."""
+
+    def findings(self, result, kind):
+        return [str(finding) for finding in result.report.of_kind(kind)]
+
+    def test_an_unreadable_period_is_left_out_of_its_row_and_the_rest_imported(self):
+        output = import_sheet("bad-row.csv")
+        self.assertIn("3 created", output)
+        self.assertIn(
+            "row 6, column 'Occurred': cannot read 'sometime' as a year, month or day; left out.", output
+        )
+        incident = Incident.objects.get(external_ids__value="AIAAIC0953")
+        self.assertEqual(incident.occurred, "")
+        self.assertEqual(terms(incident, "country"), ["Canada"])
+
+    def test_an_unknown_type_is_left_out_with_a_warning(self):
         data = fixture_text("sheet-2024.csv").replace(",Incident,2018,", ",Accident,2018,")
-        self.assertSheetError(data, "row 7, column 'Type'", "'Accident' is not a type")
+        result = sheet_import(data=data)
+        self.assertEqual(
+            self.findings(result, "unreadable-cell"),
+            ["row 7, column 'Type': 'Accident' is not a type (incident, issue, system, data); left out."],
+        )
+        incident = Incident.objects.get(external_ids__value="AIAAIC0904")
+        self.assertEqual(incident.type, "")
+        self.assertEqual(incident.released, "2018")
 
-    def test_every_bad_row_is_listed(self):
+    def test_every_problem_is_listed_in_row_order_by_kind(self):
         data = (
             fixture_text("sheet-2024.csv")
             .replace(",Incident,2018,", ",Accident,2018,")
             .replace(",2023-,", ",2023-13,")
         )
-        message = self.assertSheetError(
-            data, "2 error(s)", "row 6, column 'Occurred'", "row 7, column 'Type'"
-        )
-        self.assertLess(message.index("row 6"), message.index("row 7"))
+        result = sheet_import(data=data)
+        problems = self.findings(result, "unreadable-cell")
+        self.assertEqual(len(problems), 2, problems)
+        self.assertTrue(problems[0].startswith("row 6, column 'Occurred'"))
+        self.assertTrue(problems[1].startswith("row 7, column 'Type'"))
+        self.assertEqual(Incident.objects.count(), 6)
 
-    def test_a_too_long_headline_is_an_error_naming_its_row_and_column(self):
-        data = fixture_text("sheet-2024.csv").replace(
-            "Delivery robot blocks ambulance at crossing", "x" * 301
-        )
-        self.assertSheetError(data, "row 8, column 'Headline'", "300")
+    def test_a_too_long_headline_is_shortened_and_kept_whole(self):
+        long = "Delivery robot blocks ambulance " + "at a crossing again " * 16
+        data = fixture_text("sheet-2024.csv").replace("Delivery robot blocks ambulance at crossing", long)
+        result = sheet_import(data=data)
+        incident = Incident.objects.get(external_ids__value="AIAAIC0905")
+        self.assertLessEqual(len(incident.headline), 300)
+        self.assertTrue(incident.headline.endswith("…"))
+        self.assertEqual(incident.current_revision.document["extra"], {"Headline": " ".join(long.split())})
+        self.assertIn("row 8, column 'Headline'", self.findings(result, "unreadable-cell")[0])
 
-    def test_a_bad_released_value_is_an_error_naming_its_row_and_column(self):
+    def test_a_bad_released_part_is_left_out_and_the_good_one_kept(self):
         data = fixture_text("sheet-2024.csv").replace(",2022; 2023,", ",2022; soon,")
-        self.assertSheetError(data, "row 5, column 'Released'", "soon")
+        result = sheet_import(data=data)
+        self.assertEqual(Incident.objects.get(external_ids__value="AIAAIC0902").released, "2022")
+        self.assertEqual(
+            self.findings(result, "unreadable-cell"),
+            ["row 5, column 'Released': 'soon' cannot be read as a year or date; left out, kept 2022."],
+        )
 
     def test_a_bad_link_in_summary_links_is_left_out_with_a_warning_naming_that_column(self):
         data = fixture_text("sheet-2026.csv").replace(
@@ -512,11 +583,8 @@ class SheetErrorTests(TestCase):
         )
         result = sheet_import(data=data)
         self.assertEqual(Incident.objects.get(external_ids__value="AIAAIC1701").source_url, "")
-        self.assertTrue(
-            any(
-                w.startswith("row 5, column 'Summary/links': 'https://lingua_story/x'")
-                for w in result.warnings
-            ),
+        self.assertIn(
+            "row 5, column 'Summary/links': 'https://lingua_story/x' is not a web address; left out.",
             result.warnings,
         )
 
@@ -531,45 +599,94 @@ class SheetErrorTests(TestCase):
             result.warnings,
         )
 
-    def test_a_missing_id_is_an_error_naming_its_row(self):
+    def test_a_row_without_an_id_is_imported_without_one(self):
         data = fixture_text("sheet-2024.csv").replace("AIAAIC0903,", ",")
-        self.assertSheetError(data, "row 6, column 'AIAAIC ID#': the id is missing")
+        result = sheet_import(data=data)
+        self.assertEqual(
+            self.findings(result, "missing-id"), ["row 6: the row has no id: imported without one."]
+        )
+        incident = Incident.objects.get(slug="video-generator-reproduces-cartoon-characters")
+        self.assertEqual(incident.current_revision.document["external_ids"], [])
+        again = sheet_import(data=data)  # found again by its source link
+        self.assertEqual((again.created, again.unchanged), (0, 6))
 
-    def test_a_malformed_id_is_an_error_naming_its_row(self):
+    def test_a_malformed_id_is_kept_under_other_columns(self):
         data = fixture_text("sheet-2024.csv").replace("AIAAIC0903,", "AIAIC903,")
-        self.assertSheetError(data, "row 6, column 'AIAAIC ID#'", "'AIAIC903' is not an AIAAIC id")
+        result = sheet_import(data=data)
+        self.assertIn(
+            "row 6, column 'AIAAIC ID#': 'AIAIC903' is not an AIAAIC id",
+            self.findings(result, "missing-id")[0],
+        )
+        incident = Incident.objects.get(slug="video-generator-reproduces-cartoon-characters")
+        self.assertEqual(incident.current_revision.document["extra"], {"AIAAIC ID#": "AIAIC903"})
 
-    def test_an_id_used_twice_is_an_error_naming_both_rows(self):
-        data = fixture_text("sheet-2024.csv").replace("AIAAIC0903,", "AIAAIC0901,")
-        self.assertSheetError(data, "row 6: AIAAIC0901 is also on row 4")
+    def test_a_row_with_an_id_and_no_headline_is_skipped(self):
+        data = fixture_text("sheet-2024.csv") + "AIAAIC0907,,,,,,,,,,,,,,,,,,,,,,\n"
+        result = sheet_import(data=data)
+        self.assertEqual(
+            self.findings(result, "skipped-row"),
+            ["row 10: AIAAIC0907 has no headline (a withdrawn or placeholder entry): skipped."],
+        )
+        self.assertEqual((result.rows, result.created, result.skipped), (7, 6, 1))
 
-    def test_an_unknown_layout_is_an_error_listing_the_unrecognised_columns(self):
-        with self.assertRaises(CommandError) as caught:
-            import_sheet("unknown-layout.csv")
-        message = str(caught.exception)
-        self.assertIn("Unknown sheet layout", message)
-        self.assertIn("columns not recognised: 'Operator(s)', 'Notes'", message)
-        self.assertIn("the closest is 2024", message)
-        self.assertNotIn("'Headline'", message)
-        self.assertNothingWritten()
+    def test_an_id_repeated_is_imported_once_its_copies_merged_and_disagreements_reported(self):
+        rows = fixture_text("sheet-2024.csv").splitlines()
+        # A copy of row 4 with fewer values, one of them different, and one the first lacks.
+        copy = rows[3].split(",")
+        copy[2], copy[3] = "", "2024"  # blank type; released disagrees
+        copy[14] = "Governance; Marketing"  # transparency disagrees
+        rows.append(",".join(copy))
+        rows[5] = rows[5].replace(",Copyright,,", ",Copyright,Black box,")
+        result = sheet_import(data="\n".join(rows) + "\n")
+        self.assertEqual(result.created, 6)
+        self.assertEqual(
+            self.findings(result, "repeated-id"),
+            ["row 4: AIAAIC0901 is also on row(s) 10: imported once."],
+        )
+        disagreements = self.findings(result, "disagreement")
+        self.assertEqual(len(disagreements), 2, disagreements)
+        self.assertIn("released is '2023' on row 4 and '2024' here; the first is kept.", disagreements[0])
+        incident = Incident.objects.get(external_ids__value="AIAAIC0901")
+        self.assertEqual(incident.type, "incident")
+        self.assertEqual(incident.released, "2023")
 
-    def test_a_missing_file_is_an_error_naming_it(self):
-        path = FIXTURES / "no-such-sheet.csv"
-        with self.assertRaises(CommandError) as caught:
-            call_command("import_sheet", str(path), stdout=StringIO())
-        self.assertEqual(str(caught.exception), f"No such file: {path}")
+    def test_a_column_it_does_not_know_is_kept_and_reported_with_its_count(self):
+        output = import_sheet("unknown-layout.csv")
+        self.assertIn(
+            "column 'Notes': not a column this site knows; its 1 non-blank cell(s) are kept under "
+            "'Other source columns' of each incident.",
+            output,
+        )
+        incident = Incident.objects.get(external_ids__value="AIAAIC0961")
+        self.assertEqual(incident.current_revision.document["extra"], {"Notes": "checked by hand"})
+        self.assertEqual(entities(incident, "deployer"), ["Talentia"])  # Operator(s) is the deployer
 
-    def test_a_file_without_a_column_row_is_an_error(self):
-        self.assertSheetError("Title only\nsome,cells,here\n", "No column row found", "AIAAIC ID#")
+    def test_a_utf16_file_is_read(self):
+        sheet_import(data=fixture_text("sheet-2024.csv").encode("utf-16"))
+        self.assertEqual(Incident.objects.count(), 6)
 
-    def test_a_file_that_is_not_utf8_is_an_error(self):
-        data = fixture_text("sheet-2024.csv").encode("utf-16")
-        self.assertSheetError(data, "not UTF-8")
+    def test_a_windows_1252_file_is_read_with_a_warning(self):
+        data = (
+            fixture_text("sheet-2024.csv").replace("RoboRun courier", "RoboRun coursier é").encode("cp1252")
+        )
+        result = sheet_import(data=data)
+        self.assertIn("was read as Windows-1252", self.findings(result, "ambiguous")[0])
+        self.assertEqual(
+            entities(Incident.objects.get(external_ids__value="AIAAIC0905"), "system"), ["RoboRun coursier é"]
+        )
 
-    def test_a_sheet_without_a_headline_column_is_an_error(self):
-        rows = fixture_text("sheet-2026.csv").splitlines()
-        rows[1] = rows[1].replace("Headline,", ",")
-        self.assertSheetError("\n".join(rows), "no headline column")
+    def test_the_report_file_lists_every_finding(self):
+        path = Path(self.enterContext(tempfile.TemporaryDirectory())) / "report.csv"
+        call_command("import_sheet", str(FIXTURES / "bad-row.csv"), "--report", str(path), stdout=StringIO())
+        rows = list(csv.DictReader(path.open(encoding="utf-8")))
+        self.assertEqual(
+            [
+                (row["kind"], row["warning"], row["row"], row["column"])
+                for row in rows
+                if row["warning"] == "yes"
+            ],
+            [("unreadable-cell", "yes", "6", "Occurred")],
+        )
 
 
 class MissingVocabularyTests(TestCase):

@@ -16,7 +16,7 @@ from django.test import TestCase, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from repository import documents, snapshots, tasks
+from repository import snapshots, tasks
 from repository.models import (
     DatasetSnapshot,
     Entity,
@@ -25,33 +25,31 @@ from repository.models import (
     Revision,
     Term,
     TermAlias,
+    Vocabulary,
 )
+from repository.reports import ImportReport
 from repository.services import (
     SNAPSHOT_LOCK,
     SnapshotInProgress,
     dataset_snapshot_create,
     dataset_snapshots_prune,
 )
-from repository.sheet import LAYOUT_2024, detect_layout
+from repository.sheet import detect_layout
 from repository.tests.base import publish
 
 FIXTURES = Path(__file__).parent / "fixtures"
-SHEET_TERMS = [
-    column.target.split(":", 1)[1] for column in LAYOUT_2024.columns if column.target.startswith("terms:")
-]
+PROJECT = Path(__file__).resolve().parents[2]
+REAL_SHEET = PROJECT / "data" / "aiaaic-repository-2024.csv"
 
 
-def sheet_owned(document):
-    """The parts of a document that the 2024 sheet holds."""
+def read_csv(data):
+    return list(csv.reader(io.StringIO(data.decode("utf-8"))))
+
+
+def documents_by_slug():
     return {
-        "headline": document["headline"],
-        "type": document["type"],
-        "released": document["released"],
-        "occurred": document["occurred"],
-        "external_ids": document["external_ids"],
-        "source_url": document["source_url"],
-        "terms": {slug: document["terms"].get(slug, []) for slug in SHEET_TERMS},
-        "entities": document["entities"],
+        incident.slug: incident.current_revision.document
+        for incident in Incident.objects.select_related("current_revision")
     }
 
 
@@ -122,31 +120,44 @@ class SnapshotTests(ExportDirMixin, TestCase):
             sorted(r.file_name for r in rows.values()),
         )
 
-    def test_the_csv_has_the_2024_sheet_layout(self):
-        table = list(csv.reader(io.StringIO(self.read(self.snapshot()["csv"]).decode("utf-8"))))
-        layout, columns, start = detect_layout(table)
-        self.assertEqual((layout.name, start), ("2024", 3))
-        self.assertEqual(len(columns), len(LAYOUT_2024.columns))
-        self.assertEqual(table[1][15:19], ["External harms", "", "", "Internal harms"])
-        self.assertEqual(table[2][15], "Individual")
+    def test_the_csv_has_the_newest_sheet_layout_first_then_every_other_field(self):
+        table = read_csv(self.read(self.snapshot()["csv"]))
+        report = ImportReport()
+        layout = detect_layout(table, report, Vocabulary.objects.all())
+        self.assertEqual((layout.name, layout.data_start), ("snapshot", 3))
+        self.assertEqual(report.findings, [])  # the importer knows every column
+        self.assertEqual(
+            table[1][:12],
+            [
+                "AIAAIC ID#",
+                "Headline",
+                "Occurred",
+                "Deployer",
+                "Developer",
+                "System name",
+                "Technology",
+                "Purpose",
+                "News trigger (taxonomy)",
+                "Ethical issue (taxonomy)",
+                "Impacted area",
+                "",
+            ],
+        )
+        self.assertEqual(table[2][10:12], ["Jurisdiction", "Sector"])
+        targets = {column.target for column in layout.columns}
+        for target in ("summary", "narrative", "external_ids", "references:news", "type", "released"):
+            self.assertIn(target, targets)
         self.assertEqual(len(table), 3 + 7)
 
-    def test_an_incident_without_an_aiaaic_id_gets_one_made_from_its_number(self):
-        table = list(csv.reader(io.StringIO(self.read(self.snapshot()["csv"]).decode("utf-8"))))
-        ids = [row[0] for row in table[3:]]
-        self.assertIn(f"AIAAIC{1_000_000 + self.own.number}", ids)
-        self.assertIn("AIAAIC0901", ids)
-        row = next(row for row in table[3:] if row[0] == f"AIAAIC{1_000_000 + self.own.number}")
-        self.assertEqual(
-            row[1:5], ["Council chatbot tells tenants to leave", "Issue", "2021", "March 2022 - June 2023"]
-        )
-
-    def test_a_made_up_id_never_takes_one_in_use(self):
-        publish("Holder of the first made-up id", external_id=f"AIAAIC{1_000_000 + self.own.number}")
-        table = list(csv.reader(io.StringIO(self.read(self.snapshot()["csv"]).decode("utf-8"))))
-        ids = [row[0] for row in table[3:]]
-        self.assertEqual(len(ids), len(set(ids)))
-        self.assertIn(f"AIAAIC{2_000_000 + self.own.number}", ids)
+    def test_an_incident_without_an_aiaaic_id_has_a_blank_id_and_its_permalink(self):
+        table = read_csv(self.read(self.snapshot()["csv"]))
+        header = table[1]
+        row = next(row for row in table[3:] if row[1] == "Council chatbot tells tenants to leave")
+        self.assertEqual(row[0], "")
+        self.assertEqual(row[header.index("Occurred")], "March 2022 - June 2023")
+        self.assertEqual(row[header.index("Type")], "Issue")
+        self.assertTrue(row[header.index("Permalink")].endswith(f"/incidents/{self.own.slug}/"))
+        self.assertIn("AIAAIC0901", [row[0] for row in table[3:]])
 
     def test_the_json_holds_every_current_document(self):
         items = json.loads(self.read(self.snapshot()["json"]))
@@ -227,7 +238,18 @@ class SnapshotTests(ExportDirMixin, TestCase):
 
 
 class RoundTripTests(ExportDirMixin, TestCase):
-    def test_the_csv_imports_back_into_an_empty_database_with_the_same_sheet_fields(self):
+    def round_trip(self):
+        """Snapshot as CSV, empty the record, import the CSV: the documents before and after."""
+        before = documents_by_slug()
+        data = self.read(self.snapshot()["csv"])
+        wipe_published_record()
+        path = self.export_dir / "round-trip.csv"
+        path.write_bytes(data)
+        output = StringIO()
+        call_command("import_sheet", str(path), stdout=output)
+        return before, documents_by_slug(), output.getvalue(), data
+
+    def test_the_csv_rebuilds_identical_documents(self):
         call_command("import_sheet", str(FIXTURES / "sheet-2024.csv"), stdout=StringIO())
         publish(
             "Council chatbot tells tenants to leave",
@@ -235,43 +257,63 @@ class RoundTripTests(ExportDirMixin, TestCase):
             type="issue",
             released="2021; 2022",
             source_url="https://example.org/council-bot",
+            summary="A summary citing https://example.org/elsewhere in its text.",
+            narrative="First paragraph.\n\n## A heading\n\n- a list item; with a semicolon\n- =SUM(A1) in prose",
             terms={
-                "country": ["UK"],
+                "country": ["Korea, Republic of", "UK"],
                 "sector": ["Govt - housing"],
                 "technology": ["Chatbot"],
                 "harm-societal": ["Loss of trust"],
                 "harm-financial": ["Compensation"],
             },
-            entities={"deployer": ["Northtown Council"], "system": ["TenantBot"]},
+            entities={"deployer": ["Northtown Council"], "system": ["TenantBot"], "harmed": ["Tenants"]},
+            placeholders={"developer": "Unclear/unknown"},
+            external_ids=[{"scheme": "aiaaic", "value": "AIAAIC0042"}, {"scheme": "aiid", "value": "77"}],
+            references={
+                "legal": [
+                    {"url": "https://court.example.org/ruling", "title": "Ruling", "published": "2023-02"}
+                ],
+                "news": [
+                    {
+                        "url": "https://news.example.org/a",
+                        "title": "=cmd|' /C calc'!A0",
+                        "publisher": "+Paper",
+                    }
+                ],
+            },
+            extra={"Notes": "@checked by hand"},
         )
-        publish("Exam software flags tics as cheating", occurred="12 May 2020", external_id="AIAAIC0042")
+        publish("Exam software flags tics as cheating", occurred="12 May 2020", external_id="AIAAIC0043")
         publish("Month range", occurred="February 2021 - 2022", terms={"transparency": ["Black box"]})
-        before = {}
-        for incident in Incident.objects.select_related("current_revision"):
-            document = incident.current_revision.document
-            key = (
-                documents.external_id_values(document, "aiaaic") or [f"AIAAIC{1_000_000 + incident.number}"]
-            )[0]
-            before[key] = sheet_owned(document)
-        data = self.read(self.snapshot()["csv"])
+        publish("-5% accuracy after update", summary="'=quoted formula already")
 
-        wipe_published_record()
-        path = self.export_dir / "round-trip.csv"
-        path.write_bytes(data)
-        call_command("import_sheet", str(path), stdout=StringIO())
-
-        after = {
-            incident.aiaaic_id: sheet_owned(incident.current_revision.document)
-            for incident in Incident.objects.select_related("current_revision").prefetch_related(
-                "external_ids"
-            )
-        }
+        before, after, output, _data = self.round_trip()
+        self.assertIn("0 warnings", output)
         self.assertEqual(set(after), set(before))
-        for key, document in before.items():
-            with self.subTest(key):
-                # a made-up id becomes the external id
-                expected = {**document, "external_ids": [{"scheme": "aiaaic", "value": key}]}
-                self.assertEqual(after[key], expected)
+        for slug, document in before.items():
+            with self.subTest(slug):
+                self.assertEqual(after[slug], document)
+
+    def test_cells_a_spreadsheet_would_run_as_formulas_are_escaped(self):
+        publish('=HYPERLINK("https://evil.example")', summary="+1 203 555", narrative="@SUM(1)")
+        publish("-2 for the model", entities={"deployer": ["\tTabbed Ltd"]})
+        table = read_csv(self.read(self.snapshot()["csv"]))
+        cells = [cell for row in table[3:] for cell in row if cell]
+        self.assertIn('\'=HYPERLINK("https://evil.example")', cells)
+        self.assertIn("'+1 203 555", cells)
+        self.assertIn("'@SUM(1)", cells)
+        self.assertIn("'-2 for the model", cells)
+        self.assertFalse([cell for cell in cells if cell[0] in "=+-@\t\r"])
+
+    def test_the_whole_real_2024_sheet_round_trips_without_a_field_changed(self):
+        call_command("import_sheet", str(REAL_SHEET), stdout=StringIO())
+        before, after, output, data = self.round_trip()
+        self.assertEqual(len(before), 1670)
+        self.assertIn("1,670 created", output)
+        self.assertEqual(set(after), set(before))
+        differing = [slug for slug, document in before.items() if after[slug] != document]
+        self.assertEqual(differing, [])
+        self.assertFalse([cell for row in read_csv(data)[3:] for cell in row if cell and cell[0] in "=+-@"])
 
 
 class ExportPageTests(ExportDirMixin, TestCase):

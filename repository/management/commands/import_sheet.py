@@ -2,43 +2,58 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from repository.reports import write_summary
 from repository.sheet import SheetError, sheet_import
 
 
 class Command(BaseCommand):
     help = (
-        "Import an export of the AIAAIC Repository sheet (CSV). Columns are read by name; "
-        "the 2024 and 2026 layouts are known. All or nothing; safe to run again."
+        "Import an export of the AIAAIC Repository sheet (CSV), any layout since 2023, or a "
+        "snapshot of this site. Columns are read by name; row problems are warnings (the row or "
+        "cell is left out and reported), never a refusal. One transaction; safe to run again."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("path", help="The CSV file exported from the sheet.")
+        parser.add_argument("--report", metavar="FILE", help="Write every warning and note to FILE as CSV.")
+        parser.add_argument("--strict", action="store_true", help="Refuse the whole file on any warning.")
+        parser.add_argument(
+            "--blank-clears",
+            action="store_true",
+            help="A blank cell clears the stored value (by default it keeps it).",
+        )
 
-    def handle(self, *args, path, verbosity, **options):
+    def handle(self, *args, path, verbosity, report, strict, blank_clears, **options):
         file = Path(path)
         if not file.is_file():
             raise CommandError(f"No such file: {file}")
         self.stdout.write(f"Importing {file} …")
-        step = 100
 
         def progress(done, total):
-            if verbosity and (done % step == 0 or done == total):
+            if verbosity and (done % 250 == 0 or done == total):
                 self.stdout.write(f"  {done:,}/{total:,} rows")
 
         try:
-            result = sheet_import(data=file.read_bytes(), progress=progress)
+            result = sheet_import(
+                data=file.read_bytes(), progress=progress, strict=strict, blank_clears=blank_clears
+            )
         except SheetError as exc:
             raise CommandError(str(exc)) from None
-        limit = None if verbosity > 1 else 10
-        for warning in result.warnings[:limit]:
-            self.stdout.write(self.style.WARNING(f"  warning: {warning}"))
-        if limit is not None and len(result.warnings) > limit:
-            self.stdout.write(f"  … and {len(result.warnings) - limit} more warnings (-v 2 shows all)")
+
+        def write(text, warning):
+            self.stdout.write(self.style.WARNING(text) if warning else text)
+
+        if verbosity:
+            write_summary(result.report, write, limit=None if verbosity > 1 else 5)
+        if report:
+            result.report.write_csv(report)
+            self.stdout.write(f"Report written to {report}.")
         self.stdout.write(
             self.style.SUCCESS(
                 f"Layout {result.layout}, {result.rows:,} rows: {result.created:,} created, "
-                f"{result.updated:,} updated, {result.unchanged:,} unchanged, "
-                f"{len(result.warnings):,} warnings "
-                f"({result.terms_created:,} new terms, {result.entities_created:,} new entities)."
+                f"{result.updated:,} updated, {result.unchanged:,} unchanged, {result.skipped:,} skipped, "
+                f"{len(result.report.warnings):,} warnings, {len(result.report.notes):,} notes "
+                f"({result.terms_created:,} new terms, {result.entities_created:,} new entities, "
+                f"{result.aliases_kept:,} spellings kept) in {result.seconds:.1f} s."
             )
         )
