@@ -35,7 +35,7 @@ from django.db import transaction
 from . import documents
 from .documents import DocumentError, clean_name, split_values, trim_url
 from .models import Incident, Vocabulary
-from .periods import PeriodError, parse_partial_date, parse_period
+from .periods import PeriodError, more_precise, parse_partial_date, parse_period
 from .services import Taxonomy, incident_publish, make_slug
 
 INVITATION_LINES = {"can you improve this page?", "share your insights with us"}
@@ -255,13 +255,15 @@ def parse_page(text, labels=None):
 
 
 def page_document(base, page):
-    """`base` with what the page says laid over it; what the page leaves out stays."""
+    """`base` with what the page says laid over it; what the page leaves out stays, and a
+    less precise period never replaces a more precise one ("2021" where "February 2021" is
+    known), so a page and a sheet give the same incident in either order."""
     document = {
         **base,
         "headline": page.headline,
-        "occurred": page.occurred,
-        "narrative": page.narrative,
-        "summary": page.summary,
+        "occurred": more_precise(base.get("occurred", ""), page.occurred),
+        "narrative": page.narrative or base.get("narrative", ""),
+        "summary": page.summary or base.get("summary", ""),
         "terms": dict(base["terms"]),
         "entities": dict(base["entities"]),
     }
@@ -324,4 +326,5 @@ def page_import(*, pages, summary="Imported from an incident page", progress=Non
             results.append((slug, outcome))
             if progress:
                 progress(done, len(pages))
+        taxonomy.keep_spellings()
     return results

@@ -207,8 +207,19 @@ def term_detail(request, vocabulary, term):
     return render(
         request,
         "repository/term_detail.html",
-        {"term": term, "vocabulary": term.vocabulary, "children": children, "page": page},
+        {
+            "term": term,
+            "vocabulary": term.vocabulary,
+            "children": children,
+            "page": page,
+            "aliases": _other_spellings(term.aliases.all(), term.name),
+        },
     )
+
+
+def _other_spellings(aliases, name):
+    """The spellings other than the name, most used first (one query)."""
+    return [alias.name for alias in aliases.exclude(name=name).order_by("-uses", "name")]
 
 
 @require_safe
@@ -241,7 +252,13 @@ def entity_detail(request, slug):
     return render(
         request,
         "repository/entity_detail.html",
-        {"entity": entity, "roles": roles, "chosen": chosen, "page": page},
+        {
+            "entity": entity,
+            "roles": roles,
+            "chosen": chosen,
+            "page": page,
+            "aliases": _other_spellings(entity.aliases.all(), entity.name),
+        },
     )
 
 

@@ -333,7 +333,9 @@ class Taxonomy:
                 self._load_system_orgs([entity.id for entity in candidates])
         chosen = self._choose(kind, candidates or [], organisations)
         if chosen is None:
-            chosen = self._create_entity(self._preferred_spelling(kind, key, name), key, kind)
+            # Another system of the same name keeps the spelling its source gave it.
+            spelling = name if candidates else self._preferred_spelling(kind, key, name)
+            chosen = self._create_entity(spelling, key, kind)
             self._entities.setdefault((kind, key), []).append(chosen)
         seen = set()
         while chosen.merged_into_id and chosen.pk not in seen:

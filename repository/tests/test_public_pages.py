@@ -294,10 +294,12 @@ class QueryCountTests(TestCase):
     def test_term_entity_vocabulary_and_home_pages(self):
         self.populate(0, 3)
         pages = {
-            # term with vocabulary; children; count; page; countries and sectors; deployers
-            "/taxonomy/technology/machine-learning/": 6,
-            # entity; its role counts; count; page; countries and sectors; deployers; its roles
-            "/entities/big-lab/": 7,
+            # term with vocabulary; children; count; its other spellings; page; countries and
+            # sectors; deployers
+            "/taxonomy/technology/machine-learning/": 7,
+            # entity; its role counts; count; its other spellings; page; countries and sectors;
+            # deployers; its roles
+            "/entities/big-lab/": 8,
             # vocabulary; count; page of terms with counts
             "/taxonomy/technology/": 3,
             # latest; their countries and sectors; deployers; three counts
