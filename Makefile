@@ -5,7 +5,7 @@ PORT ?= 8000
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --disable-pip-version-check --quiet
 
-.PHONY: run test setup worker check-python clean
+.PHONY: run real-data test setup worker check-python clean
 
 ## run: create the virtualenv, install, migrate, load the demo data, serve on 127.0.0.1:$(PORT)
 run: setup
@@ -13,6 +13,13 @@ run: setup
 	$(PY) manage.py load_demo
 	@echo "Serving on http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+## real-data: like run, with the real AIAAIC 2024 data (1,670 incidents) in a database of its own
+real-data: setup
+	DATABASE_URL=$${DATABASE_URL:-sqlite:///db-real.sqlite3} $(PY) manage.py migrate --noinput
+	DATABASE_URL=$${DATABASE_URL:-sqlite:///db-real.sqlite3} $(PY) manage.py load_real_data
+	@echo "Serving the real data on http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"
+	DATABASE_URL=$${DATABASE_URL:-sqlite:///db-real.sqlite3} $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 ## test: install the test tools, start the services the tests use, lint, run every test
 test: $(VENV)/.installed-dev
@@ -46,4 +53,4 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(PY)
 	touch $(VENV)/.installed $@
 
 clean:
-	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) db.sqlite3 db-real.sqlite3 staticfiles .pytest_cache .ruff_cache
