@@ -41,10 +41,11 @@ from .models import Entity, ExternalId, Incident, Term, Vocabulary
 from .periods import PeriodError, more_precise, parse_period, period_human
 from .reports import ImportReport
 from .services import (
+    PublishItem,
     StaleRevision,
     Taxonomy,
-    incident_publish,
     incident_search_refresh,
+    incidents_publish,
     make_slug,
 )
 from .signals import incidents_imported
@@ -942,7 +943,6 @@ def sheet_import(*, data, progress=None, strict=False, blank_clears=False):
         taxonomy.ensure(terms=terms, entities=entities)
         identities = Identities()
         taken = set()
-        next_number = None
         done = 0
         for start in range(0, len(parsed), CHUNK):
             chunk = parsed[start : start + CHUNK]
@@ -953,6 +953,7 @@ def sheet_import(*, data, progress=None, strict=False, blank_clears=False):
             loaded = Incident.objects.select_related("current_revision").in_bulk(
                 [pk for pk in targets if pk is not None]
             )
+            items = []
             for row, pk in zip(chunk, targets, strict=True):
                 incident = loaded.get(pk) if pk is not None else None
                 base = (
@@ -960,38 +961,30 @@ def sheet_import(*, data, progress=None, strict=False, blank_clears=False):
                     if incident is not None and incident.current_revision is not None
                     else documents.empty_document()
                 )
-                number = None
-                if incident is None:
-                    if next_number is None:
-                        next_number = (
-                            Incident.objects.order_by("-number").values_list("number", flat=True).first() or 0
-                        ) + 1
-                    number, next_number = next_number, next_number + 1
-                try:
-                    outcome = incident_publish(
+                items.append(
+                    PublishItem(
                         document=apply_row(base, row, blank_clears=blank_clears, report=report),
                         incident=incident,
                         summary=summary,
                         slug=_slug_hint(row),
-                        number=number,
-                        taxonomy=taxonomy,
-                        refresh_search=False,
                         expected_revision=incident.current_revision_id if incident else None,
                     )
-                except StaleRevision:
-                    raise SheetError(
-                        f"row {row.line}: {row.external_id or row.headline!r} was changed on the site "
-                        "while the import ran; nothing was imported. Run the import again."
-                    ) from None
-                except DocumentError as exc:
-                    problems = "; ".join(
-                        f"{path}: {' '.join(msgs)}" for path, msgs in exc.message_dict.items()
-                    )
-                    raise SheetError(f"row {row.line}: {problems}") from None
-                if incident is None:
+                )
+            lines = f"rows {chunk[0].line}-{chunk[-1].line}"
+            try:
+                outcomes = incidents_publish(items=items, taxonomy=taxonomy, refresh_search=False)
+            except StaleRevision:
+                raise SheetError(
+                    f"{lines}: an incident was changed on the site while the import ran; nothing "
+                    "was imported. Run the import again."
+                ) from None
+            except DocumentError as exc:
+                problems = "; ".join(f"{path}: {' '.join(msgs)}" for path, msgs in exc.message_dict.items())
+                raise SheetError(f"{lines}: {problems}") from None
+            for row, outcome in zip(chunk, outcomes, strict=True):
+                if outcome.created:
                     identities.add(outcome.incident, row)
                     taken.add(outcome.incident.pk)
-                if outcome.created:
                     result.created += 1
                 elif outcome.changed:
                     result.updated += 1
@@ -999,9 +992,9 @@ def sheet_import(*, data, progress=None, strict=False, blank_clears=False):
                     result.unchanged += 1
                 if outcome.changed:
                     result.incident_ids.append(outcome.incident.pk)
-                done += 1
-                if progress:
-                    progress(done, len(parsed))
+            done += len(chunk)
+            if progress:
+                progress(done, len(parsed))
         for start in range(0, len(result.incident_ids), 500):
             incident_search_refresh(incident_ids=result.incident_ids[start : start + 500])
         result.aliases_kept = taxonomy.keep_spellings()

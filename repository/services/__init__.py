@@ -11,11 +11,13 @@ Callers import from `repository.services`; the modules import each other one way
 
 from .publishing import (
     IncidentMerged,
+    PublishItem,
     PublishResult,
     StaleRevision,
     incident_publish,
     incident_revert,
     incident_search_refresh,
+    incidents_publish,
 )
 from .references import (
     reference_check,
@@ -35,6 +37,7 @@ from .taxonomy import Taxonomy, make_slug, unique_slug
 __all__ = [
     "SNAPSHOT_LOCK",
     "IncidentMerged",
+    "PublishItem",
     "PublishResult",
     "SnapshotInProgress",
     "StaleRevision",
@@ -44,6 +47,7 @@ __all__ = [
     "incident_publish",
     "incident_revert",
     "incident_search_refresh",
+    "incidents_publish",
     "make_slug",
     "reference_check",
     "references_check_due",

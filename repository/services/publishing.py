@@ -1,10 +1,12 @@
 """Publishing: every change to an incident is a new revision, written by incident_publish."""
 
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field
 
 from django.contrib.postgres.search import SearchVector
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Max, OuterRef, Subquery
+from django.utils import timezone
 
 from .. import documents
 from ..models import ExternalId, Incident, IncidentEntity, IncidentTerm, Reference, Revision
@@ -42,102 +44,97 @@ def _next_incident_number():
     return (Incident.objects.aggregate(top=Max("number"))["top"] or 0) + 1
 
 
-def _sync_terms(incident, rows, fresh):
-    existing = {} if fresh else {link.term_id: link for link in incident.incident_terms.all()}
-    wanted = {term.id: position for term, position in rows}
-    stale = [link.id for term_id, link in existing.items() if term_id not in wanted]
-    if stale:
-        IncidentTerm.objects.filter(id__in=stale).delete()
-    moved = []
-    for term_id, position in wanted.items():
-        link = existing.get(term_id)
-        if link is not None and link.position != position:
-            link.position = position
-            moved.append(link)
-    if moved:
-        IncidentTerm.objects.bulk_update(moved, ["position"])
-    new = [
-        IncidentTerm(incident=incident, term_id=term_id, position=position)
-        for term_id, position in wanted.items()
-        if term_id not in existing
-    ]
-    if new:
-        IncidentTerm.objects.bulk_create(new)
+def _sync_links(model, key_of, wanted_by_incident, fresh_ids, update_fields, make):
+    """Make each incident's rows of `model` the wanted ones, in a few queries for them all.
+
+    `wanted_by_incident` maps an incident id to {key: values}; `key_of(row)` is a stored
+    row's key; rows whose values differ are updated (`update_fields`), missing ones created
+    with `make(incident_id, key, values)`, the others deleted."""
+    existing = defaultdict(dict)
+    stale_ids = [pk for pk in wanted_by_incident if pk not in fresh_ids]
+    if stale_ids:
+        for row in model.objects.filter(incident_id__in=stale_ids):
+            existing[row.incident_id][key_of(row)] = row
+    delete, update, create = [], [], []
+    for incident_id, wanted in wanted_by_incident.items():
+        have = existing.get(incident_id, {})
+        delete += [row.pk for key, row in have.items() if key not in wanted]
+        for key, values in wanted.items():
+            row = have.get(key)
+            if row is None:
+                create.append(make(incident_id, key, values))
+            elif any(getattr(row, name) != value for name, value in values.items()):
+                for name, value in values.items():
+                    setattr(row, name, value)
+                update.append(row)
+    if delete:
+        model.objects.filter(pk__in=delete).delete()
+    if update:
+        model.objects.bulk_update(update, update_fields, batch_size=500)
+    if create:
+        model.objects.bulk_create(create, batch_size=500)
 
 
-def _sync_entities(incident, rows, fresh):
-    existing = (
-        {} if fresh else {(link.entity_id, link.role): link for link in incident.incident_entities.all()}
-    )
-    wanted = {(entity.id, role): position for entity, role, position in rows}
-    stale = [link.id for key, link in existing.items() if key not in wanted]
-    if stale:
-        IncidentEntity.objects.filter(id__in=stale).delete()
-    moved = []
-    for key, position in wanted.items():
-        link = existing.get(key)
-        if link is not None and link.position != position:
-            link.position = position
-            moved.append(link)
-    if moved:
-        IncidentEntity.objects.bulk_update(moved, ["position"])
-    new = [
-        IncidentEntity(incident=incident, entity_id=entity_id, role=role, position=position)
-        for (entity_id, role), position in wanted.items()
-        if (entity_id, role) not in existing
-    ]
-    if new:
-        IncidentEntity.objects.bulk_create(new)
-
-
-def _sync_external_ids(incident, document, fresh):
-    wanted = [(item["scheme"], item["value"]) for item in document["external_ids"]]
-    if not fresh:
-        existing = list(incident.external_ids.order_by("position").values_list("scheme", "value"))
-        if existing == wanted:
-            return
-        incident.external_ids.all().delete()
-    ExternalId.objects.bulk_create(
-        [
-            ExternalId(incident=incident, scheme=scheme, value=value, position=position)
-            for position, (scheme, value) in enumerate(wanted)
-        ]
-    )
-
-
-def _sync_references(incident, document, fresh):
-    """Make the incident's references those of the document, keeping link-health data."""
-    existing = {} if fresh else {ref.url: ref for ref in incident.references.all()}
-    wanted = []
-    for category in documents.CATEGORIES:
-        for item in document["references"][category]:
-            wanted.append((category, item))
-    wanted_urls = {item["url"] for _, item in wanted}
-    stale = [ref.id for url, ref in existing.items() if url not in wanted_urls]
-    if stale:
-        Reference.objects.filter(id__in=stale).delete()
-    changed, new = [], []
-    for position, (category, item) in enumerate(wanted):
-        values = {
-            "category": category,
-            "title": item["title"],
-            "publisher": item["publisher"],
-            "published": item["published"],
-            "position": position,
+def _sync_rows(prepared, fresh_ids):
+    """The relational rows of every published document: terms, entities, references (their
+    link-health data kept) and external ids."""
+    terms, entities, references, external_ids = {}, {}, {}, {}
+    for item in prepared:
+        pk = item.incident.pk
+        terms[pk] = {term.id: {"position": position} for term, position in item.term_rows}
+        entities[pk] = {
+            (entity.id, role): {"position": position} for entity, role, position in item.entity_rows
         }
-        ref = existing.get(item["url"])
-        if ref is None:
-            new.append(Reference(incident=incident, url=item["url"], **values))
-            continue
-        current = {field: getattr(ref, field) for field in values}
-        if current != values:
-            for field, value in values.items():
-                setattr(ref, field, value)
-            changed.append(ref)
-    if changed:
-        Reference.objects.bulk_update(changed, ["category", "title", "publisher", "published", "position"])
-    if new:
-        Reference.objects.bulk_create(new)
+        wanted = {}
+        for category in documents.CATEGORIES:
+            for reference in item.document["references"][category]:
+                wanted.setdefault(
+                    reference["url"],
+                    {
+                        "category": category,
+                        "title": reference["title"],
+                        "publisher": reference["publisher"],
+                        "published": reference["published"],
+                        "position": len(wanted),
+                    },
+                )
+        references[pk] = wanted
+        external_ids[pk] = {
+            (value["scheme"], value["value"]): {"position": position}
+            for position, value in enumerate(item.document["external_ids"])
+        }
+    _sync_links(
+        IncidentTerm,
+        lambda row: row.term_id,
+        terms,
+        fresh_ids,
+        ["position"],
+        lambda pk, term_id, values: IncidentTerm(incident_id=pk, term_id=term_id, **values),
+    )
+    _sync_links(
+        IncidentEntity,
+        lambda row: (row.entity_id, row.role),
+        entities,
+        fresh_ids,
+        ["position"],
+        lambda pk, key, values: IncidentEntity(incident_id=pk, entity_id=key[0], role=key[1], **values),
+    )
+    _sync_links(
+        Reference,
+        lambda row: row.url,
+        references,
+        fresh_ids,
+        ["category", "title", "publisher", "published", "position"],
+        lambda pk, url, values: Reference(incident_id=pk, url=url, **values),
+    )
+    _sync_links(
+        ExternalId,
+        lambda row: (row.scheme, row.value),
+        external_ids,
+        fresh_ids,
+        ["position"],
+        lambda pk, key, values: ExternalId(incident_id=pk, scheme=key[0], value=key[1], **values),
+    )
 
 
 def incident_search_refresh(*, incident_ids):
@@ -161,6 +158,24 @@ def _revision_summary(summary, previous, document, vocabulary_labels):
     return (f"{summary}: {changes}" if summary else changes)[:300]
 
 
+@dataclass
+class PublishItem:
+    """One document to publish: a new revision of `incident`, or a new incident."""
+
+    document: dict
+    incident: Incident | None = None
+    summary: str = ""
+    slug: str = ""
+    number: int | None = None
+    expected_revision: int | None = None
+    author: object = None
+    credit: str = ""
+    # Filled while publishing.
+    term_rows: list = field(default_factory=list)
+    entity_rows: list = field(default_factory=list)
+    previous: dict | None = None
+
+
 def incident_publish(
     *,
     document,
@@ -177,66 +192,136 @@ def incident_publish(
     """Publish a document as a new revision of `incident`, or as a new incident.
 
     Returns a PublishResult; when the document equals the published one nothing is
-    written and `revision` is None. Raises DocumentError on an invalid document, and
-    StaleRevision when `expected_revision` (an id) is given and is no longer current.
+    written and `revision` is None. Raises DocumentError on an invalid document,
+    StaleRevision when `expected_revision` (an id) is given and is no longer current, and
+    IncidentMerged when the incident was merged into another.
     The revision's summary is `summary` followed by what changed.
     """
+    item = PublishItem(
+        document=document,
+        incident=incident,
+        summary=summary,
+        slug=slug,
+        number=number,
+        expected_revision=expected_revision,
+        author=author,
+        credit=credit,
+    )
+    [result] = incidents_publish(items=[item], taxonomy=taxonomy, refresh_search=refresh_search)
+    return result
+
+
+def incidents_publish(*, items, taxonomy=None, refresh_search=True):
+    """Publish many PublishItems at once (an import's chunk), with the same checks and the
+    same revisions as one at a time, in a number of queries that does not grow with them.
+    Returns a PublishResult per item, in order. Raises as incident_publish does, for the
+    first item at fault; nothing is written then (the caller's transaction rolls back)."""
     taxonomy = taxonomy or Taxonomy()
-    document = documents.normalize(document, vocabularies=set(taxonomy.vocabularies))
+    vocabularies = set(taxonomy.vocabularies)
+    for item in items:
+        item.document = documents.normalize(item.document, vocabularies=vocabularies)
     with transaction.atomic(savepoint=False):
-        if taxonomy._term_slugs is None:
-            taxonomy.load_document(document)
-        document, term_rows, entity_rows = taxonomy.canonical(document)
-        previous = None
-        created = incident is None
-        if created:
-            incident = Incident(number=number or _next_incident_number())
-            known = taxonomy.incident_slugs
-            incident.slug = unique_slug(
-                make_slug(slug or document["headline"], "incident", 255),
-                known.__contains__
-                if known is not None
-                else lambda s: Incident.objects.filter(slug=s).exists(),
-                max_length=255,
-            )
-            if known is not None:
-                known.add(incident.slug)
-        else:
-            incident = (
-                Incident.objects.select_for_update(of=("self",))
-                .select_related("current_revision")
-                .get(pk=incident.pk)
-            )
+        if not taxonomy.preloaded:
+            for item in items:
+                taxonomy.load_document(item.document)
+        for item in items:
+            item.document, item.term_rows, item.entity_rows = taxonomy.canonical(item.document)
+        existing_ids = [item.incident.pk for item in items if item.incident is not None]
+        locked = (
+            Incident.objects.select_for_update(of=("self",))
+            .select_related("current_revision")
+            .in_bulk(existing_ids)
+            if existing_ids
+            else {}
+        )
+        results = [None] * len(items)
+        publishing, next_number, taken = [], None, set()
+        for index, item in enumerate(items):
+            if item.incident is None:
+                if item.number is None:
+                    next_number = next_number or _next_incident_number()
+                    item.number, next_number = next_number, next_number + 1
+                item.incident = Incident(number=item.number)
+                item.incident.slug = _new_slug(item.slug or item.document["headline"], taxonomy, taken)
+                publishing.append((index, item))
+                continue
+            incident = item.incident = locked[item.incident.pk]
             if incident.merged_into_id is not None:
                 raise IncidentMerged(incident.merged_into_id)
-            if expected_revision is not None and incident.current_revision_id != expected_revision:
+            if item.expected_revision is not None and incident.current_revision_id != item.expected_revision:
                 raise StaleRevision(incident.current_revision_id)
             if incident.current_revision is not None:
-                previous = incident.current_revision.document
-                if previous == document:
-                    return PublishResult(incident, None, False)
-        for field in ("headline", "type", "occurred", "released", "summary", "narrative", "source_url"):
-            setattr(incident, field, document[field])
-        incident.save()
-        _sync_external_ids(incident, document, created)
-        _sync_terms(incident, term_rows, created)
-        _sync_entities(incident, entity_rows, created)
-        _sync_references(incident, document, created)
-        latest = incident.current_revision.number if incident.current_revision else 0
-        vocabulary_labels = {slug: v.label for slug, v in taxonomy.vocabularies.items()}
-        revision = Revision.objects.create(
-            incident=incident,
-            number=latest + 1,
-            document=document,
-            summary=_revision_summary(summary, previous, document, vocabulary_labels),
-            credit=credit[:200],
-            author=author,
+                item.previous = incident.current_revision.document
+                if item.previous == item.document:
+                    results[index] = PublishResult(incident, None, False)
+                    continue
+            publishing.append((index, item))
+        if not publishing:
+            return results
+        now = timezone.now()
+        new, changed = [], []
+        for _index, item in publishing:
+            incident = item.incident
+            for name in INCIDENT_FIELDS:
+                setattr(incident, name, item.document[name])
+            incident.set_occurred(incident.occurred)
+            incident.updated_at = now
+            (new if incident.pk is None else changed).append(incident)
+        Incident.objects.bulk_create(new, batch_size=500)
+        new_ids = {incident.pk for incident in new}
+        if changed:
+            Incident.objects.bulk_update(changed, UPDATED_FIELDS, batch_size=500)
+        _sync_rows([item for _index, item in publishing], fresh_ids=new_ids)
+        labels = {slug: v.label for slug, v in taxonomy.vocabularies.items()}
+        revisions = [
+            Revision(
+                incident=item.incident,
+                number=(item.incident.current_revision.number if item.incident.current_revision else 0) + 1,
+                document=item.document,
+                summary=_revision_summary(item.summary, item.previous, item.document, labels),
+                credit=item.credit[:200],
+                author=item.author,
+            )
+            for _index, item in publishing
+        ]
+        Revision.objects.bulk_create(revisions, batch_size=500)
+        for (index, item), revision in zip(publishing, revisions, strict=True):
+            item.incident.current_revision = revision
+            results[index] = PublishResult(item.incident, revision, item.incident.pk in new_ids)
+        # Each incident now points at its newest revision: one UPDATE for them all.
+        Incident.objects.filter(pk__in=[item.incident.pk for _index, item in publishing]).update(
+            current_revision=Subquery(
+                Revision.objects.filter(incident=OuterRef("pk")).order_by("-number").values("pk")[:1]
+            )
         )
-        incident.current_revision = revision
-        incident.save(update_fields=["current_revision", "updated_at"])
         if refresh_search:
-            incident_search_refresh(incident_ids=[incident.pk])
-    return PublishResult(incident, revision, created)
+            incident_search_refresh(incident_ids=[item.incident.pk for _index, item in publishing])
+    return results
+
+
+INCIDENT_FIELDS = ("headline", "type", "occurred", "released", "summary", "narrative", "source_url")
+UPDATED_FIELDS = [
+    *INCIDENT_FIELDS,
+    "occurred_start",
+    "occurred_end",
+    "occurred_precision",
+    "updated_at",
+]
+
+
+def _new_slug(text, taxonomy, taken):
+    known = taxonomy.incident_slugs
+
+    def in_use(slug):
+        if slug in taken or (known is not None and slug in known):
+            return True
+        return known is None and Incident.objects.filter(slug=slug).exists()
+
+    slug = unique_slug(make_slug(text, "incident", 255), in_use, max_length=255)
+    taken.add(slug)
+    if known is not None:
+        known.add(slug)
+    return slug
 
 
 def incident_revert(*, incident, revision, editor, expected_revision=None):

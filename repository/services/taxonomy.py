@@ -126,9 +126,8 @@ class Taxonomy:
                 self._load_system_orgs(systems)
 
     def ensure(self, terms=(), entities=()):
-        """Create in bulk the terms [(vocabulary slug, name)] and organisations [(name, role)]
-        that no alias knows yet (systems are created as they are resolved: which one a name
-        means depends on the incident). Needs preload(); an import calls it before publishing."""
+        """Create in bulk the terms [(vocabulary slug, name)] and entities [(name, role)] that
+        no alias knows yet. Needs preload(); an import calls it before publishing."""
         wanted = {}
         for vocabulary_slug, name in terms:
             vocabulary = self.vocabulary(vocabulary_slug)
@@ -163,25 +162,31 @@ class Taxonomy:
         Term.objects.bulk_update(with_parent, ["parent"], batch_size=500)
         self.created_terms += len(new_terms)
 
+        # Names no entity of their kind has yet. A system created here has no organisation
+        # yet: the first incident to name it claims it, and another system of the same name
+        # with other organisations is created as it is resolved.
         new_entities = {}
         for name, role in entities:
             kind = entity_kind(role)
             name = documents.clean_name(name)
             key = documents.fold(name)
-            if kind != Entity.Kind.ORGANISATION or documents.is_placeholder(name):
+            if documents.is_placeholder(name):
                 continue
-            if (kind, key) not in self._entities and key not in new_entities:
+            if (kind, key) not in self._entities and (kind, key) not in new_entities:
                 name = self._preferred_spelling(kind, key, name)
                 slug = unique_slug(make_slug(name, "entity"), self._entity_slugs.__contains__)
                 self._entity_slugs.add(slug)
-                new_entities[key] = Entity(name=name, slug=slug, kind=kind)
+                new_entities[(kind, key)] = Entity(name=name, slug=slug, kind=kind)
         Entity.objects.bulk_create(new_entities.values(), batch_size=500)
         EntityAlias.objects.bulk_create(
-            [EntityAlias(entity=entity, name=entity.name, key=key) for key, entity in new_entities.items()],
+            [
+                EntityAlias(entity=entity, name=entity.name, key=key)
+                for (_kind, key), entity in new_entities.items()
+            ],
             batch_size=500,
         )
-        for key, entity in new_entities.items():
-            self._entities[(entity.kind, key)] = [entity]
+        for (kind, key), entity in new_entities.items():
+            self._entities[(kind, key)] = [entity]
         self.created_entities += len(new_entities)
 
     def _preferred_spelling(self, scope, key, name):
@@ -269,8 +274,14 @@ class Taxonomy:
         # A spelling that already names another term of the vocabulary stays with that term.
         TermAlias.objects.bulk_create(new_terms, batch_size=500, ignore_conflicts=True)
         EntityAlias.objects.bulk_create(new_entities, batch_size=500, ignore_conflicts=True)
-        TermAlias.objects.bulk_update(updated_terms, ["uses"], batch_size=500)
-        EntityAlias.objects.bulk_update(updated_entities, ["uses"], batch_size=500)
+        # One UPDATE per distinct count: far cheaper than a CASE per row.
+        for model, updated in ((TermAlias, updated_terms), (EntityAlias, updated_entities)):
+            by_uses = defaultdict(list)
+            for alias in updated:
+                by_uses[alias.uses].append(alias.pk)
+            for uses, ids in by_uses.items():
+                for start in range(0, len(ids), 1000):
+                    model.objects.filter(pk__in=ids[start : start + 1000]).update(uses=uses)
         self.spellings.clear()
         return len(new_terms) + len(new_entities)
 
