@@ -109,7 +109,7 @@ def main():
                 verdict = "kept" if cell.strip().lower() == document["type"] else "changed"
             elif title in ("Occurred", "Released"):
                 stored = document[title.lower()]
-                parts = [part for part in cell_values(cell)]
+                parts = cell_values(cell)
                 try:
                     isos = [parse_period(part).iso() for part in parts]
                 except ValueError:
