@@ -203,6 +203,8 @@ class Incident(models.Model):
     source_url = models.URLField(
         max_length=500, blank=True, help_text="Where this entry came from (e.g. its AIAAIC page)."
     )
+    # The source address as `addresses.normalize_url` compares it, kept by publishing.
+    source_key = models.CharField(max_length=500, blank=True, editable=False)
     current_revision = models.ForeignKey(
         "Revision", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -241,6 +243,8 @@ class Incident(models.Model):
             models.Index(fields=["-occurred_start", "-number"], name="repository_incident_occurred"),
             # Browse sorted by newest first.
             models.Index(fields=["-created_at"], name="repository_incident_created"),
+            # The importers' and the duplicate check's "the same source link".
+            models.Index(fields=["source_key"], name="repository_incident_source"),
         ]
 
     def __str__(self):

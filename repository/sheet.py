@@ -21,6 +21,7 @@ stored value (unless `blank_clears`), and a less precise period never replaces a
 precise one that it contains.
 """
 
+import codecs
 import csv
 import io
 import json
@@ -33,6 +34,7 @@ from difflib import SequenceMatcher
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
+from django.db.models import Q
 
 from . import documents
 from .addresses import normalize_url
@@ -181,28 +183,54 @@ class SheetLayout:
         return {column.target: column for column in self.columns if column.target}
 
 
-def _decode(data, report):
-    if isinstance(data, str):
-        return data
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        report.add(
-            "ambiguous",
-            f"The file is not UTF-8 (byte {exc.start}); it was read as Windows-1252. "
-            "Check accented names; export the sheet as UTF-8 CSV to be sure.",
-        )
-        return data.decode("cp1252", errors="replace")
+class SheetSource:
+    """The rows of an export, read as a stream as often as needed (an import reads twice),
+    from text, bytes or a file. UTF-8 (with or without a byte order mark) and UTF-16 are
+    read as such; anything else as Windows-1252, with a warning."""
+
+    def __init__(self, *, data=None, path=None, report):
+        self.data, self.path = data, path
+        self.encoding = None if isinstance(data, str) else self._detect(report)
+
+    def _binary(self):
+        return open(self.path, "rb") if self.path else io.BytesIO(self.data)
+
+    def _detect(self, report):
+        with self._binary() as handle:
+            if handle.read(2) in (b"\xff\xfe", b"\xfe\xff"):
+                return "utf-16"
+            handle.seek(0)
+            decoder, offset = codecs.getincrementaldecoder("utf-8-sig")(), 0
+            try:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    decoder.decode(block)
+                    offset += len(block)
+                decoder.decode(b"", final=True)
+                return "utf-8-sig"
+            except UnicodeDecodeError as exc:
+                report.add(
+                    "ambiguous",
+                    f"The file is not UTF-8 (byte {offset + exc.start}); it was read as Windows-1252. "
+                    "Check accented names; export the sheet as UTF-8 CSV to be sure.",
+                )
+                return "cp1252"
+
+    def rows(self):
+        """(line, cells) for every record; `line` numbers records as a spreadsheet does."""
+        if self.encoding is None:
+            stream = io.StringIO(self.data, newline="")
+        else:
+            stream = io.TextIOWrapper(self._binary(), encoding=self.encoding, errors="replace", newline="")
+        with stream:
+            try:
+                yield from enumerate(csv.reader(stream), start=1)
+            except csv.Error as exc:
+                raise SheetError(f"The file is not valid CSV: {exc}.") from None
 
 
 def read_rows(data, report):
-    text = _decode(data, report)
-    try:
-        return list(csv.reader(io.StringIO(text, newline="")))
-    except csv.Error as exc:
-        raise SheetError(f"The file is not valid CSV: {exc}.") from None
+    """Every row of an export held in memory (for small files and tests)."""
+    return [cells for _line, cells in SheetSource(data=data, report=report).rows()]
 
 
 def _target(header, sub, vocabularies=None):
@@ -458,84 +486,85 @@ def _read_cell(column, raw, values, report, line, snapshot=False):
         values[target] = split_values(raw, separators)
 
 
-def parse_rows(rows, layout, report):
-    """Every data row as a SheetRow, with its problems reported."""
-    unknown = [column for column in layout.columns if not column.target]
-    unknown_counts = Counter()
-    parsed = []
-    for offset, row in enumerate(rows[layout.data_start :]):
-        line = layout.data_start + offset + 1
-        if not any(cell.strip() for cell in row):
+def parse_row(cells, line, layout, report, unknown_counts):
+    """One data row as a SheetRow (None for a blank or skipped row), its problems reported."""
+    if not any(cell.strip() for cell in cells):
+        return None
+    values, blank, external_id, bad_id = {}, set(), "", False
+    for column in layout.columns:
+        raw = _cell(cells[column.index]) if column.index < len(cells) else ""
+        if not raw.strip():
+            if column.target:
+                blank.add(column.target)
             continue
-        values, blank, external_id, bad_id = {}, set(), "", False
-        for column in layout.columns:
-            raw = _cell(row[column.index]) if column.index < len(row) else ""
-            if not raw.strip():
-                if column.target:
-                    blank.add(column.target)
-                continue
-            if not column.target:
-                values.setdefault("extra", {})[column.title] = raw.strip()
-                unknown_counts[column.title] += 1
-                continue
-            if column.target == "summary_links" and layout.snapshot:
-                continue  # a snapshot's Summary and Source columns say the same, exactly
-            if column.target == "external_id":
-                external_id = documents.aiaaic_id(raw)
-                if not external_id:
-                    report.add(
-                        "missing-id",
-                        f"{raw.strip()!r} is not an AIAAIC id; the row is imported without one "
-                        "and the value kept under 'Other source columns'.",
-                        row=line,
-                        column=column.title,
-                    )
-                    values.setdefault("extra", {})[column.title] = raw.strip()
-                    bad_id = True
-                continue
-            try:
-                _read_cell(column, raw, values, report, line, layout.snapshot)
-            except (ValueError, PeriodError) as exc:
+        if not column.target:
+            values.setdefault("extra", {})[column.title] = raw.strip()
+            unknown_counts[column.title] += 1
+            continue
+        if column.target == "summary_links" and layout.snapshot:
+            continue  # a snapshot's Summary and Source columns say the same, exactly
+        if column.target == "external_id":
+            external_id = documents.aiaaic_id(raw)
+            if not external_id:
                 report.add(
-                    "unreadable-cell",
-                    f"{str(exc).rstrip('.')}; left out.",
+                    "missing-id",
+                    f"{raw.strip()!r} is not an AIAAIC id; the row is imported without one "
+                    "and the value kept under 'Other source columns'.",
                     row=line,
                     column=column.title,
                 )
-        if not values.get("headline"):
-            what = external_id or "a row without an id"
-            report.add(
-                "skipped-row",
-                f"{what} has no headline (a withdrawn or placeholder entry): skipped.",
-                row=line,
-            )
+                values.setdefault("extra", {})[column.title] = raw.strip()
+                bad_id = True
             continue
-        if not external_id and not bad_id and not layout.snapshot:
-            report.add("missing-id", "the row has no id: imported without one.", row=line)
-        parsed.append(SheetRow(line, external_id, values, blank))
-    for column in unknown:
-        count = unknown_counts[column.title]
-        if count or column.header or column.sub:
+        try:
+            _read_cell(column, raw, values, report, line, layout.snapshot)
+        except (ValueError, PeriodError) as exc:
+            report.add("unreadable-cell", f"{str(exc).rstrip('.')}; left out.", row=line, column=column.title)
+    for index in range(len(layout.columns), len(cells)):  # cells beyond the column row
+        if cells[index].strip():
+            title = f"Column {_column_letter(index)}"
+            values.setdefault("extra", {})[title] = cells[index].strip()
+            unknown_counts[title] += 1
+    if not values.get("headline"):
+        what = external_id or "a row without an id"
+        report.add(
+            "skipped-row", f"{what} has no headline (a withdrawn or placeholder entry): skipped.", row=line
+        )
+        return None
+    if not external_id and not bad_id and not layout.snapshot:
+        report.add("missing-id", "the row has no id: imported without one.", row=line)
+    return SheetRow(line, external_id, values, blank)
+
+
+def report_unknown_columns(layout, unknown_counts, report):
+    named = {column.title for column in layout.columns if not column.target}
+    for title in sorted(named | set(unknown_counts), key=lambda t: (t not in named, t)):
+        count = unknown_counts[title]
+        column = next((c for c in layout.columns if c.title == title), None)
+        if count or (column is not None and (column.header or column.sub)):
             report.add(
                 "unknown-column",
                 f"not a column this site knows; its {count:,} non-blank cell(s) are kept under "
                 "'Other source columns' of each incident.",
-                column=column.title,
+                column=title,
             )
+
+
+def parse_rows(rows, layout, report):
+    """Every data row of rows held in memory as a SheetRow."""
+    unknown_counts = Counter()
+    parsed = []
+    for offset, cells in enumerate(rows[layout.data_start :]):
+        row = parse_row(cells, layout.data_start + offset + 1, layout, report, unknown_counts)
+        if row is not None:
+            parsed.append(row)
+    report_unknown_columns(layout, unknown_counts, report)
     return parsed
 
 
-def merge_repeated(rows, report):
-    """One row per id: the first, with what its copies add, every disagreement reported."""
-    first = {}
-    merged = []
-    for row in rows:
-        if not row.external_id or row.external_id not in first:
-            if row.external_id:
-                first[row.external_id] = row
-            merged.append(row)
-            continue
-        original = first[row.external_id]
+def merge_copies(original, copies, report):
+    """The first row of a repeated id, with what its copies add; disagreements reported."""
+    for row in copies:
         original.copies.append(row.line)
         for target, value in row.values.items():
             if target not in original.values:
@@ -549,13 +578,26 @@ def merge_repeated(rows, report):
                     f"here; the first is kept.",
                     row=row.line,
                 )
-    for row in first.values():
-        if row.copies:
-            report.add(
-                "repeated-id",
-                f"{row.external_id} is also on row(s) {', '.join(map(str, row.copies))}: imported once.",
-                row=row.line,
-            )
+    report.add(
+        "repeated-id",
+        f"{original.external_id} is also on row(s) {', '.join(map(str, original.copies))}: imported once.",
+        row=original.line,
+    )
+    return original
+
+
+def merge_repeated(rows, report):
+    """One row per id: the first, with what its copies add, every disagreement reported."""
+    copies, first, merged = defaultdict(list), {}, []
+    for row in rows:
+        if row.external_id and row.external_id in first:
+            copies[row.external_id].append(row)
+            continue
+        if row.external_id:
+            first[row.external_id] = row
+        merged.append(row)
+    for external_id, rows_of_id in copies.items():
+        merge_copies(first[external_id], rows_of_id, report)
     return merged
 
 
@@ -686,33 +728,41 @@ def similar_headlines(a, b):
 
 
 class Identities:
-    """Which published incident a row is, from a few columns of every incident."""
+    """Which published incident each row of a chunk is: a few indexed queries per chunk (ids,
+    normalised source links, slugs), so memory does not grow with the database."""
 
-    def __init__(self):
+    def __init__(self, rows):
         self.by_id = defaultdict(list)  # AIAAIC id -> [incident id]
         self.by_source = defaultdict(list)  # normalised source link -> [incident id]
         self.by_slug = {}
-        self.headline = {}
-        self.source = {}
-        self.has_aiaaic = set()
-        merged = set(Incident.objects.filter(merged_into__isnull=False).values_list("id", flat=True))
-        for pk, slug, headline, source_url in Incident.objects.filter(merged_into__isnull=True).values_list(
-            "id", "slug", "headline", "source_url"
+        self.headline, self.source = {}, {}
+        ids = {row.external_id for row in rows if row.external_id}
+        sources = {normalize_url(row.values.get("source_url", "")) for row in rows} - {""}
+        slugs = {row.values.get("permalink") or make_slug(_slug_hint(row), "incident", 255) for row in rows}
+        pairs = ExternalId.objects.filter(
+            scheme="aiaaic", value__in=ids, incident__merged_into__isnull=True
+        ).values_list("value", "incident_id")
+        for value, incident_id in pairs:
+            self.by_id[value].append(incident_id)
+        wanted = Q(pk__in={pk for pks in self.by_id.values() for pk in pks})
+        wanted |= Q(source_key__in=sources) | Q(slug__in=slugs)
+        for pk, slug, headline, key in (
+            Incident.objects.filter(wanted, merged_into__isnull=True)
+            .order_by("pk")
+            .values_list("pk", "slug", "headline", "source_key")
         ):
-            self.by_slug[slug] = pk
-            self.headline[pk] = headline
-            self.source[pk] = normalize_url(source_url)
-            if self.source[pk]:
-                self.by_source[self.source[pk]].append(pk)
-        for incident_id, value in ExternalId.objects.filter(scheme="aiaaic").values_list(
-            "incident_id", "value"
-        ):
-            if incident_id not in merged:
-                self.by_id[value].append(incident_id)
-                self.has_aiaaic.add(incident_id)
+            self.headline[pk], self.source[pk], self.by_slug[slug] = headline, key, pk
+            if key:
+                self.by_source[key].append(pk)
+        slugged = set(self.by_slug.values())
+        self.has_aiaaic = set(
+            ExternalId.objects.filter(scheme="aiaaic", incident_id__in=slugged).values_list(
+                "incident_id", flat=True
+            )
+        )
 
     def find(self, row, report, taken):
-        """(incident id or None, whether it is an id reused for another story)."""
+        """The incident the row updates, or None for a new one (reporting a reused id)."""
         source = normalize_url(row.values.get("source_url", ""))
         headline = row.headline
         candidates = [pk for pk in self.by_id.get(row.external_id, []) if pk not in taken]
@@ -742,16 +792,6 @@ class Identities:
             return pk  # a page (or a snapshot row) imported before, under the same slug
         return None
 
-    def add(self, incident, row):
-        self.headline[incident.pk] = incident.headline
-        self.source[incident.pk] = normalize_url(incident.source_url)
-        if self.source[incident.pk]:
-            self.by_source[self.source[incident.pk]].append(incident.pk)
-        if row.external_id:
-            self.by_id[row.external_id].append(incident.pk)
-            self.has_aiaaic.add(incident.pk)
-        self.by_slug[incident.slug] = incident.pk
-
 
 def _slug_hint(row):
     if row.values.get("permalink"):
@@ -765,22 +805,20 @@ def _slug_hint(row):
 # Spellings and merge candidates --------------------------------------------------------------
 
 
-def spelling_counts(rows):
-    """(scope, folded key) -> Counter of spellings, and the first row of each spelling."""
-    counts, first_row = defaultdict(Counter), {}
-    for row in rows:
-        for target, value in row.values.items():
-            kind, _, name = target.partition(":")
-            if kind not in ("terms", "entities"):
+def count_spellings(row, counts, first_row):
+    """Count the row's spellings of each folded name: counts[(scope, key)][spelling], and the
+    first row of each spelling."""
+    for target, value in row.values.items():
+        kind, _, name = target.partition(":")
+        if kind not in ("terms", "entities"):
+            continue
+        scope = name if kind == "terms" else ("system" if name == "system" else "organisation")
+        for item in value:
+            if documents.is_placeholder(item):
                 continue
-            scope = name if kind == "terms" else ("system" if name == "system" else "organisation")
-            for item in value:
-                if documents.is_placeholder(item):
-                    continue
-                key = (scope, fold(item))
-                counts[key][item] += 1
-                first_row.setdefault((key, item), row.line)
-    return counts, first_row
+            key = (scope, fold(item))
+            counts[key][item] += 1
+            first_row.setdefault((key, item), row.line)
 
 
 def report_folds(counts, first_row, report):
@@ -893,17 +931,25 @@ class ImportResult:
 CHUNK = 200
 
 
-def sheet_import(*, data, progress=None, strict=False, blank_clears=False):
-    """Import an AIAAIC sheet export (bytes or text) in one transaction. Returns ImportResult.
+def sheet_import(*, data=None, path=None, progress=None, strict=False, blank_clears=False):
+    """Import an AIAAIC sheet export (`data` as bytes or text, or a file at `path`) in one
+    transaction. Returns ImportResult.
 
+    The file is read as a stream, twice: once for what the whole file says (spellings, ids
+    repeated), once to publish its rows a chunk at a time, so memory does not grow with it.
     Raises SheetError when the file cannot be read at all (nothing is written), and with
     `strict` when any warning was found (nothing is written either).
     """
     started = time.monotonic()
     report = ImportReport()
-    rows = read_rows(data, report)
+    source = SheetSource(data=data, path=path, report=report)
+    head = []
+    for line, cells in source.rows():
+        head.append(cells)
+        if line > HEADER_SEARCH_ROWS:
+            break
     vocabularies = {v.slug: v for v in Vocabulary.objects.all()}
-    layout = detect_layout(rows, report, vocabularies.values())
+    layout = detect_layout(head, report, vocabularies.values())
     missing = sorted(
         {
             c.target.partition(":")[2]
@@ -916,15 +962,26 @@ def sheet_import(*, data, progress=None, strict=False, blank_clears=False):
             f"The site has no vocabulary {', '.join(missing)}; the sheet's columns need them "
             "(they come with the migrations: run `python manage.py migrate`)."
         )
-    parsed = parse_rows(rows, layout, report)
-    total_lines = len([row for row in rows[layout.data_start :] if any(cell.strip() for cell in row)])
-    del rows
-    parsed = merge_repeated(parsed, report)
-    parsed = [row for row in parsed if _check_row(row, set(vocabularies), report)]
-    result = ImportResult(layout=layout.name, rows=total_lines, report=report)
-    result.skipped = total_lines - len(parsed) - sum(len(row.copies) for row in parsed)
-    counts, first_row = spelling_counts(parsed)
+
+    # First pass: spellings, ids met more than once (their later rows kept: the copies).
+    lines, seen, copies = 0, set(), defaultdict(list)
+    counts, first_row = defaultdict(Counter), {}
+    for line, cells in source.rows():
+        if line <= layout.data_start or not any(cell.strip() for cell in cells):
+            continue
+        lines += 1
+        row = parse_row(cells, line, layout, ImportReport(), Counter())
+        if row is None:
+            continue
+        if row.external_id and row.external_id in seen:
+            copies[row.external_id].append(row)
+            continue
+        seen.add(row.external_id)
+        count_spellings(row, counts, first_row)
+    del seen
+    copy_lines = {row.line for rows in copies.values() for row in rows}
     report_folds(counts, first_row, report)
+    result = ImportResult(layout=layout.name, rows=lines, report=report)
     taxonomy = Taxonomy()
     taxonomy.preferred = {key: counter.most_common(1)[0] for key, counter in counts.items()}
     summary = f"Imported from the AIAAIC sheet ({layout.name} layout)"
@@ -932,69 +989,44 @@ def sheet_import(*, data, progress=None, strict=False, blank_clears=False):
         taxonomy.preload()
         for scope, old, new in taxonomy.rename_to_preferred():
             report.add("renamed", f"{old!r} is now {new!r}, its most common spelling.", column=scope)
-        terms, entities = [], []
-        for row in parsed:
-            for target, value in row.values.items():
-                kind, _, name = target.partition(":")
-                if kind == "terms":
-                    terms.extend((name, item) for item in value)
-                elif kind == "entities":
-                    entities.extend((item, name) for item in value)
-        taxonomy.ensure(terms=terms, entities=entities)
-        identities = Identities()
-        taken = set()
-        done = 0
-        for start in range(0, len(parsed), CHUNK):
-            chunk = parsed[start : start + CHUNK]
-            targets = [identities.find(row, report, taken) for row in chunk]
-            for pk in targets:
-                if pk is not None:
-                    taken.add(pk)
-            loaded = Incident.objects.select_related("current_revision").in_bulk(
-                [pk for pk in targets if pk is not None]
-            )
-            items = []
-            for row, pk in zip(chunk, targets, strict=True):
-                incident = loaded.get(pk) if pk is not None else None
-                base = (
-                    incident.current_revision.document
-                    if incident is not None and incident.current_revision is not None
-                    else documents.empty_document()
-                )
-                items.append(
-                    PublishItem(
-                        document=apply_row(base, row, blank_clears=blank_clears, report=report),
-                        incident=incident,
-                        summary=summary,
-                        slug=_slug_hint(row),
-                        expected_revision=incident.current_revision_id if incident else None,
-                    )
-                )
-            lines = f"rows {chunk[0].line}-{chunk[-1].line}"
-            try:
-                outcomes = incidents_publish(items=items, taxonomy=taxonomy, refresh_search=False)
-            except StaleRevision:
-                raise SheetError(
-                    f"{lines}: an incident was changed on the site while the import ran; nothing "
-                    "was imported. Run the import again."
-                ) from None
-            except DocumentError as exc:
-                problems = "; ".join(f"{path}: {' '.join(msgs)}" for path, msgs in exc.message_dict.items())
-                raise SheetError(f"{lines}: {problems}") from None
-            for row, outcome in zip(chunk, outcomes, strict=True):
-                if outcome.created:
-                    identities.add(outcome.incident, row)
-                    taken.add(outcome.incident.pk)
-                    result.created += 1
-                elif outcome.changed:
-                    result.updated += 1
-                else:
-                    result.unchanged += 1
-                if outcome.changed:
-                    result.incident_ids.append(outcome.incident.pk)
-            done += len(chunk)
-            if progress:
-                progress(done, len(parsed))
+        taxonomy.ensure(
+            terms=[
+                (scope, name)
+                for (scope, _key), names in counts.items()
+                if scope in vocabularies
+                for name in names
+            ],
+            entities=[
+                (name, "system" if scope == "system" else "deployer")
+                for (scope, _key), names in counts.items()
+                if scope in ("system", "organisation")
+                for name in names
+            ],
+        )
+        # Second pass: publish, a chunk at a time.
+        taken, chunk, unknown_counts = set(), [], Counter()
+        for line, cells in source.rows():
+            if line <= layout.data_start or line in copy_lines:
+                continue
+            row = parse_row(cells, line, layout, report, unknown_counts)
+            if row is None:
+                continue
+            if row.external_id in copies:
+                merge_copies(row, copies.pop(row.external_id), report)
+            if not _check_row(row, set(vocabularies), report):
+                continue
+            chunk.append(row)
+            if len(chunk) == CHUNK:
+                _publish_chunk(chunk, taken, taxonomy, summary, blank_clears, result)
+                chunk = []
+                if progress:
+                    progress(result.created + result.updated + result.unchanged, lines)
+        if chunk:
+            _publish_chunk(chunk, taken, taxonomy, summary, blank_clears, result)
+        if progress:
+            progress(result.created + result.updated + result.unchanged, lines)
+        report_unknown_columns(layout, unknown_counts, report)
+        result.skipped = lines - result.created - result.updated - result.unchanged - len(copy_lines)
         for start in range(0, len(result.incident_ids), 500):
             incident_search_refresh(incident_ids=result.incident_ids[start : start + 500])
         result.aliases_kept = taxonomy.keep_spellings()
@@ -1012,3 +1044,55 @@ def sheet_import(*, data, progress=None, strict=False, blank_clears=False):
     result.entities_created = taxonomy.created_entities
     result.seconds = time.monotonic() - started
     return result
+
+
+def _publish_chunk(chunk, taken, taxonomy, summary, blank_clears, result):
+    report = result.report
+    identities = Identities(chunk)
+    targets = []
+    for row in chunk:
+        pk = identities.find(row, report, taken)
+        if pk is not None:
+            taken.add(pk)
+        targets.append(pk)
+    loaded = Incident.objects.select_related("current_revision").in_bulk(
+        [pk for pk in targets if pk is not None]
+    )
+    items = []
+    for row, pk in zip(chunk, targets, strict=True):
+        incident = loaded.get(pk) if pk is not None else None
+        base = (
+            incident.current_revision.document
+            if incident is not None and incident.current_revision is not None
+            else documents.empty_document()
+        )
+        items.append(
+            PublishItem(
+                document=apply_row(base, row, blank_clears=blank_clears, report=report),
+                incident=incident,
+                summary=summary,
+                slug=_slug_hint(row),
+                expected_revision=incident.current_revision_id if incident else None,
+            )
+        )
+    lines = f"rows {chunk[0].line}-{chunk[-1].line}"
+    try:
+        outcomes = incidents_publish(items=items, taxonomy=taxonomy, refresh_search=False)
+    except StaleRevision:
+        raise SheetError(
+            f"{lines}: an incident was changed on the site while the import ran; nothing "
+            "was imported. Run the import again."
+        ) from None
+    except DocumentError as exc:
+        problems = "; ".join(f"{path}: {' '.join(msgs)}" for path, msgs in exc.message_dict.items())
+        raise SheetError(f"{lines}: {problems}") from None
+    for outcome in outcomes:
+        taken.add(outcome.incident.pk)
+        if outcome.created:
+            result.created += 1
+        elif outcome.changed:
+            result.updated += 1
+        else:
+            result.unchanged += 1
+        if outcome.changed:
+            result.incident_ids.append(outcome.incident.pk)

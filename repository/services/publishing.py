@@ -9,6 +9,7 @@ from django.db.models import Max, OuterRef, Subquery
 from django.utils import timezone
 
 from .. import documents
+from ..addresses import normalize_url
 from ..models import ExternalId, Incident, IncidentEntity, IncidentTerm, Reference, Revision
 from .taxonomy import Taxonomy, make_slug, unique_slug
 
@@ -264,6 +265,7 @@ def incidents_publish(*, items, taxonomy=None, refresh_search=True):
             incident = item.incident
             for name in INCIDENT_FIELDS:
                 setattr(incident, name, item.document[name])
+            incident.source_key = normalize_url(incident.source_url)[:500]
             incident.set_occurred(incident.occurred)
             incident.updated_at = now
             (new if incident.pk is None else changed).append(incident)
@@ -305,6 +307,7 @@ UPDATED_FIELDS = [
     "occurred_start",
     "occurred_end",
     "occurred_precision",
+    "source_key",
     "updated_at",
 ]
 

@@ -34,9 +34,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {done:,}/{total:,} rows")
 
         try:
-            result = sheet_import(
-                data=file.read_bytes(), progress=progress, strict=strict, blank_clears=blank_clears
-            )
+            result = sheet_import(path=file, progress=progress, strict=strict, blank_clears=blank_clears)
         except SheetError as exc:
             raise CommandError(str(exc)) from None
 

@@ -26,7 +26,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {done:,}/{total:,} rows")
 
         try:
-            result = sheet_import(data=SHEET.read_bytes(), progress=progress)
+            result = sheet_import(path=SHEET, progress=progress)
         except SheetError as exc:
             raise CommandError(str(exc)) from None
         if verbosity > 1:
