@@ -1,0 +1,112 @@
+#!/usr/bin/env python
+"""Time and peak memory of `import_sheet` on the real sheet and on larger sheets made from it.
+
+    DATABASE_URL=postgres://airepo@127.0.0.1:5432/airepo_bench \\
+        .venv/bin/python scripts/benchmark_import.py [--rows 1670 20000 100000]
+
+For each size it empties the database named by DATABASE_URL (point it at a scratch one),
+writes a sheet of that many rows made from data/aiaaic-repository-2024.csv (row i is real row
+i mod 1,670 with its own id, headline and source link, so every row is a new incident), and
+runs `manage.py import_sheet` on it twice in a fresh process each time, printing seconds,
+rows per second and the process's peak memory (RSS). Linear time shows as a steady rate;
+flat memory as a peak that does not grow with the rows.
+"""
+
+import argparse
+import csv
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL = ROOT / "data" / "aiaaic-repository-2024.csv"
+
+
+def write_sheet(path, rows):
+    with REAL.open(encoding="utf-8", newline="") as handle:
+        table = list(csv.reader(handle))
+    header, data = table[:3], table[3:]
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerows(header)
+        for i in range(rows):
+            row = list(data[i % len(data)])
+            copy = i // len(data)
+            if copy:
+                row[0] = f"AIAAIC{100_000 + i}"
+                row[1] = f"{row[1]} (variant {copy})"
+                row[-1] = re.sub(r"/?$", f"-v{copy}", row[-1]) if row[-1] else ""
+            writer.writerow(row)
+
+
+# Runs manage.py in this child process and prints its own peak memory (KiB) when it ends.
+PEAK = """
+import atexit, resource, runpy, sys
+atexit.register(lambda: print("peak-kib", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr))
+sys.argv = ["manage.py", *sys.argv[1:]]
+runpy.run_path("manage.py", run_name="__main__")
+"""
+
+
+def run(*args):
+    """Run a manage.py command in a fresh process: (seconds, peak MiB, its last line)."""
+    started = time.perf_counter()
+    completed = subprocess.run(  # noqa: S603 (our own interpreter and arguments)
+        [sys.executable, "-c", PEAK, *args], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    seconds = time.perf_counter() - started
+    if completed.returncode:
+        sys.exit(completed.stdout + completed.stderr)
+    peak = next(
+        (int(line.split()[1]) for line in completed.stderr.splitlines() if line.startswith("peak-kib ")), 0
+    )
+    last = (completed.stdout.strip().splitlines() or [""])[-1]
+    return seconds, peak / 1024, last
+
+
+def empty_database():
+    """Drop every table of the scratch database, so that migrate starts it anew."""
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    else:
+        Path(connection.settings_dict["NAME"]).unlink(missing_ok=True)
+    connection.close()
+
+
+def main():
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, nargs="+", default=[1670, 20_000, 100_000])
+    args = parser.parse_args()
+    if not os.environ.get("DATABASE_URL"):
+        sys.exit("Set DATABASE_URL to a scratch database: it is emptied.")
+    print(f"database: {os.environ['DATABASE_URL'].rsplit('@', 1)[-1]}")
+    with tempfile.TemporaryDirectory() as directory:
+        for rows in sorted(args.rows):
+            path = Path(directory) / f"sheet-{rows}.csv"
+            write_sheet(path, rows)
+            empty_database()
+            run("migrate", "--noinput")
+            for attempt in ("first", "second"):
+                seconds, peak, last = run("import_sheet", str(path), "-v", "0")
+                print(
+                    f"{rows:>7,} rows, {attempt} run: {seconds:7.1f} s, {rows / seconds:6.0f} rows/s, "
+                    f"peak memory {peak:5.0f} MiB | {last}"
+                )
+
+
+if __name__ == "__main__":
+    main()
