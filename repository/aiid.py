@@ -32,7 +32,7 @@ from django.db import transaction
 from . import documents
 from .addresses import normalize_url
 from .documents import DocumentError, clean_name, fold
-from .models import ExternalId, Incident, Revision
+from .models import ExternalId, Incident, SourceRecord
 from .periods import PeriodError, parse_partial_date, parse_period
 from .reports import ImportReport
 from .services import IncidentMerged, Taxonomy, incident_publish, incident_search_refresh
@@ -703,9 +703,9 @@ def apply_facts(document, facts, aiid_ids, report=None):
 
 
 def group_document(group, base=None, report=None):
-    """The document a true incident and its duplicates make, applied onto `base` (the
-    document of the last import, or an empty one): the true incident's cells first, then
-    each duplicate's facts joining as a merged report (they fill only what is blank)."""
+    """The document a true incident and its duplicates make, applied onto `base` (what the
+    snapshot said at the last import, or an empty document): the true incident's cells
+    first, then each duplicate's facts joining as a merged report (they fill only blanks)."""
     true, *duplicates = group
     base = base or documents.empty_document()
     document = apply_facts(base, true, [true.aiid_id], report)
@@ -876,52 +876,59 @@ def _place_orphans(groups, report):
     return sorted(placed, key=lambda group: group.true_id)
 
 
-def _previous_imports(groups):
-    """{incident id: the document the last AIID import published}, for the stored incidents
-    whose current revision is not that import's (one query)."""
-    wanted = [
-        group.incident.pk
-        for group in groups
-        if group.incident is not None
-        and group.incident.current_revision is not None
-        and not group.incident.current_revision.summary.startswith(SUMMARY)
-    ]
-    if not wanted:
-        return {}
-    found = {}
-    rows = (
-        Revision.objects.filter(incident_id__in=wanted, summary__startswith=SUMMARY)
-        .order_by("incident_id", "-number")
-        .values_list("incident_id", "document")
-    )
-    for incident_id, document in rows:
-        found.setdefault(incident_id, document)
-    return found
+def _records(groups):
+    """{incident id: SourceRecord} of what the snapshot said at the last import (one query)."""
+    ids = [group.incident.pk for group in groups if group.incident is not None]
+    return {
+        record.incident_id: record
+        for record in SourceRecord.objects.filter(source=SOURCE, incident_id__in=ids)
+    }
 
 
-def _document_for(group, previous, report):
-    """The document to publish for a group: a new one, the snapshot's changes since the last
-    import reconciled with the site's, or the snapshot's facts joining an incident that came
-    from elsewhere."""
+def source_view(group, record, headline="", report=None):
+    """What the snapshot says of a group's incident, as a document of the AIID's own values,
+    applied onto what it said at the last import (`record`): a blank cell keeps the value it
+    had, lists only grow, a vaguer date never replaces a precise one."""
+    if group.true is not None:
+        return documents.normalize(group_document(group.members, base=record, report=report))
+    view = record or {
+        **documents.empty_document(),
+        "headline": headline or f"AI Incident Database incident {group.true_id}",
+    }
+    for duplicate in group.duplicates:
+        view = documents.merge(view, duplicate_document(duplicate, view["headline"]))
+    return documents.normalize(view)
+
+
+def _document_for(group, record, report):
+    """(the document to publish, the snapshot's view of it). A new incident is the view; one
+    the AIID import made is the site's document with what the snapshot changed since the
+    last import (an editor's change kept); one from elsewhere that carries an AIID id keeps
+    its values and gains the snapshot's names, references and blanks filled."""
     incident = group.incident
     if incident is None or incident.current_revision is None:
-        return group_document(group.members, report=report)
+        view = source_view(group, None, report=report)
+        return view, view
     current = incident.current_revision.document
-    if group.true is None:
-        document = current  # only duplicates of a stored incident: their facts join it
-        for duplicate in group.duplicates:
-            document = documents.merge(document, duplicate_document(duplicate, current["headline"]))
-        return document
-    summary = incident.current_revision.summary
-    base = current if summary.startswith(SUMMARY) else previous.get(incident.pk)
-    if base is None:
-        # An incident from elsewhere that carries this AIID id: the snapshot's facts join it.
-        other = group_document(group.members, report=report)
-        if current.get("source_url"):
-            other["source_url"] = ""
-        return documents.merge(current, other)
-    proposed = group_document(group.members, base=base, report=report)
-    return reconcile(base, current, proposed, report, group.row)
+    view = source_view(group, record, current["headline"], report)
+    if record is None:
+        joining = {**view, "source_url": "" if current.get("source_url") else view["source_url"]}
+        return documents.merge(current, joining), view
+    return reconcile(record, current, view, report, group.row), view
+
+
+def _save_records(views, records):
+    """Keep each incident's new view as the base of the next import (bulk)."""
+    changed, new = [], []
+    for incident_id, view in views.items():
+        record = records.get(incident_id)
+        if record is None:
+            new.append(SourceRecord(incident_id=incident_id, source=SOURCE, document=view))
+        elif record.document != view:
+            record.document = view
+            changed.append(record)
+    SourceRecord.objects.bulk_create(new, batch_size=CHUNK)
+    SourceRecord.objects.bulk_update(changed, ["document"], batch_size=CHUNK)
 
 
 class _Numbers:
@@ -938,10 +945,9 @@ class _Numbers:
         return self.next - 1
 
 
-def _publish(group, previous, taxonomy, numbers, report):
+def _publish(group, document, taxonomy, numbers):
     """Publish a group's document; returns the PublishResult, or None when the incident
     already says it all. Raises DocumentError or IncidentMerged."""
-    document = _document_for(group, previous, report)
     incident = group.incident
     if (
         incident is not None
@@ -999,7 +1005,8 @@ def aiid_import(*, path_or_dir, progress=None, strict=False):
         for start in range(0, len(groups), CHUNK):
             chunk = groups[start : start + CHUNK]
             _match(chunk, report)
-            previous = _previous_imports(chunk)
+            records = _records(chunk)
+            views = {}
             for group in chunk:
                 for duplicate in group.duplicates:
                     result.merged_duplicates += 1
@@ -1009,7 +1016,9 @@ def aiid_import(*, path_or_dir, progress=None, strict=False):
                         row=duplicate.row,
                     )
                 try:
-                    outcome = _publish(group, previous, taxonomy, numbers, report)
+                    record = records.get(group.incident.pk) if group.incident else None
+                    document, view = _document_for(group, record.document if record else None, report)
+                    outcome = _publish(group, document, taxonomy, numbers)
                 except (DocumentError, IncidentMerged) as exc:
                     result.skipped += 1
                     report.add(
@@ -1018,6 +1027,7 @@ def aiid_import(*, path_or_dir, progress=None, strict=False):
                         row=group.row,
                     )
                     continue
+                views[outcome.incident.pk if outcome else group.incident.pk] = view
                 if outcome is None:
                     result.unchanged += 1
                     continue
@@ -1026,6 +1036,7 @@ def aiid_import(*, path_or_dir, progress=None, strict=False):
                 result.unchanged += not outcome.changed
                 if outcome.changed:
                     changed_ids.append(outcome.incident.pk)
+            _save_records(views, records)
             if progress:
                 progress(min(start + CHUNK, len(groups)), len(groups))
         taxonomy.keep_spellings()

@@ -312,6 +312,34 @@ class FoldingIntoAiaaicTests(TestCase):
         self.assertEqual(self.aiaaic.revisions.count(), 1)
 
 
+class IncidentFromElsewhereTests(TestCase):
+    """An incident published from another source that already carries an AIID id."""
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.incident = publish(
+            "Bus routing software leaves riders stranded",
+            occurred="2020-01",
+            external_ids=[{"scheme": "aiaaic", "value": "AIAAIC0950"}, {"scheme": "aiid", "value": "10"}],
+            source_url="https://www.aiaaic.org/aiaaic-repository/bus-routing",
+            entities={"deployer": ["Keolis North America"]},
+        )
+        cls.output = import_aiid(FIXTURES / "slugs-only")
+
+    def test_the_snapshot_joins_it_instead_of_making_another(self):
+        self.assertEqual(aiid_incident(10), self.incident)
+        self.assertIn("2 rows: 1 created, 1 updated, 0 unchanged", self.output)
+        self.incident.refresh_from_db()
+        # Its own values stay; the snapshot fills what it lacked and adds names.
+        self.assertEqual(self.incident.headline, "Bus routing software leaves riders stranded")
+        self.assertEqual(self.incident.occurred, "2020-01")
+        self.assertEqual(self.incident.source_url, "https://www.aiaaic.org/aiaaic-repository/bus-routing")
+        self.assertEqual(self.incident.summary, "A routing system stranded passengers.")
+        self.assertEqual(entities(self.incident, "deployer"), ["Keolis North America", "Open Ai"])
+        self.assertEqual(entities(self.incident, "harmed"), ["Bus Passengers"])
+        self.assertIn("0 created, 0 updated, 2 unchanged", import_aiid(FIXTURES / "slugs-only"))
+
+
 class LaterSnapshotTests(TestCase):
     @classmethod
     def setUpTestData(cls):
@@ -372,6 +400,10 @@ class LaterSnapshotTests(TestCase):
         self.assertIn("Values an editor changed since the last import (the site's kept): 1", output)
         # What only the snapshot changed still arrives.
         self.assertEqual(entities(shuttle, "harmed"), ["Pedestrians", "Shuttle Passengers"])
+        # And the next run of the same snapshot leaves the editor's values alone.
+        self.assertIn("0 created, 0 updated, 2 unchanged", import_aiid(FIXTURES / "later"))
+        shuttle.refresh_from_db()
+        self.assertEqual(shuttle.headline, "Autonomous shuttle hits pedestrian in Las Vegas")
 
 
 class DuplicatesOfStoredIncidentsTests(TestCase):
@@ -453,6 +485,24 @@ class CommandTests(TestCase):
             "row 3, column 'incident_id': 'x1' is not an incident number; the row is skipped.", output
         )
         self.assertEqual(list(Incident.objects.values_list("headline", flat=True)), ["Fine"])
+
+    def test_implicated_systems_are_systems_and_an_overlong_title_is_kept_whole(self):
+        title = "Chatbot " + "very " * 70 + "long title"
+        self.write(
+            "incidents.csv",
+            [
+                ["incident_id", "title", "Alleged implicated AI systems", "Alleged deployer of AI system"],
+                ["40", title, '["chatgpt"]', '["openai"]'],
+            ],
+        )
+        output = import_aiid(self.folder)
+        incident = aiid_incident(40)
+        self.assertEqual(entities(incident, "system"), ["Chatgpt"])
+        self.assertEqual(Entity.objects.get(name="Chatgpt").kind, Entity.Kind.SYSTEM)
+        self.assertLessEqual(len(incident.headline), 300)
+        self.assertTrue(incident.headline.endswith("…"))
+        self.assertEqual(incident.current_revision.document["extra"], {"title": title})
+        self.assertIn("the headline is shortened and the whole title kept", output)
 
     def test_strict_refuses_a_snapshot_with_warnings_and_writes_the_report(self):
         report = self.folder / "report.csv"

@@ -432,6 +432,7 @@ class AdminTests(TestCase):
             "incidententity",
             "reference",
             "revision",
+            "sourcerecord",
         ]
         for model in models:
             response = self.client.get(f"/admin/repository/{model}/")
