@@ -171,7 +171,7 @@ def _first_row(path):
         return []
 
 
-def _read(path, columns, required, report):
+def _read(path, columns, required):
     """Yield (row number, {target: cell}, {extra column title: cell}) for each row of a CSV
     file, finding `columns` by name. Raises AiidError when the file is unreadable or lacks
     a required column."""
@@ -299,7 +299,7 @@ def _published(text):
 def read_entities(path, report):
     """{slug: name} from entities.csv."""
     names = {}
-    for number, values, _ in _read(path, ENTITY_COLUMNS, ["slug"], report):
+    for number, values, _ in _read(path, ENTITY_COLUMNS, ["slug"]):
         slug = values["slug"].strip()
         name = clean_name(values.get("name", ""))
         if not slug or not name:
@@ -320,7 +320,7 @@ def read_reports(path, report):
     """{report number: reference} from reports.csv; a row that cannot be a reference is
     a warning and left out."""
     references = {}
-    for number, values, _ in _read(path, REPORT_COLUMNS, ["number", "url"], report):
+    for number, values, _ in _read(path, REPORT_COLUMNS, ["number", "url"]):
         where = {"row": number}
         raw_number = values["number"].strip()
         try:
@@ -385,7 +385,7 @@ def read_reports(path, report):
 def read_duplicates(path, report):
     """{duplicate id: true id} from the duplicates file."""
     pairs = {}
-    for number, values, _ in _read(path, DUPLICATE_COLUMNS, ["duplicate", "true"], report):
+    for number, values, _ in _read(path, DUPLICATE_COLUMNS, ["duplicate", "true"]):
         try:
             duplicate, true = incident_number(values["duplicate"]), incident_number(values["true"])
         except ValueError:
@@ -460,7 +460,7 @@ def read_incidents(path, report, names, references):
     """[Facts] from incidents.csv, one per AIID incident (copies of one id merged)."""
     facts_of = {}
     unknown_columns = defaultdict(int)
-    for number, values, others in _read(path, INCIDENT_COLUMNS, ["id", "title"], report):
+    for number, values, others in _read(path, INCIDENT_COLUMNS, ["id", "title"]):
         raw_id = values["id"].strip()
         try:
             aiid_id = incident_number(raw_id)
@@ -565,7 +565,7 @@ def _read_party(facts, role, cell, names, report):
         )
     entities, unknown = [], []
     for slug in slugs:
-        placeholder = slug.lower().startswith("unknown")
+        placeholder = slug.lower() == "unknown" or slug.lower().startswith("unknown-")
         name = names.get(slug) or name_from_slug(slug, sentence=placeholder)
         if len(name) > documents.MAX_LENGTHS["name"]:
             report.add(
