@@ -12,7 +12,8 @@ An AIID incident is found again by its `aiid` external id. The import is all or 
 for what makes the snapshot unreadable (`AiidError`); a bad cell or row is a finding in the
 report and the rest is imported. A later snapshot updates what it says; a blank cell keeps
 the stored value, lists only grow, a less precise date never replaces a more precise one it
-contains, and a value an editor changed on the site since the last import is kept.
+contains, and a value an editor changed on the site since the last import is kept: what the
+snapshot said is kept per incident (`SourceRecord`) as the base of the next import.
 """
 
 import ast

@@ -17,12 +17,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "path", metavar="DIR_OR_FILE", help="The snapshot directory or its incidents.csv."
         )
-        parser.add_argument("--report", metavar="FILE", help="Write every warning and note to FILE (CSV).")
+        parser.add_argument(
+            "--report", dest="report_path", metavar="FILE", help="Write every warning and note to FILE (CSV)."
+        )
         parser.add_argument(
             "--strict", action="store_true", help="Import nothing when the snapshot has any warning."
         )
 
-    def handle(self, *args, path, report, strict, verbosity, **options):
+    def handle(self, *args, path, report_path, strict, verbosity, **options):
         self.stdout.write(f"Importing the AI Incident Database snapshot {path} …")
         started = time.monotonic()
 
@@ -33,7 +35,7 @@ class Command(BaseCommand):
         try:
             result = aiid_import(path_or_dir=path, progress=progress, strict=strict)
         except AiidRefused as exc:
-            self._report(exc.report, report, verbosity)
+            self._report(exc.report, report_path, verbosity)
             raise CommandError(str(exc)) from None
         except AiidError as exc:
             raise CommandError(str(exc)) from None
@@ -44,7 +46,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"  Read {files.incidents.name}" + (f" with {', '.join(used)}" if used else " alone")
         )
-        self._report(result.report, report, verbosity)
+        self._report(result.report, report_path, verbosity)
         counts = [
             f"{result.created:,} created",
             f"{result.updated:,} updated",
