@@ -10,6 +10,7 @@ from .models import (
     Reference,
     Revision,
     SourceMetadata,
+    SourceRecord,
     Term,
     TermAlias,
     Vocabulary,
@@ -148,6 +149,17 @@ class RevisionAdmin(ReadOnlyAdmin):
     list_select_related = ["incident", "author"]
     search_fields = ["incident__headline", "summary"]
     raw_id_fields = ["incident", "author"]
+
+
+@admin.register(SourceRecord)
+class SourceRecordAdmin(ReadOnlyAdmin):
+    """What each importer last read of an incident; written by the importers only."""
+
+    list_display = ["incident", "source", "imported_at"]
+    list_filter = ["source"]
+    list_select_related = ["incident"]
+    search_fields = ["incident__headline"]
+    raw_id_fields = ["incident"]
 
 
 @admin.register(SourceMetadata)

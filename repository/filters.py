@@ -1,6 +1,6 @@
 """Browsing incidents: the FilterSet behind /incidents/ and the facet counts beside it.
 
-Every vocabulary is a facet, and so are deployers, developers and systems. Selecting
+Every vocabulary is a facet, and so are deployers, developers, systems and harmed parties. Selecting
 values narrows the results (values within a facet and across facets must all hold), so a
 facet count is how many of the current results a value would leave.
 """
@@ -24,6 +24,7 @@ ENTITY_FACETS = [
     (IncidentEntity.Role.DEPLOYER, "Deployer"),
     (IncidentEntity.Role.DEVELOPER, "Developer"),
     (IncidentEntity.Role.SYSTEM, "System"),
+    (IncidentEntity.Role.HARMED, "Harmed parties"),
 ]
 SORTS = {
     "occurred": ("Occurred, latest first", ["-occurred_start", "-number"]),

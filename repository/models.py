@@ -436,6 +436,27 @@ class Revision(models.Model):
         return f"{self.incident_id} r{self.number}"
 
 
+class SourceRecord(models.Model):
+    """What a source said of an incident at its last import, as a document of the source's
+    own values (not the site's): the base of the next import's three-way comparison, so a
+    later export changes only what the source changed, and never what an editor changed."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="source_records")
+    source = models.CharField(max_length=20, help_text="The importer: aiid, …")
+    document = models.JSONField()
+    imported_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "source"], name="repository_sourcerecord_once_per_source"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.source}: {self.incident_id}"
+
+
 class SourceMetadata(models.Model):
     """What a source's page says about itself (title, publisher, date), fetched once per URL.
 

@@ -20,6 +20,7 @@ ROLE_FIELDS = [
     ("deployer", "Deployers", "Who used the system. Separate names with ';'."),
     ("developer", "Developers", "Who built it."),
     ("system", "Systems", "Named systems or products involved."),
+    ("harmed", "Harmed parties", "Who was harmed or nearly harmed."),
 ]
 
 

@@ -265,7 +265,11 @@ class QueryCountTests(TestCase):
                     "sector": [f"Sector {n % 5}"],
                     "technology": ["Machine learning", f"Technique {n}"],
                 },
-                entities={"deployer": [f"Deployer {n % 4}"], "developer": ["Big Lab"]},
+                entities={
+                    "deployer": [f"Deployer {n % 4}"],
+                    "developer": ["Big Lab"],
+                    "harmed": [f"Group {n % 3}", "Everyone"],
+                },
             )
 
     def test_the_list_with_three_facets_selected(self):
@@ -281,6 +285,23 @@ class QueryCountTests(TestCase):
         self.assertEqual(small.context["page"].paginator.count, 6)
         self.assertEqual(large.context["page"].paginator.count, 36)
         self.assertEqual(len(large.context["page"].object_list), 25)
+
+    def test_the_list_narrowed_to_a_harmed_party(self):
+        self.populate(0, 6)
+        url = "/incidents/?harmed=group-1"
+        # vocabularies; count; term facets; entity facets (harmed parties among them);
+        # chosen entities; the page of incidents; their countries and sectors; their deployers
+        with self.assertNumQueries(8):
+            small = self.client.get(url)
+        self.populate(6, 30)
+        with self.assertNumQueries(8):
+            large = self.client.get(url)
+        self.assertEqual(small.context["page"].paginator.count, 2)
+        self.assertEqual(large.context["page"].paginator.count, 12)
+        harmed = next(facet for facet in large.context["facets"] if facet.name == "harmed")
+        self.assertEqual(
+            [(value.name, value.count) for value in harmed.values], [("Everyone", 12), ("Group 1", 12)]
+        )
 
     def test_the_unfiltered_list(self):
         self.populate(0, 3)
@@ -413,6 +434,7 @@ class AdminTests(TestCase):
             "incidententity",
             "reference",
             "revision",
+            "sourcerecord",
         ]
         for model in models:
             response = self.client.get(f"/admin/repository/{model}/")

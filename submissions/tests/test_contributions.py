@@ -1,6 +1,7 @@
 from django.test import Client, override_settings
 
 from repository.models import Incident
+from repository.tests.base import publish
 from submissions.models import ModerationEvent, Submission
 from submissions.tests.base import SubmissionsTestCase, form_data
 
@@ -56,6 +57,24 @@ class ImproveFormTests(SubmissionsTestCase):
         self.assertContains(page, "Camera system flags an ethnic minority to police")
         self.assertNotContains(page, "Uyghurs")
         self.assertNotContains(page, "Metro Police")
+
+    def test_an_improvement_keeps_the_harmed_parties_and_can_change_them(self):
+        incident = publish(
+            "Shuttle hits pedestrian",
+            slug="shuttle-hits-pedestrian",
+            entities={"deployer": ["Keolis North America"], "harmed": ["Pedestrians"]},
+        )
+        url = f"/incidents/{incident.slug}/improve/"
+        form = self.client.get(url).context["form"]
+        self.assertEqual(form["harmed"].label, "Harmed parties")
+        self.assertEqual(form["harmed"].value(), "Pedestrians")
+        data = {**form_data(form), "headline": "Self-driving shuttle hits pedestrian", "insight": "Clearer."}
+        self.client.post(url, data)
+        self.assertEqual(Submission.objects.get().proposed["entities"]["harmed"], ["Pedestrians"])
+        self.client.post(url, {**data, "harmed": "Pedestrians; Passengers"})
+        self.assertEqual(
+            Submission.objects.latest("pk").proposed["entities"]["harmed"], ["Pedestrians", "Passengers"]
+        )
 
     def test_removing_a_reference(self):
         data = self.improve_data(remove_news_0="on", insight="That article was retracted.")

@@ -1,0 +1,75 @@
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+
+from repository.aiid import AiidError, AiidRefused, aiid_import
+from repository.reports import write_summary
+
+
+class Command(BaseCommand):
+    help = (
+        "Import the AI Incident Database's public snapshot (its CSV export): a directory holding "
+        "incidents.csv and, when present, entities.csv, reports.csv and the duplicates file, or an "
+        "incidents.csv with those next to it. All or nothing; safe to run again."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "path", metavar="DIR_OR_FILE", help="The snapshot directory or its incidents.csv."
+        )
+        parser.add_argument(
+            "--report", dest="report_path", metavar="FILE", help="Write every warning and note to FILE (CSV)."
+        )
+        parser.add_argument(
+            "--strict", action="store_true", help="Import nothing when the snapshot has any warning."
+        )
+
+    def handle(self, *args, path, report_path, strict, verbosity, **options):
+        self.stdout.write(f"Importing the AI Incident Database snapshot {path} …")
+        started = time.monotonic()
+
+        def progress(done, total):
+            if verbosity:
+                self.stdout.write(f"  {done:,}/{total:,} incidents")
+
+        try:
+            result = aiid_import(path_or_dir=path, progress=progress, strict=strict)
+        except AiidRefused as exc:
+            self._report(exc.report, report_path, verbosity)
+            raise CommandError(str(exc)) from None
+        except AiidError as exc:
+            raise CommandError(str(exc)) from None
+        files = result.files
+        used = [name for name, file in (("entities", files.entities), ("reports", files.reports)) if file]
+        if files.duplicates:
+            used.append(f"duplicates ({files.duplicates.name})")
+        self.stdout.write(
+            f"  Read {files.incidents.name}" + (f" with {', '.join(used)}" if used else " alone")
+        )
+        self._report(result.report, report_path, verbosity)
+        counts = [
+            f"{result.created:,} created",
+            f"{result.updated:,} updated",
+            f"{result.unchanged:,} unchanged",
+            *([f"{result.skipped:,} skipped"] if result.skipped else []),
+            f"{result.merged_duplicates:,} merged duplicates",
+            f"{len(result.warnings):,} warnings",
+        ]
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{result.rows:,} rows: {', '.join(counts)} ({result.entities_created:,} new entities) "
+                f"in {time.monotonic() - started:.1f}s."
+            )
+        )
+
+    def _report(self, report, path, verbosity):
+        def write(text, warning):
+            self.stdout.write(self.style.WARNING(text) if warning else text)
+
+        write_summary(report, write, limit=None if verbosity > 1 else 10)
+        if path:
+            try:
+                report.write_csv(path)
+            except OSError as exc:
+                raise CommandError(f"Cannot write the report to {path}: {exc.strerror}.") from None
+            self.stdout.write(f"Report written to {path}.")
