@@ -39,7 +39,7 @@ from django.db.models import Q
 from . import documents
 from .addresses import normalize_url
 from .documents import DocumentError, clean_name, fold, split_values
-from .models import Entity, ExternalId, Incident, Term, Vocabulary
+from .models import Entity, ExternalId, Incident, SourceRecord, Term, Vocabulary
 from .periods import PeriodError, more_precise, parse_period, period_human
 from .reports import ImportReport
 from .services import (
@@ -611,9 +611,16 @@ def _shown(value):
 # Building documents ------------------------------------------------------------------------
 
 
-def apply_row(document, row, *, blank_clears=False, report=None):
+def row_view(row):
+    """What a row says, as kept between imports (`SourceRecord`): its values by column target."""
+    return {"external_id": row.external_id, **row.values}
+
+
+def apply_row(document, row, *, blank_clears=False, report=None, said=None):
     """`document` with the row laid over it. A blank cell keeps the stored value (clears it
-    with `blank_clears`); a less precise period never replaces a more precise one."""
+    with `blank_clears`); a less precise period never replaces a more precise one. `said`
+    is what the sheet said at the last import (`row_view`): a value the sheet has not
+    changed since is not laid again, so an editor's change to it stays."""
     document = {
         **document,
         "terms": dict(document["terms"]),
@@ -624,6 +631,8 @@ def apply_row(document, row, *, blank_clears=False, report=None):
         "external_ids": list(document.get("external_ids", [])),
     }
     values = row.values
+    if said is not None:
+        values = {target: value for target, value in values.items() if said.get(target) != value}
     for target, value in values.items():
         kind, _, name = target.partition(":")
         if kind == "terms":
@@ -929,6 +938,7 @@ class ImportResult:
 
 
 CHUNK = 200
+SOURCE = "aiaaic"  # the SourceRecord of what the sheet said
 
 
 def sheet_import(*, data=None, path=None, progress=None, strict=False, blank_clears=False):
@@ -1038,7 +1048,7 @@ def sheet_import(*, data=None, path=None, progress=None, strict=False, blank_cle
             )
         changed = list(result.incident_ids)
         transaction.on_commit(
-            lambda: incidents_imported.send(sender=Incident, incident_ids=changed, source="aiaaic")
+            lambda: incidents_imported.send(sender=Incident, incident_ids=changed, source=SOURCE)
         )
     result.terms_created = taxonomy.created_terms
     result.entities_created = taxonomy.created_entities
@@ -1055,9 +1065,12 @@ def _publish_chunk(chunk, taken, taxonomy, summary, blank_clears, result):
         if pk is not None:
             taken.add(pk)
         targets.append(pk)
-    loaded = Incident.objects.select_related("current_revision").in_bulk(
-        [pk for pk in targets if pk is not None]
-    )
+    found = [pk for pk in targets if pk is not None]
+    loaded = Incident.objects.select_related("current_revision").in_bulk(found)
+    records = {
+        record.incident_id: record
+        for record in SourceRecord.objects.filter(source=SOURCE, incident_id__in=found)
+    }
     items = []
     for row, pk in zip(chunk, targets, strict=True):
         incident = loaded.get(pk) if pk is not None else None
@@ -1066,9 +1079,16 @@ def _publish_chunk(chunk, taken, taxonomy, summary, blank_clears, result):
             if incident is not None and incident.current_revision is not None
             else documents.empty_document()
         )
+        record = records.get(pk)
         items.append(
             PublishItem(
-                document=apply_row(base, row, blank_clears=blank_clears, report=report),
+                document=apply_row(
+                    base,
+                    row,
+                    blank_clears=blank_clears,
+                    report=report,
+                    said=record.document if record is not None else None,
+                ),
                 incident=incident,
                 summary=summary,
                 slug=_slug_hint(row),
@@ -1086,6 +1106,16 @@ def _publish_chunk(chunk, taken, taxonomy, summary, blank_clears, result):
     except DocumentError as exc:
         problems = "; ".join(f"{path}: {' '.join(msgs)}" for path, msgs in exc.message_dict.items())
         raise SheetError(f"{lines}: {problems}") from None
+    new_records, changed_records = [], []
+    for row, outcome in zip(chunk, outcomes, strict=True):
+        view, record = row_view(row), records.get(outcome.incident.pk)
+        if record is None:
+            new_records.append(SourceRecord(incident=outcome.incident, source=SOURCE, document=view))
+        elif record.document != view:
+            record.document = view
+            changed_records.append(record)
+    SourceRecord.objects.bulk_create(new_records, batch_size=CHUNK)
+    SourceRecord.objects.bulk_update(changed_records, ["document"], batch_size=CHUNK)
     for outcome in outcomes:
         taken.add(outcome.incident.pk)
         if outcome.created:

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('repository', '0005_external_ids_merges_aliases'),
+        ('repository', '0006_incident_source_key'),
     ]
 
     operations = [

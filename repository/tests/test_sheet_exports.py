@@ -12,6 +12,7 @@ from django.test import TestCase
 
 from repository import documents
 from repository.models import Entity, EntityAlias, ExternalId, Incident, Revision, Term, TermAlias
+from repository.services import incident_publish
 from repository.sheet import header_key, merge_candidates, sheet_import, sheet_period
 from repository.tests.base import entities, publish, terms
 
@@ -258,6 +259,27 @@ class NothingErasedTests(TestCase):
         incident = incident_of("AIAAIC0501")
         self.assertEqual(terms(incident, "country"), [])
         self.assertEqual(entities(incident, "deployer"), [])
+
+    def test_an_editors_change_survives_a_re_import_until_the_sheet_changes_that_value(self):
+        data = sheet([row(501, "Tram braking fails", **{"Country(ies)": "UK", "Sector(s)": "Transport"})])
+        sheet_import(data=data)
+        incident = incident_of("AIAAIC0501")
+        edited = {**incident.current_revision.document, "headline": "Tram emergency braking fails in tunnel"}
+        edited["terms"] = {**edited["terms"], "country": ["United Kingdom"]}
+        incident_publish(document=edited, incident=incident, summary="Edited by an editor")
+        again = sheet_import(data=data)
+        self.assertEqual((again.updated, again.unchanged), (0, 1))
+        incident.refresh_from_db()
+        self.assertEqual(incident.headline, "Tram emergency braking fails in tunnel")
+        self.assertEqual(terms(incident, "country"), ["United Kingdom"])
+        # A later export that changes the country is applied; the headline it did not change stays.
+        later = sheet(
+            [row(501, "Tram braking fails", **{"Country(ies)": "Ireland", "Sector(s)": "Transport"})]
+        )
+        self.assertEqual(sheet_import(data=later).updated, 1)
+        incident.refresh_from_db()
+        self.assertEqual(incident.headline, "Tram emergency braking fails in tunnel")
+        self.assertEqual(terms(incident, "country"), ["Ireland"])
 
     def test_a_less_precise_period_never_replaces_a_more_precise_one(self):
         publish(
