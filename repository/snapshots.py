@@ -14,9 +14,11 @@ permanent number (incident 42 is AIAAIC1000042): stable from one snapshot to the
 above the AIAAIC numbering, and of the shape the importer requires. Importing such a file
 gives that incident this id as its external id.
 
-JSON: one array of `{"slug", "number", "document"}` objects (the shape of
-`/incidents/<slug>/document.json`), one incident per line, so that it can be read whole
-with any JSON parser or line by line.
+JSON: one array of items (`dataset_item`, the shape of `/incidents/<slug>/document.json`),
+one incident per line, so that it can be read whole with any JSON parser or line by line:
+`{"slug", "number", "revision", "created_at", "updated_at", "merged_into", "document"}`.
+`import_dataset` reads it back into an empty or existing database (`datasets.py`);
+`schema/incident-snapshot.schema.json` describes it (served at /export/).
 """
 
 import csv
@@ -118,27 +120,65 @@ def sheet_row(document, identifier):
     return row
 
 
+def dataset_item(
+    *, slug, number, document, revision=None, created_at=None, updated_at=None, merged_into=None
+):
+    """One incident as an item of the JSON snapshot (and of `/incidents/<slug>/document.json`).
+
+    Times are ISO 8601 with microseconds and offset, so that a restore keeps them exactly;
+    `merged_into` is the survivor's slug or None. The document comes last: the short fields
+    open each line of the file.
+    """
+    item = {"slug": slug, "number": number}
+    if revision is not None:
+        item["revision"] = revision
+    if created_at is not None:
+        item["created_at"] = created_at.isoformat()
+    if updated_at is not None:
+        item["updated_at"] = updated_at.isoformat()
+    item["merged_into"] = merged_into
+    item["document"] = document
+    return item
+
+
 def _chunks(size=CHUNK):
-    """The published incidents by number, `size` at a time: (number, slug, external_id, document)."""
+    """The published incidents by number, `size` at a time:
+    (number, slug, external_id, document, the rest of its JSON item as keyword arguments)."""
     last = 0
     while True:
         rows = list(
             Incident.objects.filter(number__gt=last, current_revision__isnull=False)
             .order_by("number")
-            .values_list("number", "slug", "current_revision__document")[:size]
+            .values_list(
+                "number",
+                "slug",
+                "current_revision__document",
+                "current_revision__number",
+                "created_at",
+                "updated_at",
+                "merged_into__slug",
+            )[:size]
         )
         if not rows:
             return
         yield [
-            (number, slug, (documents.external_id_values(document, "aiaaic") or [""])[0], document)
-            for number, slug, document in rows
+            (
+                number,
+                slug,
+                (documents.external_id_values(document, "aiaaic") or [""])[0],
+                document,
+                {"revision": revision, "created_at": created, "updated_at": updated, "merged_into": merged},
+            )
+            for number, slug, document, revision, created, updated, merged in rows
         ]
         last = rows[-1][0]
 
 
 def _made_up_ids(rows):
     """Ids for the incidents of a chunk that have no AIAAIC id, avoiding any id in use."""
-    wanted = [number for number, _slug, external_id, _doc in rows if not ID_PATTERN.match(external_id or "")]
+    wanted = [
+        number for number, _slug, external_id, *_rest in rows if not ID_PATTERN.match(external_id or "")
+    ]
     ids, offset = {}, NO_ID_OFFSET
     while wanted:
         candidates = {number: sheet_id("", number, offset) for number in wanted}
@@ -171,9 +211,9 @@ def write_dataset(*, stem, title, progress=None):
         count = 0
         for rows in _chunks():
             made_up = _made_up_ids(rows)
-            for number, slug, external_id, document in rows:
+            for number, slug, external_id, document, rest in rows:
                 sheet.writerow(sheet_row(document, made_up.get(number) or sheet_id(external_id, number)))
-                item = {"slug": slug, "number": number, "document": document}
+                item = dataset_item(slug=slug, number=number, document=document, **rest)
                 out.write(("\n" if count == 0 else ",\n") + json.dumps(item, ensure_ascii=False))
                 count += 1
             if progress:
