@@ -1,20 +1,29 @@
 """The JSON snapshot read back (`import_dataset`), and the JSON Schema of the incident document."""
 
 import contextlib
+import csv
 import json
 import shutil
 import tempfile
+from io import StringIO
 from pathlib import Path
 
+from django.core.management import CommandError, call_command
 from django.test import SimpleTestCase, TestCase, override_settings
 from django.urls import reverse
 from jsonschema import Draft202012Validator
 
 from repository import documents, schemas, snapshots
 from repository.models import (
+    Entity,
+    EntityAlias,
     Incident,
+    Revision,
+    Term,
+    TermAlias,
 )
 from repository.services import incident_publish
+from repository.signals import incidents_imported
 from repository.tests.base import make_document, publish
 
 REFERENCES = {
@@ -98,6 +107,37 @@ def publish_varied_set():
     return made
 
 
+def wipe_published_record():
+    """Empty the published record (the vocabularies stay, as in a new database)."""
+    Incident.objects.update(current_revision=None, merged_into=None)
+    Revision.objects.all().delete()
+    Incident.objects.all().delete()
+    Term.objects.update(parent=None, merged_into=None)
+    TermAlias.objects.all().delete()
+    Term.objects.all().delete()
+    EntityAlias.objects.all().delete()
+    Entity.objects.all().delete()
+
+
+def published_state():
+    """Everything a mirror must have the same, by slug."""
+    state = {}
+    for incident in Incident.objects.select_related("current_revision", "merged_into").prefetch_related(
+        "external_ids"
+    ):
+        state[incident.slug] = {
+            "number": incident.number,
+            "document": incident.current_revision.document,
+            "external_ids": [
+                (item.scheme, item.value, item.position) for item in incident.external_ids.all()
+            ],
+            "created_at": incident.created_at,
+            "updated_at": incident.updated_at,
+            "merged_into": incident.merged_into.slug if incident.merged_into else None,
+        }
+    return state
+
+
 class ExportDirMixin:
     def setUp(self):
         super().setUp()
@@ -107,6 +147,13 @@ class ExportDirMixin:
         settings = override_settings(EXPORT_DIR=self.directory / "exports")
         settings.enable()
         self.addCleanup(settings.disable)
+        self.signals = []
+
+        def receiver(sender, incident_ids, source, **kwargs):
+            self.signals.append((source, sorted(incident_ids)))
+
+        incidents_imported.connect(receiver)
+        self.addCleanup(incidents_imported.disconnect, receiver)
 
     def write_snapshot(self, stem="incidents-test"):
         written, _count = snapshots.write_dataset(stem=stem, title="Test")
@@ -117,6 +164,19 @@ class ExportDirMixin:
         return [
             json.loads(line.rstrip(",\n")) for line in path.read_text(encoding="utf-8").splitlines()[1:-1]
         ]
+
+    def write_items(self, items, name="items.json", lines=None):
+        """A file in write_dataset's layout: '[', one item (or given raw line) per line, ']'."""
+        rows = lines if lines is not None else [json.dumps(item, ensure_ascii=False) for item in items]
+        path = self.directory / name
+        path.write_text("[\n" + ",\n".join(rows) + "\n]\n", encoding="utf-8")
+        return path
+
+    def restore(self, path, *options):
+        out = StringIO()
+        with self.captureOnCommitCallbacks(execute=True):
+            call_command("import_dataset", str(path), *options, stdout=out)
+        return out.getvalue()
 
 
 # The schemas ------------------------------------------------------------------------------
@@ -311,6 +371,7 @@ class SchemaPageTests(TestCase):
             response = self.client.get(reverse("repository:export"))
         self.assertContains(response, 'href="/export/incident-document.schema.json"')
         self.assertContains(response, 'href="/export/incident-snapshot.schema.json"')
+        self.assertContains(response, "import_dataset")
 
 
 class DocumentJsonTests(TestCase):
@@ -369,3 +430,286 @@ class SnapshotItemTests(ExportDirMixin, TestCase):
                     item["merged_into"], incident.merged_into.slug if incident.merged_into else None
                 )
         self.assertEqual(by_slug[self.made["closed"].slug]["revision"], 2)
+
+
+class RoundTripTests(ExportDirMixin, TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        cls.made = publish_varied_set()
+
+    def test_a_snapshot_restores_an_empty_database_exactly(self):
+        before = published_state()
+        path = self.write_snapshot()
+        wipe_published_record()
+
+        out = self.restore(path)
+
+        self.assertIn(f"{len(before)} created, 0 updated, 0 unchanged, 0 left out, 0 warnings", out)
+        after = published_state()
+        self.assertEqual(set(after), set(before))
+        for slug, state in before.items():
+            with self.subTest(slug):
+                self.assertEqual(after[slug], state)
+        for revision in Revision.objects.all():
+            self.assertEqual(revision.summary, f"Restored from a dataset snapshot ({path.name}): Created")
+        self.assertEqual(self.signals, [("dataset", sorted(Incident.objects.values_list("pk", flat=True)))])
+
+    def test_the_restored_rows_are_those_of_the_documents(self):
+        path = self.write_snapshot()
+        wipe_published_record()
+        self.restore(path)
+        for incident in Incident.objects.select_related("current_revision"):
+            document = incident.current_revision.document
+            with self.subTest(incident.slug):
+                rows = documents.document_from_incident(incident)
+                self.assertEqual(
+                    {**rows, "placeholders": document["placeholders"], "extra": document["extra"]}, document
+                )
+        # The two systems called Safe City stay two entities, as the deployers tell apart.
+        self.assertEqual(Entity.objects.filter(name="Safe City", kind="system").count(), 2)
+        self.assertTrue(Term.objects.filter(name="Govt - police", parent__name="Govt").exists())
+        self.assertEqual(
+            list(
+                Incident.objects.filter(external_ids__value="AIAAIC0901")
+                .order_by("number")
+                .values_list("slug", flat=True)
+            ),
+            [self.made["shared_a"].slug, self.made["shared_b"].slug],
+        )
+
+    def test_importing_a_snapshot_of_the_same_database_changes_nothing(self):
+        path = self.write_snapshot()
+        before = published_state()
+        revisions = Revision.objects.count()
+
+        out = self.restore(path)
+
+        self.assertIn("0 created, 0 updated, 7 unchanged, 0 left out, 0 warnings", out)
+        self.assertEqual(Revision.objects.count(), revisions)
+        self.assertEqual(published_state(), before)
+        self.assertEqual(self.signals, [])
+
+    def test_a_second_import_of_a_restored_snapshot_is_a_no_op(self):
+        path = self.write_snapshot()
+        wipe_published_record()
+        self.restore(path)
+        before, revisions = published_state(), Revision.objects.count()
+        out = self.restore(path)
+        self.assertIn("0 created, 0 updated, 7 unchanged", out)
+        self.assertEqual((published_state(), Revision.objects.count()), (before, revisions))
+
+    def test_a_changed_item_updates_its_incident_with_one_new_revision(self):
+        items = self.items(self.write_snapshot())
+        minimal = self.made["minimal"]
+        for item in items:
+            if item["slug"] == minimal.slug:
+                item["document"]["headline"] = "A headline, corrected"
+                item["document"]["terms"]["country"] = ["Ireland"]
+        path = self.write_items(items, name="changed.json")
+
+        out = self.restore(path)
+
+        self.assertIn("0 created, 1 updated, 6 unchanged", out)
+        revisions = list(minimal.revisions.order_by("number"))
+        self.assertEqual(len(revisions), 2)
+        self.assertEqual(
+            revisions[1].summary, "Restored from a dataset snapshot (changed.json): Changed Headline, Country"
+        )
+        self.assertEqual(revisions[1].document["headline"], "A headline, corrected")
+        self.assertEqual(self.signals, [("dataset", [minimal.pk])])
+
+    def test_a_slug_and_a_number_taken_by_another_story_get_new_ones_with_warnings(self):
+        before = published_state()
+        path = self.write_snapshot()
+        wipe_published_record()
+        first = publish("Someone else's first story", slug="first-story")  # number 1, as munich-shoppers
+        other = publish("A different story here", slug="munich-shoppers")  # number 2, as shared_a
+        self.assertEqual(
+            (first.number, other.number),
+            (before["munich-shoppers"]["number"], before[self.made["shared_a"].slug]["number"]),
+        )
+
+        out = self.restore(path, "--report", str(self.directory / "report.csv"))
+
+        self.assertIn("7 created, 0 updated, 0 unchanged, 0 left out, 3 warnings", out)
+        for incident in (first, other):
+            self.assertEqual(incident.revisions.count(), 1)
+        self.assertEqual(Incident.objects.get(pk=other.pk).headline, "A different story here")
+        moved = Incident.objects.select_related("current_revision").get(slug="munich-shoppers-2")
+        self.assertEqual(moved.current_revision.document, before["munich-shoppers"]["document"])
+        renumbered = Incident.objects.get(slug=self.made["shared_a"].slug)
+        self.assertEqual(sorted([moved.number, renumbered.number]), [8, 9])  # above the file's numbers
+        with open(self.directory / "report.csv", encoding="utf-8") as handle:
+            findings = [
+                (row["kind"], row["row"], row["message"])
+                for row in csv.DictReader(handle)
+                if row["warning"] == "yes"
+            ]
+        self.assertEqual(
+            sorted(findings),
+            [
+                (
+                    "number-taken",
+                    "2",
+                    f"number 1 is incident first-story here; this incident is number {moved.number}.",
+                ),
+                (
+                    "number-taken",
+                    "3",
+                    f"number 2 is incident munich-shoppers here; this incident is number {renumbered.number}.",
+                ),
+                (
+                    "slug-taken",
+                    "2",
+                    "the slug names a different story here; this incident is munich-shoppers-2.",
+                ),
+            ],
+        )
+
+    def test_the_same_story_under_another_number_is_updated_and_keeps_its_number(self):
+        items = self.items(self.write_snapshot())
+        wipe_published_record()
+        publish("Placeholder", slug="placeholder")  # takes number 1
+        publish("Placeholder two", slug="placeholder-two")  # and 2
+        local = publish(
+            "Exam software flags tics as cheating", slug=self.made["shared_a"].slug, external_id="AIAAIC0901"
+        )
+        item = next(item for item in items if item["slug"] == local.slug)
+        self.assertNotEqual(item["number"], local.number)
+
+        out = self.restore(self.write_items([item]))
+
+        self.assertIn("0 created, 1 updated, 0 unchanged, 0 left out, 1 warnings", out)
+        self.assertIn(f"this incident is number {local.number} here and {item['number']} in the file", out)
+        local.refresh_from_db()
+        self.assertEqual(local.current_revision.document, item["document"])
+
+    def test_a_merge_in_the_file_is_not_undone_or_changed_silently(self):
+        items = self.items(self.write_snapshot())
+        merged = self.made["merged"]
+        Incident.objects.filter(pk=merged.pk).update(merged_into=self.made["shared_b"])
+        out = self.restore(self.write_items(items))
+        self.assertIn(
+            f"merged into {self.made['shared_b'].slug} here, into {self.made['shared_a'].slug} in the file",
+            out,
+        )
+        self.assertEqual(Incident.objects.get(pk=merged.pk).merged_into_id, self.made["shared_b"].pk)
+
+
+# Bad input --------------------------------------------------------------------------------
+
+
+class BadInputTests(ExportDirMixin, TestCase):
+    def item(self, headline, slug, number, **fields):
+        document = documents.normalize(make_document(headline, **fields))
+        return {"slug": slug, "number": number, "document": document}
+
+    def test_a_file_that_is_not_json_is_a_clear_error(self):
+        for name, text in (("not-json.json", "slug,number\nx,1\n"), ("empty.json", "")):
+            path = self.directory / name
+            path.write_text(text)
+            with self.subTest(name), self.assertRaisesMessage(CommandError, "The file is not JSON"):
+                self.restore(path)
+
+    def test_json_that_is_not_an_array_is_a_clear_error(self):
+        path = self.directory / "object.json"
+        path.write_text(json.dumps(self.item("One", "one", 1)))
+        with self.assertRaisesMessage(CommandError, "not an array of incidents: it holds an object"):
+            self.restore(path)
+
+    def test_a_missing_file_is_a_clear_error(self):
+        with self.assertRaisesMessage(CommandError, "No such file"):
+            self.restore(self.directory / "nowhere.json")
+
+    def test_a_cut_short_file_is_refused_and_nothing_written(self):
+        path = self.write_items([self.item("One", "one", 1), self.item("Two", "two", 2)])
+        path.write_text(path.read_text()[:-10])  # cut inside the last item
+        with self.assertRaisesMessage(CommandError, "The file is not JSON"):
+            self.restore(path)
+        self.assertFalse(Incident.objects.exists())
+
+    def lines_with_problems(self):
+        old = self.item("Schema three", "schema-three", 5)
+        old["document"]["schema"] = 3
+        return [
+            json.dumps(self.item("Good one", "good-one", 1)),  # line 2
+            json.dumps({**self.item("Bad number", "bad-number", 2), "number": "two"}),  # line 3
+            '{"slug": "broken", "number": 3, "document": {',  # line 4
+            json.dumps(self.item("Good two", "good-two", 4, terms={"country": ["UK"]})),  # line 5
+            json.dumps(old),  # line 6
+            json.dumps(
+                {
+                    **self.item("Unknown vocabulary", "unknown-vocabulary", 6),
+                    "document": {
+                        **self.item("Unknown vocabulary", "unknown-vocabulary", 6)["document"],
+                        "terms": {"mood": ["Sad"]},
+                    },
+                }
+            ),  # line 7
+            json.dumps(self.item("Good one again", "good-one", 7)),  # line 8
+        ]
+
+    def test_bad_items_are_reported_by_line_and_the_others_imported(self):
+        path = self.write_items([], lines=self.lines_with_problems())
+        out = self.restore(path)
+        self.assertIn(
+            "7 items (one per line): 2 created, 0 updated, 0 unchanged, 5 left out, 5 warnings", out
+        )
+        self.assertEqual(sorted(Incident.objects.values_list("slug", flat=True)), ["good-one", "good-two"])
+        self.assertIn("line 3 (bad-number): number: 'two' is not of type 'integer'; left out.", out)
+        self.assertIn("line 4: not a JSON item (Expecting property name enclosed in double quotes", out)
+        self.assertIn("line 6 (schema-three): the document is of schema 3; this site reads 2 (and 1)", out)
+        self.assertIn(
+            "line 7 (unknown-vocabulary): terms.mood: There is no vocabulary 'mood'; left out.", out
+        )
+        self.assertIn("line 8 (good-one): the slug is also on line 2; this item left out.", out)
+        self.assertEqual(Incident.objects.get(slug="good-one").headline, "Good one")
+
+    def test_strict_imports_nothing_when_anything_is_left_out(self):
+        path = self.write_items([], lines=self.lines_with_problems())
+        with self.assertRaisesMessage(CommandError, "5 warning(s) with --strict; nothing was imported."):
+            self.restore(path, "--strict")
+        self.assertFalse(Incident.objects.exists())
+        self.assertEqual(self.signals, [])
+
+    def test_a_pretty_printed_file_is_read_whole_with_the_line_of_each_item(self):
+        items = [self.item("First", "first", 1), {**self.item("Second", "second", 2), "number": -2}]
+        path = self.directory / "pretty.json"
+        path.write_text(json.dumps(items, indent=2))
+        second_line = path.read_text().splitlines().index("  {", 2) + 1
+        out = self.restore(path, "--report", str(self.directory / "report.csv"))
+        self.assertIn("2 items (read whole): 1 created, 0 updated, 0 unchanged, 1 left out", out)
+        with open(self.directory / "report.csv", encoding="utf-8") as handle:
+            (finding,) = csv.DictReader(handle)
+        self.assertEqual((finding["kind"], finding["row"]), ("invalid-item", str(second_line)))
+
+    def test_a_file_with_the_closing_bracket_after_the_last_item_is_read_line_by_line(self):
+        path = self.directory / "compact.json"
+        lines = [json.dumps(self.item(name, name.lower(), n)) for n, name in enumerate(["One", "Two"], 1)]
+        path.write_text("[\n" + ",\n".join(lines) + "]\n")
+        out = self.restore(path)
+        self.assertIn(
+            "2 items (one per line): 2 created, 0 updated, 0 unchanged, 0 left out, 0 warnings", out
+        )
+
+    def test_a_schema_1_document_is_read_as_schema_2(self):
+        item = {
+            "slug": "old",
+            "number": 9,
+            "document": {"schema": 1, "headline": "Old", "external_id": "AIAAIC0042"},
+        }
+        out = self.restore(self.write_items([item]))
+        self.assertIn("1 created", out)
+        self.assertIn("Documents of schema 1 read as schema 2: 1", out)
+        incident = Incident.objects.get(slug="old")
+        self.assertEqual((incident.number, incident.aiaaic_id), (9, "AIAAIC0042"))
+
+    def test_a_document_not_in_canonical_form_is_normalized_with_a_warning(self):
+        item = self.item("Canonical", "canonical", 1)
+        item["document"]["entities"]["deployer"] = ["Open AI", "OpenAI"]
+        out = self.restore(self.write_items([item]))
+        self.assertIn("line 2 (canonical): Changed Deployer (as the site normalizes them).", out)
+        self.assertEqual(
+            Incident.objects.get(slug="canonical").current_revision.document["entities"]["deployer"],
+            ["Open AI"],
+        )
