@@ -8,7 +8,10 @@ import tempfile
 from io import StringIO
 from pathlib import Path
 
+import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
+from django.db import transaction
 from django.test import SimpleTestCase, TestCase, override_settings
 from django.urls import reverse
 from jsonschema import Draft202012Validator
@@ -713,3 +716,46 @@ class BadInputTests(ExportDirMixin, TestCase):
             Incident.objects.get(slug="canonical").current_revision.document["entities"]["deployer"],
             ["Open AI"],
         )
+
+
+# The real data ----------------------------------------------------------------------------
+
+# Shipped with the project, so that this test needs nothing from outside the repository.
+REAL_SHEET = Path(settings.BASE_DIR) / "data" / "aiaaic-repository-2024.csv"
+
+
+@pytest.mark.slow
+class RealSheetRoundTripTests(ExportDirMixin, TestCase):
+    def test_the_whole_2024_sheet_comes_back_from_its_json_snapshot_field_by_field(self):
+        self.assertTrue(REAL_SHEET.is_file(), f"{REAL_SHEET} is part of the project and must be there")
+        # Rolling back to a savepoint leaves the database as new, with its vocabularies only
+        # (and, unlike deleting rows in this transaction, keeps SQLite fast afterwards).
+        empty = transaction.savepoint()
+        call_command("import_sheet", str(REAL_SHEET), stdout=StringIO())
+        before = published_state()
+        self.assertEqual(len(before), 1670)
+        path = self.write_snapshot()
+        transaction.savepoint_rollback(empty)
+        self.assertFalse(Incident.objects.exists() or Term.objects.exists() or Entity.objects.exists())
+
+        out = self.restore(path)
+
+        self.assertIn(
+            "1,670 items (one per line): 1,670 created, 0 updated, 0 unchanged, 0 left out, 0 warnings", out
+        )
+        after = published_state()
+        self.assertEqual(set(after), set(before))
+        differences = []
+        for slug, state in before.items():
+            for key, value in state.items():
+                if key == "document":
+                    for field, text in value.items():
+                        if after[slug]["document"].get(field) != text:
+                            differences.append(f"{slug} document.{field}")
+                elif after[slug][key] != value:
+                    differences.append(f"{slug} {key}")
+        self.assertEqual(differences, [])
+
+        again = self.restore(path)
+        self.assertIn("0 created, 0 updated, 1,670 unchanged, 0 left out, 0 warnings", again)
+        self.assertEqual(Revision.objects.count(), 1670)
