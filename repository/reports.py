@@ -28,6 +28,18 @@ KINDS = {
     "folded": ("Variant spellings folded into one name (kept as aliases)", False),
     "renamed": ("Names changed to their most common spelling", False),
     "merge-candidate": ("Probable variants not folded (candidates for an editor to merge)", False),
+    # JSON dataset snapshots (import_dataset)
+    "invalid-item": ("Items left out: they break the snapshot schema or the document rules", True),
+    "unknown-schema": ("Items left out: documents of a schema version this site does not read", True),
+    "repeated-item": ("Slugs repeated in the file (the first item imported, later ones left out)", True),
+    "unreadable-field": ("Item fields left out (the rest of the item was imported)", True),
+    "slug-taken": ("Slugs that name a different story here (the incident got another slug)", True),
+    "number-taken": ("Numbers that name another incident here (the incident has another number)", True),
+    "not-canonical": ("Documents not in canonical form (stored as the site normalizes them)", True),
+    "not-identical": ("Documents stored differently than the file has them (this site's names)", True),
+    "merge-differs": ("Merges that differ from the file (left as they are here)", True),
+    "upgraded": ("Documents of schema 1 read as schema 2", False),
+    "merged": ("Incidents marked as merged into their survivor, as in the file", False),
 }
 
 

@@ -15,9 +15,11 @@ snapshot rebuilds identical documents. Multi-valued cells are joined with "; ". 
 spreadsheet would read as a formula (starting with =, +, -, @, tab or carriage return) gets
 a leading apostrophe, which the importer strips.
 
-JSON: one array of `{"slug", "number", "document"}` objects (the shape of
-`/incidents/<slug>/document.json`), one incident per line, so that it can be read whole
-with any JSON parser or line by line.
+JSON: one array of items (`dataset_item`, the shape of `/incidents/<slug>/document.json`),
+one incident per line, so that it can be read whole with any JSON parser or line by line:
+`{"slug", "number", "revision", "created_at", "updated_at", "merged_into", "document"}`.
+`import_dataset` reads it back into an empty or existing database (`datasets.py`);
+`schema/incident-snapshot.schema.json` describes it (served at /export/).
 """
 
 import csv
@@ -181,23 +183,61 @@ def sheet_row(document, columns, permalink=""):
     return row
 
 
+def dataset_item(
+    *, slug, number, document, revision=None, created_at=None, updated_at=None, merged_into=None
+):
+    """One incident as an item of the JSON snapshot (and of `/incidents/<slug>/document.json`).
+
+    Times are ISO 8601 with microseconds and offset, so that a restore keeps them exactly;
+    `merged_into` is the survivor's slug or None. The document comes last: the short fields
+    open each line of the file.
+    """
+    item = {"slug": slug, "number": number}
+    if revision is not None:
+        item["revision"] = revision
+    if created_at is not None:
+        item["created_at"] = created_at.isoformat()
+    if updated_at is not None:
+        item["updated_at"] = updated_at.isoformat()
+    item["merged_into"] = merged_into
+    item["document"] = document
+    return item
+
+
 def _chunks(size=CHUNK):
-    """The published incidents by number, `size` at a time: (number, slug, document)."""
+    """The published incidents by number, `size` at a time:
+    (number, slug, document, the rest of its JSON item as keyword arguments)."""
     last = 0
     while True:
         rows = list(
-            Incident.objects.filter(number__gt=last, current_revision__isnull=False, merged_into__isnull=True)
+            Incident.objects.filter(number__gt=last, current_revision__isnull=False)
             .order_by("number")
-            .values_list("number", "slug", "current_revision__document")[:size]
+            .values_list(
+                "number",
+                "slug",
+                "current_revision__document",
+                "current_revision__number",
+                "created_at",
+                "updated_at",
+                "merged_into__slug",
+            )[:size]
         )
         if not rows:
             return
-        yield rows
+        yield [
+            (
+                number,
+                slug,
+                document,
+                {"revision": revision, "created_at": created, "updated_at": updated, "merged_into": merged},
+            )
+            for number, slug, document, revision, created, updated, merged in rows
+        ]
         last = rows[-1][0]
 
 
 def write_dataset(*, stem, title, progress=None):
-    """Write `<stem>.csv` and `<stem>.json` in EXPORT_DIR. Returns ([WrittenFile], count)."""
+    """Write `<stem>.csv` and `<stem>.json` in EXPORT_DIR. Returns ([WrittenFile], the number of incidents listed: merged ones are in the JSON only)."""
     directory = Path(settings.EXPORT_DIR)
     directory.mkdir(parents=True, exist_ok=True)
     temps = {}
@@ -213,12 +253,14 @@ def write_dataset(*, stem, title, progress=None):
         site = settings.SITE_URL.rstrip("/")
         out = temps["json"][1]
         out.write("[")
-        count = 0
+        count = listed = 0
         for rows in _chunks():
-            for number, slug, document in rows:
-                permalink = site + reverse("repository:incident", args=[slug])
-                sheet.writerow(sheet_row(document, columns, permalink))
-                item = {"slug": slug, "number": number, "document": document}
+            for number, slug, document, rest in rows:
+                if not rest["merged_into"]:  # the CSV lists incidents; the JSON mirrors merges too
+                    permalink = site + reverse("repository:incident", args=[slug])
+                    sheet.writerow(sheet_row(document, columns, permalink))
+                    listed += 1
+                item = dataset_item(slug=slug, number=number, document=document, **rest)
                 out.write(("\n" if count == 0 else ",\n") + json.dumps(item, ensure_ascii=False))
                 count += 1
             if progress:
@@ -233,7 +275,7 @@ def write_dataset(*, stem, title, progress=None):
             file_name = f"{stem}.{format}"
             os.replace(handle.name, directory / file_name)
             written.append(WrittenFile(format, file_name, writer.size, writer.hash.hexdigest()))
-        return written, count
+        return written, listed
     except BaseException:
         for handle, _writer in temps.values():
             handle.close()

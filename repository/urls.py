@@ -16,4 +16,5 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("export/", views.export_list, name="export"),
     path("export/<int:pk>/download/", views.export_download, name="export_download"),
+    path("export/<slug:name>.schema.json", views.schema_json, name="schema"),
 ]

@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from . import documents, snapshots
+from . import documents, schemas, snapshots
 from .filters import IncidentFilter, facets_for, selected_labels
 from .models import (
     DatasetSnapshot,
@@ -277,10 +277,36 @@ def healthz(request):
 
 @require_safe
 def document_json(request, slug):
-    """The incident's current document (the one shape), for machines."""
-    incident = get_object_or_404(Incident.objects.select_related("current_revision"), slug=slug)
-    document = incident.current_revision.document if incident.current_revision else documents.empty_document()
-    return JsonResponse({"slug": incident.slug, "number": incident.number, "document": document})
+    """The incident's current document (the one shape), for machines: an item of the JSON
+    snapshot, with the address of its schema."""
+    incident = get_object_or_404(
+        Incident.objects.defer("search_vector").select_related("current_revision", "merged_into"), slug=slug
+    )
+    revision = incident.current_revision
+    item = snapshots.dataset_item(
+        slug=incident.slug,
+        number=incident.number,
+        document=revision.document if revision else documents.empty_document(),
+        revision=revision.number if revision else None,
+        created_at=incident.created_at,
+        updated_at=incident.updated_at,
+        merged_into=incident.merged_into.slug if incident.merged_into else None,
+    )
+    return JsonResponse(
+        {"$schema": schemas.item_schema_url(), **item}, json_dumps_params={"ensure_ascii": False}
+    )
+
+
+@require_safe
+def schema_json(request, name):
+    """A published JSON Schema: the incident document's, or the JSON snapshot's."""
+    try:
+        schema = schemas.schema(name)
+    except KeyError:
+        raise Http404("No such schema.") from None
+    return JsonResponse(
+        schema, content_type=schemas.CONTENT_TYPE, json_dumps_params={"ensure_ascii": False, "indent": 2}
+    )
 
 
 @require_safe
