@@ -6,7 +6,7 @@ moderation diff compares two of them, the exports emit it and revert applies it.
 A document is a plain JSON-able dict::
 
     {
-      "schema": 1,
+      "schema": 2,
       "headline": "…",
       "type": "incident" | "issue" | "system" | "data" | "",
       "occurred": "2021-02" | "2019/2024" | "2023/.." | "",
