@@ -36,7 +36,8 @@ from . import documents
 from .documents import DocumentError, clean_name, split_values, trim_url
 from .models import Incident, Vocabulary
 from .periods import PeriodError, parse_partial_date, parse_period
-from .services import Taxonomy, incident_publish, make_slug
+from .services import IncidentMerged, Taxonomy, incident_publish, make_slug
+from .signals import incidents_imported
 
 INVITATION_LINES = {"can you improve this page?", "share your insights with us"}
 ROLE_LABELS = {
@@ -298,7 +299,8 @@ def read_pages(paths):
 def page_import(*, pages, summary="Imported from an incident page", progress=None):
     """Publish parsed pages, all or nothing. A page updates the incident with its slug.
 
-    Returns a list of (slug, PublishResult).
+    Returns a list of (slug, PublishResult). Once committed, sends `incidents_imported` with
+    the incidents created or changed.
     """
     results = []
     taxonomy = Taxonomy()
@@ -321,7 +323,16 @@ def page_import(*, pages, summary="Imported from an incident page", progress=Non
             except DocumentError as exc:
                 problems = "; ".join(f"{path}: {' '.join(msgs)}" for path, msgs in exc.message_dict.items())
                 raise PageError(f"{slug}: {problems}") from None
+            except IncidentMerged as exc:
+                survivor = Incident.objects.only("number", "slug").get(pk=exc.survivor_id)
+                raise PageError(
+                    f"{slug}: this incident was merged into incident #{survivor.number} "
+                    f"({survivor.slug}); name the page after that one to update it."
+                ) from None
             results.append((slug, outcome))
             if progress:
                 progress(done, len(pages))
+    changed = [outcome.incident.pk for _slug, outcome in results if outcome.changed]
+    if changed:
+        incidents_imported.send(sender=Incident, incident_ids=changed, source="aiaaic")
     return results

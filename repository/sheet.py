@@ -21,6 +21,7 @@ from .documents import DocumentError, clean_name, fold, split_values
 from .models import Incident, Vocabulary
 from .periods import PeriodError, parse_period
 from .services import StaleRevision, Taxonomy, incident_publish, incident_search_refresh, make_slug
+from .signals import incidents_imported
 
 ID_PATTERN = re.compile(r"^AIAAIC\s*0*(\d+)$", re.IGNORECASE)
 URL_PATTERN = re.compile(r"https?://\S+")
@@ -436,6 +437,8 @@ def sheet_import(*, data, progress=None):
                 progress(done, len(rows))
         for start in range(0, len(changed_ids), 500):
             incident_search_refresh(incident_ids=changed_ids[start : start + 500])
+    if changed_ids:
+        incidents_imported.send(sender=Incident, incident_ids=changed_ids, source="aiaaic")
     result.terms_created = taxonomy.created_terms
     result.entities_created = taxonomy.created_entities
     return result

@@ -119,11 +119,13 @@ def sheet_row(document, identifier):
 
 
 def _chunks(size=CHUNK):
-    """The published incidents by number, `size` at a time: (number, slug, external_id, document)."""
+    """The published incidents (merged ones left out: their facts are their survivor's) by
+    number, `size` at a time: (number, slug, external_id, document)."""
     last = 0
     while True:
         rows = list(
-            Incident.objects.filter(number__gt=last, current_revision__isnull=False)
+            Incident.objects.unmerged()
+            .filter(number__gt=last, current_revision__isnull=False)
             .order_by("number")
             .values_list("number", "slug", "current_revision__document")[:size]
         )

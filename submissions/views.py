@@ -8,7 +8,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from repository import documents
 from repository.models import Incident, Reference, Revision, SourceMetadata, Vocabulary
-from repository.services import incident_revert
+from repository.services import IncidentMerged, incident_revert
 
 from . import services
 from .duplicates import find_duplicates
@@ -55,6 +55,9 @@ def _current_document(incident):
 @rate_limited("submit")
 def improve(request, slug):
     incident = get_object_or_404(Incident.objects.select_related("current_revision"), slug=slug)
+    if incident.merged_into_id:
+        survivor = Incident.objects.values_list("slug", flat=True).get(pk=incident.merged_into_id)
+        return redirect("submissions:improve", slug=survivor)
     vocabularies = list(Vocabulary.objects.all())
     form = ImproveForm(request.POST or None, vocabularies=vocabularies, document=_current_document(incident))
     if request.method == "POST":
@@ -442,6 +445,10 @@ def revert(request, slug, number):
         )
     except services.StaleRevision:
         messages.error(request, "The incident changed meanwhile; look at its history again before reverting.")
+    except IncidentMerged:
+        messages.error(
+            request, "This incident was merged into another; its history can no longer be reverted."
+        )
     else:
         if result.revision is None:
             messages.info(request, f"Revision {number} is what is published already; nothing changed.")

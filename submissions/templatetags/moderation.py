@@ -28,7 +28,7 @@ def pending_proposals(context, incident):
 
 @register.inclusion_tag("submissions/includes/revert_button.html", takes_context=True)
 def revert_button(context, incident, revision):
-    if not _is_editor(context) or revision.pk == incident.current_revision_id:
+    if not _is_editor(context) or revision.pk == incident.current_revision_id or incident.merged_into_id:
         return {"show": False}
     return {
         "show": True,
