@@ -36,7 +36,7 @@ from . import documents
 from .documents import DocumentError, clean_name, split_values, trim_url
 from .models import Incident, Vocabulary
 from .periods import PeriodError, parse_partial_date, parse_period
-from .services import IncidentMerged, Taxonomy, incident_publish, make_slug
+from .services import Taxonomy, incident_publish, make_slug
 from .signals import incidents_imported
 
 INVITATION_LINES = {"can you improve this page?", "share your insights with us"}
@@ -306,7 +306,14 @@ def page_import(*, pages, summary="Imported from an incident page", progress=Non
     taxonomy = Taxonomy()
     with transaction.atomic():
         for done, (slug, page) in enumerate(pages, start=1):
-            incident = Incident.objects.filter(slug=slug).select_related("current_revision").first()
+            incident = (
+                Incident.objects.filter(slug=slug).select_related("current_revision", "merged_into").first()
+            )
+            if incident is not None and incident.merged_into is not None:
+                raise PageError(
+                    f"{slug}: this incident was merged into incident #{incident.merged_into.number} "
+                    f"({incident.merged_into.slug}); name the page after that one to update it."
+                )
             base = (
                 incident.current_revision.document
                 if incident is not None and incident.current_revision is not None
@@ -323,12 +330,6 @@ def page_import(*, pages, summary="Imported from an incident page", progress=Non
             except DocumentError as exc:
                 problems = "; ".join(f"{path}: {' '.join(msgs)}" for path, msgs in exc.message_dict.items())
                 raise PageError(f"{slug}: {problems}") from None
-            except IncidentMerged as exc:
-                survivor = Incident.objects.only("number", "slug").get(pk=exc.survivor_id)
-                raise PageError(
-                    f"{slug}: this incident was merged into incident #{survivor.number} "
-                    f"({survivor.slug}); name the page after that one to update it."
-                ) from None
             results.append((slug, outcome))
             if progress:
                 progress(done, len(pages))

@@ -206,6 +206,22 @@ class AfterImportTests(DuplicatesTestCase):
         new = results[0][1].incident
         queued.assert_called_once_with(args=([new.pk],))
 
+    def test_the_sheet_import_queues_it_too(self):
+        from repository.sheet import sheet_import
+
+        data = (PAGES.parent / "sheet-2024.csv").read_bytes()
+        with (
+            mock.patch.object(tasks.duplicates_find, "apply_async") as queued,
+            self.captureOnCommitCallbacks(execute=True),
+        ):
+            result = sheet_import(data=data)
+        (args,) = queued.call_args.kwargs["args"]
+        self.assertEqual(len(args), result.created)
+        self.assertEqual(
+            set(args),
+            set(Incident.objects.filter(external_ids__scheme="aiaaic").values_list("pk", flat=True)),
+        )
+
     def test_the_task_runs_the_incremental_search(self):
         with self.captureOnCommitCallbacks(execute=True):
             from repository.signals import incidents_imported
