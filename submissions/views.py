@@ -173,6 +173,12 @@ def queue(request):
     )
 
 
+def _external_id_text(item):
+    """'AIAAIC0563' (the value names its source), 'AI Incident Database 12'."""
+    label = documents.external_id_label(item["scheme"])
+    return item["value"] if item["value"].upper().startswith(label.upper()) else f"{label} {item['value']}"
+
+
 def _merge_side(incident, labels):
     """One incident of a merge proposal as the review page shows it, from its document."""
     document = _current_document(incident)
@@ -189,10 +195,7 @@ def _merge_side(incident, labels):
         ],
         "terms": [(labels.get(slug, slug), names) for slug, names in document["terms"].items()],
         "references": references,
-        "external_ids": [
-            f"{documents.external_id_label(item['scheme'])} {item['value']}"
-            for item in document["external_ids"]
-        ],
+        "external_ids": [_external_id_text(item) for item in document["external_ids"]],
     }
 
 
