@@ -165,10 +165,11 @@ class DuplicatesResult:
 class Finder:
     def __init__(self, corpus):
         self.corpus = corpus
-        total = len(corpus.words)
+        count = len(corpus.words)
         frequency = Counter(word for words in corpus.words.values() for word in words)
-        self.weight = {word: math.log((total + 1) / count) for word, count in frequency.items()}
+        self.weight = {word: math.log((count + 1) / n) for word, n in frequency.items()}
         self.frequency = frequency
+        self.total = {pk: sum(self.weight[word] for word in words) for pk, words in corpus.words.items()}
         self.prefix = {pk: self._prefix(words) for pk, words in corpus.words.items()}
 
     def _prefix(self, words):
@@ -182,15 +183,16 @@ class Finder:
         return ordered
 
     def similarity(self, a, b):
-        words_a, words_b = self.corpus.words[a], self.corpus.words[b]
-        shared = sum(self.weight[word] for word in words_a & words_b)
-        if not shared:
-            return 0.0
-        total = sum(self.weight[word] for word in words_a | words_b)
-        return shared / total
+        """The weighted share of words: weight of the words both have / weight of either's."""
+        shared = sum(self.weight[word] for word in self.corpus.words[a] & self.corpus.words[b])
+        union = self.total[a] + self.total[b] - shared
+        return shared / union if union else 0.0
 
     def headline_pairs(self, targets, result, progress=None):
-        """Pairs (a, b), a < b, sharing a prefix word, with `targets` on at least one side."""
+        """((a, b), similarity), a < b, for the pairs sharing a prefix word and at least
+        LOWEST_SIMILARITY alike, with `targets` on at least one side. Every candidate pair
+        counts in `result.pairs_examined`."""
+        words, weight, total = self.corpus.words, self.weight, self.total
         postings = defaultdict(list)
         every = targets is None
         if not every:
@@ -198,6 +200,7 @@ class Finder:
                 for word in prefix:
                     postings[word].append(pk)
         probes = list(self.prefix) if every else [pk for pk in targets if pk in self.prefix]
+        probed = set()  # incremental: a pair of two targets is looked at once
         too_common = set()
         for done, pk in enumerate(probes, start=1):
             found = set()
@@ -210,8 +213,23 @@ class Finder:
                 if every:
                     posting.append(pk)
             found.discard(pk)
+            if not every:
+                found -= probed
+                probed.add(pk)
+            result.pairs_examined += len(found)
+            mine, my_total = words[pk], total[pk]
+            # A pair can be no more alike than the lighter headline's weight over the heavier's.
+            low, high = my_total * LOWEST_SIMILARITY, my_total / LOWEST_SIMILARITY
             for other in found:
-                yield (pk, other) if pk < other else (other, pk)
+                other_total = total[other]
+                if other_total < low or other_total > high:
+                    continue
+                shared = 0.0
+                for word in mine & words[other]:
+                    shared += weight[word]
+                score = shared / (my_total + other_total - shared)
+                if score >= LOWEST_SIMILARITY:
+                    yield ((pk, other) if pk < other else (other, pk)), score
             if progress and (done % PROGRESS_EVERY == 0 or done == len(probes)):
                 progress(done, len(probes))
         result.common_words = len(too_common)
@@ -240,26 +258,19 @@ class Finder:
         findings = {}
         shared_urls = self.url_pairs(targets, result)
         for pair in shared_urls:
-            self._examine(pair, shared_urls, findings, result)
-        seen = set()  # two targets meet twice; a full run meets each pair once
-        for pair in self.headline_pairs(targets, result, progress):
-            if pair in shared_urls:
-                continue
-            if targets is not None:
-                if pair in seen:
-                    continue
-                seen.add(pair)
-            self._examine(pair, shared_urls, findings, result)
+            result.pairs_examined += 1
+            self._examine(pair, self.similarity(*pair), shared_urls, findings, result)
+        for pair, score in self.headline_pairs(targets, result, progress):
+            if pair not in shared_urls:
+                self._examine(pair, score, shared_urls, findings, result)
         return findings, result
 
-    def _examine(self, pair, shared_urls, findings, result):
+    def _examine(self, pair, score, shared_urls, findings, result):
         corpus = self.corpus
         a, b = pair
-        result.pairs_examined += 1
         if _entries_apart(corpus.type[a], corpus.type[b]):
             return
         reasons = []
-        score = self.similarity(a, b)
         if pair in shared_urls:
             if score >= SOURCE_SIMILARITY:
                 reasons.append({"rule": "source", "url": shared_urls[pair], "score": round(score, 2)})
