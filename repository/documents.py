@@ -558,9 +558,24 @@ def set_path(document, path, value):
     return document
 
 
+def _item_key(path):
+    """What makes two items of a list field the same item: a URL, an id, a folded name."""
+    group = path.partition(".")[0]
+    if group == "references":
+        return lambda item: item["url"]
+    if group == "external_ids":
+        return lambda item: (item["scheme"], item["value"])
+    return fold
+
+
 @dataclass
 class FieldMerge:
-    """One field seen three ways: where the proposal started, the incident now, the proposal."""
+    """One field seen three ways: where the proposal started, the incident now, the proposal.
+
+    A list field both sides changed can also be kept "combined": the incident's list now
+    with the proposal's own additions and removals applied (a reference the proposal adds
+    joins the references the incident gained meanwhile), which is its default.
+    """
 
     path: str
     base: object
@@ -582,10 +597,22 @@ class FieldMerge:
         return self.proposal_changed and self.incident_changed and self.proposed != self.current
 
     @property
-    def default(self):
-        """The side to keep when there is no conflict."""
-        if self.conflict:
+    def combined(self):
+        """For a list both sides changed: the current list with the proposal's changes; else None."""
+        if not (self.conflict and self.is_list):
             return None
+        key = _item_key(self.path)
+        base = {key(item) for item in self.base}
+        proposed = {key(item) for item in self.proposed}
+        kept = [item for item in self.current if key(item) in proposed or key(item) not in base]
+        have = {key(item) for item in kept}
+        return kept + [item for item in self.proposed if key(item) not in base and key(item) not in have]
+
+    @property
+    def default(self):
+        """The side to keep when there is no conflict (or "combined" for a list)."""
+        if self.conflict:
+            return "combined" if self.is_list else None
         return "proposed" if self.proposal_changed else "current"
 
     @property
@@ -597,6 +624,8 @@ class FieldMerge:
         return [("base", self.base), ("current", self.current), ("proposed", self.proposed)]
 
     def value(self, side):
+        if side == "combined":
+            return self.combined
         return {"base": self.base, "current": self.current, "proposed": self.proposed}[side]
 
 
@@ -628,6 +657,8 @@ def resolve(current, rows, choices):
     document = current
     for row in rows:
         side = choices.get(row.path) or row.default
+        if side == "combined" and row.combined is None:
+            side = None
         if side is None:
             raise DocumentError({row.path: ["Choose which version to keep."]})
         document = set_path(document, row.path, row.value(side))

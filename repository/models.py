@@ -171,6 +171,15 @@ class EntityAlias(models.Model):
         return self.name
 
 
+class IncidentQuerySet(models.QuerySet):
+    def unmerged(self):
+        """The incidents that stand on their own: every list, count and export shows only these.
+
+        A merged incident keeps its row (number, slug, history) as a redirect to its survivor.
+        """
+        return self.filter(merged_into__isnull=True)
+
+
 class Incident(models.Model):
     class Type(models.TextChoices):
         INCIDENT = "incident", "Incident"
@@ -220,6 +229,8 @@ class Incident(models.Model):
     search_vector = SearchVectorField(null=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = IncidentQuerySet.as_manager()
 
     class Meta:
         ordering = ["-occurred_start", "-number"]

@@ -37,6 +37,7 @@ from .documents import DocumentError, clean_name, split_values, trim_url
 from .models import Incident, Vocabulary
 from .periods import PeriodError, more_precise, parse_partial_date, parse_period
 from .services import Taxonomy, incident_publish, make_slug
+from .signals import incidents_imported
 
 INVITATION_LINES = {"can you improve this page?", "share your insights with us"}
 ROLE_LABELS = {
@@ -300,13 +301,21 @@ def read_pages(paths):
 def page_import(*, pages, summary="Imported from an incident page", progress=None):
     """Publish parsed pages, all or nothing. A page updates the incident with its slug.
 
-    Returns a list of (slug, PublishResult).
+    Returns a list of (slug, PublishResult). Once committed, sends `incidents_imported` with
+    the incidents created or changed.
     """
     results = []
     taxonomy = Taxonomy()
     with transaction.atomic():
         for done, (slug, page) in enumerate(pages, start=1):
-            incident = Incident.objects.filter(slug=slug).select_related("current_revision").first()
+            incident = (
+                Incident.objects.filter(slug=slug).select_related("current_revision", "merged_into").first()
+            )
+            if incident is not None and incident.merged_into is not None:
+                raise PageError(
+                    f"{slug}: this incident was merged into incident #{incident.merged_into.number} "
+                    f"({incident.merged_into.slug}); name the page after that one to update it."
+                )
             base = (
                 incident.current_revision.document
                 if incident is not None and incident.current_revision is not None
@@ -327,4 +336,7 @@ def page_import(*, pages, summary="Imported from an incident page", progress=Non
             if progress:
                 progress(done, len(pages))
         taxonomy.keep_spellings()
+    changed = [outcome.incident.pk for _slug, outcome in results if outcome.changed]
+    if changed:
+        incidents_imported.send(sender=Incident, incident_ids=changed, source="aiaaic")
     return results

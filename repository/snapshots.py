@@ -205,8 +205,9 @@ def dataset_item(
 
 
 def _chunks(size=CHUNK):
-    """The published incidents by number, `size` at a time:
-    (number, slug, document, the rest of its JSON item as keyword arguments)."""
+    """The published incidents by number, `size` at a time, merged ones too (the JSON keeps
+    their redirect; the CSV leaves them out): (number, slug, document, the rest of its JSON
+    item as keyword arguments)."""
     last = 0
     while True:
         rows = list(

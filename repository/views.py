@@ -4,6 +4,7 @@ from django.db import DatabaseError, connection
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
@@ -49,11 +50,17 @@ def _listing(incidents):
     )
 
 
+def _to_survivor(incident, view_name):
+    """A merged incident's address answers with a permanent redirect to its survivor's."""
+    slug = Incident.objects.values_list("slug", flat=True).get(pk=incident.merged_into_id)
+    return redirect(reverse(view_name, args=[slug]), permanent=True)
+
+
 @require_safe
 def home(request):
-    latest = _listing(Incident.objects.order_by("-created_at", "-number"))[:10]
+    latest = _listing(Incident.objects.unmerged().order_by("-created_at", "-number"))[:10]
     counts = {
-        "incidents": Incident.objects.count(),
+        "incidents": Incident.objects.unmerged().count(),
         "entities": Entity.objects.filter(merged_into__isnull=True).count(),
         "countries": Term.objects.filter(vocabulary__slug="country", incident_terms__isnull=False)
         .distinct()
@@ -65,7 +72,7 @@ def home(request):
 @require_safe
 def incident_list(request):
     vocabularies = list(Vocabulary.objects.all())
-    filterset = IncidentFilter(request.GET, queryset=Incident.objects.all(), vocabularies=vocabularies)
+    filterset = IncidentFilter(request.GET, queryset=Incident.objects.unmerged(), vocabularies=vocabularies)
     incidents = filterset.qs
     page = _paginate(request, _listing(incidents))
     selected = filterset.selected()
@@ -88,6 +95,8 @@ def incident_detail(request, slug):
     incident = get_object_or_404(
         Incident.objects.defer("search_vector").select_related("current_revision"), slug=slug
     )
+    if incident.merged_into_id:
+        return _to_survivor(incident, "repository:incident")
     links = list(
         incident.incident_terms.select_related("term__vocabulary").order_by(
             "term__vocabulary__order", "position"
@@ -142,7 +151,11 @@ def external_id_resolve(request, scheme, value):
     if scheme == "aiaaic":
         value = documents.aiaaic_id(value) or value
     incidents = list(
-        _listing(Incident.objects.filter(external_ids__scheme=scheme, external_ids__value=value).distinct())
+        _listing(
+            Incident.objects.unmerged()
+            .filter(external_ids__scheme=scheme, external_ids__value=value)
+            .distinct()
+        )
     )
     if len(incidents) == 1:
         return redirect(incidents[0])
@@ -161,8 +174,15 @@ def external_id_resolve(request, scheme, value):
 
 @require_safe
 def incident_history(request, slug):
-    """The published revisions, newest first, each with what changed since the one before."""
-    incident = get_object_or_404(Incident.objects.defer("search_vector", "narrative"), slug=slug)
+    """The published revisions, newest first, each with what changed since the one before.
+
+    A merged incident's history stays here, saying where the incident went."""
+    incident = get_object_or_404(
+        Incident.objects.defer("search_vector", "narrative")
+        .select_related("merged_into")
+        .defer("merged_into__search_vector", "merged_into__narrative", "merged_into__summary"),
+        slug=slug,
+    )
     page = _paginate(request, incident.revisions.order_by("-number"), per_page=10)
     revisions = list(page.object_list)
     if revisions:
@@ -198,7 +218,7 @@ def term_detail(request, vocabulary, term):
     children = list(
         term.children.filter(merged_into__isnull=True).select_related("vocabulary").order_by("name")
     )
-    incidents = Incident.objects.filter(
+    incidents = Incident.objects.unmerged().filter(
         Exists(
             IncidentTerm.objects.filter(incident=OuterRef("pk")).filter(Q(term=term) | Q(term__parent=term))
         )
@@ -241,7 +261,7 @@ def entity_detail(request, slug):
     links = IncidentEntity.objects.filter(incident=OuterRef("pk"), entity=entity)
     if chosen in role_counts:
         links = links.filter(role=chosen)
-    incidents = _listing(Incident.objects.filter(Exists(links))).prefetch_related(
+    incidents = _listing(Incident.objects.unmerged().filter(Exists(links))).prefetch_related(
         Prefetch(
             "incident_entities",
             queryset=IncidentEntity.objects.filter(entity=entity),
@@ -282,6 +302,8 @@ def document_json(request, slug):
     incident = get_object_or_404(
         Incident.objects.defer("search_vector").select_related("current_revision", "merged_into"), slug=slug
     )
+    if incident.merged_into_id:
+        return _to_survivor(incident, "repository:incident_document")
     revision = incident.current_revision
     item = snapshots.dataset_item(
         slug=incident.slug,

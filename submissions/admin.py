@@ -20,9 +20,9 @@ class ModerationEventInline(admin.TabularInline):
 class SubmissionAdmin(ReadOnlyAdmin):
     """Read-only here: decisions are made in the moderation queue, which records them."""
 
-    list_display = ["id", "kind", "state", "incident", "claimed_by", "created_at"]
+    list_display = ["id", "kind", "state", "incident", "other_incident", "claimed_by", "created_at"]
     list_filter = ["state", "kind"]
-    list_select_related = ["incident", "claimed_by"]
+    list_select_related = ["incident", "other_incident", "claimed_by"]
     search_fields = ["id", "incident__headline", "name"]
     readonly_fields = [field.name for field in Submission._meta.fields]
     inlines = [ModerationEventInline]

@@ -13,5 +13,10 @@ class SubmissionsConfig(AppConfig):
     verbose_name = "Submissions and moderation"
 
     def ready(self):
+        from repository.signals import incidents_imported
+
+        from .receivers import queue_duplicates_find
+
         # After migrations have created the "moderate" permission.
         post_migrate.connect(_ensure_editors_group, sender=self)
+        incidents_imported.connect(queue_duplicates_find, dispatch_uid="submissions.duplicates_after_import")

@@ -44,7 +44,11 @@ def _similar_headlines(headline, exclude):
     words = _words(headline)
     if len(words) < 2:
         return []
-    incidents = Incident.objects.exclude(pk__in=exclude).only("pk", "headline", "slug", "occurred", "number")
+    incidents = (
+        Incident.objects.unmerged()
+        .exclude(pk__in=exclude)
+        .only("pk", "headline", "slug", "occurred", "number")
+    )
     if connection.vendor == "postgresql":
         query = SearchQuery(words[0], config="english")
         for word in words[1:]:
@@ -83,7 +87,8 @@ def find_duplicates(document, exclude=()):
     if urls:
         variants = set().union(*(url_variants(url) for url in urls))
         cited = (
-            Incident.objects.filter(Q(references__url__in=variants) | Q(source_url__in=variants))
+            Incident.objects.unmerged()
+            .filter(Q(references__url__in=variants) | Q(source_url__in=variants))
             .exclude(pk__in=exclude)
             .distinct()[:LIMIT]
         )
@@ -110,7 +115,8 @@ def find_duplicates(document, exclude=()):
         if period.last_day is not None:
             overlapping &= Q(occurred_start__lte=period.last_day)
         same = (
-            Incident.objects.filter(pk__in=involved, occurred_start__isnull=False)
+            Incident.objects.unmerged()
+            .filter(pk__in=involved, occurred_start__isnull=False)
             .filter(overlapping)
             .exclude(pk__in=exclude)
             .order_by("-occurred_start")[:LIMIT]

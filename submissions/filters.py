@@ -42,9 +42,9 @@ class SubmissionFilter(django_filters.FilterSet):
 
     def for_incident(self, queryset, name, value):
         value = value.strip().strip("/").rsplit("/", 1)[-1]
-        lookup = Q(incident__slug=value)
+        lookup = Q(incident__slug=value) | Q(other_incident__slug=value)
         if value.isdigit():
-            lookup |= Q(incident__number=int(value))
+            lookup |= Q(incident__number=int(value)) | Q(other_incident__number=int(value))
         return queryset.filter(lookup)
 
     def by_claim(self, queryset, name, value):

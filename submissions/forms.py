@@ -421,10 +421,10 @@ class MergeForm(forms.Form):
     def clean_target(self):
         value = self.cleaned_data["target"].strip().strip("/").rsplit("/", 1)[-1]
         lookup = Q(slug=value) | (Q(number=int(value)) if value.isdigit() else Q())
-        incident = Incident.objects.filter(lookup).first()
+        incident = Incident.objects.filter(lookup).select_related("merged_into").first()
         if incident is None:
             raise forms.ValidationError(f"No incident has the number or address {value!r}.")
-        return incident
+        return incident.merged_into or incident  # a merged incident's facts live in its survivor
 
 
 class EditorSettingsForm(forms.ModelForm):

@@ -4,7 +4,8 @@ import secrets
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Greatest, Least
 from django.urls import reverse
 
 from repository.models import Incident, Revision
@@ -18,6 +19,7 @@ class Submission(models.Model):
     class Kind(models.TextChoices):
         IMPROVEMENT = "improvement", "Improvement to an incident"
         NEW_INCIDENT = "new", "New incident"
+        MERGE = "merge", "Merge of two incidents"
 
     class State(models.TextChoices):
         PENDING = "pending", "Pending review"
@@ -30,6 +32,7 @@ class Submission(models.Model):
         OUT_OF_SCOPE = "out_of_scope", "Out of scope"
         INSUFFICIENT_SOURCES = "insufficient_sources", "Insufficient sources"
         SPAM = "spam", "Spam"
+        NOT_DUPLICATE = "not_duplicate", "Not the same incident"
         OTHER = "other", "Other"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -37,6 +40,14 @@ class Submission(models.Model):
     # The incident improved, or, for a new incident, the one it was published as or merged into.
     incident = models.ForeignKey(
         Incident, null=True, blank=True, on_delete=models.PROTECT, related_name="submissions"
+    )
+    # A merge proposal's second incident (`incident` is the first); the editor chooses which
+    # of the two survives. `reasons` say why the pair may be one incident.
+    other_incident = models.ForeignKey(
+        Incident, null=True, blank=True, on_delete=models.PROTECT, related_name="merge_proposals"
+    )
+    reasons = models.JSONField(
+        default=list, blank=True, help_text="Why the two incidents of a merge proposal may be one."
     )
     base_revision = models.ForeignKey(
         Revision,
@@ -104,6 +115,24 @@ class Submission(models.Model):
                 condition=Q(state="rejected", reason__gt="") | (~Q(state="rejected") & Q(reason="")),
                 name="submissions_submission_reason_iff_rejected",
             ),
+            models.CheckConstraint(
+                condition=~Q(kind="merge")
+                | (
+                    Q(incident__isnull=False, other_incident__isnull=False) & ~Q(incident=F("other_incident"))
+                ),
+                name="submissions_submission_merge_has_two_incidents",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="merge") | Q(other_incident__isnull=True),
+                name="submissions_submission_other_incident_only_to_merge",
+            ),
+            # A pair is proposed once, ever, in either order: a dismissed pair stays dismissed.
+            models.UniqueConstraint(
+                Least("incident", "other_incident"),
+                Greatest("incident", "other_incident"),
+                condition=Q(kind="merge"),
+                name="submissions_submission_merge_pair_once",
+            ),
         ]
         indexes = [
             # The queue: pending first-come-first-served, optionally by kind.
@@ -113,6 +142,8 @@ class Submission(models.Model):
         ]
 
     def __str__(self):
+        if self.kind == self.Kind.MERGE:
+            return f"#{self.pk} {self.get_kind_display()}: {self.incident_id} and {self.other_incident_id}"
         headline = (self.proposed or {}).get("headline", "")
         return f"#{self.pk} {self.get_kind_display()}: {headline}"
 
@@ -129,6 +160,10 @@ class Submission(models.Model):
     @property
     def is_pending(self):
         return self.state == self.State.PENDING
+
+    @property
+    def is_merge(self):
+        return self.kind == self.Kind.MERGE
 
 
 class ModerationEvent(models.Model):

@@ -13,7 +13,13 @@ from django.utils import timezone
 
 from repository import documents
 from repository.models import Incident
-from repository.services import StaleRevision, incident_publish, source_metadata_request
+from repository.services import (
+    MergeRefused,
+    StaleRevision,
+    incident_merge,
+    incident_publish,
+    source_metadata_request,
+)
 
 from . import notifications
 from .models import ModerationEvent, Submission
@@ -124,6 +130,8 @@ def submission_release(*, submission, editor, note=""):
 
 def submission_edit(*, submission, editor, proposed, note=""):
     """An editor's change to the proposal before deciding. The earlier proposal is kept."""
+    if submission.kind == Submission.Kind.MERGE:
+        raise TransitionError("A merge proposal has no document to edit: merge the two incidents or dismiss.")
     proposed = documents.normalize(proposed)
     with transaction.atomic():
         current = _locked(submission)
@@ -164,7 +172,7 @@ def _decide(submission, editor, **fields):
     return Submission.objects.select_related("incident", "base_revision").get(pk=submission.pk)
 
 
-def _publish_approval(submission, editor, document, incident, expected_revision, action, note):
+def _publish_approval(submission, editor, document, incident, expected_revision, action, note, data=None):
     """The second half of an approval or a merge: publish, record, tell the contributor."""
     summary = _summary(submission, note, merged=action == ModerationEvent.Action.MERGE)
     try:
@@ -196,7 +204,7 @@ def _publish_approval(submission, editor, document, incident, expected_revision,
         from_state=Submission.State.PENDING,
         to_state=Submission.State.APPROVED,
         note=note,
-        data={"revision": revision.number, "incident": incident.slug},
+        data={"revision": revision.number, "incident": incident.slug, **(data or {})},
     )
     submission.refresh_from_db()
     notifications.notification_for_decision(submission=submission)
@@ -208,19 +216,84 @@ def submission_approve(*, submission, editor, document=None, expected_revision=N
 
     For an improvement, `expected_revision` is the incident revision the editor reviewed
     against; it defaults to the proposal's base, so a proposal on a stale base is a
-    ConflictError until the editor resolves it.
+    ConflictError until the editor resolves it. An improvement of an incident merged since
+    goes to the survivor, only as the editor resolved it against the survivor's document.
     """
+    if submission.kind == Submission.Kind.MERGE:
+        raise TransitionError("Choose which of the two incidents survives, then merge them.")
     with transaction.atomic():
         current = _decide(submission, editor)
-        document = document if document is not None else current.proposed
+        data = {}
         if current.kind == Submission.Kind.IMPROVEMENT:
             incident = current.incident
             expected = expected_revision or current.base_revision_id
+            if incident.merged_into_id is not None:
+                survivor = Incident.objects.get(pk=incident.merged_into_id)
+                if document is None or expected_revision is None:
+                    raise ConflictError(
+                        f"Incident #{incident.number} was merged into incident #{survivor.number}: "
+                        "review the proposal against that one."
+                    )
+                data = {"proposed_on": incident.number}
+                incident = survivor
         else:
             incident, expected = None, None
+        document = document if document is not None else current.proposed
         return _publish_approval(
-            current, editor, document, incident, expected, ModerationEvent.Action.APPROVE, note
+            current, editor, document, incident, expected, ModerationEvent.Action.APPROVE, note, data
         )
+
+
+def submission_merge_incidents(*, submission, editor, survivor, expected_revisions=None, note=""):
+    """Approve a merge proposal: `survivor`, one of its two incidents, absorbs the other.
+
+    `expected_revisions` maps each incident's id to the revision the editor reviewed; a
+    change since is a ConflictError. The merge itself is `repository.services.incident_merge`.
+    """
+    if submission.kind != Submission.Kind.MERGE:
+        raise TransitionError("Only a merge proposal merges two incidents.")
+    with transaction.atomic():
+        current = _decide(submission, editor)
+        pair = (current.incident_id, current.other_incident_id)
+        if survivor.pk not in pair:
+            raise TransitionError("Choose which of the two incidents survives.")
+        incidents = Incident.objects.in_bulk(pair)
+        merged = incidents[pair[1] if survivor.pk == pair[0] else pair[0]]
+        try:
+            result = incident_merge(
+                survivor=incidents[survivor.pk],
+                merged=merged,
+                editor=editor,
+                note=note,
+                expected_revisions=expected_revisions,
+            )
+        except MergeRefused as exc:
+            raise TransitionError(str(exc)) from None
+        except StaleRevision:
+            raise ConflictError(
+                "One of the two incidents changed while you were reviewing. Review them again."
+            ) from None
+        Submission.objects.filter(pk=current.pk).update(
+            state=Submission.State.APPROVED,
+            revision=result.survivor_revision,
+            claimed_by=None,
+            claimed_at=None,
+        )
+        _event(
+            current,
+            action=ModerationEvent.Action.MERGE,
+            actor=editor,
+            from_state=Submission.State.PENDING,
+            to_state=Submission.State.APPROVED,
+            note=note.strip(),
+            data={
+                "survivor": result.survivor.number,
+                "merged": result.merged.number,
+                "revision": result.survivor_revision.number,
+            },
+        )
+        current.refresh_from_db()
+    return current
 
 
 def submission_merge(*, submission, editor, target, expected_revision=None, note=""):
@@ -229,6 +302,8 @@ def submission_merge(*, submission, editor, target, expected_revision=None, note
         raise TransitionError("Only a report of a new incident can be merged into another incident.")
     with transaction.atomic():
         target = Incident.objects.select_related("current_revision").get(pk=target.pk)
+        if target.merged_into_id is not None:  # its facts live in its survivor now
+            target = Incident.objects.select_related("current_revision").get(pk=target.merged_into_id)
         current = _decide(submission, editor)
         base = target.current_revision.document if target.current_revision else documents.empty_document()
         document = documents.merge(base, current.proposed)

@@ -5,7 +5,7 @@ import smtplib
 
 from celery import shared_task
 
-from . import notifications
+from . import dedupe, notifications
 
 NETWORK_ERRORS = (smtplib.SMTPException, OSError, ConnectionError, TimeoutError)
 
@@ -30,3 +30,9 @@ def send_digests():
 @shared_task
 def scrub_personal_data():
     return notifications.personal_data_scrub()
+
+
+@shared_task
+def duplicates_find(incident_ids=None):
+    """Propose merges for the pairs these incidents (None: all) form; a pair is proposed once."""
+    return dedupe.duplicates_find(incident_ids=incident_ids).proposed

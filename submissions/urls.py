@@ -18,6 +18,7 @@ urlpatterns = [
     path("moderation/<int:pk>/approve/", views.approve, name="approve"),
     path("moderation/<int:pk>/resolve/", views.resolve, name="resolve"),
     path("moderation/<int:pk>/merge/", views.merge, name="merge"),
+    path("moderation/<int:pk>/merge-incidents/", views.merge_incidents, name="merge_incidents"),
     path("moderation/<int:pk>/reject/", views.reject, name="reject"),
     path("moderation/<int:pk>/note/", views.note, name="note"),
     path("moderation/incidents/<slug:slug>/revert/<int:number>/", views.revert, name="revert"),

@@ -8,9 +8,10 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from repository import documents
 from repository.models import Incident, Reference, Revision, SourceMetadata, Vocabulary
-from repository.services import incident_revert
+from repository.services import IncidentMerged, incident_revert
 
 from . import services
+from .dedupe import reason_text
 from .duplicates import find_duplicates
 from .filters import SubmissionFilter
 from .forms import (
@@ -55,6 +56,9 @@ def _current_document(incident):
 @rate_limited("submit")
 def improve(request, slug):
     incident = get_object_or_404(Incident.objects.select_related("current_revision"), slug=slug)
+    if incident.merged_into_id:
+        survivor = Incident.objects.values_list("slug", flat=True).get(pk=incident.merged_into_id)
+        return redirect("submissions:improve", slug=survivor)
     vocabularies = list(Vocabulary.objects.all())
     form = ImproveForm(request.POST or None, vocabularies=vocabularies, document=_current_document(incident))
     if request.method == "POST":
@@ -154,9 +158,9 @@ def status(request, token):
 def queue(request):
     base = Submission.objects.all()
     submissions = SubmissionFilter(request.GET, queryset=base, request=request)
-    page = Paginator(submissions.qs.select_related("incident", "claimed_by"), QUEUE_PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    page = Paginator(
+        submissions.qs.select_related("incident", "other_incident", "claimed_by"), QUEUE_PAGE_SIZE
+    ).get_page(request.GET.get("page"))
     counts = dict(base.values_list("state").annotate(n=Count("id")).order_by())
     return render(
         request,
@@ -169,18 +173,77 @@ def queue(request):
     )
 
 
+def _external_id_text(item):
+    """'AIAAIC0563' (the value names its source), 'AI Incident Database 12'."""
+    label = documents.external_id_label(item["scheme"])
+    return item["value"] if item["value"].upper().startswith(label.upper()) else f"{label} {item['value']}"
+
+
+def _merge_side(incident, labels):
+    """One incident of a merge proposal as the review page shows it, from its document."""
+    document = _current_document(incident)
+    references = [
+        (documents.CATEGORY_LABELS[category], reference)
+        for category in documents.CATEGORIES
+        for reference in document["references"][category]
+    ]
+    return {
+        "incident": incident,
+        "document": document,
+        "organisations": [
+            (documents.ROLE_LABELS[role], document["entities"][role]) for role in ("deployer", "developer")
+        ],
+        "terms": [(labels.get(slug, slug), names) for slug, names in document["terms"].items()],
+        "references": references,
+        "external_ids": [_external_id_text(item) for item in document["external_ids"]],
+    }
+
+
+def _merge_review_context(submission, labels):
+    """Both incidents side by side, why they may be one, and what the survivor would gain."""
+    sides = sorted(
+        [_merge_side(submission.incident, labels), _merge_side(submission.other_incident, labels)],
+        key=lambda side: side["incident"].number,
+    )
+    survivor, other = sides
+    return {
+        "submission": submission,
+        "sides": sides,
+        "reasons": [reason.get("text") or reason_text(reason) for reason in submission.reasons],
+        "merged_already": [side["incident"] for side in sides if side["incident"].merged_into_id],
+        # What the older incident, the default survivor, would gain from the other.
+        "gains": documents.diff(
+            survivor["document"], documents.merge(survivor["document"], other["document"]), labels
+        ),
+        "waiting": Submission.objects.filter(
+            kind=Submission.Kind.IMPROVEMENT,
+            state=Submission.State.PENDING,
+            incident__in=[side["incident"].pk for side in sides],
+        ).count(),
+    }
+
+
 def _review_context(submission):
     """What the review page shows: the diff, or the three-way view when the incident moved on."""
     vocabularies = list(Vocabulary.objects.all())
     labels = {v.slug: v.label for v in vocabularies}
+    if submission.is_merge:
+        return _merge_review_context(submission, labels)
     context = {"submission": submission, "labels": labels}
     proposed = submission.proposed
     if submission.kind == Submission.Kind.IMPROVEMENT:
         incident = submission.incident
+        # An incident merged since: the proposal is reviewed against its survivor.
+        target = incident.merged_into or incident
         base = submission.base_revision.document
-        current = _current_document(incident)
-        stale = incident.current_revision_id != submission.base_revision_id
-        context.update(incident=incident, stale=stale, current_revision=incident.current_revision_id)
+        current = _current_document(target)
+        stale = target.current_revision_id != submission.base_revision_id
+        context.update(
+            incident=incident,
+            merged_into=incident.merged_into,
+            stale=stale,
+            current_revision=target.current_revision_id,
+        )
         if stale and submission.is_pending:
             context["merge_rows"] = documents.three_way(base, current, proposed, labels)
         context["changes"] = documents.diff(base, proposed, labels)
@@ -235,12 +298,20 @@ def _fill_reference(reference, meta):
 def review(request, pk):
     submission = get_object_or_404(
         Submission.objects.select_related(
-            "incident__current_revision", "base_revision", "claimed_by", "decided_by", "revision"
+            "incident__current_revision",
+            "incident__merged_into__current_revision",
+            "other_incident__current_revision",
+            "other_incident__merged_into",
+            "base_revision",
+            "claimed_by",
+            "decided_by",
+            "revision__incident",
         ).prefetch_related(Prefetch("events", queryset=ModerationEvent.objects.select_related("actor"))),
         pk=pk,
     )
     context = _review_context(submission)
-    context.update(reject_form=RejectForm(), merge_form=MergeForm(), note_form=NoteForm())
+    dismissal = {"reason": Submission.Reason.NOT_DUPLICATE} if submission.is_merge else None
+    context.update(reject_form=RejectForm(initial=dismissal), merge_form=MergeForm(), note_form=NoteForm())
     return render(request, "submissions/review.html", context)
 
 
@@ -301,6 +372,8 @@ def resolve(request, pk):
         if submission.kind != Submission.Kind.IMPROVEMENT:
             raise services.TransitionError("Only an improvement can have a conflict to resolve.")
         incident = Incident.objects.select_related("current_revision").get(pk=submission.incident_id)
+        if incident.merged_into_id:  # reviewed against the survivor
+            incident = Incident.objects.select_related("current_revision").get(pk=incident.merged_into_id)
         expected = _revision_id(request)
         if expected != incident.current_revision_id:
             raise services.ConflictError("The incident changed while you were choosing. Review it again.")
@@ -310,7 +383,7 @@ def resolve(request, pk):
         choices = {
             row.path: request.POST.get(f"choice_{row.path}")
             for row in rows
-            if request.POST.get(f"choice_{row.path}") in ("base", "current", "proposed")
+            if request.POST.get(f"choice_{row.path}") in ("base", "current", "proposed", "combined")
         }
         document = documents.resolve(_current_document(incident), rows, choices)
         services.submission_approve(
@@ -341,6 +414,36 @@ def merge(request, pk):
         )
 
     return _act(request, pk, action, f"Merged into “{form.cleaned_data['target'].headline}” and published.")
+
+
+@require_POST
+@editor_required
+def merge_incidents(request, pk):
+    """Decide a merge proposal: the incident chosen survives, the other redirects to it."""
+
+    def action(submission):
+        if not submission.is_merge:
+            raise services.TransitionError("Only a merge proposal merges two incidents.")
+        pair = (submission.incident_id, submission.other_incident_id)
+        choice = request.POST.get("survivor", "")
+        if not choice.isdigit() or int(choice) not in pair:
+            raise services.TransitionError("Choose which of the two incidents survives.")
+        expected = {
+            incident_id: int(value)
+            for incident_id in pair
+            if (value := request.POST.get(f"expected_revision_{incident_id}", "")).isdigit()
+        }
+        services.submission_merge_incidents(
+            submission=submission,
+            editor=request.user,
+            survivor=Incident.objects.get(pk=int(choice)),
+            expected_revisions=expected,
+            note=request.POST.get("note", "")[:1000],
+        )
+
+    return _act(
+        request, pk, action, "Merged: the incident you kept carries both now; the other one leads to it."
+    )
 
 
 @require_POST
@@ -404,8 +507,8 @@ def fill_metadata(request, pk):
 @editor_required
 def edit(request, pk):
     submission = get_object_or_404(Submission.objects.select_related("incident"), pk=pk)
-    if not submission.is_pending:
-        messages.error(request, "Only a pending submission can be edited.")
+    if not submission.is_pending or submission.is_merge:
+        messages.error(request, "Only a pending proposal of a document can be edited.")
         return redirect("submissions:review", pk=pk)
     form = DocumentForm(
         request.POST or None, vocabularies=list(Vocabulary.objects.all()), document=submission.proposed
@@ -442,6 +545,10 @@ def revert(request, slug, number):
         )
     except services.StaleRevision:
         messages.error(request, "The incident changed meanwhile; look at its history again before reverting.")
+    except IncidentMerged:
+        messages.error(
+            request, "This incident was merged into another; its history can no longer be reverted."
+        )
     else:
         if result.revision is None:
             messages.info(request, f"Revision {number} is what is published already; nothing changed.")

@@ -3,12 +3,14 @@
 - `publishing`: every change to an incident is a revision (`incident_publish`), and revert;
 - `taxonomy`: resolving names to terms and entities, keeping their spellings;
 - `references`: link health and source metadata;
-- `snapshots`: the dataset files.
+- `snapshots`: the dataset files;
+- `merging`: two incidents that describe one event become one (`incident_merge`).
 
 Callers import from `repository.services`; the modules import each other one way
-(publishing uses taxonomy; nothing imports publishing but callers).
+(publishing uses taxonomy; merging uses publishing; nothing imports them but callers).
 """
 
+from .merging import MergeRefused, MergeResult, incident_merge
 from .publishing import (
     IncidentMerged,
     PublishItem,
@@ -37,6 +39,8 @@ from .taxonomy import Taxonomy, make_slug, unique_slug
 __all__ = [
     "SNAPSHOT_LOCK",
     "IncidentMerged",
+    "MergeRefused",
+    "MergeResult",
     "PublishItem",
     "PublishResult",
     "SnapshotInProgress",
@@ -44,6 +48,7 @@ __all__ = [
     "Taxonomy",
     "dataset_snapshot_create",
     "dataset_snapshots_prune",
+    "incident_merge",
     "incident_publish",
     "incident_revert",
     "incident_search_refresh",

@@ -396,9 +396,13 @@ class DocumentJsonTests(TestCase):
         self.assertEqual(item["created_at"], incident.created_at.isoformat())
         self.assertEqual(item["document"], incident.current_revision.document)
 
-    def test_a_merged_incident_names_its_survivor(self):
+    def test_a_merged_incident_redirects_to_its_survivors_document(self):
         response = self.client.get(f"/incidents/{self.made['merged'].slug}/document.json")
-        self.assertEqual(response.json()["merged_into"], self.made["shared_a"].slug)
+        self.assertRedirects(
+            response,
+            f"/incidents/{self.made['shared_a'].slug}/document.json",
+            status_code=301,
+        )
 
 
 # The JSON snapshot ------------------------------------------------------------------------

@@ -270,6 +270,59 @@ class DiffTests(SimpleTestCase):
         self.assertIn("references.news", paths)
 
 
+class ThreeWayTests(SimpleTestCase):
+    """Base, current and proposed: what an editor chooses between when an incident moved on."""
+
+    def setUp(self):
+        self.base = normalize(make_document())
+        news = self.base["references"]["news"]
+        self.current = {
+            **self.base,
+            "summary": "An editor's summary",
+            "references": {**self.base["references"], "news": [*news, {"url": "https://b.example.org/1"}]},
+        }
+        self.proposed = {
+            **self.base,
+            "references": {**self.base["references"], "news": [{"url": "https://c.example.org/2"}]},
+        }
+        self.current, self.proposed = normalize(self.current), normalize(self.proposed)
+
+    def rows(self):
+        return {row.path: row for row in documents.three_way(self.base, self.current, self.proposed)}
+
+    def test_a_list_both_sides_changed_keeps_both_by_default(self):
+        row = self.rows()["references.news"]
+        self.assertTrue(row.conflict)
+        self.assertEqual(row.default, "combined")
+        # The proposal removed the base's reference and added its own; the incident's addition stays.
+        self.assertEqual(
+            [ref["url"] for ref in row.combined], ["https://b.example.org/1", "https://c.example.org/2"]
+        )
+        resolved = documents.resolve(self.current, list(self.rows().values()), {})
+        self.assertEqual(resolved["references"]["news"], row.combined)
+        self.assertEqual(resolved["summary"], "An editor's summary")
+
+    def test_the_editor_may_still_keep_one_side_of_a_list(self):
+        rows = list(self.rows().values())
+        resolved = documents.resolve(self.current, rows, {"references.news": "proposed"})
+        self.assertEqual(resolved["references"]["news"], self.proposed["references"]["news"])
+
+    def test_names_are_combined_by_their_folded_spelling(self):
+        base = normalize(make_document())
+        current = normalize({**base, "entities": {**base["entities"], "developer": ["Lens Corp", "Open AI"]}})
+        proposed = normalize(
+            {**base, "entities": {**base["entities"], "developer": ["Lens Corp", "OpenAI", "X"]}}
+        )
+        row = next(r for r in documents.three_way(base, current, proposed) if r.path == "entities.developer")
+        self.assertEqual(row.combined, ["Lens Corp", "Open AI", "X"])
+
+    def test_a_text_both_sides_changed_has_no_default(self):
+        proposed = normalize({**self.base, "summary": "A contributor's summary"})
+        row = next(r for r in documents.three_way(self.base, self.current, proposed) if r.path == "summary")
+        self.assertIsNone(row.default)
+        self.assertIsNone(row.combined)
+
+
 class IncidentPublishTests(TestCase):
     def test_it_creates_an_incident_with_a_first_revision(self):
         result = incident_publish(document=make_document())

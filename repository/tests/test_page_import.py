@@ -359,3 +359,22 @@ class ParsePageTests(TestCase):
             page_text(**{"https://example.org/news/follow-up": "- https://example.org/news/follow-up"})
         )
         self.assertEqual(page.references["news"][1]["url"], "https://example.org/news/follow-up")
+
+
+class PageOfAMergedIncidentTests(PageFileTestCase):
+    def test_a_page_named_after_a_merged_incident_is_a_clear_error(self):
+        from repository.services import incident_merge
+        from repository.tests.base import publish
+
+        import_pages(GOOD_PAGE)
+        merged = Incident.objects.get(slug=SLUG)
+        survivor = publish("Benefit fraud algorithm targets single parents", slug="benefit-fraud")
+        incident_merge(survivor=survivor, merged=merged, editor=None)
+        edited = self.write_page(page_text(**{"Occurred: February 2021": "Occurred: March 2021"}))
+        with self.assertRaises(CommandError) as caught:
+            import_pages(edited)
+        self.assertIn(
+            f"{SLUG}: this incident was merged into incident #{survivor.number} (benefit-fraud)",
+            str(caught.exception),
+        )
+        self.assertEqual(Incident.objects.get(slug=SLUG).revisions.count(), 2)

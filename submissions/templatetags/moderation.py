@@ -1,6 +1,7 @@
 """Editor-only additions to public pages; nothing is rendered for anyone else."""
 
 from django import template
+from django.db.models import Q
 from django.urls import reverse
 
 from ..models import Submission
@@ -18,7 +19,9 @@ def pending_proposals(context, incident):
     """How many proposals wait on this incident, with a link to them in the queue."""
     if not _is_editor(context):
         return {"show": False}
-    count = Submission.objects.filter(incident=incident, state=Submission.State.PENDING).count()
+    count = Submission.objects.filter(
+        Q(incident=incident) | Q(other_incident=incident), state=Submission.State.PENDING
+    ).count()
     return {
         "show": True,
         "count": count,
@@ -28,7 +31,7 @@ def pending_proposals(context, incident):
 
 @register.inclusion_tag("submissions/includes/revert_button.html", takes_context=True)
 def revert_button(context, incident, revision):
-    if not _is_editor(context) or revision.pk == incident.current_revision_id:
+    if not _is_editor(context) or revision.pk == incident.current_revision_id or incident.merged_into_id:
         return {"show": False}
     return {
         "show": True,

@@ -94,3 +94,65 @@ class DoubleDecisionTests(TransactionTestCase):
         )
         self.assertEqual(outcomes.count("won"), 1, outcomes)
         self.assertEqual(ModerationEvent.objects.filter(action="claim").count(), 1)
+
+
+@unittest.skipUnless(connection.vendor == "postgresql", "row locks between connections need PostgreSQL")
+class DoubleMergeTests(TransactionTestCase):
+    """Two editors merging one incident into two different ones at the same moment."""
+
+    def setUp(self):
+        self.alice, _ = services.editor_create(username="alice", email="a@example.org", password=None)
+        self.bob, _ = services.editor_create(username="bob", email="b@example.org", password=None)
+        self.a, self.b, self.c = (
+            incident_publish(document=make_document(headline, occurred="2024")).incident
+            for headline in (
+                "Robot blocks ambulance",
+                "Delivery robot blocks an ambulance",
+                "Robot in the way",
+            )
+        )
+        self.ab = Submission.objects.create(
+            kind=Submission.Kind.MERGE, incident=self.a, other_incident=self.b, proposed={}
+        )
+        self.bc = Submission.objects.create(
+            kind=Submission.Kind.MERGE, incident=self.b, other_incident=self.c, proposed={}
+        )
+
+    def test_exactly_one_merge_of_the_shared_incident_wins(self):
+        from repository.services import merging
+
+        barrier = threading.Barrier(2)
+        outcomes = [None, None]
+        real_publish = merging.incident_publish
+
+        def slow_publish(**kwargs):
+            time.sleep(0.3)  # hold the merge open so that the other editor arrives meanwhile
+            return real_publish(**kwargs)
+
+        def run(index, submission, editor, survivor):
+            try:
+                barrier.wait()
+                services.submission_merge_incidents(submission=submission, editor=editor, survivor=survivor)
+                outcomes[index] = "won"
+            except services.TransitionError as exc:
+                outcomes[index] = str(exc)
+            finally:
+                connection.close()
+
+        with mock.patch.object(merging, "incident_publish", slow_publish):
+            threads = [
+                threading.Thread(target=run, args=(0, self.ab, self.alice, self.a)),
+                threading.Thread(target=run, args=(1, self.bc, self.bob, self.c)),
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=30)
+        self.assertEqual(outcomes.count("won"), 1, outcomes)
+        [loser] = [outcome for outcome in outcomes if outcome != "won"]
+        self.assertIn(f"#{self.b.number} was already merged into incident", loser)
+        merged = Incident.objects.get(pk=self.b.pk)
+        self.assertIn(merged.merged_into_id, (self.a.pk, self.c.pk))
+        self.assertEqual(merged.revisions.count(), 2)
+        self.assertEqual(ModerationEvent.objects.filter(action="merge").count(), 1)
+        self.assertEqual(Submission.objects.filter(state="pending").count(), 1)

@@ -1,6 +1,7 @@
 from django.core.cache import cache
 
 from repository.models import Incident
+from repository.tests.base import publish
 from submissions import services
 from submissions.models import Submission
 from submissions.tests.base import SubmissionsTestCase
@@ -16,6 +17,10 @@ class PermissionMatrixTests(SubmissionsTestCase):
         services.submission_approve(submission=self.propose(headline="Published change"), editor=self.editor)
         pk = submission.pk
         revision = Incident.objects.get().current_revision_id
+        twin = publish("Camera system flags a minority to police", slug="camera-twin")
+        pair = Submission.objects.create(
+            kind=Submission.Kind.MERGE, incident=self.incident, other_incident=twin, proposed={}
+        )
         return [
             # (method, url, data, the editor's expected status)
             ("get", "/moderation/", {}, 200),
@@ -40,6 +45,8 @@ class PermissionMatrixTests(SubmissionsTestCase):
                 {"expected_revision": revision},
                 302,
             ),
+            ("get", f"/moderation/{pair.pk}/", {}, 200),
+            ("post", f"/moderation/{pair.pk}/merge-incidents/", {"survivor": self.incident.pk}, 302),
         ]
 
     def test_anonymous_visitors_are_sent_to_sign_in(self):
@@ -50,26 +57,39 @@ class PermissionMatrixTests(SubmissionsTestCase):
                 self.assertTrue(
                     response["Location"].startswith("/accounts/login/?next="), response["Location"]
                 )
-        self.assertEqual(Submission.objects.filter(state="pending").count(), 1)
+        self.assertEqual(Submission.objects.filter(state="pending").count(), 2)
+        self.assertFalse(Incident.objects.filter(merged_into__isnull=False).exists())
 
     def test_signed_in_non_editors_are_refused(self):
         self.client.force_login(self.outsider)
         for method, url, data, _ in self.urls():
             with self.subTest(method=method, url=url):
                 self.assertEqual(getattr(self.client, method)(url, data).status_code, 403)
-        self.assertEqual(Submission.objects.filter(state="pending").count(), 1)
-        self.assertEqual(Incident.objects.get().revisions.count(), 2)
+        self.assertEqual(Submission.objects.filter(state="pending").count(), 2)
+        self.assertEqual(Incident.objects.get(slug="camera-flags-minority").revisions.count(), 2)
+        self.assertFalse(Incident.objects.filter(merged_into__isnull=False).exists())
 
     def test_editors_are_let_in(self):
         self.client.force_login(self.editor)
         for method, url, data, expected in self.urls():
             with self.subTest(method=method, url=url):
                 self.assertEqual(getattr(self.client, method)(url, data).status_code, expected)
+        self.assertEqual(Incident.objects.get(slug="camera-twin").merged_into, self.incident)
 
     def test_moderation_actions_refuse_get(self):
         self.client.force_login(self.editor)
         submission = self.propose(headline="Changed")
-        for action in ("claim", "release", "approve", "resolve", "merge", "reject", "note", "fill-metadata"):
+        for action in (
+            "claim",
+            "release",
+            "approve",
+            "resolve",
+            "merge",
+            "merge-incidents",
+            "reject",
+            "note",
+            "fill-metadata",
+        ):
             with self.subTest(action=action):
                 self.assertEqual(self.client.get(f"/moderation/{submission.pk}/{action}/").status_code, 405)
 
