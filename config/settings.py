@@ -84,6 +84,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Bad input (NUL characters, non-UTF-8 forms, oversized bodies, files) is a 400 or 413 here.
+    "config.middleware.RequestGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -94,6 +96,12 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it locks out repeated failed sign-ins.
     "axes.middleware.AxesMiddleware",
 ]
+
+# Request bodies: at most REQUEST_MAX_BYTES (a larger one is a 413 before it is read); no
+# form takes a file, so a file part is refused (config.middleware.RefuseFileUploads).
+REQUEST_MAX_BYTES = env_int("REQUEST_MAX_BYTES", 2 * 1024 * 1024, minimum=64 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BYTES
+FILE_UPLOAD_HANDLERS = ["config.middleware.RefuseFileUploads"]
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"

@@ -4,6 +4,10 @@ from django.shortcuts import redirect
 from django.templatetags.static import static
 from django.urls import include, path
 
+# Error pages that need neither the database nor the request body (config/views.py).
+handler400 = "config.views.bad_request"
+handler500 = "config.views.server_error"
+
 urlpatterns = [
     # Browsers ask for /favicon.ico whatever the page says; resolved per request, after collectstatic.
     path("favicon.ico", lambda request: redirect(static("favicon.svg"), permanent=True)),

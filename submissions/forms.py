@@ -1,6 +1,8 @@
 """Contributors' and editors' forms. Each builds an incident document; the document
 validator (repository.documents.normalize) has the last word."""
 
+import re
+
 from django import forms
 from django.core.validators import URLValidator
 from django.db.models import Q
@@ -14,6 +16,14 @@ from repository.periods import PeriodError, parse_period
 from .models import EditorProfile, Submission
 
 MAX_NAMES = 50
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,18}")  # ASCII digits only ("²".isdigit() is true), below 2**63
+
+
+def whole_number(value):
+    """`value` as a non-negative int if it is written as one (ASCII digits, at most 18), else None."""
+    return int(value) if isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value) else None
+
+
 NEW_REFERENCE_ROWS = 3
 MAX_SOURCES = 10
 ROLE_FIELDS = [
@@ -419,7 +429,8 @@ class MergeForm(forms.Form):
 
     def clean_target(self):
         value = self.cleaned_data["target"].strip().strip("/").rsplit("/", 1)[-1]
-        lookup = Q(slug=value) | (Q(number=int(value)) if value.isdigit() else Q())
+        number = whole_number(value)
+        lookup = Q(slug=value) | (Q(number=number) if number is not None else Q())
         incident = Incident.objects.filter(lookup).first()
         if incident is None:
             raise forms.ValidationError(f"No incident has the number or address {value!r}.")

@@ -23,6 +23,7 @@ from .forms import (
     NoteForm,
     RejectForm,
     new_names,
+    whole_number,
 )
 from .models import EditorProfile, ModerationEvent, Submission
 from .ratelimit import rate_limited
@@ -258,8 +259,7 @@ def _act(request, pk, action, success):
 
 
 def _revision_id(request):
-    value = request.POST.get("expected_revision", "")
-    return int(value) if value.isdigit() else None
+    return whole_number(request.POST.get("expected_revision", ""))
 
 
 @require_POST
