@@ -44,6 +44,19 @@ def env_int(name, default, minimum=0):
     return value
 
 
+def env_float(name, default, minimum=0.0, maximum=None):
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}.") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        raise ImproperlyConfigured(f"{name} must be between {minimum} and {maximum}, not {value}.")
+    return value
+
+
 def env_list(name, default):
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
@@ -180,20 +193,32 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
 # How many proxies in front of the site append to X-Forwarded-For (0: use REMOTE_ADDR).
 TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
-AXES_CLIENT_IP_CALLABLE = "submissions.ratelimit.client_ip"  # one notion of the client's address
+AXES_CLIENT_IP_CALLABLE = "config.clientip.client_ip"  # one notion of the client's address
 # Contributions per client address: at most SUBMISSION_RATE_LIMIT form posts per period.
 SUBMISSION_RATE_LIMIT = env_int("SUBMISSION_RATE_LIMIT", 20, minimum=1)
 SUBMISSION_RATE_PERIOD = env_int("SUBMISSION_RATE_PERIOD", 3600, minimum=1)
 
 # The cache holds rate-limit counters and fetch pacing: Redis when configured (shared by
-# every web and worker process), else this process's memory.
+# every web and worker process), else this process's memory. Every Redis call gives up
+# after CACHE_SOCKET_TIMEOUT seconds; the rate limit then counts in the "local" cache of
+# this process for CACHE_BACKOFF_SECONDS (submissions/ratelimit.py).
 CACHE_URL = env_str("CACHE_URL") or env_str("REDIS_URL")
+CACHE_SOCKET_TIMEOUT = env_float("CACHE_SOCKET_TIMEOUT", 0.25, minimum=0.01, maximum=0.5)
+CACHE_BACKOFF_SECONDS = env_int("CACHE_BACKOFF_SECONDS", 10, minimum=1)
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": CACHE_SOCKET_TIMEOUT,
+                "socket_timeout": CACHE_SOCKET_TIMEOUT,
+            },
+        }
         if CACHE_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    )
+    ),
+    "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "local"},
 }
 
 LANGUAGE_CODE = "en-gb"

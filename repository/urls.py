@@ -13,6 +13,7 @@ urlpatterns = [
     path("taxonomy/<slug:vocabulary>/<slug:term>/", views.term_detail, name="term"),
     path("entities/<slug:slug>/", views.entity_detail, name="entity"),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
     path("export/", views.export_list, name="export"),
     path("export/<int:pk>/download/", views.export_download, name="export_download"),
 ]

@@ -368,10 +368,20 @@ class HomeAndHealthTests(TestCase):
         self.assertContains(response, "A fresh incident")
         self.assertEqual(response.context["counts"], {"incidents": 1, "entities": 1, "countries": 1})
 
-    def test_healthz_answers_when_the_database_does(self):
-        response = self.client.get("/healthz")
+    def test_healthz_is_a_cheap_liveness_answer(self):
+        with self.assertNumQueries(0):
+            response = self.client.get("/healthz")
         self.assertEqual(response.status_code, 200)
-        self.assertEqual(response.json(), {"status": "ok", "database": "ok"})
+        self.assertEqual(response.json(), {"status": "ok"})
+
+    def test_readyz_checks_the_database_cache_and_broker(self):
+        with self.assertNumQueries(1):  # SELECT 1
+            response = self.client.get("/readyz")
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(
+            response.json(),
+            {"status": "ok", "database": "ok", "cache": "local", "broker": "in-process", "down": []},
+        )
 
 
 class DemoDataTests(TestCase):
