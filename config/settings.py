@@ -148,14 +148,25 @@ if _database["ENGINE"] not in {
 }:
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL or SQLite.")
 if _database["ENGINE"] == "django.db.backends.postgresql":
+    # Fail fast when PostgreSQL is unreachable or stops answering: a request waits at most
+    # DATABASE_POOL_TIMEOUT for a pooled connection (DATABASE_CONNECT_TIMEOUT without the
+    # pool), then gets a 503 page (config.views.server_error). A connection whose peer is gone
+    # is noticed by TCP keepalives and tcp_user_timeout within a few seconds, not minutes.
+    _database["OPTIONS"] = {
+        "connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT", 2, minimum=2),  # libpq's minimum
+        "keepalives": 1,
+        "keepalives_idle": 5,
+        "keepalives_interval": 1,
+        "keepalives_count": 3,
+        "tcp_user_timeout": 5000,  # milliseconds
+    }
     if env_bool("DATABASE_POOL", True):
         # psycopg's pool keeps connections per process; CONN_MAX_AGE must stay 0 with it.
-        _database["OPTIONS"] = {
-            "pool": {
-                "min_size": env_int("DATABASE_POOL_MIN", 1),
-                "max_size": env_int("DATABASE_POOL_MAX", 10, minimum=1),
-                "timeout": env_int("DATABASE_POOL_TIMEOUT", 10, minimum=1),
-            }
+        # It reconnects by itself, with backoff, when PostgreSQL comes back.
+        _database["OPTIONS"]["pool"] = {
+            "min_size": env_int("DATABASE_POOL_MIN", 1),
+            "max_size": env_int("DATABASE_POOL_MAX", 10, minimum=1),
+            "timeout": env_float("DATABASE_POOL_TIMEOUT", 1.0, minimum=0.1),
         }
         _database["CONN_MAX_AGE"] = 0
     else:

@@ -2,15 +2,25 @@
 
 Each prints its timings (pytest -s shows them)."""
 
+import json
 import os
+import shutil
+import tempfile
 import time
+import unittest
+from pathlib import Path
+from unittest.mock import ANY
 
 from django.core.cache import caches
-from django.test import override_settings
+from django.db import connection
+from django.test import SimpleTestCase, TransactionTestCase, override_settings
 
+from repository.models import Incident
+from repository.tests.base import publish
+from submissions.forms import ImproveForm
 from submissions.models import Notification, Submission
 from submissions.tests.base import SubmissionsTestCase, form_data
-from submissions.tests.faults import REFUSING_URL, HangingServer, redis_at
+from submissions.tests.faults import REFUSING_URL, HangingServer, Site, TcpProxy, collect_static, redis_at
 
 IMPROVE = "/incidents/camera-flags-minority/improve/"
 REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")  # as the worker tests
@@ -89,3 +99,91 @@ class RedisFaultTests(SubmissionsTestCase):
         )
         self.assertLess(elapsed, 2.0)
         self.assertEqual(self.client.get("/healthz").status_code, 200)
+
+
+class SiteProcessTestCase:
+    """Collects the static files once for the class's production-like site processes."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.static_root = Path(tempfile.mkdtemp(prefix="airepo-static-"))
+        collect_static(cls.static_root)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.static_root, ignore_errors=True)
+        super().tearDownClass()
+
+
+class DatabaseUnreachableTests(SiteProcessTestCase, SimpleTestCase):
+    def test_with_postgresql_unreachable_requests_fail_fast_with_a_503(self):
+        with Site({"DATABASE_URL": "postgres://airepo@127.0.0.1:1/airepo"}, self.static_root) as site:
+            for method, path, data in (
+                ("GET", "/", None),
+                ("GET", "/submit/", None),
+                ("POST", "/submit/", {"headline": "Robot blocks ambulance", "occurred": "2024"}),
+                ("GET", "/incidents/", None),
+            ):
+                status, body, elapsed = site.request(method, path, data)
+                print(f"\nPostgreSQL unreachable: {method} {path} answered {status} in {elapsed:.3f}s")
+                self.assertEqual(status, 503, body[:300])
+                self.assertIn("try again", body)
+                self.assertLess(elapsed, 2.0)
+            status, body, elapsed = site.request("GET", "/readyz")
+            print(f"PostgreSQL unreachable: /readyz answered {status} in {elapsed:.3f}s: {body}")
+            self.assertEqual(status, 503)
+            self.assertEqual(json.loads(body)["database"], "down")
+            self.assertEqual(json.loads(body)["down"], ["database"])
+            self.assertLess(elapsed, 2.0)
+            self.assertEqual(site.request("GET", "/healthz")[0], 200)
+
+
+@unittest.skipUnless(
+    connection.vendor == "postgresql", "the site process shares the test database only on PostgreSQL"
+)
+class DatabaseOutageTests(SiteProcessTestCase, TransactionTestCase):
+    def setUp(self):
+        publish("Delivery robot blocks an ambulance", slug="robot-blocks-ambulance", occurred="2024")
+        db = connection.settings_dict
+        self.proxy = TcpProxy(int(db["PORT"] or 5432), db["HOST"] or "127.0.0.1")
+        self.database_url = f"postgres://{db['USER']}@127.0.0.1:{self.proxy.port}/{db['NAME']}"
+        incident = Incident.objects.get()
+        form = ImproveForm(vocabularies=[], document=incident.current_revision.document)
+        self.improve_data = form_data(form)
+
+    def tearDown(self):
+        self.proxy.close()
+
+    def improve(self, site, insight):
+        status, _, elapsed = site.request(
+            "POST", "/incidents/robot-blocks-ambulance/improve/", {**self.improve_data, "insight": insight}
+        )
+        return status, elapsed
+
+    def test_an_outage_refuses_contributions_fast_and_the_site_recovers_by_itself(self):
+        with Site({"DATABASE_URL": self.database_url}, self.static_root) as site:
+            self.assertEqual(site.request("GET", "/readyz")[0], 200)
+            self.assertEqual(self.improve(site, "Before the outage."), (302, ANY))
+
+            self.proxy.down()
+            status, elapsed = self.improve(site, "During the outage.")
+            print(f"\nPostgreSQL gone: a submission answered {status} in {elapsed:.3f}s")
+            self.assertEqual(status, 503)
+            self.assertLess(elapsed, 2.0)
+            status, body, elapsed = site.request("GET", "/readyz")
+            print(f"PostgreSQL gone: /readyz answered {status} in {elapsed:.3f}s")
+            self.assertEqual((status, json.loads(body)["database"]), (503, "down"))
+            self.assertLess(elapsed, 2.0)
+
+            self.proxy.up()
+            started = time.monotonic()
+            while site.request("GET", "/readyz")[0] != 200:
+                self.assertLess(time.monotonic() - started, 30, "the pool did not recover")
+                time.sleep(0.2)
+            print(f"PostgreSQL back: ready again after {time.monotonic() - started:.1f}s")
+            self.assertEqual(self.improve(site, "After the outage.")[0], 302)
+        self.assertEqual(
+            sorted(Submission.objects.values_list("insight", flat=True)),
+            ["After the outage.", "Before the outage."],
+        )
