@@ -7,6 +7,7 @@ from django.core.exceptions import BadRequest, SuspiciousOperation
 from django.core.files.uploadhandler import FileUploadHandler
 from django.http.multipartparser import MultiPartParserError
 
+from .clientip import warn_if_forwarded_from_untrusted_peer
 from .views import bad_request, payload_too_large
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ class RequestGuardMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        warn_if_forwarded_from_untrusted_peer(request)
         return self.refusal(request) or self.get_response(request)
 
     def refusal(self, request):

@@ -5,6 +5,7 @@ variable with a working local default. A value that cannot be read is a loud
 ImproperlyConfigured at start-up, never a silent fallback.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -193,18 +194,33 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "submissions:queue"
 LOGOUT_REDIRECT_URL = "repository:home"
 
-# Sign-in lockout (django-axes): after AXES_FAILURE_LIMIT failures for a username from one
-# address, that pair waits AXES_COOLOFF_MINUTES.
+# Sign-in lockout (django-axes), two limits over one cool-off (submissions/lockout.py):
+# AXES_FAILURE_LIMIT wrong passwords for a username from one address lock that pair, and
+# AXES_USERNAME_FAILURE_LIMIT for the username from any addresses lock it everywhere except
+# from addresses it has signed in from before. Locks end AXES_COOLOFF_MINUTES after the last
+# failure; a password reset by email, or `manage.py axes_reset_username NAME`, ends them now.
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_USERNAME_FAILURE_LIMIT = env_int("AXES_USERNAME_FAILURE_LIMIT", 30, minimum=1)
 AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 30, minimum=1) / 60
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username"]
+AXES_HANDLER = "submissions.lockout.SignInLockoutHandler"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "config.clientip.client_ip"  # the address the rate limit uses too
 
-# How many proxies in front of the site append to X-Forwarded-For (0: use REMOTE_ADDR).
+# The client's address behind proxies (config/clientip.py): how many proxies append to
+# X-Forwarded-For, and/or the networks they are in (X-Forwarded-For from any other peer is
+# ignored). With neither, REMOTE_ADDR is the client.
 TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
-AXES_CLIENT_IP_CALLABLE = "config.clientip.client_ip"  # one notion of the client's address
+TRUSTED_PROXY_NETWORKS = env_list("TRUSTED_PROXY_NETWORKS", [])
+for _network in TRUSTED_PROXY_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXY_NETWORKS must be addresses or networks (10.0.0.0/8), not {_network!r}."
+        ) from None
 # Contributions per client address: at most SUBMISSION_RATE_LIMIT form posts per period.
 SUBMISSION_RATE_LIMIT = env_int("SUBMISSION_RATE_LIMIT", 20, minimum=1)
 SUBMISSION_RATE_PERIOD = env_int("SUBMISSION_RATE_PERIOD", 3600, minimum=1)

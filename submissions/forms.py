@@ -4,7 +4,9 @@ validator (repository.documents.normalize) has the last word."""
 import re
 
 from django import forms
+from django.contrib.auth.forms import PasswordResetForm
 from django.core.validators import URLValidator
+from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils.html import format_html
@@ -478,3 +480,16 @@ def new_names(document):
         "terms": [(slug, name) for slug, name in terms if (slug, documents.fold(name)) not in known_terms],
         "entities": sorted({name for name in entities if documents.fold(name) not in known_entities}),
     }
+
+
+class EditorPasswordResetForm(PasswordResetForm):
+    """Django's password reset, with the email sent by a task (web requests never wait on
+    the mail server). Says the same whether or not the address is an editor's."""
+
+    def save(self, **kwargs):
+        from config.celery import enqueue
+
+        from .tasks import send_password_reset
+
+        for user in self.get_users(self.cleaned_data["email"]):
+            transaction.on_commit(lambda pk=user.pk: enqueue(send_password_reset, pk))

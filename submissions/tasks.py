@@ -30,3 +30,8 @@ def send_digests():
 @shared_task
 def scrub_personal_data():
     return notifications.personal_data_scrub()
+
+
+@shared_task(autoretry_for=NETWORK_ERRORS, retry_backoff=30, max_retries=3)
+def send_password_reset(user_id):
+    return notifications.password_reset_send(user_id=user_id)

@@ -1,4 +1,6 @@
+from axes.utils import reset as axes_reset
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, Q
@@ -16,6 +18,7 @@ from .filters import SubmissionFilter
 from .forms import (
     DocumentForm,
     DuplicateChoiceForm,
+    EditorPasswordResetForm,
     EditorSettingsForm,
     ImproveForm,
     MergeForm,
@@ -47,6 +50,21 @@ def _bot(request):
 
 def _current_document(incident):
     return incident.current_revision.document if incident.current_revision else documents.empty_document()
+
+
+# Editors' password reset: choosing a new password also ends a sign-in lockout ------------
+
+
+class PasswordResetConfirm(auth_views.PasswordResetConfirmView):
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        axes_reset(username=form.user.get_username())
+        return response
+
+
+password_reset = rate_limited("password-reset")(
+    auth_views.PasswordResetView.as_view(form_class=EditorPasswordResetForm)
+)
 
 
 # Contributors ---------------------------------------------------------------------------
