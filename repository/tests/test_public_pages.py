@@ -111,10 +111,24 @@ class HostileTextTests(TestCase):
         for url in (incident.get_absolute_url(), "/incidents/", "/"):
             html = self.client.get(url).content.decode()
             self.assertNotIn("<script>alert", html, url)
-            self.assertNotIn("onerror=", html, url)
+            self.assertNotIn("<img src=x", html, url)
             self.assertNotIn("javascript:alert", html, url)
         html = self.client.get(incident.get_absolute_url()).content.decode()
         self.assertIn("&lt;script&gt;alert(&#x27;h&#x27;)&lt;/script&gt; headline", html)
+        # Markup typed into the narrative is shown as the text it is.
+        self.assertIn("&lt;img src=x onerror=alert(1)&gt;", html)
+
+    def test_an_unclosed_tag_in_a_narrative_swallows_nothing(self):
+        for tag in ("<style>", "<script>", "<!--", "<plaintext>", "<textarea>", "<title>"):
+            with self.subTest(tag=tag):
+                incident = publish(
+                    f"Unclosed {tag}",
+                    narrative=f"The start.\n\n{tag}\n\nThe rest of the story, **in bold**.\n\nThe end.",
+                )
+                response = self.client.get(incident.get_absolute_url())
+                self.assertContains(response, "The start.")
+                self.assertContains(response, "The rest of the story, <strong>in bold</strong>.")
+                self.assertContains(response, "The end.")
 
 
 class BrowseTests(TestCase):
