@@ -14,7 +14,7 @@ urlpatterns = [
     # Browsers ask for /favicon.ico whatever the page says; resolved per request, after collectstatic.
     path("favicon.ico", lambda request: redirect(static("favicon.svg"), permanent=True)),
     path("admin/", admin.site.urls),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/login/", submissions_views.login, name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password-reset/", submissions_views.password_reset, name="password_reset"),
     path(
@@ -24,7 +24,7 @@ urlpatterns = [
     ),
     path(
         "accounts/reset/<uidb64>/<token>/",
-        submissions_views.PasswordResetConfirm.as_view(),
+        submissions_views.password_reset_confirm,
         name="password_reset_confirm",
     ),
     path(

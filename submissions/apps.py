@@ -13,5 +13,7 @@ class SubmissionsConfig(AppConfig):
     verbose_name = "Submissions and moderation"
 
     def ready(self):
+        from . import checks  # noqa: F401 - registers the deployment checks
+
         # After migrations have created the "moderate" permission.
         post_migrate.connect(_ensure_editors_group, sender=self)

@@ -6,6 +6,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, Q
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from repository import documents
@@ -34,9 +35,16 @@ from .ratelimit import rate_limited
 QUEUE_PAGE_SIZE = 50
 
 
+# Pages for one person (an editor's, a contributor's private status page): never stored by a
+# browser or a shared cache.
+private_no_store = cache_control(private=True, no_store=True)
+
+
 def editor_required(view):
     """Sign-in first (anonymous visitors go to the login page), then the moderate permission."""
-    return login_required(permission_required("submissions.moderate", raise_exception=True)(view))
+    return private_no_store(
+        login_required(permission_required("submissions.moderate", raise_exception=True)(view))
+    )
 
 
 def _bot(request):
@@ -62,9 +70,11 @@ class PasswordResetConfirm(auth_views.PasswordResetConfirmView):
         return response
 
 
-password_reset = rate_limited("password-reset")(
-    auth_views.PasswordResetView.as_view(form_class=EditorPasswordResetForm)
+password_reset = private_no_store(
+    rate_limited("password-reset")(auth_views.PasswordResetView.as_view(form_class=EditorPasswordResetForm))
 )
+password_reset_confirm = private_no_store(PasswordResetConfirm.as_view())
+login = private_no_store(auth_views.LoginView.as_view(redirect_authenticated_user=True))
 
 
 # Contributors ---------------------------------------------------------------------------
@@ -141,6 +151,7 @@ def report(request):
 
 
 @require_http_methods(["GET", "POST"])
+@private_no_store
 def status(request, token):
     submission = get_object_or_404(
         Submission.objects.select_related("incident", "revision", "base_revision"), token=token
