@@ -28,6 +28,9 @@ class RequestGuardMiddleware:
       the body again and fail);
     - a body larger than REQUEST_MAX_BYTES (413, before it is read), and any file upload:
       no form here has a file field (see RefuseFileUploads).
+
+    It also logs, once per process, X-Forwarded-For from a peer that is not a trusted proxy
+    (config/clientip.py): behind an unconfigured proxy every client looks like the proxy.
     """
 
     def __init__(self, get_response):
