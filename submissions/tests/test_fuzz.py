@@ -213,7 +213,14 @@ class PublicFormFuzzTests(FuzzTestCase):
                 "application/json",
             ]
         ),
-        url=st.sampled_from(["/submit/", "/incidents/camera-flags-minority/improve/", "/accounts/login/"]),
+        url=st.sampled_from(
+            [
+                "/submit/",
+                "/incidents/camera-flags-minority/improve/",
+                "/accounts/login/",
+                "/accounts/password-reset/",
+            ]
+        ),
     )
     def test_raw_bodies(self, body, content_type, url):
         client = Client(raise_request_exception=False)
