@@ -7,6 +7,9 @@ PIP := $(PY) -m pip install --disable-pip-version-check --quiet
 
 .PHONY: run real-data test setup worker check-python clean
 
+# DEBUG is off unless set (config/settings.py); the local commands turn it on for themselves.
+run real-data worker: export DEBUG ?= true
+
 ## run: create the virtualenv, install, migrate, load the demo data, serve on 127.0.0.1:$(PORT)
 run: setup
 	$(PY) manage.py migrate --noinput

@@ -5,6 +5,7 @@ variable with a working local default. A value that cannot be read is a loud
 ImproperlyConfigured at start-up, never a silent fallback.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -44,6 +45,19 @@ def env_int(name, default, minimum=0):
     return value
 
 
+def env_float(name, default, minimum=0.0, maximum=None):
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}.") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        raise ImproperlyConfigured(f"{name} must be between {minimum} and {maximum}, not {value}.")
+    return value
+
+
 def env_list(name, default):
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
@@ -51,7 +65,9 @@ def env_list(name, default):
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-DEBUG = env_bool("DEBUG", True)
+# Off unless set: a deployment that forgets it never shows Django's debug pages. `make run`
+# (and the tests, through pytest-env in pyproject.toml) turn it on for themselves.
+DEBUG = env_bool("DEBUG", False)
 
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
@@ -78,12 +94,16 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_filters",
     "axes",
+    "csp",
     "repository",
     "submissions",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Bad input (NUL characters, non-UTF-8 forms, oversized bodies, files) is a 400 or 413 here.
+    "config.middleware.RequestGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -94,6 +114,12 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it locks out repeated failed sign-ins.
     "axes.middleware.AxesMiddleware",
 ]
+
+# Request bodies: at most REQUEST_MAX_BYTES (a larger one is a 413 before it is read); no
+# form takes a file, so a file part is refused (config.middleware.RefuseFileUploads).
+REQUEST_MAX_BYTES = env_int("REQUEST_MAX_BYTES", 2 * 1024 * 1024, minimum=64 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BYTES
+FILE_UPLOAD_HANDLERS = ["config.middleware.RefuseFileUploads"]
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -127,14 +153,25 @@ if _database["ENGINE"] not in {
 }:
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL or SQLite.")
 if _database["ENGINE"] == "django.db.backends.postgresql":
+    # Fail fast when PostgreSQL is unreachable or stops answering: a request waits at most
+    # DATABASE_POOL_TIMEOUT for a pooled connection (DATABASE_CONNECT_TIMEOUT without the
+    # pool), then gets a 503 page (config.views.server_error). A connection whose peer is gone
+    # is noticed by TCP keepalives and tcp_user_timeout within a few seconds, not minutes.
+    _database["OPTIONS"] = {
+        "connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT", 2, minimum=2),  # libpq's minimum
+        "keepalives": 1,
+        "keepalives_idle": 5,
+        "keepalives_interval": 1,
+        "keepalives_count": 3,
+        "tcp_user_timeout": 5000,  # milliseconds
+    }
     if env_bool("DATABASE_POOL", True):
         # psycopg's pool keeps connections per process; CONN_MAX_AGE must stay 0 with it.
-        _database["OPTIONS"] = {
-            "pool": {
-                "min_size": env_int("DATABASE_POOL_MIN", 1),
-                "max_size": env_int("DATABASE_POOL_MAX", 10, minimum=1),
-                "timeout": env_int("DATABASE_POOL_TIMEOUT", 10, minimum=1),
-            }
+        # It reconnects by itself, with backoff, when PostgreSQL comes back.
+        _database["OPTIONS"]["pool"] = {
+            "min_size": env_int("DATABASE_POOL_MIN", 1),
+            "max_size": env_int("DATABASE_POOL_MAX", 10, minimum=1),
+            "timeout": env_float("DATABASE_POOL_TIMEOUT", 1.0, minimum=0.1),
         }
         _database["CONN_MAX_AGE"] = 0
     else:
@@ -161,31 +198,58 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "submissions:queue"
 LOGOUT_REDIRECT_URL = "repository:home"
 
-# Sign-in lockout (django-axes): after AXES_FAILURE_LIMIT failures for a username from one
-# address, that pair waits AXES_COOLOFF_MINUTES.
+# Sign-in lockout (django-axes), two limits over one cool-off (submissions/lockout.py):
+# AXES_FAILURE_LIMIT wrong passwords for a username from one address lock that pair, and
+# AXES_USERNAME_FAILURE_LIMIT for the username from any addresses lock it everywhere except
+# from addresses it has signed in from before. Locks end AXES_COOLOFF_MINUTES after the last
+# failure; a password reset by email, or `manage.py axes_reset_username NAME`, ends them now.
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_USERNAME_FAILURE_LIMIT = env_int("AXES_USERNAME_FAILURE_LIMIT", 30, minimum=1)
 AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 30, minimum=1) / 60
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username"]
+AXES_HANDLER = "submissions.lockout.SignInLockoutHandler"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "config.clientip.client_ip"  # the address the rate limit uses too
 
-# How many proxies in front of the site append to X-Forwarded-For (0: use REMOTE_ADDR).
+# The client's address behind proxies (config/clientip.py): how many proxies append to
+# X-Forwarded-For, and/or the networks they are in (X-Forwarded-For from any other peer is
+# ignored). With neither, REMOTE_ADDR is the client.
 TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
-AXES_CLIENT_IP_CALLABLE = "submissions.ratelimit.client_ip"  # one notion of the client's address
+TRUSTED_PROXY_NETWORKS = env_list("TRUSTED_PROXY_NETWORKS", [])
+for _network in TRUSTED_PROXY_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXY_NETWORKS must be addresses or networks (10.0.0.0/8), not {_network!r}."
+        ) from None
 # Contributions per client address: at most SUBMISSION_RATE_LIMIT form posts per period.
 SUBMISSION_RATE_LIMIT = env_int("SUBMISSION_RATE_LIMIT", 20, minimum=1)
 SUBMISSION_RATE_PERIOD = env_int("SUBMISSION_RATE_PERIOD", 3600, minimum=1)
 
 # The cache holds rate-limit counters and fetch pacing: Redis when configured (shared by
-# every web and worker process), else this process's memory.
+# every web and worker process), else this process's memory. Every Redis call gives up
+# after CACHE_SOCKET_TIMEOUT seconds; the rate limit then counts in the "local" cache of
+# this process for CACHE_BACKOFF_SECONDS (submissions/ratelimit.py).
 CACHE_URL = env_str("CACHE_URL") or env_str("REDIS_URL")
+CACHE_SOCKET_TIMEOUT = env_float("CACHE_SOCKET_TIMEOUT", 0.25, minimum=0.01, maximum=0.5)
+CACHE_BACKOFF_SECONDS = env_int("CACHE_BACKOFF_SECONDS", 10, minimum=1)
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": CACHE_SOCKET_TIMEOUT,
+                "socket_timeout": CACHE_SOCKET_TIMEOUT,
+            },
+        }
         if CACHE_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    )
+    ),
+    "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "local"},
 }
 
 LANGUAGE_CODE = "en-gb"
@@ -219,13 +283,37 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "AI Incident Repository <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
-# Behind a TLS-terminating proxy in production.
+# Behind a TLS-terminating proxy in production (it sets X-Forwarded-Proto).
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]  # the load balancer's probes speak plain HTTP
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Only editors have sessions; they end after SESSION_COOKIE_AGE seconds (default 8 hours).
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600, minimum=300)
+
+# Content-Security-Policy (django-csp): the site's own scripts, styles and images only, no
+# inline script or style (the pages work without JavaScript), no framing, forms post here.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'none'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "object-src": ["'none'"],
+    }
+}
 
 INCIDENTS_PER_PAGE = env_int("INCIDENTS_PER_PAGE", 25, minimum=1)
 

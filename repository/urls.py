@@ -14,6 +14,7 @@ urlpatterns = [
     path("entities/<slug:slug>/", views.entity_detail, name="entity"),
     path("id/<slug:scheme>/<str:value>", views.external_id_resolve, name="external_id"),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
     path("export/", views.export_list, name="export"),
     path("export/<int:pk>/download/", views.export_download, name="export_download"),
     path("export/<slug:name>.schema.json", views.schema_json, name="schema"),

@@ -15,6 +15,7 @@ class SubmissionsConfig(AppConfig):
     def ready(self):
         from repository.signals import incidents_imported
 
+        from . import checks  # noqa: F401 - registers the deployment checks
         from .receivers import queue_duplicates_find
 
         # After migrations have created the "moderate" permission.

@@ -4,6 +4,7 @@ import django_filters
 from django import forms
 from django.db.models import Q
 
+from .forms import whole_number
 from .models import Submission
 
 CLAIM_CHOICES = [
@@ -43,8 +44,9 @@ class SubmissionFilter(django_filters.FilterSet):
     def for_incident(self, queryset, name, value):
         value = value.strip().strip("/").rsplit("/", 1)[-1]
         lookup = Q(incident__slug=value) | Q(other_incident__slug=value)
-        if value.isdigit():
-            lookup |= Q(incident__number=int(value)) | Q(other_incident__number=int(value))
+        number = whole_number(value)
+        if number is not None:
+            lookup |= Q(incident__number=number) | Q(other_incident__number=number)
         return queryset.filter(lookup)
 
     def by_claim(self, queryset, name, value):

@@ -1,8 +1,12 @@
 """Contributors' and editors' forms. Each builds an incident document; the document
 validator (repository.documents.normalize) has the last word."""
 
+import re
+
 from django import forms
+from django.contrib.auth.forms import PasswordResetForm
 from django.core.validators import URLValidator
+from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils.html import format_html
@@ -14,6 +18,14 @@ from repository.periods import PeriodError, parse_period
 from .models import EditorProfile, Submission
 
 MAX_NAMES = 50
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,18}")  # ASCII digits only ("²".isdigit() is true), below 2**63
+
+
+def whole_number(value):
+    """`value` as a non-negative int if it is written as one (ASCII digits, at most 18), else None."""
+    return int(value) if isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value) else None
+
+
 NEW_REFERENCE_ROWS = 3
 MAX_SOURCES = 10
 ROLE_FIELDS = [
@@ -420,7 +432,8 @@ class MergeForm(forms.Form):
 
     def clean_target(self):
         value = self.cleaned_data["target"].strip().strip("/").rsplit("/", 1)[-1]
-        lookup = Q(slug=value) | (Q(number=int(value)) if value.isdigit() else Q())
+        number = whole_number(value)
+        lookup = Q(slug=value) | (Q(number=number) if number is not None else Q())
         incident = Incident.objects.filter(lookup).select_related("merged_into").first()
         if incident is None:
             raise forms.ValidationError(f"No incident has the number or address {value!r}.")
@@ -468,3 +481,16 @@ def new_names(document):
         "terms": [(slug, name) for slug, name in terms if (slug, documents.fold(name)) not in known_terms],
         "entities": sorted({name for name in entities if documents.fold(name) not in known_entities}),
     }
+
+
+class EditorPasswordResetForm(PasswordResetForm):
+    """Django's password reset, with the email sent by a task (web requests never wait on
+    the mail server). Says the same whether or not the address is an editor's."""
+
+    def save(self, **kwargs):
+        from config.celery import enqueue
+
+        from .tasks import send_password_reset
+
+        for user in self.get_users(self.cleaned_data["email"]):
+            transaction.on_commit(lambda pk=user.pk: enqueue(send_password_reset, pk))

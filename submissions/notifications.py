@@ -224,3 +224,30 @@ def personal_data_scrub(*, now=None):
         )
         scrubbed = Submission.objects.filter(pk__in=ids).update(email="", email_scrubbed_at=now)
     return scrubbed
+
+
+def password_reset_send(*, user_id):
+    """Email an editor a link to choose a new password (which also ends a sign-in lockout).
+
+    Not an outbox row: the link is made when it is sent, and a lost one is simply asked for
+    again from the sign-in page.
+    """
+    from django.contrib.auth.tokens import default_token_generator
+    from django.core.mail import send_mail
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).exclude(email="").first()
+    if user is None or not user.has_usable_password():
+        return False
+    link = settings.SITE_URL + reverse(
+        "password_reset_confirm",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
+    )
+    context = {"site_name": settings.SITE_NAME, "user": user, "link": link}
+    subject = f"[{settings.SITE_NAME}] Choose a new password"
+    send_mail(subject, render_to_string("registration/password_reset_email.txt", context), None, [user.email])
+    return True

@@ -1,37 +1,69 @@
-"""A per-client limit on how often forms may be sent, shared through Django's cache."""
+"""A per-client limit on how often forms may be sent, shared through Django's cache.
+
+The shared cache (Redis) may refuse, or accept and never answer: each of its calls has a
+short socket timeout (CACHE_SOCKET_TIMEOUT), an error is logged, and this process then
+counts on its own (the "local" cache) for CACHE_BACKOFF_SECONDS before trying the shared
+cache again. A contribution is never refused because the cache is down: the limit
+degrades to one per process.
+"""
 
 import functools
+import logging
 import math
 import time
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.shortcuts import render
+from redis.exceptions import RedisError
+
+from config.clientip import client_ip
+
+log = logging.getLogger(__name__)
+
+CACHE_ERRORS = (RedisError, OSError)
+_shared_down_until = 0.0
+
+__all__ = ["client_ip", "hit", "rate_limited", "shared_cache_backoff_reset"]
 
 
-def client_ip(request):
-    """The client's address; behind TRUSTED_PROXIES proxies, the one they saw."""
-    proxies = settings.TRUSTED_PROXIES
-    if proxies:
-        forwarded = [
-            part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()
-        ]
-        if len(forwarded) >= proxies:
-            return forwarded[-proxies]
-    return request.META.get("REMOTE_ADDR", "")
+def shared_cache_backoff_reset():
+    """Try the shared cache again at once (for tests that bring it back)."""
+    global _shared_down_until
+    _shared_down_until = 0.0
+
+
+def _count(cache, key, period):
+    cache.add(key, 0, timeout=period + 1)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=period + 1)
+        return 1
+
+
+def _count_anywhere(key, period):
+    """Count in the shared cache if it answers, else in this process."""
+    global _shared_down_until
+    if time.monotonic() >= _shared_down_until:
+        try:
+            return _count(caches["default"], key, period)
+        except CACHE_ERRORS as exc:
+            _shared_down_until = time.monotonic() + settings.CACHE_BACKOFF_SECONDS
+            log.warning(
+                "Rate limit: the shared cache failed (%s: %s); counting in this process for %ss.",
+                type(exc).__name__,
+                exc,
+                settings.CACHE_BACKOFF_SECONDS,
+            )
+    return _count(caches["local"], key, period)
 
 
 def hit(request, scope, limit, period):
     """Count one attempt; the seconds to wait if over the limit, else None."""
     now = time.time()
     window = int(now // period)
-    key = f"ratelimit:{scope}:{client_ip(request)}:{window}"
-    cache.add(key, 0, timeout=period + 1)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=period + 1)
-        count = 1
+    count = _count_anywhere(f"ratelimit:{scope}:{client_ip(request)}:{window}", period)
     if count > limit:
         return max(1, math.ceil((window + 1) * period - now))
     return None

@@ -36,3 +36,8 @@ def scrub_personal_data():
 def duplicates_find(incident_ids=None):
     """Propose merges for the pairs these incidents (None: all) form; a pair is proposed once."""
     return dedupe.duplicates_find(incident_ids=incident_ids).proposed
+
+
+@shared_task(autoretry_for=NETWORK_ERRORS, retry_backoff=30, max_retries=3)
+def send_password_reset(user_id):
+    return notifications.password_reset_send(user_id=user_id)

@@ -1,9 +1,12 @@
+from axes.utils import reset as axes_reset
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, Q
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from repository import documents
@@ -17,6 +20,7 @@ from .filters import SubmissionFilter
 from .forms import (
     DocumentForm,
     DuplicateChoiceForm,
+    EditorPasswordResetForm,
     EditorSettingsForm,
     ImproveForm,
     MergeForm,
@@ -24,6 +28,7 @@ from .forms import (
     NoteForm,
     RejectForm,
     new_names,
+    whole_number,
 )
 from .models import EditorProfile, ModerationEvent, Submission
 from .ratelimit import rate_limited
@@ -31,9 +36,16 @@ from .ratelimit import rate_limited
 QUEUE_PAGE_SIZE = 50
 
 
+# Pages for one person (an editor's, a contributor's private status page): never stored by a
+# browser or a shared cache.
+private_no_store = cache_control(private=True, no_store=True)
+
+
 def editor_required(view):
     """Sign-in first (anonymous visitors go to the login page), then the moderate permission."""
-    return login_required(permission_required("submissions.moderate", raise_exception=True)(view))
+    return private_no_store(
+        login_required(permission_required("submissions.moderate", raise_exception=True)(view))
+    )
 
 
 def _bot(request):
@@ -47,6 +59,23 @@ def _bot(request):
 
 def _current_document(incident):
     return incident.current_revision.document if incident.current_revision else documents.empty_document()
+
+
+# Editors' password reset: choosing a new password also ends a sign-in lockout ------------
+
+
+class PasswordResetConfirm(auth_views.PasswordResetConfirmView):
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        axes_reset(username=form.user.get_username())
+        return response
+
+
+password_reset = private_no_store(
+    rate_limited("password-reset")(auth_views.PasswordResetView.as_view(form_class=EditorPasswordResetForm))
+)
+password_reset_confirm = private_no_store(PasswordResetConfirm.as_view())
+login = private_no_store(auth_views.LoginView.as_view(redirect_authenticated_user=True))
 
 
 # Contributors ---------------------------------------------------------------------------
@@ -126,6 +155,7 @@ def report(request):
 
 
 @require_http_methods(["GET", "POST"])
+@private_no_store
 def status(request, token):
     submission = get_object_or_404(
         Submission.objects.select_related("incident", "revision", "base_revision"), token=token
@@ -329,8 +359,7 @@ def _act(request, pk, action, success):
 
 
 def _revision_id(request):
-    value = request.POST.get("expected_revision", "")
-    return int(value) if value.isdigit() else None
+    return whole_number(request.POST.get("expected_revision", ""))
 
 
 @require_POST

@@ -14,14 +14,26 @@ ALLOWED_TAGS = {
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
 
 
+def _render(text):
+    """Markdown without raw HTML: a tag someone typed is shown as text, so an unclosed one
+    (<style>, <!--, <plaintext>) cannot swallow the text after it."""
+    md = markdown_lib.Markdown(output_format="html")
+    md.preprocessors.deregister("html_block")
+    md.inlinePatterns.deregister("html")
+    return md.convert(text or "")
+
+
 @register.filter
 def markdown(text):
-    """Markdown rendered, then sanitized by nh3: whatever the text, no script survives."""
-    html = markdown_lib.markdown(text or "", output_format="html")
+    """Markdown rendered, then sanitized by nh3: whatever the text, no script survives.
+
+    nh3 drops the tags it does not allow but keeps their text (clean_content_tags is empty):
+    nothing that was written disappears, it is only shown as text."""
     clean = nh3.clean(
-        html,
+        _render(text),
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
+        clean_content_tags=set(),
         url_schemes={"http", "https", "mailto"},
         link_rel="nofollow noopener noreferrer",
     )

@@ -112,10 +112,24 @@ class HostileTextTests(TestCase):
         for url in (incident.get_absolute_url(), "/incidents/", "/"):
             html = self.client.get(url).content.decode()
             self.assertNotIn("<script>alert", html, url)
-            self.assertNotIn("onerror=", html, url)
+            self.assertNotIn("<img src=x", html, url)
             self.assertNotIn("javascript:alert", html, url)
         html = self.client.get(incident.get_absolute_url()).content.decode()
         self.assertIn("&lt;script&gt;alert(&#x27;h&#x27;)&lt;/script&gt; headline", html)
+        # Markup typed into the narrative is shown as the text it is.
+        self.assertIn("&lt;img src=x onerror=alert(1)&gt;", html)
+
+    def test_an_unclosed_tag_in_a_narrative_swallows_nothing(self):
+        for tag in ("<style>", "<script>", "<!--", "<plaintext>", "<textarea>", "<title>"):
+            with self.subTest(tag=tag):
+                incident = publish(
+                    f"Unclosed {tag}",
+                    narrative=f"The start.\n\n{tag}\n\nThe rest of the story, **in bold**.\n\nThe end.",
+                )
+                response = self.client.get(incident.get_absolute_url())
+                self.assertContains(response, "The start.")
+                self.assertContains(response, "The rest of the story, <strong>in bold</strong>.")
+                self.assertContains(response, "The end.")
 
 
 class BrowseTests(TestCase):
@@ -392,10 +406,20 @@ class HomeAndHealthTests(TestCase):
         self.assertContains(response, "A fresh incident")
         self.assertEqual(response.context["counts"], {"incidents": 1, "entities": 1, "countries": 1})
 
-    def test_healthz_answers_when_the_database_does(self):
-        response = self.client.get("/healthz")
+    def test_healthz_is_a_cheap_liveness_answer(self):
+        with self.assertNumQueries(0):
+            response = self.client.get("/healthz")
         self.assertEqual(response.status_code, 200)
-        self.assertEqual(response.json(), {"status": "ok", "database": "ok"})
+        self.assertEqual(response.json(), {"status": "ok"})
+
+    def test_readyz_checks_the_database_cache_and_broker(self):
+        with self.assertNumQueries(1):  # SELECT 1
+            response = self.client.get("/readyz")
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(
+            response.json(),
+            {"status": "ok", "database": "ok", "cache": "local", "broker": "in-process", "down": []},
+        )
 
 
 class DemoDataTests(TestCase):
