@@ -15,6 +15,10 @@ KINDS = {
     "unreadable-cell": ("Cells left out (the rest of the row was imported)", True),
     "ambiguous": ("Ambiguous values (read as said)", True),
     "id-reused": ("Ids that now name a different story (a new incident; check both)", True),
+    "merged-id": (
+        "Rows whose incident another row of the file updated (merged on the site): left as they are",
+        True,
+    ),
     "missing-report": ("Report numbers with no row in reports.csv (no reference made)", True),
     "shortened": ("Values too long for their field (shortened; the whole text kept)", True),
     "duplicate-cycle": ("Duplicate chains that loop (none of their incidents merged)", True),

@@ -736,6 +736,9 @@ def similar_headlines(a, b):
     return SequenceMatcher(None, a.casefold(), b.casefold()).ratio() >= 0.75
 
 
+SKIP = object()  # a row Identities.find says to leave alone
+
+
 class Identities:
     """Which published incident each row of a chunk is: a few indexed queries per chunk (ids,
     normalised source links, slugs), so memory does not grow with the database."""
@@ -755,14 +758,32 @@ class Identities:
             self.by_id[value].append(incident_id)
         wanted = Q(pk__in={pk for pks in self.by_id.values() for pk in pks})
         wanted |= Q(source_key__in=sources) | Q(slug__in=slugs)
-        for pk, slug, headline, key in (
-            Incident.objects.filter(wanted, merged_into__isnull=True)
+        found = list(
+            Incident.objects.filter(wanted)
             .order_by("pk")
-            .values_list("pk", "slug", "headline", "source_key")
-        ):
-            self.headline[pk], self.source[pk], self.by_slug[slug] = headline, key, pk
-            if key:
-                self.by_source[key].append(pk)
+            .values_list("pk", "slug", "headline", "source_key", "merged_into_id")
+        )
+        # A merged incident's source and slug now lead to the incident it was merged into.
+        survivors = {survivor for *_rest, survivor in found if survivor is not None}
+        known = {pk for pk, *_rest in found}
+        found += list(
+            Incident.objects.filter(pk__in=survivors - known).values_list(
+                "pk", "slug", "headline", "source_key", "merged_into_id"
+            )
+        )
+        self.merged_slugs = set()
+        for pk, slug, headline, key, survivor in found:
+            self.headline[pk], self.source[pk] = headline, key
+            if survivor is None:
+                self.by_slug[slug] = pk
+                if key:
+                    self.by_source[key].append(pk)
+        for _pk, slug, _headline, key, survivor in found:
+            if survivor is not None:
+                self.merged_slugs.add(slug)
+                self.by_slug.setdefault(slug, survivor)
+                if key and survivor not in self.by_source[key]:
+                    self.by_source[key].append(survivor)
         slugged = set(self.by_slug.values())
         self.has_aiaaic = set(
             ExternalId.objects.filter(scheme="aiaaic", incident_id__in=slugged).values_list(
@@ -771,10 +792,22 @@ class Identities:
         )
 
     def find(self, row, report, taken):
-        """The incident the row updates, or None for a new one (reporting a reused id)."""
+        """The incident the row updates, None for a new one (reporting a reused id), or SKIP
+        for a row whose incident another row of the file updated already."""
         source = normalize_url(row.values.get("source_url", ""))
         headline = row.headline
-        candidates = [pk for pk in self.by_id.get(row.external_id, []) if pk not in taken]
+        named = self.by_id.get(row.external_id, [])
+        candidates = [pk for pk in named if pk not in taken]
+        if named and not candidates:
+            pk = named[0]
+            report.add(
+                "merged-id",
+                f"{row.external_id} belongs to incident {pk} ({self.headline.get(pk, '')!r}) with another "
+                f"id of this file (the two were merged), and row {taken[pk]} updated it already: this "
+                "row is left as it is.",
+                row=row.line,
+            )
+            return SKIP
         for pk in candidates:
             if similar_headlines(self.headline[pk], headline) or (source and self.source[pk] == source):
                 return pk
@@ -795,7 +828,7 @@ class Identities:
         if (
             pk is not None
             and pk not in taken
-            and pk not in self.has_aiaaic
+            and (pk not in self.has_aiaaic or slug in self.merged_slugs)
             and (row.values.get("permalink") is None or similar_headlines(self.headline[pk], headline))
         ):
             return pk  # a page (or a snapshot row) imported before, under the same slug
@@ -1014,7 +1047,7 @@ def sheet_import(*, data=None, path=None, progress=None, strict=False, blank_cle
             ],
         )
         # Second pass: publish, a chunk at a time.
-        taken, chunk, unknown_counts = set(), [], Counter()
+        taken, chunk, unknown_counts = {}, [], Counter()
         for line, cells in source.rows():
             if line <= layout.data_start or line in copy_lines:
                 continue
@@ -1057,14 +1090,19 @@ def sheet_import(*, data=None, path=None, progress=None, strict=False, blank_cle
 
 
 def _publish_chunk(chunk, taken, taxonomy, summary, blank_clears, result):
+    """Publish a chunk of rows. `taken` maps each incident updated so far to its row."""
     report = result.report
     identities = Identities(chunk)
     targets = []
     for row in chunk:
         pk = identities.find(row, report, taken)
-        if pk is not None:
-            taken.add(pk)
+        if pk is not None and pk is not SKIP:
+            taken[pk] = row.line
         targets.append(pk)
+    kept = [(row, pk) for row, pk in zip(chunk, targets, strict=True) if pk is not SKIP]
+    if not kept:
+        return
+    chunk, targets = [row for row, _pk in kept], [pk for _row, pk in kept]
     found = [pk for pk in targets if pk is not None]
     loaded = Incident.objects.select_related("current_revision").in_bulk(found)
     records = {
@@ -1116,8 +1154,8 @@ def _publish_chunk(chunk, taken, taxonomy, summary, blank_clears, result):
             changed_records.append(record)
     SourceRecord.objects.bulk_create(new_records, batch_size=CHUNK)
     SourceRecord.objects.bulk_update(changed_records, ["document"], batch_size=CHUNK)
-    for outcome in outcomes:
-        taken.add(outcome.incident.pk)
+    for row, outcome in zip(chunk, outcomes, strict=True):
+        taken[outcome.incident.pk] = row.line
         if outcome.created:
             result.created += 1
         elif outcome.changed:

@@ -222,11 +222,6 @@ def incidents_publish(*, items, taxonomy=None, refresh_search=True):
     for item in items:
         item.document = documents.normalize(item.document, vocabularies=vocabularies)
     with transaction.atomic(savepoint=False):
-        if not taxonomy.preloaded:
-            for item in items:
-                taxonomy.load_document(item.document)
-        for item in items:
-            item.document, item.term_rows, item.entity_rows = taxonomy.canonical(item.document)
         existing_ids = [item.incident.pk for item in items if item.incident is not None]
         locked = (
             Incident.objects.select_for_update(of=("self",))
@@ -235,69 +230,95 @@ def incidents_publish(*, items, taxonomy=None, refresh_search=True):
             if existing_ids
             else {}
         )
-        results = [None] * len(items)
-        publishing, next_number, taken = [], None, set()
-        for index, item in enumerate(items):
-            if item.incident is None:
-                if item.number is None:
-                    next_number = next_number or _next_incident_number()
-                    item.number, next_number = next_number, next_number + 1
-                item.incident = Incident(number=item.number)
-                item.incident.slug = _new_slug(item.slug or item.document["headline"], taxonomy, taken)
-                publishing.append((index, item))
-                continue
-            incident = item.incident = locked[item.incident.pk]
-            if incident.merged_into_id is not None:
-                raise IncidentMerged(incident.merged_into_id)
-            if item.expected_revision is not None and incident.current_revision_id != item.expected_revision:
-                raise StaleRevision(incident.current_revision_id)
-            if incident.current_revision is not None:
-                item.previous = incident.current_revision.document
-                if item.previous == item.document:
-                    results[index] = PublishResult(incident, None, False)
-                    continue
+        # Refused before anything is written, and raised once out of the block, so that a
+        # caller's own transaction stays usable.
+        refusal = _refusal(items, locked)
+        if refusal is None:
+            if not taxonomy.preloaded:
+                for item in items:
+                    taxonomy.load_document(item.document)
+            for item in items:
+                item.document, item.term_rows, item.entity_rows = taxonomy.canonical(item.document)
+            results = _write(items, locked, taxonomy, refresh_search)
+    if refusal is not None:
+        raise refusal
+    return results
+
+
+def _refusal(items, locked):
+    """The error for the first item that may not be published (merged, or stale), or None."""
+    for item in items:
+        if item.incident is None:
+            continue
+        incident = locked[item.incident.pk]
+        if incident.merged_into_id is not None:
+            return IncidentMerged(incident.merged_into_id)
+        if item.expected_revision is not None and incident.current_revision_id != item.expected_revision:
+            return StaleRevision(incident.current_revision_id)
+    return None
+
+
+def _write(items, locked, taxonomy, refresh_search):
+    """Write the revisions and rows of the items whose document changed (in a transaction)."""
+    results = [None] * len(items)
+    publishing, next_number, taken = [], None, set()
+    for index, item in enumerate(items):
+        if item.incident is None:
+            if item.number is None:
+                next_number = next_number or _next_incident_number()
+                item.number, next_number = next_number, next_number + 1
+            item.incident = Incident(number=item.number)
+            item.incident.slug = _new_slug(item.slug or item.document["headline"], taxonomy, taken)
             publishing.append((index, item))
-        if not publishing:
-            return results
-        now = timezone.now()
-        new, changed = [], []
-        for _index, item in publishing:
-            incident = item.incident
-            for name in INCIDENT_FIELDS:
-                setattr(incident, name, item.document[name])
-            incident.source_key = normalize_url(incident.source_url)[:500]
-            incident.set_occurred(incident.occurred)
-            incident.updated_at = now
-            (new if incident.pk is None else changed).append(incident)
-        Incident.objects.bulk_create(new, batch_size=500)
-        new_ids = {incident.pk for incident in new}
-        if changed:
-            Incident.objects.bulk_update(changed, UPDATED_FIELDS, batch_size=500)
-        _sync_rows([item for _index, item in publishing], fresh_ids=new_ids)
-        labels = {slug: v.label for slug, v in taxonomy.vocabularies.items()}
-        revisions = [
-            Revision(
-                incident=item.incident,
-                number=(item.incident.current_revision.number if item.incident.current_revision else 0) + 1,
-                document=item.document,
-                summary=_revision_summary(item.summary, item.previous, item.document, labels),
-                credit=item.credit[:200],
-                author=item.author,
-            )
-            for _index, item in publishing
-        ]
-        Revision.objects.bulk_create(revisions, batch_size=500)
-        for (index, item), revision in zip(publishing, revisions, strict=True):
-            item.incident.current_revision = revision
-            results[index] = PublishResult(item.incident, revision, item.incident.pk in new_ids)
-        # Each incident now points at its newest revision: one UPDATE for them all.
-        Incident.objects.filter(pk__in=[item.incident.pk for _index, item in publishing]).update(
-            current_revision=Subquery(
-                Revision.objects.filter(incident=OuterRef("pk")).order_by("-number").values("pk")[:1]
-            )
+            continue
+        incident = item.incident = locked[item.incident.pk]
+        if incident.current_revision is not None:
+            item.previous = incident.current_revision.document
+            if item.previous == item.document:
+                results[index] = PublishResult(incident, None, False)
+                continue
+        publishing.append((index, item))
+    if not publishing:
+        return results
+    now = timezone.now()
+    new, changed = [], []
+    for _index, item in publishing:
+        incident = item.incident
+        for name in INCIDENT_FIELDS:
+            setattr(incident, name, item.document[name])
+        incident.source_key = normalize_url(incident.source_url)[:500]
+        incident.set_occurred(incident.occurred)
+        incident.updated_at = now
+        (new if incident.pk is None else changed).append(incident)
+    Incident.objects.bulk_create(new, batch_size=500)
+    new_ids = {incident.pk for incident in new}
+    if changed:
+        Incident.objects.bulk_update(changed, UPDATED_FIELDS, batch_size=500)
+    _sync_rows([item for _index, item in publishing], fresh_ids=new_ids)
+    labels = {slug: v.label for slug, v in taxonomy.vocabularies.items()}
+    revisions = [
+        Revision(
+            incident=item.incident,
+            number=(item.incident.current_revision.number if item.incident.current_revision else 0) + 1,
+            document=item.document,
+            summary=_revision_summary(item.summary, item.previous, item.document, labels),
+            credit=item.credit[:200],
+            author=item.author,
         )
-        if refresh_search:
-            incident_search_refresh(incident_ids=[item.incident.pk for _index, item in publishing])
+        for _index, item in publishing
+    ]
+    Revision.objects.bulk_create(revisions, batch_size=500)
+    for (index, item), revision in zip(publishing, revisions, strict=True):
+        item.incident.current_revision = revision
+        results[index] = PublishResult(item.incident, revision, item.incident.pk in new_ids)
+    # Each incident now points at its newest revision: one UPDATE for them all.
+    Incident.objects.filter(pk__in=[item.incident.pk for _index, item in publishing]).update(
+        current_revision=Subquery(
+            Revision.objects.filter(incident=OuterRef("pk")).order_by("-number").values("pk")[:1]
+        )
+    )
+    if refresh_search:
+        incident_search_refresh(incident_ids=[item.incident.pk for _index, item in publishing])
     return results
 
 

@@ -7,12 +7,13 @@ import io
 from io import StringIO
 from pathlib import Path
 
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.test import TestCase
 
 from repository import documents
 from repository.models import Entity, EntityAlias, ExternalId, Incident, Revision, Term, TermAlias
-from repository.services import incident_publish
+from repository.services import incident_merge, incident_publish
 from repository.sheet import header_key, merge_candidates, sheet_import, sheet_period
 from repository.tests.base import entities, publish, terms
 
@@ -207,6 +208,24 @@ class IdentityTests(TestCase):
             incident.current_revision.document["external_ids"],
             [{"scheme": "aiaaic", "value": "AIAAIC0501"}, {"scheme": "aiaaic", "value": "AIAAIC0777"}],
         )
+
+    def test_after_an_editor_merges_two_rows_incidents_a_re_import_makes_no_new_incident(self):
+        data = sheet(
+            [
+                row(501, "Face ID unlocks for twin brothers", Occurred="2017"),
+                row(502, "Brothers unlock each other's iPhone with Face ID", Occurred="2017"),
+            ]
+        )
+        sheet_import(data=data)
+        survivor, merged = incident_of("AIAAIC0501"), incident_of("AIAAIC0502")
+        editor = get_user_model().objects.create_user("edith")
+        incident_merge(survivor=survivor, merged=merged, editor=editor)
+        again = sheet_import(data=data)
+        self.assertEqual((again.created, again.updated, again.unchanged), (0, 0, 1))
+        self.assertEqual(Incident.objects.count(), 2)  # the survivor, and the merged one redirecting
+        [finding] = notes(again, "merged-id")
+        self.assertIn("row 4: AIAAIC0502 belongs to incident", finding)
+        self.assertIn("row 3 updated it already: this row is left as it is.", finding)
 
     def test_the_id_page_resolves_an_id_or_lists_the_incidents_sharing_it(self):
         sheet_import(data=sheet([row(501, "Legal chatbot invents case citations")]))
