@@ -272,6 +272,9 @@ class BrowseFuzzTests(FuzzTestCase):
             f"/taxonomy/{quote(segment, safe='')}/china/",
             f"/entities/{quote(segment, safe='')}/",
             f"/export/{quote(segment, safe='')}/download/",
+            f"/export/{quote(segment, safe='')}.schema.json",
+            f"/id/aiaaic/{quote(segment, safe='')}",
+            f"/id/{quote(segment, safe='')}/1",
         ):
             self.send(client, "get", url)
 
