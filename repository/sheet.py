@@ -33,7 +33,7 @@ from difflib import SequenceMatcher
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.db import transaction
+from django.db import reset_queries, transaction
 from django.db.models import Q
 
 from . import documents
@@ -1091,6 +1091,7 @@ def sheet_import(*, data=None, path=None, progress=None, strict=False, blank_cle
 
 def _publish_chunk(chunk, taken, taxonomy, summary, blank_clears, result):
     """Publish a chunk of rows. `taken` maps each incident updated so far to its row."""
+    reset_queries()  # with DEBUG on, Django keeps every query's text: not an import's thousands
     report = result.report
     identities = Identities(chunk)
     targets = []

@@ -7,7 +7,8 @@
 For each size it empties the database named by DATABASE_URL (point it at a scratch one),
 writes a sheet of that many rows made from data/aiaaic-repository-2024.csv (row i is real row
 i mod 1,670 with its own id, headline and source link, so every row is a new incident), and
-runs `manage.py import_sheet` on it twice in a fresh process each time, printing seconds,
+runs `manage.py import_sheet` on it twice in a fresh process each time (DEBUG off, as in
+production), printing seconds,
 rows per second and the process's peak memory (RSS). Linear time shows as a steady rate;
 flat memory as a peak that does not grow with the rows.
 """
@@ -93,6 +94,9 @@ def main():
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL"):
         sys.exit("Set DATABASE_URL to a scratch database: it is emptied.")
+    # As in production: with DEBUG on, Django would also keep the text of every query.
+    os.environ["DEBUG"] = "false"
+    os.environ.setdefault("SECRET_KEY", "benchmark-only-" + "x" * 40)
     print(f"database: {os.environ['DATABASE_URL'].rsplit('@', 1)[-1]}")
     with tempfile.TemporaryDirectory() as directory:
         for rows in sorted(args.rows):
