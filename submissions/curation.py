@@ -208,10 +208,10 @@ def _candidate_pairs(scope, rows):
     if pairs is None:
         pairs = set(merge_candidates(names))
         by_key = {}
-        for name in names:
+        for name in dict.fromkeys(names):
             by_key.setdefault(documents.fold(name), []).append(name)
         for group in by_key.values():
-            pairs |= {(a, b) for i, a in enumerate(group) for b in group[i + 1 :]}
+            pairs |= {(a, b) for i, a in enumerate(group) for b in group[i + 1 :] if a != b}
         pairs = sorted(pairs)
         cache.set(key, pairs, VARIANTS_CACHE_SECONDS)
     return pairs

@@ -234,8 +234,12 @@ def term_merge(*, term, into, editor, note=""):
     TermAlias.objects.filter(pk__in=aliases).update(term=into)
     redirected = list(Term.objects.filter(merged_into=term).values_list("pk", flat=True))
     Term.objects.filter(pk__in=redirected).update(merged_into=into)
+    # Its children go under the survivor (the survivor itself, if it was one, takes its place).
     children = list(Term.objects.filter(parent=term).values_list("pk", flat=True))
-    Term.objects.filter(pk__in=children).update(parent=into if into.parent_id != term.pk else None)
+    Term.objects.filter(pk__in=children).exclude(pk=into.pk).update(parent=into)
+    if into.parent_id == term.pk:
+        into.parent_id = term.parent_id
+        into.save(update_fields=["parent"])
     term.merged_into = into
     term.save(update_fields=["merged_into"])
     summary = _with_note(

@@ -215,6 +215,19 @@ class TermMergeTests(CurationTestCase):
             curation_undo(event=event, editor=self.editor)
 
 
+class TermHierarchyTests(CurationTestCase):
+    def test_a_merged_terms_children_go_under_the_survivor_and_come_back_on_undo(self):
+        usa, us, canada = country("USA"), country("US"), country("Canada")
+        term_move(term=canada, parent=us, editor=self.editor)
+        term_move(term=usa, parent=us, editor=self.editor)
+        event = term_merge(term=us, into=usa, editor=self.editor)
+        self.assertEqual(country("Canada").parent, usa)
+        self.assertIsNone(country("USA").parent_id)  # it took the merged term's place
+        curation_undo(event=event, editor=self.editor)
+        self.assertEqual(country("Canada").parent, us)
+        self.assertEqual(country("USA").parent, us)
+
+
 class TermMoveTests(CurationTestCase):
     def test_it_moves_a_term_under_another_and_back(self):
         usa, canada = country("USA"), country("Canada")

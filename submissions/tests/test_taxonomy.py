@@ -70,6 +70,13 @@ class TaxonomyPagesTests(SubmissionsTestCase):
         response = self.client.get("/moderation/taxonomy/variants/", {"scope": "organisation"})
         self.assertEqual(response.context["page"].object_list, [])
 
+    def test_variants_include_terms_whose_names_fold_alike(self):
+        # Two rows of one name but for case, as an older database may hold.
+        twin = Term.objects.create(vocabulary=country("USA").vocabulary, name="usa", slug="usa-2")
+        response = self.client.get("/moderation/taxonomy/variants/", {"scope": "country"})
+        pairs = {(a["pk"], b["pk"]) for a, b in response.context["page"].object_list}
+        self.assertIn((country("USA").pk, twin.pk), pairs)
+
     def test_the_variants_page_costs_the_same_whatever_the_number_of_terms(self):
         # session; user; user permissions; group permissions; vocabularies; the names with
         # their incident counts; the header count
