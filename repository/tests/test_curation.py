@@ -297,6 +297,21 @@ class EntityTests(CurationTestCase):
         self.assertFalse(Entity.objects.filter(name="Facebook").exists())
         self.assertTrue(Entity.objects.filter(name="Meta").exists())
 
+    def test_a_name_changed_by_hand_alone_never_creates_an_entity(self):
+        Entity.objects.filter(name="Meta").update(name="Meta Platforms")
+        count = Entity.objects.count()
+        incident = publish("Another one", entities={"deployer": ["Meta Platforms"]})
+        self.assertEqual(Entity.objects.count(), count)
+        self.assertEqual(entities(incident, "deployer"), ["Meta Platforms"])
+
+    def test_resolving_ends_on_an_entity_cycle_already_in_the_database(self):
+        meta, combined = Entity.objects.get(name="Meta"), Entity.objects.get(name="Meta/Facebook")
+        Entity.objects.filter(pk=meta.pk).update(merged_into=combined)
+        Entity.objects.filter(pk=combined.pk).update(merged_into=meta)
+        self.assertIn(Taxonomy().entity("Meta").pk, {meta.pk, combined.pk})
+        with self.assertRaisesMessage(CurationRefused, "already merged"):
+            entity_merge(entity=meta, into=combined, editor=self.editor)
+
     def test_split_needs_two_names(self):
         with self.assertRaisesMessage(CurationRefused, "at least two"):
             entity_split(entity=Entity.objects.get(name="Meta/Facebook"), names=["Meta", "meta"], editor=None)
