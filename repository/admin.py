@@ -1,9 +1,13 @@
 from django.contrib import admin
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
 
 from .models import (
+    CurationEvent,
     DatasetSnapshot,
     Entity,
     EntityAlias,
+    ExternalId,
     Incident,
     IncidentEntity,
     IncidentTerm,
@@ -17,8 +21,10 @@ from .models import (
 )
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows that the site's own services write and nobody edits or deletes by hand."""
+class ReadOnlyMixin:
+    """Rows that the site's own services write and nobody edits or deletes by hand: the
+    published record changes only through a service that writes a revision or an audit row
+    (editors use /moderation/ and /moderation/taxonomy/)."""
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -30,6 +36,22 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    pass
+
+
+class ReadOnlyTabularInline(ReadOnlyMixin, admin.TabularInline):
+    extra = 0
+
+
+def _editor_link(url_name, pk, text):
+    try:
+        url = reverse(url_name, args=[pk])
+    except NoReverseMatch:  # the editors' pages are not installed
+        return "—"
+    return format_html('<a href="{}">{}</a>', url, text)
+
+
 @admin.register(Vocabulary)
 class VocabularyAdmin(admin.ModelAdmin):
     list_display = ["label", "slug", "group", "order"]
@@ -37,24 +59,30 @@ class VocabularyAdmin(admin.ModelAdmin):
     search_fields = ["label", "slug"]
 
 
-class TermAliasInline(admin.TabularInline):
+class TermAliasInline(ReadOnlyTabularInline):
     model = TermAlias
-    extra = 0
-    fields = ["name", "key"]
+    fields = ["name", "key", "uses"]
 
 
 @admin.register(Term)
-class TermAdmin(admin.ModelAdmin):
-    list_display = ["name", "vocabulary", "parent", "merged_into"]
+class TermAdmin(ReadOnlyAdmin):
+    """Renamed, merged and moved on the editors' taxonomy pages, never here."""
+
+    list_display = ["name", "vocabulary", "parent", "merged_into", "editor_page"]
     list_filter = ["vocabulary"]
     list_select_related = ["vocabulary", "parent", "merged_into"]
     search_fields = ["name", "slug", "aliases__name"]
     raw_id_fields = ["parent", "merged_into"]
     inlines = [TermAliasInline]
+    readonly_fields = ["editor_page"]
+
+    @admin.display(description="Curate")
+    def editor_page(self, term):
+        return _editor_link("submissions:taxonomy_term", term.pk, "Rename, merge or move")
 
 
 @admin.register(TermAlias)
-class TermAliasAdmin(admin.ModelAdmin):
+class TermAliasAdmin(ReadOnlyAdmin):
     list_display = ["name", "term", "vocabulary"]
     list_filter = ["vocabulary"]
     list_select_related = ["term", "vocabulary"]
@@ -62,69 +90,77 @@ class TermAliasAdmin(admin.ModelAdmin):
     raw_id_fields = ["term"]
 
 
-class EntityAliasInline(admin.TabularInline):
+class EntityAliasInline(ReadOnlyTabularInline):
     model = EntityAlias
-    extra = 0
+    fields = ["name", "key", "uses"]
 
 
 @admin.register(Entity)
-class EntityAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "slug", "merged_into"]
+class EntityAdmin(ReadOnlyAdmin):
+    """Renamed, merged and split on the editors' taxonomy pages, never here."""
+
+    list_display = ["name", "kind", "slug", "merged_into", "editor_page"]
     list_filter = ["kind"]
     list_select_related = ["merged_into"]
     search_fields = ["name", "slug", "aliases__name"]
     raw_id_fields = ["merged_into"]
     inlines = [EntityAliasInline]
+    readonly_fields = ["editor_page"]
+
+    @admin.display(description="Curate")
+    def editor_page(self, entity):
+        return _editor_link("submissions:taxonomy_entity", entity.pk, "Rename, merge or split")
 
 
 @admin.register(EntityAlias)
-class EntityAliasAdmin(admin.ModelAdmin):
+class EntityAliasAdmin(ReadOnlyAdmin):
     list_display = ["name", "entity"]
     list_select_related = ["entity"]
     search_fields = ["name", "key"]
     raw_id_fields = ["entity"]
 
 
-class IncidentTermInline(admin.TabularInline):
+class IncidentTermInline(ReadOnlyTabularInline):
     model = IncidentTerm
-    extra = 0
-    raw_id_fields = ["term"]
 
 
-class IncidentEntityInline(admin.TabularInline):
+class IncidentEntityInline(ReadOnlyTabularInline):
     model = IncidentEntity
-    extra = 0
-    raw_id_fields = ["entity"]
 
 
-class ReferenceInline(admin.StackedInline):
+class ReferenceInline(ReadOnlyTabularInline):
     model = Reference
-    extra = 0
-    readonly_fields = ["checked_at", "status_code", "final_url", "check_error"]
+    fields = ["category", "url", "title", "status_code", "checked_at"]
+    readonly_fields = fields
+
+
+class ExternalIdInline(ReadOnlyTabularInline):
+    model = ExternalId
 
 
 @admin.register(Incident)
-class IncidentAdmin(admin.ModelAdmin):
-    """Published incidents. Changes made here skip the revision history; editors should
-    prefer the moderation queue, which records a revision for every change."""
+class IncidentAdmin(ReadOnlyAdmin):
+    """Published incidents, read-only: every change is a revision, made through the
+    moderation queue (proposals, edits, revert) so that the page, its JSON, its history and
+    the snapshots agree."""
 
     list_display = ["number", "headline", "type", "occurred", "updated_at"]
     list_filter = ["type", "occurred_precision"]
     search_fields = ["headline", "slug", "external_ids__value"]
     readonly_fields = ["occurred_start", "occurred_end", "occurred_precision", "created_at", "updated_at"]
     raw_id_fields = ["current_revision", "merged_into"]
-    inlines = [IncidentTermInline, IncidentEntityInline, ReferenceInline]
+    inlines = [ExternalIdInline, IncidentTermInline, IncidentEntityInline, ReferenceInline]
 
 
 @admin.register(IncidentTerm)
-class IncidentTermAdmin(admin.ModelAdmin):
+class IncidentTermAdmin(ReadOnlyAdmin):
     list_display = ["incident", "term", "position"]
     list_select_related = ["incident", "term"]
     raw_id_fields = ["incident", "term"]
 
 
 @admin.register(IncidentEntity)
-class IncidentEntityAdmin(admin.ModelAdmin):
+class IncidentEntityAdmin(ReadOnlyAdmin):
     list_display = ["incident", "entity", "role", "position"]
     list_filter = ["role"]
     list_select_related = ["incident", "entity"]
@@ -132,7 +168,7 @@ class IncidentEntityAdmin(admin.ModelAdmin):
 
 
 @admin.register(Reference)
-class ReferenceAdmin(admin.ModelAdmin):
+class ReferenceAdmin(ReadOnlyAdmin):
     list_display = ["url", "incident", "category", "status_code", "checked_at"]
     list_filter = ["category", "status_code"]
     list_select_related = ["incident"]
@@ -181,3 +217,22 @@ class DatasetSnapshotAdmin(ReadOnlyAdmin):
 
     list_display = ["file_name", "format", "created_at", "size", "incident_count", "sha256"]
     list_filter = ["format"]
+
+
+@admin.register(ExternalId)
+class ExternalIdAdmin(ReadOnlyAdmin):
+    list_display = ["scheme", "value", "incident"]
+    list_filter = ["scheme"]
+    list_select_related = ["incident"]
+    search_fields = ["value"]
+
+
+@admin.register(CurationEvent)
+class CurationEventAdmin(ReadOnlyAdmin):
+    """The taxonomy curation log; undone from the editors' log page (/moderation/taxonomy/log/)."""
+
+    list_display = ["created_at", "action", "description", "editor"]
+    list_filter = ["action", "target_type"]
+    list_select_related = ["editor"]
+    search_fields = ["description", "note"]
+    raw_id_fields = ["editor", "undoes", "revisions"]

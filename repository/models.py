@@ -539,3 +539,71 @@ class DatasetSnapshot(models.Model):
 
     def get_absolute_url(self):
         return reverse("repository:export_download", args=[self.pk])
+
+
+class CurationEvent(models.Model):
+    """The audit log of taxonomy curation: one row per rename, merge, move or split of a term
+    or entity (and per undo), with the state before and after and the revisions it published.
+    Written by `services.curation` only; an event is undone from its row."""
+
+    class Action(models.TextChoices):
+        TERM_RENAME = "term_rename", "Renamed a term"
+        TERM_MERGE = "term_merge", "Merged a term"
+        TERM_MOVE = "term_move", "Moved a term"
+        ENTITY_RENAME = "entity_rename", "Renamed an entity"
+        ENTITY_MERGE = "entity_merge", "Merged an entity"
+        ENTITY_SPLIT = "entity_split", "Split an entity"
+        UNDO = "undo", "Undid a change"
+
+    class Target(models.TextChoices):
+        TERM = "term", "Term"
+        ENTITY = "entity", "Entity"
+
+    action = models.CharField(max_length=20, choices=Action.choices)
+    editor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    target_type = models.CharField(max_length=10, choices=Target.choices)
+    target_id = models.PositiveIntegerField()
+    description = models.CharField(max_length=300, help_text="What was done, in words.")
+    before = models.JSONField(default=dict)
+    after = models.JSONField(default=dict)
+    note = models.CharField(max_length=300, blank=True)
+    revisions = models.ManyToManyField(Revision, blank=True, related_name="curation_events")
+    undoes = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="undone_by"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    action__in=[
+                        "term_rename",
+                        "term_merge",
+                        "term_move",
+                        "entity_rename",
+                        "entity_merge",
+                        "entity_split",
+                        "undo",
+                    ]
+                ),
+                name="repository_curationevent_known_action",
+            ),
+            models.CheckConstraint(
+                condition=Q(action="undo", undoes__isnull=False)
+                | (~Q(action="undo") & Q(undoes__isnull=True)),
+                name="repository_curationevent_undo_names_its_event",
+            ),
+        ]
+        indexes = [
+            # The curation log, newest first (/moderation/taxonomy/log/).
+            models.Index(fields=["-created_at", "-id"], name="repository_curation_log"),
+            # A term's or entity's own history on its editor page.
+            models.Index(fields=["target_type", "target_id"], name="repository_curation_target"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_action_display()}: {self.description}"

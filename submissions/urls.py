@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import curation, views
 
 app_name = "submissions"
 urlpatterns = [
@@ -10,6 +10,30 @@ urlpatterns = [
     path("moderation/", views.queue, name="queue"),
     path("moderation/settings/", views.editor_settings, name="editor_settings"),
     path("moderation/links/", views.broken_links, name="broken_links"),
+    path("moderation/taxonomy/", curation.index, name="taxonomy"),
+    path("moderation/taxonomy/variants/", curation.variants, name="taxonomy_variants"),
+    path("moderation/taxonomy/log/", curation.log, name="taxonomy_log"),
+    path("moderation/taxonomy/log/<int:pk>/undo/", curation.undo, name="taxonomy_undo"),
+    path("moderation/taxonomy/terms/<int:pk>/", curation.term_page, name="taxonomy_term"),
+    *[
+        path(
+            f"moderation/taxonomy/terms/<int:pk>/{action}/",
+            curation.term_action,
+            {"action": action},
+            name=f"taxonomy_term_{action}",
+        )
+        for action in ("rename", "merge", "move")
+    ],
+    path("moderation/taxonomy/entities/<int:pk>/", curation.entity_page, name="taxonomy_entity"),
+    *[
+        path(
+            f"moderation/taxonomy/entities/<int:pk>/{action}/",
+            curation.entity_action,
+            {"action": action},
+            name=f"taxonomy_entity_{action}",
+        )
+        for action in ("rename", "merge", "split")
+    ],
     path("moderation/<int:pk>/", views.review, name="review"),
     path("moderation/<int:pk>/claim/", views.claim, name="claim"),
     path("moderation/<int:pk>/release/", views.release, name="release"),

@@ -4,12 +4,26 @@
 - `taxonomy`: resolving names to terms and entities, keeping their spellings;
 - `references`: link health and source metadata;
 - `snapshots`: the dataset files;
-- `merging`: two incidents that describe one event become one (`incident_merge`).
+- `merging`: two incidents that describe one event become one (`incident_merge`);
+- `curation`: renaming, merging, moving and splitting terms and entities, audited and undoable.
 
 Callers import from `repository.services`; the modules import each other one way
-(publishing uses taxonomy; merging uses publishing; nothing imports them but callers).
+(publishing uses taxonomy; merging and curation use publishing; nothing imports them but
+callers).
 """
 
+from .curation import (
+    CurationRefused,
+    curation_undo,
+    entity_incident_count,
+    entity_merge,
+    entity_rename,
+    entity_split,
+    term_incident_count,
+    term_merge,
+    term_move,
+    term_rename,
+)
 from .merging import MergeRefused, MergeResult, incident_merge
 from .publishing import (
     IncidentMerged,
@@ -38,6 +52,7 @@ from .taxonomy import Taxonomy, make_slug, unique_slug
 
 __all__ = [
     "SNAPSHOT_LOCK",
+    "CurationRefused",
     "IncidentMerged",
     "MergeRefused",
     "MergeResult",
@@ -46,8 +61,13 @@ __all__ = [
     "SnapshotInProgress",
     "StaleRevision",
     "Taxonomy",
+    "curation_undo",
     "dataset_snapshot_create",
     "dataset_snapshots_prune",
+    "entity_incident_count",
+    "entity_merge",
+    "entity_rename",
+    "entity_split",
     "incident_merge",
     "incident_publish",
     "incident_revert",
@@ -59,5 +79,9 @@ __all__ = [
     "source_metadata_fetch",
     "source_metadata_request",
     "source_metadata_requeue",
+    "term_incident_count",
+    "term_merge",
+    "term_move",
+    "term_rename",
     "unique_slug",
 ]

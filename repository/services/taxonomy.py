@@ -77,6 +77,8 @@ class Taxonomy:
     def preload(self):
         for alias in TermAlias.objects.select_related("term"):
             self._terms[(alias.vocabulary_id, alias.key)] = alias.term
+        for term in Term.objects.all():
+            self._terms.setdefault((term.vocabulary_id, documents.fold(term.name)), term)
         self._entities = {}
         for alias in EntityAlias.objects.select_related("entity").order_by("entity_id"):
             self._add_entity(alias.key, alias.entity)
@@ -300,7 +302,7 @@ class Taxonomy:
         term = self._terms.get((vocabulary.id, key))
         if term is None and not self.preloaded:
             alias = TermAlias.objects.filter(vocabulary=vocabulary, key=key).select_related("term").first()
-            term = alias.term if alias else None
+            term = alias.term if alias else self._term_by_name(vocabulary, name, key)
         if term is None:
             term = self._create_term(vocabulary, self._preferred_spelling(vocabulary.slug, key, name), key)
         seen = set()
@@ -310,6 +312,15 @@ class Taxonomy:
         self._terms[(vocabulary.id, key)] = term
         self.spellings[("term", term.id, name)] += 1
         return term
+
+    @staticmethod
+    def _term_by_name(vocabulary, name, key):
+        """A term whose own name is this one though no alias says so (a name changed by hand):
+        it is that term, never a new one."""
+        for term in Term.objects.filter(vocabulary=vocabulary, name__iexact=name).order_by("pk"):
+            if documents.fold(term.name) == key:
+                return term
+        return None
 
     def _create_term(self, vocabulary, name, key):
         parent = parent_name(vocabulary, name)
@@ -340,6 +351,11 @@ class Taxonomy:
             for alias in aliases.order_by("entity_id"):
                 self._add_entity(key, alias.entity)
             candidates = self._entities.get((kind, key))
+            if not candidates:
+                for entity in Entity.objects.filter(kind=kind, name__iexact=name).order_by("pk"):
+                    if documents.fold(entity.name) == key:
+                        self._add_entity(key, entity)
+                candidates = self._entities.get((kind, key))
             if candidates and kind == Entity.Kind.SYSTEM:
                 self._load_system_orgs([entity.id for entity in candidates])
         chosen = self._choose(kind, candidates or [], organisations)

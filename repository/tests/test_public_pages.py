@@ -6,7 +6,7 @@ from django.core.management import call_command
 from django.test import TestCase, override_settings
 from django.urls import reverse
 
-from repository.models import Entity, Incident, Term
+from repository.models import Entity, Incident, Reference, Term, Vocabulary
 from repository.tests.base import publish
 
 
@@ -459,6 +459,9 @@ class AdminTests(TestCase):
             "reference",
             "revision",
             "sourcerecord",
+            "externalid",
+            "curationevent",
+            "datasetsnapshot",
         ]
         for model in models:
             response = self.client.get(f"/admin/repository/{model}/")
@@ -467,6 +470,58 @@ class AdminTests(TestCase):
         self.assertEqual(
             self.client.get(f"/admin/repository/incident/{incident.pk}/change/").status_code, 200
         )
+
+    def test_the_admin_shows_the_published_record_read_only(self):
+        incident = publish("Admin sees this", terms={"country": ["Chile"]}, entities={"deployer": ["Org"]})
+        term, entity = Term.objects.get(name="Chile"), Entity.objects.get(name="Org")
+        admin = get_user_model().objects.create_superuser("admin", "admin@example.org", "a-long-password-1")
+        self.client.force_login(admin)
+        response = self.client.get(f"/admin/repository/term/{term.pk}/change/")
+        self.assertEqual(response.status_code, 200)
+        self.assertContains(response, f'href="/moderation/taxonomy/terms/{term.pk}/"')
+        self.assertNotContains(response, 'name="_save"')
+        attempts = [
+            (
+                f"/admin/repository/incident/{incident.pk}/change/",
+                {"headline": "Changed by hand", "number": 9},
+            ),
+            (
+                f"/admin/repository/term/{term.pk}/change/",
+                {"name": "Chili", "slug": "chili", "vocabulary": 1},
+            ),
+            (
+                f"/admin/repository/entity/{entity.pk}/change/",
+                {"name": "Other", "slug": "other", "kind": "organisation"},
+            ),
+            (f"/admin/repository/incident/{incident.pk}/delete/", {"post": "yes"}),
+            (f"/admin/repository/term/{term.pk}/delete/", {"post": "yes"}),
+            ("/admin/repository/incident/add/", {"headline": "Added by hand", "number": 99, "slug": "added"}),
+            ("/admin/repository/reference/add/", {"url": "https://example.org/"}),
+        ]
+        for url, data in attempts:
+            with self.subTest(url=url):
+                self.assertEqual(self.client.post(url, data).status_code, 403)
+        incident.refresh_from_db()
+        self.assertEqual(incident.headline, "Admin sees this")
+        self.assertEqual(Incident.objects.count(), 1)
+        self.assertEqual(Term.objects.get(pk=term.pk).name, "Chile")
+        self.assertEqual(Entity.objects.get(pk=entity.pk).name, "Org")
+        self.assertFalse(Reference.objects.exists())
+        # Administrators' own concerns stay editable: a vocabulary's label and order.
+        vocabulary = Vocabulary.objects.get(slug="country")
+        response = self.client.post(
+            f"/admin/repository/vocabulary/{vocabulary.pk}/change/",
+            {
+                "slug": "country",
+                "label": "Countries",
+                "group": vocabulary.group,
+                "order": 7,
+                "parent_separator": "",
+            },
+        )
+        self.assertEqual(response.status_code, 302)
+        vocabulary.refresh_from_db()
+        self.assertEqual((vocabulary.label, vocabulary.order), ("Countries", 7))
 
     def test_the_admin_is_closed_to_the_public(self):
         response = self.client.get("/admin/repository/incident/")

@@ -37,6 +37,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+AXE_CORE = os.environ.get(
+    "AXE_CORE", str(Path(__file__).resolve().parents[2] / ".make/axe/node_modules/axe-core/axe.min.js")
+)
 TIMEOUT_MS = 15_000  # for each action and each expectation; generous for a slow CI machine
 
 OLD_HEADLINE = "Camera system flags an ethnic minority to police"
@@ -114,9 +117,10 @@ class ImproveReviewPublishTests(StaticLiveServerTestCase):
         )
         self.pages = {}
 
-    def page(self, who):
-        """A page in a browser context of its own (its own cookies): one per person."""
-        context = self.browser.new_context(base_url=self.live_server_url)
+    def page(self, who, bypass_csp=False):
+        """A page in a browser context of its own (its own cookies): one per person.
+        `bypass_csp` lets axe-core's script in (the site's policy forbids inline scripts)."""
+        context = self.browser.new_context(base_url=self.live_server_url, bypass_csp=bypass_csp)
         context.set_default_timeout(TIMEOUT_MS)
         self.addCleanup(context.close)
         self.pages[who] = context.new_page()
@@ -231,3 +235,50 @@ class ImproveReviewPublishTests(StaticLiveServerTestCase):
         contributor.get_by_role("link", name="See the published change").click()
         expect(contributor).to_have_url(re.compile(rf"{re.escape(incident_url)}history/#revision-2$"))
         expect(contributor.locator("#revision-2")).to_contain_text(NEW_HEADLINE)
+
+    def sign_in_editor(self, page):
+        page.goto("/accounts/login/")
+        login = page.locator("main form")
+        login.get_by_label("Username").fill("edith")
+        login.get_by_label("Password").fill(PASSWORD)
+        login.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Moderation queue")
+
+    def assert_accessible(self, page):
+        """axe-core finds no violation on the page (WCAG 2.1 A and AA, and best practices)."""
+        if not os.path.isfile(AXE_CORE):
+            self.fail(
+                f"The browser test needs axe-core at {AXE_CORE}: `make test` installs it "
+                "(npm install --prefix .make/axe axe-core), or set AXE_CORE=/path/to/axe.min.js."
+            )
+        page.add_script_tag(path=AXE_CORE)
+        violations = page.evaluate(
+            "async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', "
+            "'best-practice']})).violations.map(v => `${v.id}: ${v.help} (${v.nodes.map(n => n.target).join(', ')})`)"
+        )
+        self.assertEqual(violations, [], f"axe-core on {page.url}")
+
+    def test_an_editor_merges_two_terms_and_the_old_term_page_redirects(self):
+        with self.screenshots_on_failure():
+            publish("A misspelt country", occurred="2024", terms={"country": ["Hong Kongg"]})
+            editor = self.page("editor", bypass_csp=True)
+            self.sign_in_editor(editor)
+            editor.get_by_role("link", name="Taxonomy").click()
+            expect(editor.get_by_role("heading", level=1)).to_have_text("Taxonomy")
+            self.assert_accessible(editor)
+            editor.locator("tr", has_text="Country").get_by_role("link", name="Variants").click()
+            expect(editor.get_by_role("heading", level=1)).to_have_text("Probable variants to merge")
+            self.assert_accessible(editor)
+            editor.get_by_role("button", name="“Hong Kongg” into “Hong Kong” (1 incident)").click()
+            expect(editor.get_by_role("heading", level=1)).to_have_text("Merge a term")
+            expect(editor.locator("main")).to_contain_text("1 incident will get a new revision")
+            editor.get_by_role("button", name="Confirm").click()
+            expect(editor.locator(".messages")).to_contain_text("Done. 1 incident(s) got a new revision.")
+            expect(editor.get_by_role("heading", level=1)).to_have_text("Hong Kong")
+            self.assert_accessible(editor)
+
+            visitor = self.page("visitor")
+            visitor.goto("/taxonomy/country/hong-kongg/")
+            expect(visitor).to_have_url(re.compile(r"/taxonomy/country/hong-kong/$"))
+            expect(visitor.get_by_role("heading", level=1)).to_have_text("Hong Kong")
+            expect(visitor.locator("main")).to_contain_text("A misspelt country")

@@ -1,6 +1,7 @@
 from django.core.cache import cache
 
-from repository.models import Incident
+from repository.models import CurationEvent, Entity, Incident, Term
+from repository.services import term_move
 from repository.tests.base import publish
 from submissions import services
 from submissions.models import Submission
@@ -21,8 +22,58 @@ class PermissionMatrixTests(SubmissionsTestCase):
         pair = Submission.objects.create(
             kind=Submission.Kind.MERGE, incident=self.incident, other_incident=twin, proposed={}
         )
+        publish(
+            "Taxonomy twin",
+            slug="taxonomy-twin",
+            terms={"country": ["PRC", "Asia", "Oceania"]},
+            entities={"deployer": ["Acme/Lens"], "developer": ["Lens"]},
+        )
+        country = {term.name: term.pk for term in Term.objects.filter(vocabulary__slug="country")}
+        entity = {e.name: e.pk for e in Entity.objects.all()}
+        oceania = Term.objects.get(name="Oceania")
+        event = term_move(term=oceania, parent=Term.objects.get(name="Asia"), editor=self.other_editor)
+        tax = "/moderation/taxonomy"
         return [
             # (method, url, data, the editor's expected status)
+            ("get", f"{tax}/", {}, 200),
+            ("get", f"{tax}/", {"q": "china"}, 200),
+            ("get", f"{tax}/variants/", {"scope": "organisation"}, 200),
+            ("get", f"{tax}/log/", {}, 200),
+            ("get", f"{tax}/terms/{country['China']}/", {}, 200),
+            ("get", f"{tax}/entities/{entity['Acme Retail']}/", {}, 200),
+            ("post", f"{tax}/terms/{country['China']}/rename/", {"name": "Cathay"}, 200),  # the confirmation
+            (
+                "post",
+                f"{tax}/terms/{country['China']}/rename/",
+                {"name": "PR China", "confirmed": "yes"},
+                302,
+            ),
+            (
+                "post",
+                f"{tax}/terms/{country['PRC']}/merge/",
+                {"into_id": country["China"], "confirmed": "yes"},
+                302,
+            ),
+            ("post", f"{tax}/terms/{country['China']}/move/", {"parent": "Asia", "confirmed": "yes"}, 302),
+            (
+                "post",
+                f"{tax}/entities/{entity['Lens']}/rename/",
+                {"name": "Lens Inc", "confirmed": "yes"},
+                302,
+            ),
+            (
+                "post",
+                f"{tax}/entities/{entity['Lens']}/merge/",
+                {"into_id": entity["Lens Corp"], "confirmed": "yes"},
+                302,
+            ),
+            (
+                "post",
+                f"{tax}/entities/{entity['Acme/Lens']}/split/",
+                {"names": "Acme Retail\nLens Corp", "confirmed": "yes"},
+                302,
+            ),
+            ("post", f"{tax}/log/{event.pk}/undo/", {}, 302),
             ("get", "/moderation/", {}, 200),
             ("get", "/moderation/?state=rejected&claimed=mine", {}, 200),
             ("get", f"/moderation/{pk}/", {}, 200),
@@ -59,6 +110,15 @@ class PermissionMatrixTests(SubmissionsTestCase):
                 )
         self.assertEqual(Submission.objects.filter(state="pending").count(), 2)
         self.assertFalse(Incident.objects.filter(merged_into__isnull=False).exists())
+        self.assert_taxonomy_untouched()
+
+    def assert_taxonomy_untouched(self):
+        self.assertEqual(CurationEvent.objects.count(), 1)  # the move made by urls()
+        self.assertEqual(Term.objects.get(name="Oceania").parent.name, "Asia")
+        self.assertTrue(Term.objects.filter(name="China", parent=None, merged_into=None).exists())
+        self.assertFalse(Term.objects.filter(merged_into__isnull=False).exists())
+        self.assertFalse(Entity.objects.filter(merged_into__isnull=False).exists())
+        self.assertTrue(Entity.objects.filter(name="Lens").exists())
 
     def test_signed_in_non_editors_are_refused(self):
         self.client.force_login(self.outsider)
@@ -68,6 +128,7 @@ class PermissionMatrixTests(SubmissionsTestCase):
         self.assertEqual(Submission.objects.filter(state="pending").count(), 2)
         self.assertEqual(Incident.objects.get(slug="camera-flags-minority").revisions.count(), 2)
         self.assertFalse(Incident.objects.filter(merged_into__isnull=False).exists())
+        self.assert_taxonomy_untouched()
 
     def test_editors_are_let_in(self):
         self.client.force_login(self.editor)
@@ -75,6 +136,18 @@ class PermissionMatrixTests(SubmissionsTestCase):
             with self.subTest(method=method, url=url):
                 self.assertEqual(getattr(self.client, method)(url, data).status_code, expected)
         self.assertEqual(Incident.objects.get(slug="camera-twin").merged_into, self.incident)
+        # The taxonomy desk's actions did what they say, each written to the log.
+        china = Term.objects.get(name="PR China")
+        self.assertEqual(Term.objects.get(name="PRC").merged_into, china)
+        self.assertEqual(china.parent.name, "Asia")
+        lens_corp = Entity.objects.get(name="Lens Corp")
+        self.assertEqual(Entity.objects.get(name="Lens Inc").merged_into, lens_corp)
+        twin = Incident.objects.get(slug="taxonomy-twin")
+        self.assertEqual(twin.current_revision.document["terms"]["country"], ["PR China", "Asia", "Oceania"])
+        self.assertEqual(twin.current_revision.document["entities"]["deployer"], ["Acme Retail", "Lens Corp"])
+        self.assertEqual(twin.current_revision.document["entities"]["developer"], ["Lens Corp"])
+        self.assertIsNone(Term.objects.get(name="Oceania").parent)  # the undo
+        self.assertEqual(CurationEvent.objects.count(), 8)
 
     def test_moderation_actions_refuse_get(self):
         self.client.force_login(self.editor)
@@ -92,6 +165,17 @@ class PermissionMatrixTests(SubmissionsTestCase):
         ):
             with self.subTest(action=action):
                 self.assertEqual(self.client.get(f"/moderation/{submission.pk}/{action}/").status_code, 405)
+        term, entity = Term.objects.get(name="China"), Entity.objects.get(name="Acme Retail")
+        for url in (
+            *[f"/moderation/taxonomy/terms/{term.pk}/{action}/" for action in ("rename", "merge", "move")],
+            *[
+                f"/moderation/taxonomy/entities/{entity.pk}/{action}/"
+                for action in ("rename", "merge", "split")
+            ],
+            "/moderation/taxonomy/log/1/undo/",
+        ):
+            with self.subTest(url=url):
+                self.assertEqual(self.client.get(url).status_code, 405)
 
     def test_public_pages_are_open_to_everyone(self):
         submission = self.propose(headline="Changed")
