@@ -460,8 +460,10 @@ class DuplicateChoiceForm(forms.Form):
 
     def clean_duplicate_of(self):
         value = self.cleaned_data["duplicate_of"]
-        if value in ("", "new"):
+        if value == "new":
             return None
+        if value == "":
+            raise forms.ValidationError("Choose the incident yours is, or say yours is new.")
         if value not in self.candidates:
             raise forms.ValidationError("Choose one of the incidents listed, or say yours is new.")
         return self.candidates[value]

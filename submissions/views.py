@@ -153,7 +153,8 @@ def report(request):
         return render(request, "submissions/report.html", {"form": form})
     if form.is_bot():
         return _bot(request)
-    if not form.is_valid():
+    if not form.is_valid() or request.POST.get("step") == "edit":
+        # Invalid, or the contributor went back from the duplicate step: the report as typed.
         return render(request, "submissions/report.html", {"form": form})
     document = form.to_document()
     candidates = find_duplicates(document)
