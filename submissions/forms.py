@@ -469,14 +469,42 @@ class DuplicateChoiceForm(forms.Form):
         return self.candidates[value]
 
 
+def incident_by_number_or_address(value):
+    """The incident a number, slug or address names (with a merged one's facts in its
+    survivor), or ValidationError."""
+    value = value.strip().strip("/").rsplit("/", 1)[-1]
+    number = whole_number(value)
+    lookup = Q(slug=value) | (Q(number=number) if number is not None else Q())
+    incident = Incident.objects.filter(lookup).select_related("merged_into").first()
+    if incident is None:
+        raise forms.ValidationError(f"No incident has the number or address {value!r}.")
+    return incident.merged_into or incident
+
+
 class RejectForm(forms.Form):
     reason = forms.ChoiceField(choices=[("", "Choose a reason…"), *Submission.Reason.choices])
+    duplicate_of = forms.CharField(
+        required=False,
+        max_length=255,
+        label="Duplicate of (optional)",
+        help_text="For a duplicate: the incident's number or address; the contributor's page links to it.",
+    )
     note = forms.CharField(
         required=False,
         max_length=5000,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Optional; shown to the contributor on their status page.",
     )
+
+    def clean_duplicate_of(self):
+        value = self.cleaned_data["duplicate_of"].strip()
+        return incident_by_number_or_address(value) if value else None
+
+    def clean(self):
+        data = super().clean()
+        if data.get("duplicate_of") and data.get("reason") != Submission.Reason.DUPLICATE:
+            self.add_error("duplicate_of", "Name an incident only when rejecting as a duplicate.")
+        return data
 
 
 class MergeForm(forms.Form):
@@ -485,13 +513,7 @@ class MergeForm(forms.Form):
     )
 
     def clean_target(self):
-        value = self.cleaned_data["target"].strip().strip("/").rsplit("/", 1)[-1]
-        number = whole_number(value)
-        lookup = Q(slug=value) | (Q(number=number) if number is not None else Q())
-        incident = Incident.objects.filter(lookup).select_related("merged_into").first()
-        if incident is None:
-            raise forms.ValidationError(f"No incident has the number or address {value!r}.")
-        return incident.merged_into or incident  # a merged incident's facts live in its survivor
+        return incident_by_number_or_address(self.cleaned_data["target"])
 
 
 class EditorSettingsForm(forms.ModelForm):

@@ -195,7 +195,8 @@ def report(request):
 @private_no_store
 def status(request, token):
     submission = get_object_or_404(
-        Submission.objects.select_related("incident", "revision", "base_revision"), token=token
+        Submission.objects.select_related("incident", "revision", "base_revision", "duplicate_of"),
+        token=token,
     )
     if request.method == "POST":
         if request.POST.get("action") != "withdraw":
@@ -213,8 +214,18 @@ def status(request, token):
             "submission": submission,
             "sent": request.GET.get("sent") == "1",
             "status_url": request.build_absolute_uri(submission.get_status_url()),
+            "changes": _proposed_changes(submission),
         },
     )
+
+
+def _proposed_changes(submission):
+    """What the contributor proposed, as the review page shows it: the diff against its base."""
+    if submission.is_merge:
+        return []
+    labels = dict(Vocabulary.objects.values_list("slug", "label"))
+    base = submission.base_revision.document if submission.base_revision_id else None
+    return documents.diff(base, submission.proposed, labels)
 
 
 # Editors ---------------------------------------------------------------------------------
@@ -517,7 +528,7 @@ def merge_incidents(request, pk):
 def reject(request, pk):
     form = RejectForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose a reason for the rejection.")
+        messages.error(request, " ".join(error for errors in form.errors.values() for error in errors))
         return redirect("submissions:review", pk=pk)
 
     def action(submission):
@@ -526,6 +537,7 @@ def reject(request, pk):
             editor=request.user,
             reason=form.cleaned_data["reason"],
             note=form.cleaned_data["note"],
+            duplicate_of=form.cleaned_data["duplicate_of"],
         )
 
     return _act(request, pk, action, "Rejected.")
