@@ -37,6 +37,11 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+# axe-core, which scripts/test installs from the npm registry (never assumed present).
+AXE_PATH = Path(
+    os.environ.get("AXE_PATH")
+    or Path(__file__).resolve().parents[2] / ".cache/axe/node_modules/axe-core/axe.min.js"
+)
 TIMEOUT_MS = 15_000  # for each action and each expectation; generous for a slow CI machine
 
 OLD_HEADLINE = "Camera system flags an ethnic minority to police"
@@ -114,9 +119,9 @@ class ImproveReviewPublishTests(StaticLiveServerTestCase):
         )
         self.pages = {}
 
-    def page(self, who):
+    def page(self, who, **options):
         """A page in a browser context of its own (its own cookies): one per person."""
-        context = self.browser.new_context(base_url=self.live_server_url)
+        context = self.browser.new_context(base_url=self.live_server_url, **options)
         context.set_default_timeout(TIMEOUT_MS)
         self.addCleanup(context.close)
         self.pages[who] = context.new_page()
@@ -164,7 +169,8 @@ class ImproveReviewPublishTests(StaticLiveServerTestCase):
             "your proposal is with the editors"
         )
         status_url = contributor.url.removesuffix("?sent=1")
-        expect(contributor.locator(".private-link")).to_have_text(status_url)
+        expect(contributor.get_by_label("Your private link to this page")).to_have_value(status_url)
+        expect(contributor.get_by_role("button", name="Copy the link")).to_be_visible()  # its script ran
         expect(contributor.locator("dl.status")).to_contain_text("Pending review")
 
         # Nothing is public yet.
@@ -231,3 +237,68 @@ class ImproveReviewPublishTests(StaticLiveServerTestCase):
         contributor.get_by_role("link", name="See the published change").click()
         expect(contributor).to_have_url(re.compile(rf"{re.escape(incident_url)}history/#revision-2$"))
         expect(contributor.locator("#revision-2")).to_contain_text(NEW_HEADLINE)
+
+    def axe_violations(self, page):
+        """axe-core's violations on the page as it is (its script injected past the CSP)."""
+        if not AXE_PATH.is_file():
+            self.fail(
+                f"The accessibility checks need axe-core at {AXE_PATH}, and it is missing. `make test` "
+                "installs it; by hand: npm install --prefix .cache/axe axe-core@4 (or set AXE_PATH)."
+            )
+        page.add_script_tag(path=AXE_PATH)
+        return page.evaluate(
+            """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations.map(
+                v => `${v.id}: ${v.help} (${v.nodes.map(n => n.target.join(" ")).join(", ")})`)"""
+        )
+
+    def test_an_invalid_form_lands_on_its_error_summary(self):
+        with self.screenshots_on_failure():
+            contributor = self.page("contributor")
+            contributor.goto(f"/incidents/{self.incident.slug}/improve/")
+            form = contributor.locator("main form").last
+            form.get_by_label("Headline").fill("")
+            form.get_by_label("Occurred").fill("someday")
+            form.get_by_role("button", name="Send for review").click()
+
+            expect(contributor).to_have_title(re.compile(r"^Error: Improve: "))
+            summary = contributor.get_by_role("alert")
+            expect(summary).to_be_focused()
+            expect(summary.get_by_role("heading")).to_have_text("There are problems with what you sent")
+            headline = contributor.locator("#id_headline")
+            expect(headline).to_have_attribute("aria-invalid", "true")
+            expect(contributor.locator("#id_headline_error")).to_contain_text("This field is required.")
+            summary.get_by_role("link", name=re.compile("^Occurred")).click()
+            expect(contributor.locator("#id_occurred")).to_be_focused()
+
+    def test_the_improve_form_with_errors_has_no_accessibility_violations(self):
+        with self.screenshots_on_failure():
+            checker = self.page("checker", bypass_csp=True)
+            checker.goto(f"/incidents/{self.incident.slug}/improve/")
+            form = checker.locator("main form").last
+            form.get_by_label("Headline").fill("")
+            form.get_by_role("button", name="Send for review").click()
+            expect(checker.get_by_role("alert")).to_be_visible()
+            self.assertEqual(self.axe_violations(checker), [])
+            # The check can fail: a field without a label is reported.
+            checker.evaluate(
+                """document.querySelector("main form").insertAdjacentHTML("beforeend", "<input type=text>")"""
+            )
+            self.assertTrue(any(v.startswith("label:") for v in self.axe_violations(checker)))
+
+    def test_a_source_is_added_in_one_step(self):
+        with self.screenshots_on_failure():
+            contributor = self.page("contributor")
+            contributor.goto(f"/incidents/{self.incident.slug}/improve/")
+            source = contributor.locator(".add-source")
+            source.get_by_label("Web address").fill("https://research.example.org/audit")
+            source.get_by_label("Section").select_option(label="Research, advocacy")
+            source.get_by_label("Note (optional)").fill("An audit of the alerts.")
+            source.get_by_role("button", name="Send the source for review").click()
+
+            expect(contributor).to_have_url(re.compile(r"/submissions/[\w-]+/\?sent=1$"))
+            changes = contributor.locator("table.diff-table")
+            research = changes.locator(
+                "tr", has=contributor.get_by_role("rowheader", name=re.compile("Research"))
+            )
+            expect(research.locator("td.new ins")).to_have_text("https://research.example.org/audit")
+            expect(changes.locator("tr")).to_have_count(2)  # the header and that one row
