@@ -117,3 +117,20 @@ class AddSourceTests(SubmissionsTestCase):
         for vocabulary in vocabularies:
             self.assertEqual(len(page.find(name=f"terms_{vocabulary.slug}")), 1)
             self.assertEqual(len(page.find(href=f"/taxonomy/{vocabulary.slug}/")), 1)
+
+    def test_an_editor_adds_reference_rows_to_a_proposal_the_same_way(self):
+        submission = self.propose(headline="Changed")
+        self.client.force_login(self.editor)
+        url = f"/moderation/{submission.pk}/edit/"
+        data = {**form_data(self.client.get(url).context["form"]), "reference_rows": "1", "more_rows": "1"}
+        response = self.client.post(url, data)
+        self.assertEqual(response.context["form"].reference_rows, 2)
+        submission.refresh_from_db()
+        self.assertEqual(submission.proposed["headline"], "Changed")  # nothing saved
+        self.assertFalse(submission.events.filter(action="edit").exists())
+
+    def test_the_report_form_links_each_vocabulary_once(self):
+        page = Page(self.client.get("/submit/").content.decode())
+        for slug in ("country", "sector", "technology"):
+            self.assertEqual(len(page.find(name=f"terms_{slug}")), 1)
+            self.assertEqual(len(page.find(href=f"/taxonomy/{slug}/")), 1)
