@@ -9,11 +9,14 @@ PIP := $(PY) -m pip install --disable-pip-version-check --quiet
 
 # DEBUG is off unless set (config/settings.py); the local commands turn it on for themselves.
 run real-data worker: export DEBUG ?= true
+# Links in emails point at the port the site is served on, unless SITE_URL says otherwise.
+run real-data: export SITE_URL ?= http://127.0.0.1:$(PORT)
 
-## run: create the virtualenv, install, migrate, load the demo data, serve on 127.0.0.1:$(PORT)
+## run: create the virtualenv, install, migrate, load the demo data and its demo editor, serve on 127.0.0.1:$(PORT)
 run: setup
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo
+	$(PY) manage.py demo_editor
 	@echo "Serving on http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 

@@ -6,13 +6,16 @@ from dataclasses import dataclass, field
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
-from django.db.models import Case, Count, F, IntegerField, Q, Value, When
+from django.db.models import Case, F, IntegerField, Q, Value, When
 
 from repository import documents
-from repository.models import Incident, IncidentEntity
+from repository.addresses import normalize_url
+from repository.models import EntityAlias, Incident, IncidentEntity, Reference
 from repository.periods import parse_period
 
 LIMIT = 8
+MAX_NAMES = 10  # organisation names compared per report
+PARTIAL_NAME = 4  # a name this long or longer also matches as a whole word of another ("Dahua")
 STOPWORDS = {
     "about", "after", "against", "with", "from", "into", "over", "that", "this", "their", "were",
     "have", "been", "when", "says", "said", "uses", "used", "using", "show", "shows", "more",
@@ -25,15 +28,69 @@ class Candidate:
     reasons: list = field(default_factory=list)
 
 
-def url_variants(url):
-    """The address as written and with the usual variations (scheme, trailing slash, www)."""
-    bare = re.sub(r"^https?://(www\.)?", "", url.strip()).rstrip("/")
-    return {
-        f"{scheme}://{www}{bare}{slash}"
-        for scheme in ("http", "https")
-        for www in ("", "www.")
-        for slash in ("", "/")
+def _same_source(urls, exclude):
+    """Unmerged incidents whose source or a reference is one of these addresses, once scheme,
+    `www.`, tracking parameters, fragments, AMP paths and trailing slashes are set aside."""
+    keys = {normalize_url(url) for url in urls} - {""}
+    if not keys:
+        return []
+    found = set(
+        Incident.objects.unmerged()
+        .filter(source_key__in=keys)
+        .exclude(pk__in=exclude)
+        .values_list("pk", flat=True)
+    )
+    # References keep the address as written: narrow by host and last path part, then compare keys.
+    narrow = Q()
+    for key in keys:
+        host, _, rest = key.partition("/")
+        lookup = Q(url__icontains=host.split(":")[0])
+        tail = rest.split("?")[0].rsplit("/", 1)[-1]
+        if tail:
+            lookup &= Q(url__icontains=tail)
+        narrow |= lookup
+    references = (
+        Reference.objects.filter(narrow, incident__merged_into__isnull=True)
+        .exclude(incident__in=exclude)
+        .values_list("incident_id", "url")
+    )
+    found |= {pk for pk, url in references if normalize_url(url) in keys}
+    if not found:
+        return []
+    return list(
+        Incident.objects.filter(pk__in=found)
+        .only("pk", "headline", "slug", "summary", "occurred", "number")
+        .order_by("-number")[:LIMIT]
+    )
+
+
+def _organisations(names):
+    """{entity id: (the name given, the entity's name)} for the names a report gives: through
+    the entities' aliases, and a name of PARTIAL_NAME letters or more as a whole word of one
+    ("Dahua" finds "Zhejiang Dahua Technology")."""
+    names = names[:MAX_NAMES]
+    by_key = {documents.fold(name): name for name in names}
+    partial = {
+        name: re.compile(rf"(?<![^\W_]){re.escape(documents.fold_text(name).strip())}(?![^\W_])")
+        for name in names
+        if len(re.sub(r"[\W_]", "", name)) >= PARTIAL_NAME
     }
+    lookup = Q(key__in=by_key)
+    for name in partial:
+        lookup |= Q(name__icontains=name.strip())
+    matched = {}
+    for entity_id, entity_name, alias_name, key in EntityAlias.objects.filter(lookup).values_list(
+        "entity_id", "entity__name", "name", "key"
+    ):
+        if key in by_key:
+            matched.setdefault(entity_id, (by_key[key], entity_name))
+            continue
+        folded = documents.fold_text(alias_name)
+        for name, pattern in partial.items():
+            if pattern.search(folded):
+                matched.setdefault(entity_id, (name, entity_name))
+                break
+    return matched
 
 
 def _words(headline):
@@ -47,7 +104,7 @@ def _similar_headlines(headline, exclude):
     incidents = (
         Incident.objects.unmerged()
         .exclude(pk__in=exclude)
-        .only("pk", "headline", "slug", "occurred", "number")
+        .only("pk", "headline", "slug", "summary", "occurred", "number")
     )
     if connection.vendor == "postgresql":
         query = SearchQuery(words[0], config="english")
@@ -84,33 +141,23 @@ def find_duplicates(document, exclude=()):
     urls = [ref["url"] for refs in document["references"].values() for ref in refs]
     if document.get("source_url"):
         urls.append(document["source_url"])
-    if urls:
-        variants = set().union(*(url_variants(url) for url in urls))
-        cited = (
-            Incident.objects.unmerged()
-            .filter(Q(references__url__in=variants) | Q(source_url__in=variants))
-            .exclude(pk__in=exclude)
-            .distinct()[:LIMIT]
-        )
-        add(cited, "cites the same source")
+    add(_same_source(urls, exclude), "cites the same source")
 
     add(_similar_headlines(document["headline"], exclude), "has a similar headline")
 
     names = document["entities"]["deployer"] + document["entities"]["developer"]
     period = parse_period(document["occurred"]) if document["occurred"] else None
-    if names and period:
-        keys = {documents.fold(name) for name in names}
+    organisations = _organisations(names) if names and period else {}
+    if organisations:
+        involved = {}  # incident id -> the given names it shares
+        for incident_id, entity_id in IncidentEntity.objects.filter(
+            entity_id__in=organisations,
+            role__in=[IncidentEntity.Role.DEPLOYER, IncidentEntity.Role.DEVELOPER],
+        ).values_list("incident_id", "entity_id"):
+            involved.setdefault(incident_id, {})[organisations[entity_id][0]] = organisations[entity_id][1]
         # All the named organisations when two or more are given (one alone is too common).
-        involved = (
-            IncidentEntity.objects.filter(
-                entity__aliases__key__in=keys,
-                role__in=[IncidentEntity.Role.DEPLOYER, IncidentEntity.Role.DEVELOPER],
-            )
-            .values("incident_id")
-            .annotate(matched=Count("entity_id", distinct=True))
-            .filter(matched__gte=min(2, len(keys)))
-            .values("incident_id")
-        )
+        needed = min(2, len({documents.fold(name) for name in names}))
+        involved = {pk: shared for pk, shared in involved.items() if len(shared) >= needed}
         overlapping = Q(occurred_end__gte=period.first_day) | Q(occurred_end__isnull=True)
         if period.last_day is not None:
             overlapping &= Q(occurred_start__lte=period.last_day)
@@ -119,8 +166,15 @@ def find_duplicates(document, exclude=()):
             .filter(pk__in=involved, occurred_start__isnull=False)
             .filter(overlapping)
             .exclude(pk__in=exclude)
+            .only("pk", "headline", "slug", "summary", "occurred", "number")
             .order_by("-occurred_start")[:LIMIT]
         )
-        add(same, "names the same deployer or developer in the same period")
+        for incident in same:
+            shared = involved[incident.pk]
+            spelled = "; ".join(
+                given if documents.fold(given) == documents.fold(entity) else f"{given} ({entity})"
+                for given, entity in sorted(shared.items())
+            )
+            add([incident], f"names the same deployer or developer in the same period: {spelled}")
     ranked = sorted(candidates.values(), key=lambda c: (-len(c.reasons), -c.incident.number))
     return ranked[:LIMIT]

@@ -9,9 +9,9 @@ from django.core.validators import URLValidator
 from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
-from django.utils.html import format_html
 
 from repository import documents
+from repository.addresses import normalize_url
 from repository.models import EntityAlias, Incident, Reference, TermAlias
 from repository.periods import PeriodError, parse_period
 
@@ -26,7 +26,7 @@ def whole_number(value):
     return int(value) if isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value) else None
 
 
-NEW_REFERENCE_ROWS = 3
+MAX_REFERENCE_ROWS = 20  # new reference rows in the full form; "Add another reference" adds one
 MAX_SOURCES = 10
 ROLE_FIELDS = [
     ("deployer", "Deployers", "Who used the system. Separate names with ';'."),
@@ -81,7 +81,7 @@ class HoneypotMixin(forms.Form):
     )
 
     def is_bot(self):
-        return bool(self.data.get("leave_empty"))
+        return bool(self.data.get(self.add_prefix("leave_empty")))
 
 
 class ContributorMixin(forms.Form):
@@ -112,11 +112,7 @@ class TermFieldsMixin:
             self.fields[f"terms_{vocabulary.slug}"] = NamesField(
                 label=label,
                 initial=document["terms"].get(vocabulary.slug, []),
-                help_text=format_html(
-                    '<a href="{}" target="_blank" rel="noopener">The {} terms</a>; separate them with ";".',
-                    reverse("repository:vocabulary", args=[vocabulary.slug]),
-                    vocabulary.label.lower(),
-                ),
+                help_text=f"Separate {vocabulary.label.lower()} terms with ';'.",
             )
         self.fields["new_terms"] = forms.CharField(
             required=False,
@@ -129,6 +125,13 @@ class TermFieldsMixin:
 
     def term_fields(self):
         return [self[f"terms_{vocabulary.slug}"] for vocabulary in self.vocabularies]
+
+    def vocabulary_links(self):
+        """Each vocabulary's page, where its terms are listed (shown once, folded, not per field)."""
+        return [
+            (vocabulary.label, reverse("repository:vocabulary", args=[vocabulary.slug]))
+            for vocabulary in self.vocabularies
+        ]
 
     def clean_terms(self):
         """Check the terms against the taxonomy: one query for all of them."""
@@ -201,9 +204,10 @@ class DocumentForm(TermFieldsMixin, forms.Form):
         help_text="What happened. Paragraphs separated by a blank line; '## ' starts a sub-heading.",
     )
 
-    def __init__(self, *args, vocabularies, document, **kwargs):
+    def __init__(self, *args, vocabularies, document, reference_rows=1, **kwargs):
         super().__init__(*args, **kwargs)
         self.base = document
+        self.reference_rows = min(max(reference_rows, 1), MAX_REFERENCE_ROWS)
         for field in ("headline", "type", "summary", "narrative"):
             self.fields[field].initial = document[field]
         self.fields["occurred"].initial = (
@@ -220,7 +224,7 @@ class DocumentForm(TermFieldsMixin, forms.Form):
                 name = f"remove_{category}_{number}"
                 self.fields[name] = forms.BooleanField(required=False, label="Remove")
                 self.existing_references.append({"field": name, "category": category, **reference})
-        for row in range(1, NEW_REFERENCE_ROWS + 1):
+        for row in range(1, self.reference_rows + 1):
             self.fields[f"ref_url_{row}"] = forms.URLField(
                 required=False,
                 max_length=documents.MAX_LENGTHS["url"],
@@ -251,8 +255,11 @@ class DocumentForm(TermFieldsMixin, forms.Form):
     def new_reference_rows(self):
         return [
             (self[f"ref_url_{row}"], self[f"ref_title_{row}"], self[f"ref_category_{row}"])
-            for row in range(1, NEW_REFERENCE_ROWS + 1)
+            for row in range(1, self.reference_rows + 1)
         ]
+
+    def can_add_rows(self):
+        return self.reference_rows < MAX_REFERENCE_ROWS
 
     def to_document(self):
         data = self.cleaned_data
@@ -274,7 +281,7 @@ class DocumentForm(TermFieldsMixin, forms.Form):
             if not data.get(reference["field"]):
                 item = {key: reference[key] for key in ("url", "title", "publisher", "published")}
                 document["references"][reference["category"]].append(item)
-        for row in range(1, NEW_REFERENCE_ROWS + 1):
+        for row in range(1, self.reference_rows + 1):
             if data.get(f"ref_url_{row}"):
                 document["references"][data[f"ref_category_{row}"]].append(
                     {"url": data[f"ref_url_{row}"], "title": data.get(f"ref_title_{row}", "")}
@@ -287,7 +294,7 @@ class DocumentForm(TermFieldsMixin, forms.Form):
     def added_urls(self):
         return [
             self.cleaned_data[f"ref_url_{row}"]
-            for row in range(1, NEW_REFERENCE_ROWS + 1)
+            for row in range(1, self.reference_rows + 1)
             if self.cleaned_data.get(f"ref_url_{row}")
         ]
 
@@ -316,6 +323,51 @@ class ImproveForm(HoneypotMixin, ContributorMixin, DocumentForm):
                 "There is nothing to send yet: change something, or share an insight.", code="empty"
             )
         return data
+
+
+class AddSourceForm(HoneypotMixin, forms.Form):
+    """The improve page's first offer: one source for the incident, in one step."""
+
+    url = forms.URLField(
+        max_length=documents.MAX_LENGTHS["url"],
+        label="Web address",
+        assume_scheme="https",
+        help_text="A page about this incident: an article, a report, a ruling, the system's own page.",
+    )
+    category = forms.ChoiceField(
+        choices=Reference.Category.choices,
+        initial=Reference.Category.NEWS,
+        label="Section",
+        help_text="Where it belongs among the page's references.",
+    )
+    note = forms.CharField(
+        required=False,
+        max_length=10_000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Note (optional)",
+        help_text="What the source adds, if you like. Editors read it; it is not published.",
+    )
+
+    def __init__(self, *args, document, **kwargs):
+        kwargs.setdefault("prefix", "source")  # its ids never clash with the full form's
+        super().__init__(*args, **kwargs)
+        self.base = document
+
+    def clean_url(self):
+        url = self.cleaned_data["url"]
+        key = normalize_url(url)
+        for category, references in self.base["references"].items():
+            if any(normalize_url(reference["url"]) == key for reference in references):
+                raise forms.ValidationError(
+                    f"The page cites this source already, under '{documents.CATEGORY_LABELS[category]}'."
+                )
+        return url
+
+    def to_document(self):
+        data = self.cleaned_data
+        document = {**self.base, "references": {k: list(v) for k, v in self.base["references"].items()}}
+        document["references"].setdefault(data["category"], []).append({"url": data["url"]})
+        return documents.normalize(document)
 
 
 class NewIncidentForm(HoneypotMixin, ContributorMixin, TermFieldsMixin, forms.Form):
@@ -408,21 +460,51 @@ class DuplicateChoiceForm(forms.Form):
 
     def clean_duplicate_of(self):
         value = self.cleaned_data["duplicate_of"]
-        if value in ("", "new"):
+        if value == "new":
             return None
+        if value == "":
+            raise forms.ValidationError("Choose the incident yours is, or say yours is new.")
         if value not in self.candidates:
             raise forms.ValidationError("Choose one of the incidents listed, or say yours is new.")
         return self.candidates[value]
 
 
+def incident_by_number_or_address(value):
+    """The incident a number, slug or address names (with a merged one's facts in its
+    survivor), or ValidationError."""
+    value = value.strip().strip("/").rsplit("/", 1)[-1]
+    number = whole_number(value)
+    lookup = Q(slug=value) | (Q(number=number) if number is not None else Q())
+    incident = Incident.objects.filter(lookup).select_related("merged_into").first()
+    if incident is None:
+        raise forms.ValidationError(f"No incident has the number or address {value!r}.")
+    return incident.merged_into or incident
+
+
 class RejectForm(forms.Form):
     reason = forms.ChoiceField(choices=[("", "Choose a reason…"), *Submission.Reason.choices])
+    duplicate_of = forms.CharField(
+        required=False,
+        max_length=255,
+        label="Duplicate of (optional)",
+        help_text="For a duplicate: the incident's number or address; the contributor's page links to it.",
+    )
     note = forms.CharField(
         required=False,
         max_length=5000,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Optional; shown to the contributor on their status page.",
     )
+
+    def clean_duplicate_of(self):
+        value = self.cleaned_data["duplicate_of"].strip()
+        return incident_by_number_or_address(value) if value else None
+
+    def clean(self):
+        data = super().clean()
+        if data.get("duplicate_of") and data.get("reason") != Submission.Reason.DUPLICATE:
+            self.add_error("duplicate_of", "Name an incident only when rejecting as a duplicate.")
+        return data
 
 
 class MergeForm(forms.Form):
@@ -431,13 +513,7 @@ class MergeForm(forms.Form):
     )
 
     def clean_target(self):
-        value = self.cleaned_data["target"].strip().strip("/").rsplit("/", 1)[-1]
-        number = whole_number(value)
-        lookup = Q(slug=value) | (Q(number=number) if number is not None else Q())
-        incident = Incident.objects.filter(lookup).select_related("merged_into").first()
-        if incident is None:
-            raise forms.ValidationError(f"No incident has the number or address {value!r}.")
-        return incident.merged_into or incident  # a merged incident's facts live in its survivor
+        return incident_by_number_or_address(self.cleaned_data["target"])
 
 
 class EditorSettingsForm(forms.ModelForm):

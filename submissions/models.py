@@ -74,6 +74,10 @@ class Submission(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     reason = models.CharField(max_length=30, choices=Reason.choices, blank=True)
     decision_note = models.TextField(blank=True, help_text="Shown to the contributor.")
+    # A rejection as a duplicate may say of which incident; the status page links to it.
+    duplicate_of = models.ForeignKey(
+        Incident, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     revision = models.ForeignKey(
         Revision,
         null=True,
@@ -114,6 +118,10 @@ class Submission(models.Model):
             models.CheckConstraint(
                 condition=Q(state="rejected", reason__gt="") | (~Q(state="rejected") & Q(reason="")),
                 name="submissions_submission_reason_iff_rejected",
+            ),
+            models.CheckConstraint(
+                condition=Q(duplicate_of__isnull=True) | Q(state="rejected", reason="duplicate"),
+                name="submissions_submission_duplicate_of_only_when_rejected_as_duplicate",
             ),
             models.CheckConstraint(
                 condition=~Q(kind="merge")

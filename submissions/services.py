@@ -318,9 +318,15 @@ def submission_merge(*, submission, editor, target, expected_revision=None, note
         )
 
 
-def submission_reject(*, submission, editor, reason, note=""):
+def submission_reject(*, submission, editor, reason, note="", duplicate_of=None):
+    """Reject with a reason; a duplicate may name the incident it duplicates (its survivor,
+    if that incident was merged), which the contributor's status page then links to."""
     if reason not in Submission.Reason.values:
         raise TransitionError("Choose a reason for the rejection.")
+    if duplicate_of is not None:
+        if reason != Submission.Reason.DUPLICATE:
+            raise TransitionError("Name the incident it duplicates only when rejecting it as a duplicate.")
+        duplicate_of = duplicate_of.merged_into or duplicate_of
     with transaction.atomic():
         current = _decide(
             submission,
@@ -328,6 +334,7 @@ def submission_reject(*, submission, editor, reason, note=""):
             state=Submission.State.REJECTED,
             reason=reason,
             decision_note=note.strip(),
+            duplicate_of=duplicate_of,
             claimed_by=None,
             claimed_at=None,
         )
@@ -338,7 +345,7 @@ def submission_reject(*, submission, editor, reason, note=""):
             from_state=Submission.State.PENDING,
             to_state=Submission.State.REJECTED,
             note=note.strip(),
-            data={"reason": reason},
+            data={"reason": reason, **({"duplicate_of": duplicate_of.number} if duplicate_of else {})},
         )
         notifications.notification_for_decision(submission=current)
     return current

@@ -18,6 +18,7 @@ from .dedupe import reason_text
 from .duplicates import find_duplicates
 from .filters import SubmissionFilter
 from .forms import (
+    AddSourceForm,
     DocumentForm,
     DuplicateChoiceForm,
     EditorPasswordResetForm,
@@ -61,6 +62,20 @@ def _current_document(incident):
     return incident.current_revision.document if incident.current_revision else documents.empty_document()
 
 
+def _document_form(request, form_class, **kwargs):
+    """The full form as sent, or, when "Add another reference" was pressed, what was typed
+    shown again with one more reference row (focused) and no errors: nothing is sent yet."""
+    rows = whole_number(request.POST.get("reference_rows", "")) or 1
+    if request.method == "POST" and "more_rows" in request.POST:
+        form = form_class(initial=request.POST.dict(), reference_rows=rows + 1, **kwargs)
+        form.fields[f"ref_url_{form.reference_rows}"].widget.attrs["autofocus"] = True
+        form.rows_added = True
+        return form
+    form = form_class(request.POST or None, reference_rows=rows, **kwargs)
+    form.rows_added = False
+    return form
+
+
 # Editors' password reset: choosing a new password also ends a sign-in lockout ------------
 
 
@@ -88,9 +103,26 @@ def improve(request, slug):
     if incident.merged_into_id:
         survivor = Incident.objects.values_list("slug", flat=True).get(pk=incident.merged_into_id)
         return redirect("submissions:improve", slug=survivor)
+    document = _current_document(incident)
+    sending_source = request.method == "POST" and request.POST.get("form") == "source"
+    source_form = AddSourceForm(request.POST if sending_source else None, document=document)
+    if sending_source:
+        if source_form.is_bot():
+            return _bot(request)
+        if source_form.is_valid():
+            submission = services.submission_create(
+                kind=Submission.Kind.IMPROVEMENT,
+                incident=incident,
+                proposed=source_form.to_document(),
+                insight=source_form.cleaned_data["note"],
+            )
+            return redirect(submission.get_status_url() + "?sent=1")
     vocabularies = list(Vocabulary.objects.all())
-    form = ImproveForm(request.POST or None, vocabularies=vocabularies, document=_current_document(incident))
-    if request.method == "POST":
+    if sending_source:
+        form = ImproveForm(vocabularies=vocabularies, document=document)
+    else:
+        form = _document_form(request, ImproveForm, vocabularies=vocabularies, document=document)
+    if request.method == "POST" and not sending_source and not form.rows_added:
         if form.is_bot():
             return _bot(request)
         if form.is_valid():
@@ -105,7 +137,11 @@ def improve(request, slug):
                 credit=data["credit"],
             )
             return redirect(submission.get_status_url() + "?sent=1")
-    return render(request, "submissions/improve.html", {"incident": incident, "form": form})
+    return render(
+        request,
+        "submissions/improve.html",
+        {"incident": incident, "form": form, "source_form": source_form},
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -117,7 +153,8 @@ def report(request):
         return render(request, "submissions/report.html", {"form": form})
     if form.is_bot():
         return _bot(request)
-    if not form.is_valid():
+    if not form.is_valid() or request.POST.get("step") == "edit":
+        # Invalid, or the contributor went back from the duplicate step: the report as typed.
         return render(request, "submissions/report.html", {"form": form})
     document = form.to_document()
     candidates = find_duplicates(document)
@@ -158,7 +195,8 @@ def report(request):
 @private_no_store
 def status(request, token):
     submission = get_object_or_404(
-        Submission.objects.select_related("incident", "revision", "base_revision"), token=token
+        Submission.objects.select_related("incident", "revision", "base_revision", "duplicate_of"),
+        token=token,
     )
     if request.method == "POST":
         if request.POST.get("action") != "withdraw":
@@ -176,8 +214,18 @@ def status(request, token):
             "submission": submission,
             "sent": request.GET.get("sent") == "1",
             "status_url": request.build_absolute_uri(submission.get_status_url()),
+            "changes": _proposed_changes(submission),
         },
     )
+
+
+def _proposed_changes(submission):
+    """What the contributor proposed, as the review page shows it: the diff against its base."""
+    if submission.is_merge:
+        return []
+    labels = dict(Vocabulary.objects.values_list("slug", "label"))
+    base = submission.base_revision.document if submission.base_revision_id else None
+    return documents.diff(base, submission.proposed, labels)
 
 
 # Editors ---------------------------------------------------------------------------------
@@ -480,7 +528,7 @@ def merge_incidents(request, pk):
 def reject(request, pk):
     form = RejectForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose a reason for the rejection.")
+        messages.error(request, " ".join(error for errors in form.errors.values() for error in errors))
         return redirect("submissions:review", pk=pk)
 
     def action(submission):
@@ -489,6 +537,7 @@ def reject(request, pk):
             editor=request.user,
             reason=form.cleaned_data["reason"],
             note=form.cleaned_data["note"],
+            duplicate_of=form.cleaned_data["duplicate_of"],
         )
 
     return _act(request, pk, action, "Rejected.")
@@ -539,10 +588,10 @@ def edit(request, pk):
     if not submission.is_pending or submission.is_merge:
         messages.error(request, "Only a pending proposal of a document can be edited.")
         return redirect("submissions:review", pk=pk)
-    form = DocumentForm(
-        request.POST or None, vocabularies=list(Vocabulary.objects.all()), document=submission.proposed
+    form = _document_form(
+        request, DocumentForm, vocabularies=list(Vocabulary.objects.all()), document=submission.proposed
     )
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and not form.rows_added and form.is_valid():
         try:
             proposed = form.to_document()
         except documents.DocumentError as exc:

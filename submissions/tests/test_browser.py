@@ -117,10 +117,10 @@ class ImproveReviewPublishTests(StaticLiveServerTestCase):
         )
         self.pages = {}
 
-    def page(self, who, bypass_csp=False):
+    def page(self, who, **options):
         """A page in a browser context of its own (its own cookies): one per person.
-        `bypass_csp` lets axe-core's script in (the site's policy forbids inline scripts)."""
-        context = self.browser.new_context(base_url=self.live_server_url, bypass_csp=bypass_csp)
+        `bypass_csp=True` lets axe-core's script in (the site's policy forbids inline scripts)."""
+        context = self.browser.new_context(base_url=self.live_server_url, **options)
         context.set_default_timeout(TIMEOUT_MS)
         self.addCleanup(context.close)
         self.pages[who] = context.new_page()
@@ -168,7 +168,8 @@ class ImproveReviewPublishTests(StaticLiveServerTestCase):
             "your proposal is with the editors"
         )
         status_url = contributor.url.removesuffix("?sent=1")
-        expect(contributor.locator(".private-link")).to_have_text(status_url)
+        expect(contributor.get_by_label("Your private link to this page")).to_have_value(status_url)
+        expect(contributor.get_by_role("button", name="Copy the link")).to_be_visible()  # its script ran
         expect(contributor.locator("dl.status")).to_contain_text("Pending review")
 
         # Nothing is public yet.
@@ -246,17 +247,7 @@ class ImproveReviewPublishTests(StaticLiveServerTestCase):
 
     def assert_accessible(self, page):
         """axe-core finds no violation on the page (WCAG 2.1 A and AA, and best practices)."""
-        if not os.path.isfile(AXE_CORE):
-            self.fail(
-                f"The browser test needs axe-core at {AXE_CORE}: `make test` installs it "
-                "(npm install --prefix .make/axe axe-core), or set AXE_CORE=/path/to/axe.min.js."
-            )
-        page.add_script_tag(path=AXE_CORE)
-        violations = page.evaluate(
-            "async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', "
-            "'best-practice']})).violations.map(v => `${v.id}: ${v.help} (${v.nodes.map(n => n.target).join(', ')})`)"
-        )
-        self.assertEqual(violations, [], f"axe-core on {page.url}")
+        self.assertEqual(self.axe_violations(page), [], f"axe-core on {page.url}")
 
     def test_an_editor_merges_two_terms_and_the_old_term_page_redirects(self):
         with self.screenshots_on_failure():
@@ -282,3 +273,70 @@ class ImproveReviewPublishTests(StaticLiveServerTestCase):
             expect(visitor).to_have_url(re.compile(r"/taxonomy/country/hong-kong/$"))
             expect(visitor.get_by_role("heading", level=1)).to_have_text("Hong Kong")
             expect(visitor.locator("main")).to_contain_text("A misspelt country")
+
+    def axe_violations(self, page):
+        """axe-core's violations on the page as it is (its script injected past the CSP)."""
+        if not os.path.isfile(AXE_CORE):
+            self.fail(
+                f"The accessibility checks need axe-core at {AXE_CORE}, and it is missing. `make test` "
+                "installs it (npm install --prefix .make/axe axe-core), or set AXE_CORE=/path/to/axe.min.js."
+            )
+        page.add_script_tag(path=AXE_CORE)
+        return page.evaluate(
+            """async () => (await axe.run(document, {
+                runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"],
+                resultTypes: ["violations"],
+            })).violations.map(v => `${v.id}: ${v.help} (${v.nodes.map(n => n.target.join(" ")).join(", ")})`)"""
+        )
+
+    def test_an_invalid_form_lands_on_its_error_summary(self):
+        with self.screenshots_on_failure():
+            contributor = self.page("contributor")
+            contributor.goto(f"/incidents/{self.incident.slug}/improve/")
+            form = contributor.locator("main form").last
+            form.get_by_label("Headline").fill("")
+            form.get_by_label("Occurred").fill("someday")
+            form.get_by_role("button", name="Send for review").click()
+
+            expect(contributor).to_have_title(re.compile(r"^Error: Improve: "))
+            summary = contributor.get_by_role("alert")
+            expect(summary).to_be_focused()
+            expect(summary.get_by_role("heading")).to_have_text("There are problems with what you sent")
+            headline = contributor.locator("#id_headline")
+            expect(headline).to_have_attribute("aria-invalid", "true")
+            expect(contributor.locator("#id_headline_error")).to_contain_text("This field is required.")
+            summary.get_by_role("link", name=re.compile("^Occurred")).click()
+            expect(contributor.locator("#id_occurred")).to_be_focused()
+
+    def test_the_improve_form_with_errors_has_no_accessibility_violations(self):
+        with self.screenshots_on_failure():
+            checker = self.page("checker", bypass_csp=True)
+            checker.goto(f"/incidents/{self.incident.slug}/improve/")
+            form = checker.locator("main form").last
+            form.get_by_label("Headline").fill("")
+            form.get_by_role("button", name="Send for review").click()
+            expect(checker.get_by_role("alert")).to_be_visible()
+            self.assertEqual(self.axe_violations(checker), [])
+            # The check can fail: a field without a label is reported.
+            checker.evaluate(
+                """document.querySelector("main form").insertAdjacentHTML("beforeend", "<input type=text>")"""
+            )
+            self.assertTrue(any(v.startswith("label:") for v in self.axe_violations(checker)))
+
+    def test_a_source_is_added_in_one_step(self):
+        with self.screenshots_on_failure():
+            contributor = self.page("contributor")
+            contributor.goto(f"/incidents/{self.incident.slug}/improve/")
+            source = contributor.locator(".add-source")
+            source.get_by_label("Web address").fill("https://research.example.org/audit")
+            source.get_by_label("Section").select_option(label="Research, advocacy")
+            source.get_by_label("Note (optional)").fill("An audit of the alerts.")
+            source.get_by_role("button", name="Send the source for review").click()
+
+            expect(contributor).to_have_url(re.compile(r"/submissions/[\w-]+/\?sent=1$"))
+            changes = contributor.locator("table.diff-table")
+            research = changes.locator(
+                "tr", has=contributor.get_by_role("rowheader", name=re.compile("Research"))
+            )
+            expect(research.locator("td.new ins")).to_have_text("https://research.example.org/audit")
+            expect(changes.locator("tr")).to_have_count(2)  # the header and that one row

@@ -212,7 +212,10 @@ class ReportFormTests(SubmissionsTestCase):
         )
         response = self.client.post("/submit/", data)
         [candidate] = response.context["candidates"]
-        self.assertEqual(candidate.reasons, ["names the same deployer or developer in the same period"])
+        self.assertEqual(
+            candidate.reasons,
+            ["names the same deployer or developer in the same period: Acme Retail; Lens Corp"],
+        )
 
     def test_mine_is_one_of_these_makes_it_an_improvement(self):
         data = self.report_data(
