@@ -34,7 +34,6 @@ from difflib import SequenceMatcher
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import reset_queries, transaction
-from django.db.models import Q
 
 from . import documents
 from .addresses import normalize_url
@@ -756,21 +755,22 @@ class Identities:
         ).values_list("value", "incident_id")
         for value, incident_id in pairs:
             self.by_id[value].append(incident_id)
-        wanted = Q(pk__in={pk for pks in self.by_id.values() for pk in pks})
-        wanted |= Q(source_key__in=sources) | Q(slug__in=slugs)
-        found = list(
-            Incident.objects.filter(wanted)
-            .order_by("pk")
-            .values_list("pk", "slug", "headline", "source_key", "merged_into_id")
-        )
+        # Three lookups, each on its own index (an OR of them would scan the table).
+        columns = ("pk", "slug", "headline", "source_key", "merged_into_id")
+        found = {}
+        for lookup in (
+            {"pk__in": {pk for pks in self.by_id.values() for pk in pks}},
+            {"source_key__in": sources},
+            {"slug__in": slugs},
+        ):
+            if next(iter(lookup.values())):
+                for values in Incident.objects.filter(**lookup).values_list(*columns):
+                    found[values[0]] = values
+        found = [found[pk] for pk in sorted(found)]
         # A merged incident's source and slug now lead to the incident it was merged into.
         survivors = {survivor for *_rest, survivor in found if survivor is not None}
         known = {pk for pk, *_rest in found}
-        found += list(
-            Incident.objects.filter(pk__in=survivors - known).values_list(
-                "pk", "slug", "headline", "source_key", "merged_into_id"
-            )
-        )
+        found += list(Incident.objects.filter(pk__in=survivors - known).values_list(*columns))
         self.merged_slugs = set()
         for pk, slug, headline, key, survivor in found:
             self.headline[pk], self.source[pk] = headline, key
