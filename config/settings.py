@@ -352,6 +352,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 NOTIFICATION_REQUEUE_AFTER = env_int("NOTIFICATION_REQUEUE_AFTER", 300, minimum=1)
 SUBMISSION_EMAIL_RETENTION_DAYS = env_int("SUBMISSION_EMAIL_RETENTION_DAYS", 90, minimum=1)
 DIGEST_HOUR = env_int("DIGEST_HOUR", 7)
+# The queue: a claim stops blocking other editors this many minutes after it was taken.
+CLAIM_EXPIRES_MINUTES = env_int("CLAIM_EXPIRES_MINUTES", 60, minimum=1)
 if DIGEST_HOUR > 23:
     raise ImproperlyConfigured(f"DIGEST_HOUR must be between 0 and 23, not {DIGEST_HOUR}.")
 

@@ -1,18 +1,30 @@
 """Everything not yet published: contributors' proposals and the editors' audit trail."""
 
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Greatest, Least
 from django.urls import reverse
+from django.utils import timezone
 
 from repository.models import Incident, Revision
 
 
 def new_token():
     return secrets.token_urlsafe(32)
+
+
+def claim_cutoff(now=None):
+    """Claims taken before this moment have expired: they no longer block anyone."""
+    return (now or timezone.now()) - timedelta(minutes=settings.CLAIM_EXPIRES_MINUTES)
+
+
+def claim_free_for(editor, now=None):
+    """Submissions this editor may act on as far as claims go: unclaimed, theirs, or expired."""
+    return Q(claimed_by__isnull=True) | Q(claimed_by=editor) | Q(claimed_at__lt=claim_cutoff(now))
 
 
 class Submission(models.Model):
@@ -152,6 +164,23 @@ class Submission(models.Model):
 
     def get_status_url(self):
         return reverse("submissions:status", args=[self.token])
+
+    @property
+    def claim_expires_at(self):
+        if self.claimed_at is None:
+            return None
+        return self.claimed_at + timedelta(minutes=settings.CLAIM_EXPIRES_MINUTES)
+
+    @property
+    def claim_holder(self):
+        """Who holds a live claim on it (None when unclaimed or the claim expired)."""
+        if self.claimed_by_id is None or self.claim_expires_at < timezone.now():
+            return None
+        return self.claimed_by
+
+    @property
+    def claim_expired(self):
+        return self.claimed_by_id is not None and self.claim_holder is None
 
     @property
     def public_name(self):

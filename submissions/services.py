@@ -22,7 +22,7 @@ from repository.services import (
 )
 
 from . import notifications
-from .models import ModerationEvent, Submission
+from .models import ModerationEvent, Submission, claim_cutoff, claim_free_for
 
 
 class TransitionError(Exception):
@@ -62,8 +62,29 @@ def _check_can_act(submission, editor):
             f"This submission is already {submission.get_state_display().lower()}"
             + (f" (by {_who(submission.decided_by)})." if submission.decided_by_id else ".")
         )
-    if submission.claimed_by_id and submission.claimed_by_id != editor.pk:
-        raise TransitionError(f"{_who(submission.claimed_by)} has claimed this submission.")
+    holder = submission.claim_holder
+    if holder is not None and holder.pk != editor.pk:
+        raise TransitionError(f"{_who(holder)} has claimed this submission.")
+
+
+def _taken_over(submission, editor, previous):
+    """Record that `editor` acts on a submission whose claim by someone else had expired."""
+    claimed_by_id, claimed_at = previous
+    if claimed_by_id is None or claimed_by_id == editor.pk:
+        return None
+    who = get_user_model().objects.filter(pk=claimed_by_id).values_list("username", flat=True).first()
+    return _event(
+        submission,
+        action=ModerationEvent.Action.CLAIM,
+        actor=editor,
+        note=f"Took over {who or 'someone'}'s expired claim.",
+        data={"took_over_from": who, "claimed_at": claimed_at.isoformat()},
+    )
+
+
+def _claim_before(submission):
+    """(claimed_by_id, claimed_at) as the row is now, to tell a take-over."""
+    return Submission.objects.filter(pk=submission.pk).values_list("claimed_by", "claimed_at").get()
 
 
 def submission_create(*, kind, proposed, incident=None, insight="", name="", email="", credit=False):
@@ -100,17 +121,26 @@ def _fetch_metadata(submission, base_revision):
 
 
 def submission_claim(*, submission, editor):
+    """Claim a pending submission: unclaimed, or claimed by someone whose claim expired
+    (CLAIM_EXPIRES_MINUTES), which is recorded as a take-over. Claiming again renews one's own."""
     with transaction.atomic():
-        claimed = Submission.objects.filter(
-            pk=submission.pk, state=Submission.State.PENDING, claimed_by__isnull=True
-        ).update(claimed_by=editor, claimed_at=timezone.now(), updated_at=timezone.now())
+        now = timezone.now()
+        previous = _claim_before(submission)
+        claimed = (
+            Submission.objects.filter(pk=submission.pk, state=Submission.State.PENDING)
+            .filter(Q(claimed_by__isnull=True) | Q(claimed_at__lt=claim_cutoff(now)))
+            .update(claimed_by=editor, claimed_at=now, updated_at=now)
+        )
         current = Submission.objects.select_related("claimed_by", "decided_by").get(pk=submission.pk)
         if not claimed:
             if current.claimed_by_id == editor.pk:
                 return current  # already ours: nothing to record
             _check_can_act(current, editor)
             raise TransitionError("This submission could not be claimed.")
-        _event(current, action=ModerationEvent.Action.CLAIM, actor=editor)
+        if previous[0] is not None and previous[0] != editor.pk:
+            _taken_over(current, editor, previous)
+        else:
+            _event(current, action=ModerationEvent.Action.CLAIM, actor=editor)
     return current
 
 
@@ -123,6 +153,10 @@ def submission_release(*, submission, editor, note=""):
         if not released:
             if current.claimed_by_id is None:
                 raise TransitionError("This submission is not claimed.")
+            if current.claim_expired:
+                raise TransitionError(
+                    f"This submission is not claimed: {_who(current.claimed_by)}'s claim expired."
+                )
             raise TransitionError(f"Only {_who(current.claimed_by)}, who claimed it, can release it.")
         _event(current, action=ModerationEvent.Action.RELEASE, actor=editor, note=note)
     return current
@@ -160,16 +194,19 @@ def _decide(submission, editor, **fields):
     passes no state here and sets it once the revision exists.
     """
     now = timezone.now()
+    previous = _claim_before(submission)
     decided = (
         Submission.objects.filter(pk=submission.pk, state=Submission.State.PENDING, decided_at__isnull=True)
-        .filter(Q(claimed_by__isnull=True) | Q(claimed_by=editor))
+        .filter(claim_free_for(editor, now))
         .update(decided_by=editor, decided_at=now, updated_at=now, **fields)
     )
     if not decided:
         current = Submission.objects.select_related("claimed_by", "decided_by").get(pk=submission.pk)
         _check_can_act(current, editor)
         raise TransitionError("This submission could not be decided.")
-    return Submission.objects.select_related("incident", "base_revision").get(pk=submission.pk)
+    current = Submission.objects.select_related("incident", "base_revision").get(pk=submission.pk)
+    _taken_over(current, editor, previous)
+    return current
 
 
 def _publish_approval(submission, editor, document, incident, expected_revision, action, note, data=None):
