@@ -1,11 +1,14 @@
+from urllib.parse import urlencode, urlsplit
+
 from axes.utils import reset as axes_reset
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, Q
-from django.http import HttpResponseBadRequest
+from django.http import HttpResponseBadRequest, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -30,7 +33,7 @@ from .forms import (
     new_names,
     whole_number,
 )
-from .models import EditorProfile, ModerationEvent, Submission
+from .models import EditorProfile, ModerationEvent, Submission, claim_free_for
 from .ratelimit import rate_limited
 
 QUEUE_PAGE_SIZE = 50
@@ -198,6 +201,7 @@ def queue(request):
         {
             "filter": submissions,
             "page": page,
+            "queue_url": queue_url_checked(request.get_full_path()),
             "counts": [(state, label, counts.get(state, 0)) for state, label in Submission.State.choices],
         },
     )
@@ -341,21 +345,84 @@ def review(request, pk):
     )
     context = _review_context(submission)
     dismissal = {"reason": Submission.Reason.NOT_DUPLICATE} if submission.is_merge else None
-    context.update(reject_form=RejectForm(initial=dismissal), merge_form=MergeForm(), note_form=NoteForm())
+    context.update(
+        reject_form=RejectForm(initial=dismissal),
+        merge_form=MergeForm(),
+        note_form=NoteForm(),
+        next_url=_next_param(request),
+    )
     return render(request, "submissions/review.html", context)
 
 
-def _act(request, pk, action, success):
-    """Run one transition for the submission and go back to its review page."""
+def queue_url_checked(value):
+    """The queue's address with its filter, if `value` is one; None for anything else.
+
+    Only a local address of the queue itself is followed, so a `next` parameter can never send
+    an editor to another site or page. The page number is dropped: the filter is what counts.
+    """
+    if not isinstance(value, str) or not value or any(c in value for c in "\\\r\n\t"):
+        return None
+    parts = urlsplit(value)
+    queue = reverse("submissions:queue")
+    if parts.scheme or parts.netloc or parts.fragment or parts.path != queue:
+        return None
+    query = QueryDict(parts.query, mutable=True)
+    query.pop("page", None)
+    return f"{queue}?{query.urlencode()}" if query else queue
+
+
+def _next_param(request):
+    return queue_url_checked(request.POST.get("next") or request.GET.get("next"))
+
+
+def _with_next(url, queue_url):
+    return f"{url}?{urlencode({'next': queue_url})}" if queue_url else url
+
+
+def next_pending(request, queue_url, after):
+    """The pending submission after `after` in the queue's order under `queue_url`'s filter,
+    else the first one before it; skipping those another editor holds a live claim on."""
+    query = QueryDict(urlsplit(queue_url).query, mutable=True)
+    query["state"] = Submission.State.PENDING
+    waiting = (
+        SubmissionFilter(query, queryset=Submission.objects.all(), request=request)
+        .qs.filter(state=Submission.State.PENDING)
+        .filter(claim_free_for(request.user))
+        .exclude(pk=after.pk)
+    )
+    later = Q(created_at__gt=after.created_at) | Q(created_at=after.created_at, pk__gt=after.pk)
+    return waiting.filter(later).first() or waiting.first()
+
+
+def _after_decision(request, submission):
+    """Land on the next pending item of the queue's current filter, or on the queue."""
+    queue_url = _next_param(request) or reverse("submissions:queue")
+    following = next_pending(request, queue_url, submission)
+    if following is None:
+        messages.info(request, "Nothing else waits in this view of the queue.")
+        return redirect(queue_url)
+    return redirect(_with_next(following.get_absolute_url(), queue_url))
+
+
+def _back_to_review(request, pk):
+    return redirect(_with_next(reverse("submissions:review", args=[pk]), _next_param(request)))
+
+
+def _act(request, pk, action, success, decision=False):
+    """Run one transition for the submission; after a decision go on to the next item in the
+    queue, otherwise (or when it failed) back to its review page."""
     submission = get_object_or_404(Submission, pk=pk)
     try:
         action(submission)
-        messages.success(request, success)
     except services.TransitionError as exc:
         messages.error(request, str(exc))
     except documents.DocumentError as exc:
         messages.error(request, "; ".join(f"{path}: {' '.join(m)}" for path, m in exc.message_dict.items()))
-    return redirect("submissions:review", pk=pk)
+    else:
+        messages.success(request, success)
+        if decision:
+            return _after_decision(request, submission)
+    return _back_to_review(request, pk)
 
 
 def _revision_id(request):
@@ -374,7 +441,11 @@ def claim(request, pk):
 @editor_required
 def release(request, pk):
     return _act(
-        request, pk, lambda s: services.submission_release(submission=s, editor=request.user), "Released."
+        request,
+        pk,
+        lambda s: services.submission_release(submission=s, editor=request.user),
+        "Released.",
+        decision=True,
     )
 
 
@@ -389,7 +460,7 @@ def approve(request, pk):
             note=request.POST.get("note", "")[:1000],
         )
 
-    return _act(request, pk, action, "Approved and published.")
+    return _act(request, pk, action, "Approved and published.", decision=True)
 
 
 @require_POST
@@ -423,7 +494,7 @@ def resolve(request, pk):
             note=request.POST.get("note", "")[:1000],
         )
 
-    return _act(request, pk, action, "Approved with your choices and published.")
+    return _act(request, pk, action, "Approved with your choices and published.", decision=True)
 
 
 @require_POST
@@ -432,7 +503,7 @@ def merge(request, pk):
     form = MergeForm(request.POST)
     if not form.is_valid():
         messages.error(request, " ".join(form.errors.get("target", ["Choose an incident."])))
-        return redirect("submissions:review", pk=pk)
+        return _back_to_review(request, pk)
 
     def action(submission):
         services.submission_merge(
@@ -442,7 +513,13 @@ def merge(request, pk):
             note=request.POST.get("note", "")[:1000],
         )
 
-    return _act(request, pk, action, f"Merged into “{form.cleaned_data['target'].headline}” and published.")
+    return _act(
+        request,
+        pk,
+        action,
+        f"Merged into “{form.cleaned_data['target'].headline}” and published.",
+        decision=True,
+    )
 
 
 @require_POST
@@ -471,7 +548,11 @@ def merge_incidents(request, pk):
         )
 
     return _act(
-        request, pk, action, "Merged: the incident you kept carries both now; the other one leads to it."
+        request,
+        pk,
+        action,
+        "Merged: the incident you kept carries both now; the other one leads to it.",
+        decision=True,
     )
 
 
@@ -481,7 +562,7 @@ def reject(request, pk):
     form = RejectForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose a reason for the rejection.")
-        return redirect("submissions:review", pk=pk)
+        return _back_to_review(request, pk)
 
     def action(submission):
         services.submission_reject(
@@ -491,7 +572,7 @@ def reject(request, pk):
             note=form.cleaned_data["note"],
         )
 
-    return _act(request, pk, action, "Rejected.")
+    return _act(request, pk, action, "Rejected.", decision=True)
 
 
 @require_POST
@@ -500,7 +581,7 @@ def note(request, pk):
     form = NoteForm(request.POST)
     if not form.is_valid():
         messages.error(request, "A note needs some text.")
-        return redirect("submissions:review", pk=pk)
+        return _back_to_review(request, pk)
     return _act(
         request,
         pk,
@@ -538,7 +619,7 @@ def edit(request, pk):
     submission = get_object_or_404(Submission.objects.select_related("incident"), pk=pk)
     if not submission.is_pending or submission.is_merge:
         messages.error(request, "Only a pending proposal of a document can be edited.")
-        return redirect("submissions:review", pk=pk)
+        return _back_to_review(request, pk)
     form = DocumentForm(
         request.POST or None, vocabularies=list(Vocabulary.objects.all()), document=submission.proposed
     )
@@ -560,7 +641,11 @@ def edit(request, pk):
                 ),
                 "Proposal updated. Review it, then decide.",
             )
-    return render(request, "submissions/edit.html", {"submission": submission, "form": form})
+    return render(
+        request,
+        "submissions/edit.html",
+        {"submission": submission, "form": form, "next_url": _next_param(request)},
+    )
 
 
 @require_POST

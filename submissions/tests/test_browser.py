@@ -202,9 +202,14 @@ class ImproveReviewPublishTests(StaticLiveServerTestCase):
         editor.get_by_label("Note for the history (optional)").fill("Checked against the maker's documents.")
         editor.get_by_role("button", name="Approve as proposed").click()
         expect(editor.locator(".messages")).to_contain_text("Approved and published.")
+        # Nothing else waits: the editor is back on the queue, told so.
+        expect(editor.get_by_role("heading", level=1)).to_have_text("Moderation queue")
+        expect(editor.locator(".messages")).to_contain_text("Nothing else waits in this view of the queue.")
+        expect(pending).to_have_text("0")
+        editor.get_by_role("link", name="Approved").first.click()
+        editor.locator("table.queue").get_by_role("link", name=NEW_HEADLINE).click()
         expect(editor.locator("main .state").first).to_have_text("Approved")
         expect(editor.get_by_role("link", name="revision 2")).to_be_visible()
-        expect(pending).to_have_text("0")
 
         # Anyone now sees the new headline, and the change in the page's history.
         visitor = self.page("visitor")

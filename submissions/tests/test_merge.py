@@ -289,7 +289,8 @@ class MergeProposalPageTests(DuplicatesTestCase):
         event = self.proposal.events.get(action=ModerationEvent.Action.MERGE)
         self.assertEqual(event.data["survivor"], self.incident.number)
         self.assertEqual(event.note, "Same story")
-        self.assertContains(response, f"of #{self.incident.number}, the incident kept")
+        review = self.client.get(f"/moderation/{self.proposal.pk}/")
+        self.assertContains(review, f"of #{self.incident.number}, the incident kept")
 
     def test_the_editor_may_keep_the_newer_one(self):
         self.client.post(

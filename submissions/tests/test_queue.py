@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 from unittest import mock
+from urllib.parse import urlencode
 
 from django.test import override_settings
 
@@ -109,3 +110,81 @@ class ClaimExpiryTests(SubmissionsTestCase):
             self.assertContains(review, "edith's claim expired at 2 March 10:00: you may take it over.")
             self.assertContains(review, "Take it over")
             self.assertContains(review, "Reject because")
+
+
+class NextItemTests(SubmissionsTestCase):
+    """After any decision the editor lands on the next pending item of the queue's filter."""
+
+    def setUp(self):
+        super().setUp()
+        self.client.force_login(self.editor)
+        self.first = self.propose(headline="First")
+        self.report = self.report_new(headline="A report")
+        self.second = self.propose(headline="Second")
+        self.third = self.propose(headline="Third")
+
+    def review_url(self, submission, queue="/moderation/?kind=improvement"):
+        return f"/moderation/{submission.pk}/?{urlencode({'next': queue})}"
+
+    def test_the_queue_links_carry_its_filter_to_the_review_page(self):
+        response = self.client.get("/moderation/?kind=improvement&page=1")
+        self.assertContains(response, f'href="{self.review_url(self.first)}"')
+        review = self.client.get(self.review_url(self.first))
+        self.assertContains(review, '<input type="hidden" name="next" value="/moderation/?kind=improvement">')
+
+    def test_decisions_go_on_in_queue_order_within_the_filter(self):
+        queue = "/moderation/?kind=improvement"
+        response = self.client.post(f"/moderation/{self.first.pk}/reject/", {"reason": "spam", "next": queue})
+        self.assertRedirects(response, self.review_url(self.second), fetch_redirect_response=False)
+        response = self.client.post(f"/moderation/{self.second.pk}/approve/", {"next": queue})
+        self.assertRedirects(response, self.review_url(self.third), fetch_redirect_response=False)
+        response = self.client.post(
+            f"/moderation/{self.third.pk}/reject/", {"reason": "duplicate", "next": queue}, follow=True
+        )
+        self.assertRedirects(response, queue)  # the report waits, but not in this filter
+        self.assertContains(response, "Nothing else waits in this view of the queue.")
+
+    def test_a_release_goes_on_to_the_next_and_wraps_around(self):
+        services.submission_claim(submission=self.third, editor=self.editor)
+        response = self.client.post(f"/moderation/{self.third.pk}/release/", {"next": "/moderation/"})
+        self.assertRedirects(
+            response, self.review_url(self.first, "/moderation/"), fetch_redirect_response=False
+        )
+
+    def test_items_another_editor_holds_are_skipped(self):
+        services.submission_claim(submission=self.second, editor=self.other_editor)
+        response = self.client.post(
+            f"/moderation/{self.first.pk}/reject/",
+            {"reason": "spam", "next": "/moderation/?kind=improvement"},
+        )
+        self.assertRedirects(response, self.review_url(self.third), fetch_redirect_response=False)
+
+    def test_without_a_filter_the_whole_pending_queue_is_next(self):
+        response = self.client.post(f"/moderation/{self.first.pk}/reject/", {"reason": "spam"})
+        self.assertRedirects(
+            response, self.review_url(self.report, "/moderation/"), fetch_redirect_response=False
+        )
+
+    def test_next_only_ever_leads_to_the_queue(self):
+        for hostile in (
+            "https://evil.example.org/moderation/",
+            "//evil.example.org/moderation/",
+            "/accounts/logout/",
+            "/moderation/1/",
+            "/\\evil.example.org/moderation/",
+            "javascript:alert(1)",
+        ):
+            with self.subTest(next=hostile):
+                submission = self.propose(headline=f"Try {hostile}")
+                response = self.client.post(
+                    f"/moderation/{submission.pk}/reject/", {"reason": "spam", "next": hostile}
+                )
+                self.assertEqual(response.status_code, 302)
+                self.assertTrue(response["Location"].startswith("/moderation/"), response["Location"])
+                self.assertIn("next=%2Fmoderation%2F&", response["Location"] + "&")
+
+    def test_a_failed_decision_stays_on_the_review_page_with_the_filter(self):
+        services.submission_claim(submission=self.first, editor=self.other_editor)
+        queue = "/moderation/?kind=improvement"
+        response = self.client.post(f"/moderation/{self.first.pk}/reject/", {"reason": "spam", "next": queue})
+        self.assertRedirects(response, self.review_url(self.first), fetch_redirect_response=False)
