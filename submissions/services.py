@@ -5,6 +5,8 @@ update (so that of two editors acting at once exactly one wins), writes the audi
 and queues follow-up work for after the commit.
 """
 
+from dataclasses import dataclass, field
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
@@ -379,6 +381,39 @@ def submission_reject(*, submission, editor, reason, note=""):
         )
         notifications.notification_for_decision(submission=current)
     return current
+
+
+@dataclass
+class BulkResult:
+    done: list = field(default_factory=list)  # the submissions changed
+    failed: list = field(default_factory=list)  # (submission, why) for the others
+
+
+def _each(submissions, transition):
+    """Run one transition per submission, each in its own transaction: one that fails (another
+    editor decided it meanwhile) is reported and leaves the others done."""
+    result = BulkResult()
+    for submission in submissions:
+        try:
+            result.done.append(transition(submission))
+        except TransitionError as exc:
+            result.failed.append((submission, str(exc)))
+    return result
+
+
+def submissions_reject(*, submissions, editor, reason, note=""):
+    """Reject many (spam, say) for one reason, each exactly as `submission_reject` would."""
+    if reason not in Submission.Reason.values:
+        raise TransitionError("Choose a reason for the rejection.")
+    return _each(
+        submissions,
+        lambda submission: submission_reject(submission=submission, editor=editor, reason=reason, note=note),
+    )
+
+
+def submissions_release(*, submissions, editor):
+    """Release many of one's claims, each exactly as `submission_release` would."""
+    return _each(submissions, lambda submission: submission_release(submission=submission, editor=editor))
 
 
 def submission_withdraw(*, submission):

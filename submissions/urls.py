@@ -8,6 +8,7 @@ urlpatterns = [
     path("submit/", views.report, name="report"),
     path("submissions/<str:token>/", views.status, name="status"),
     path("moderation/", views.queue, name="queue"),
+    path("moderation/bulk/", views.bulk, name="bulk"),
     path("moderation/settings/", views.editor_settings, name="editor_settings"),
     path("moderation/links/", views.broken_links, name="broken_links"),
     path("moderation/<int:pk>/", views.review, name="review"),

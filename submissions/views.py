@@ -21,6 +21,7 @@ from .dedupe import reason_text
 from .duplicates import find_duplicates
 from .filters import SubmissionFilter
 from .forms import (
+    BulkForm,
     DocumentForm,
     DuplicateChoiceForm,
     EditorPasswordResetForm,
@@ -202,9 +203,45 @@ def queue(request):
             "filter": submissions,
             "page": page,
             "queue_url": queue_url_checked(request.get_full_path()),
+            "bulk_form": BulkForm(),
             "counts": [(state, label, counts.get(state, 0)) for state, label in Submission.State.choices],
         },
     )
+
+
+@require_POST
+@editor_required
+def bulk(request):
+    """Reject the selected submissions for one reason, or release them: each through the same
+    service as one at a time; those that cannot be (decided meanwhile) are named with why."""
+    queue_url = _next_param(request) or reverse("submissions:queue")
+    form = BulkForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            messages.error(request, " ".join(errors))
+        return redirect(queue_url)
+    data = form.cleaned_data
+    chosen = list(Submission.objects.filter(pk__in=data["ids"]).order_by("created_at", "id"))
+    if data["action"] == "reject":
+        result = services.submissions_reject(
+            submissions=chosen, editor=request.user, reason=data["reason"], note=data["note"]
+        )
+        done = "Rejected"
+    else:
+        result = services.submissions_release(submissions=chosen, editor=request.user)
+        done = "Released"
+    missing = sorted(set(data["ids"]) - {submission.pk for submission in chosen})
+    if result.done:
+        messages.success(request, f"{done} {_numbers(result.done)}.")
+    for submission, why in result.failed:
+        messages.error(request, f"Not {done.lower()}: #{submission.pk}: {why}")
+    if missing:
+        messages.error(request, f"Not found: {', '.join(f'#{pk}' for pk in missing)}.")
+    return redirect(queue_url)
+
+
+def _numbers(submissions):
+    return ", ".join(f"#{submission.pk}" for submission in submissions)
 
 
 def _external_id_text(item):

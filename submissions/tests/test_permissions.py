@@ -21,6 +21,7 @@ class PermissionMatrixTests(SubmissionsTestCase):
         pair = Submission.objects.create(
             kind=Submission.Kind.MERGE, incident=self.incident, other_incident=twin, proposed={}
         )
+        self.spam = self.report_new(headline="Cheap watches")
         return [
             # (method, url, data, the editor's expected status)
             ("get", "/moderation/", {}, 200),
@@ -46,6 +47,7 @@ class PermissionMatrixTests(SubmissionsTestCase):
                 302,
             ),
             ("get", f"/moderation/{pair.pk}/", {}, 200),
+            ("post", "/moderation/bulk/", {"ids": [self.spam.pk], "action": "reject", "reason": "spam"}, 302),
             ("post", f"/moderation/{pair.pk}/merge-incidents/", {"survivor": self.incident.pk}, 302),
         ]
 
@@ -57,7 +59,7 @@ class PermissionMatrixTests(SubmissionsTestCase):
                 self.assertTrue(
                     response["Location"].startswith("/accounts/login/?next="), response["Location"]
                 )
-        self.assertEqual(Submission.objects.filter(state="pending").count(), 2)
+        self.assertEqual(Submission.objects.filter(state="pending").count(), 3)
         self.assertFalse(Incident.objects.filter(merged_into__isnull=False).exists())
 
     def test_signed_in_non_editors_are_refused(self):
@@ -65,7 +67,7 @@ class PermissionMatrixTests(SubmissionsTestCase):
         for method, url, data, _ in self.urls():
             with self.subTest(method=method, url=url):
                 self.assertEqual(getattr(self.client, method)(url, data).status_code, 403)
-        self.assertEqual(Submission.objects.filter(state="pending").count(), 2)
+        self.assertEqual(Submission.objects.filter(state="pending").count(), 3)
         self.assertEqual(Incident.objects.get(slug="camera-flags-minority").revisions.count(), 2)
         self.assertFalse(Incident.objects.filter(merged_into__isnull=False).exists())
 
@@ -75,6 +77,10 @@ class PermissionMatrixTests(SubmissionsTestCase):
             with self.subTest(method=method, url=url):
                 self.assertEqual(getattr(self.client, method)(url, data).status_code, expected)
         self.assertEqual(Incident.objects.get(slug="camera-twin").merged_into, self.incident)
+        self.spam.refresh_from_db()
+        self.assertEqual(
+            (self.spam.state, self.spam.reason, self.spam.decided_by), ("rejected", "spam", self.editor)
+        )
 
     def test_moderation_actions_refuse_get(self):
         self.client.force_login(self.editor)
@@ -92,6 +98,7 @@ class PermissionMatrixTests(SubmissionsTestCase):
         ):
             with self.subTest(action=action):
                 self.assertEqual(self.client.get(f"/moderation/{submission.pk}/{action}/").status_code, 405)
+        self.assertEqual(self.client.get("/moderation/bulk/").status_code, 405)
 
     def test_public_pages_are_open_to_everyone(self):
         submission = self.propose(headline="Changed")

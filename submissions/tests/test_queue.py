@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from django.test import override_settings
 
 from submissions import services
-from submissions.models import ModerationEvent
+from submissions.models import ModerationEvent, Submission
 from submissions.tests.base import SubmissionsTestCase
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -188,3 +188,108 @@ class NextItemTests(SubmissionsTestCase):
         queue = "/moderation/?kind=improvement"
         response = self.client.post(f"/moderation/{self.first.pk}/reject/", {"reason": "spam", "next": queue})
         self.assertRedirects(response, self.review_url(self.first), fetch_redirect_response=False)
+
+
+class BulkActionTests(SubmissionsTestCase):
+    """Select many in the queue, then reject them for one reason or release them."""
+
+    def setUp(self):
+        super().setUp()
+        self.client.force_login(self.editor)
+        self.spam = [self.report_new(headline=f"Cheap watches {n}") for n in range(3)]
+
+    def post(self, ids, **data):
+        return self.client.post(
+            "/moderation/bulk/", {"ids": [str(pk) for pk in ids], "next": "/moderation/?kind=new", **data}
+        )
+
+    def test_the_queue_offers_a_checkbox_per_pending_row(self):
+        response = self.client.get("/moderation/")
+        for submission in self.spam:
+            self.assertContains(response, f'<input type="checkbox" name="ids" value="{submission.pk}"')
+        self.assertContains(response, "Reject selected")
+        self.assertContains(response, "Release selected")
+
+    def test_reject_selected_with_one_reason_and_note(self):
+        with self.captureOnCommitCallbacks(execute=False) as queued:
+            response = self.post(
+                [s.pk for s in self.spam], action="reject", reason="spam", note="Advertising."
+            )
+        self.assertRedirects(response, "/moderation/?kind=new", fetch_redirect_response=False)
+        for submission in self.spam:
+            submission.refresh_from_db()
+            self.assertEqual(
+                (submission.state, submission.reason, submission.decision_note, submission.decided_by),
+                ("rejected", "spam", "Advertising.", self.editor),
+            )
+            event = submission.events.last()
+            self.assertEqual(
+                (event.action, event.actor, event.data), ("reject", self.editor, {"reason": "spam"})
+            )
+            self.assertTrue(submission.notifications.filter(kind="decision").exists())
+        self.assertEqual(len(queued), 3)  # one decision email each, after commit
+        messages = [str(m) for m in response.wsgi_request._messages]
+        self.assertEqual(messages, [f"Rejected {', '.join(f'#{s.pk}' for s in self.spam)}."])
+
+    def test_a_partial_failure_names_the_ones_that_failed_and_why(self):
+        decided, claimed, free = self.spam
+        services.submission_approve(submission=decided, editor=self.other_editor)
+        services.submission_claim(submission=claimed, editor=self.other_editor)
+        response = self.post(
+            [decided.pk, claimed.pk, free.pk, 999999], action="reject", reason="out_of_scope"
+        )
+        messages = [str(m) for m in response.wsgi_request._messages]
+        self.assertEqual(
+            messages,
+            [
+                f"Rejected #{free.pk}.",
+                f"Not rejected: #{decided.pk}: This submission is already approved (by ezra).",
+                f"Not rejected: #{claimed.pk}: ezra has claimed this submission.",
+                "Not found: #999999.",
+            ],
+        )
+        states = dict(Submission.objects.filter(pk__in=[s.pk for s in self.spam]).values_list("pk", "state"))
+        self.assertEqual(states, {decided.pk: "approved", claimed.pk: "pending", free.pk: "rejected"})
+        self.assertFalse(claimed.events.filter(action="reject").exists())
+
+    def test_release_selected_releases_ones_own_claims(self):
+        mine, theirs, unclaimed = self.spam
+        services.submission_claim(submission=mine, editor=self.editor)
+        services.submission_claim(submission=theirs, editor=self.other_editor)
+        response = self.post([mine.pk, theirs.pk, unclaimed.pk], action="release")
+        messages = [str(m) for m in response.wsgi_request._messages]
+        self.assertEqual(
+            messages,
+            [
+                f"Released #{mine.pk}.",
+                f"Not released: #{theirs.pk}: Only ezra, who claimed it, can release it.",
+                f"Not released: #{unclaimed.pk}: This submission is not claimed.",
+            ],
+        )
+        claims = dict(
+            Submission.objects.filter(pk__in=[s.pk for s in self.spam]).values_list("pk", "claimed_by")
+        )
+        self.assertEqual(claims, {mine.pk: None, theirs.pk: self.other_editor.pk, unclaimed.pk: None})
+        self.assertEqual(mine.events.last().action, "release")
+
+    def test_a_rejection_needs_a_reason_and_a_selection(self):
+        for data, message in (
+            ({"ids": [self.spam[0].pk], "action": "reject"}, "Choose a reason for the rejection."),
+            ({"action": "reject", "reason": "spam"}, "Select some submissions first."),
+            ({"ids": ["1x"], "action": "release"}, "Unknown submission."),
+        ):
+            with self.subTest(data=data):
+                response = self.client.post("/moderation/bulk/", data)
+                self.assertRedirects(response, "/moderation/", fetch_redirect_response=False)
+                self.assertIn(message, [str(m) for m in response.wsgi_request._messages])
+        self.assertFalse(Submission.objects.exclude(state="pending").exists())
+
+    def test_the_cost_is_the_same_for_each_item(self):
+        # Around the items: the session, the user, the user's and the group's permissions, the
+        # rows selected (5). Each rejection (10): a savepoint; the claim as it was; the
+        # conditional update; the row again; the event; the decision email looked up, then
+        # written in its own savepoint (3); both savepoints released.
+        with self.assertNumQueries(5 + 10):
+            self.post([self.spam[0].pk], action="reject", reason="spam")
+        with self.assertNumQueries(5 + 2 * 10):
+            self.post([self.spam[1].pk, self.spam[2].pk], action="reject", reason="spam")
