@@ -293,3 +293,43 @@ class BulkActionTests(SubmissionsTestCase):
             self.post([self.spam[0].pk], action="reject", reason="spam")
         with self.assertNumQueries(5 + 2 * 10):
             self.post([self.spam[1].pk, self.spam[2].pk], action="reject", reason="spam")
+
+
+class ConflictViewTests(SubmissionsTestCase):
+    """The incident changed since the proposal: the three-way view keeps every way out."""
+
+    def setUp(self):
+        super().setUp()
+        from repository.services import incident_publish
+
+        self.submission = self.propose(headline="Proposed headline", occurred="2021-03")
+        current = {**self.incident.current_revision.document, "occurred": "2021-04"}
+        incident_publish(document=current, incident=self.incident)
+        self.client.force_login(self.editor)
+
+    def test_reject_and_edit_are_offered_beside_the_choices(self):
+        response = self.client.get(f"/moderation/{self.submission.pk}/")
+        self.assertContains(response, f'action="/moderation/{self.submission.pk}/resolve/"')
+        self.assertContains(response, f'action="/moderation/{self.submission.pk}/reject/"')
+        self.assertContains(response, f'href="/moderation/{self.submission.pk}/edit/"')
+        self.assertNotContains(response, "Approve as proposed")
+        response = self.client.post(f"/moderation/{self.submission.pk}/reject/", {"reason": "other"})
+        self.submission.refresh_from_db()
+        self.assertEqual(self.submission.state, "rejected")
+
+    def test_each_fields_choices_are_one_labelled_group(self):
+        html = self.client.get(f"/moderation/{self.submission.pk}/").content.decode()
+        self.assertInHTML("<legend>Occurred <strong>(conflict: changed by both)</strong></legend>", html)
+        self.assertInHTML("<legend>Headline</legend>", html)
+        self.assertEqual(html.count('<fieldset class="three-way'), 2)
+        fieldset = html[
+            html.index("<legend>Occurred") : html.index("</fieldset>", html.index("<legend>Occurred"))
+        ]
+        self.assertEqual(fieldset.count('name="choice_occurred"'), 3)
+
+    def test_dates_show_as_people_write_them(self):
+        response = self.client.get(f"/moderation/{self.submission.pk}/")
+        for text in ("February 2021", "April 2021", "March 2021"):
+            self.assertContains(response, text)
+        self.assertNotContains(response, "2021-03")
+        self.assertNotContains(response, "<pre>2021-02</pre>")
