@@ -318,6 +318,29 @@ class ImproveForm(HoneypotMixin, ContributorMixin, DocumentForm):
         return data
 
 
+class ReviseForm(HoneypotMixin, DocumentForm):
+    """The contributor's revision of their proposal after an editor asked for changes."""
+
+    insight = forms.CharField(
+        required=False,
+        max_length=10_000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        label="What you changed",
+        help_text="Optional; the editor reads this with your revision.",
+    )
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            self.proposed = self.to_document()
+        except documents.DocumentError as exc:
+            for path, messages in exc.message_dict.items():
+                self.add_error(None, f"{path}: {' '.join(messages)}")
+        return data
+
+
 class NewIncidentForm(HoneypotMixin, ContributorMixin, TermFieldsMixin, forms.Form):
     REPORT_VOCABULARIES = ("country", "sector", "technology")
 
@@ -494,6 +517,15 @@ class EditorSettingsForm(forms.ModelForm):
 
 class NoteForm(forms.Form):
     note = forms.CharField(max_length=5000, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class AskChangesForm(forms.Form):
+    note = forms.CharField(
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="What should change",
+        help_text="Shown to the contributor, who can revise and send it again.",
+    )
 
 
 def new_names(document):

@@ -35,9 +35,11 @@ class Submission(models.Model):
 
     class State(models.TextChoices):
         PENDING = "pending", "Pending review"
+        NEEDS_CHANGES = "needs_changes", "Changes asked"
         APPROVED = "approved", "Approved"
         REJECTED = "rejected", "Rejected"
         WITHDRAWN = "withdrawn", "Withdrawn"
+        EXPIRED = "expired", "Expired (changes asked, none came)"
 
     class Reason(models.TextChoices):
         DUPLICATE = "duplicate", "Duplicate of an existing incident"
@@ -95,6 +97,9 @@ class Submission(models.Model):
         help_text="The revision an approval published.",
     )
     email_scrubbed_at = models.DateTimeField(null=True, blank=True)
+    changes_asked_at = models.DateTimeField(
+        null=True, blank=True, help_text="When an editor last sent it back for changes."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -114,6 +119,10 @@ class Submission(models.Model):
             models.CheckConstraint(
                 condition=Q(state="pending") | Q(claimed_by__isnull=True),
                 name="submissions_submission_only_pending_is_claimed",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="needs_changes") | Q(changes_asked_at__isnull=False, decision_note__gt=""),
+                name="submissions_submission_needs_changes_has_note_and_time",
             ),
             models.CheckConstraint(
                 condition=~Q(state__in=["approved", "rejected"]) | Q(decided_at__isnull=False),
@@ -151,6 +160,12 @@ class Submission(models.Model):
             models.Index(fields=["state", "created_at"], name="submissions_queue"),
             # "How many proposals wait on this incident" on incident pages.
             models.Index(fields=["incident", "state"], name="submissions_by_incident"),
+            # The expiry task: proposals sent back for changes, oldest request first.
+            models.Index(
+                fields=["changes_asked_at"],
+                name="submissions_needs_changes",
+                condition=Q(state="needs_changes"),
+            ),
         ]
 
     def __str__(self):
@@ -195,6 +210,26 @@ class Submission(models.Model):
         return self.kind == self.Kind.MERGE
 
 
+class SubmissionVersion(models.Model):
+    """An earlier version of a proposal, kept when the contributor revises it after an editor
+    asked for changes (the submission holds the newest)."""
+
+    submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    proposed = models.JSONField()
+    insight = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, help_text="When a revision replaced it.")
+
+    class Meta:
+        ordering = ["submission", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["submission", "number"], name="submissions_version_number_once"),
+        ]
+
+    def __str__(self):
+        return f"#{self.submission_id} version {self.number}"
+
+
 class ModerationEvent(models.Model):
     """The audit log: every submission, claim, edit, decision and note. Never deleted."""
 
@@ -207,6 +242,9 @@ class ModerationEvent(models.Model):
         MERGE = "merge", "Merged into an incident"
         REJECT = "reject", "Rejected"
         WITHDRAW = "withdraw", "Withdrawn"
+        ASK_CHANGES = "ask_changes", "Asked for changes"
+        RESUBMIT = "resubmit", "Revised and sent again"
+        EXPIRE = "expire", "Expired"
         NOTE = "note", "Note"
 
     submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="events")
@@ -258,6 +296,7 @@ class Notification(models.Model):
         RECEIVED = "received", "New submission (to an editor)"
         DIGEST = "digest", "Daily digest (to an editor)"
         DECISION = "decision", "Decision (to the contributor)"
+        CHANGES = "changes", "Changes asked (to the contributor)"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     key = models.CharField(max_length=100, unique=True, help_text="One notification per event and person.")

@@ -6,7 +6,9 @@ and queues follow-up work for after the commit.
 """
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
@@ -24,7 +26,7 @@ from repository.services import (
 )
 
 from . import notifications
-from .models import ModerationEvent, Submission, claim_cutoff, claim_free_for
+from .models import ModerationEvent, Submission, SubmissionVersion, claim_cutoff, claim_free_for
 
 
 class TransitionError(Exception):
@@ -59,6 +61,8 @@ def _who(user):
 
 
 def _check_can_act(submission, editor):
+    if submission.state == Submission.State.NEEDS_CHANGES:
+        raise TransitionError("This submission was sent back to its contributor for changes.")
     if submission.state != Submission.State.PENDING:
         raise TransitionError(
             f"This submission is already {submission.get_state_display().lower()}"
@@ -414,6 +418,101 @@ def submissions_reject(*, submissions, editor, reason, note=""):
 def submissions_release(*, submissions, editor):
     """Release many of one's claims, each exactly as `submission_release` would."""
     return _each(submissions, lambda submission: submission_release(submission=submission, editor=editor))
+
+
+def submission_ask_changes(*, submission, editor, note):
+    """Send a proposal back to its contributor with a note saying what to change. Their status
+    page shows the note and lets them revise it; they get an email when they left one."""
+    note = note.strip()
+    if not note:
+        raise TransitionError("Say what should change: the contributor reads this note.")
+    if submission.kind == Submission.Kind.MERGE:
+        raise TransitionError("A merge proposal has no contributor to ask.")
+    with transaction.atomic():
+        now = timezone.now()
+        previous = _claim_before(submission)
+        asked = (
+            Submission.objects.filter(pk=submission.pk, state=Submission.State.PENDING)
+            .filter(claim_free_for(editor, now))
+            .update(
+                state=Submission.State.NEEDS_CHANGES,
+                decision_note=note,
+                changes_asked_at=now,
+                claimed_by=None,
+                claimed_at=None,
+                updated_at=now,
+            )
+        )
+        current = Submission.objects.select_related("claimed_by", "decided_by").get(pk=submission.pk)
+        if not asked:
+            _check_can_act(current, editor)
+            raise TransitionError("This submission could not be sent back.")
+        _taken_over(current, editor, previous)
+        _event(
+            current,
+            action=ModerationEvent.Action.ASK_CHANGES,
+            actor=editor,
+            from_state=Submission.State.PENDING,
+            to_state=Submission.State.NEEDS_CHANGES,
+            note=note,
+        )
+        notifications.notification_for_changes(submission=current)
+    return current
+
+
+def submission_resubmit(*, submission, proposed, insight=""):
+    """The contributor's revision after an editor asked for changes: the earlier proposal is
+    kept as a numbered version, and the submission goes back to the queue."""
+    proposed = documents.normalize(proposed)
+    with transaction.atomic():
+        current = _locked(submission)
+        if current.state != Submission.State.NEEDS_CHANGES:
+            raise TransitionError(
+                f"It can no longer be revised: it is {current.get_state_display().lower()}."
+            )
+        number = current.versions.count() + 1
+        SubmissionVersion.objects.create(
+            submission=current, number=number, proposed=current.proposed, insight=current.insight
+        )
+        changes = documents.diff(current.proposed, proposed)
+        current.proposed = proposed
+        current.insight = insight.strip() or current.insight
+        current.state = Submission.State.PENDING
+        current.decision_note = ""
+        current.save(update_fields=["proposed", "insight", "state", "decision_note", "updated_at"])
+        _event(
+            current,
+            action=ModerationEvent.Action.RESUBMIT,
+            from_state=Submission.State.NEEDS_CHANGES,
+            to_state=Submission.State.PENDING,
+            note=documents.change_summary(changes) if changes else "No field changed",
+            data={"version": number + 1},
+        )
+        _fetch_metadata(current, current.base_revision)
+    return current
+
+
+def submissions_expire_changes(*, now=None):
+    """Proposals sent back NEEDS_CHANGES_EXPIRE_DAYS ago and never revised expire, each with
+    its event. Returns how many expired."""
+    now = now or timezone.now()
+    days = settings.NEEDS_CHANGES_EXPIRE_DAYS
+    due = Submission.objects.filter(
+        state=Submission.State.NEEDS_CHANGES, changes_asked_at__lt=now - timedelta(days=days)
+    )
+    expired = 0
+    for pk in list(due.order_by("changes_asked_at").values_list("pk", flat=True)[:1000]):
+        with transaction.atomic():
+            if due.filter(pk=pk).update(state=Submission.State.EXPIRED, updated_at=now):
+                ModerationEvent.objects.create(
+                    submission_id=pk,
+                    action=ModerationEvent.Action.EXPIRE,
+                    from_state=Submission.State.NEEDS_CHANGES,
+                    to_state=Submission.State.EXPIRED,
+                    note=f"Not revised within {days} days of the request for changes.",
+                )
+                expired += 1
+    return expired
 
 
 def submission_withdraw(*, submission):

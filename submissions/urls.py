@@ -21,6 +21,7 @@ urlpatterns = [
     path("moderation/<int:pk>/merge/", views.merge, name="merge"),
     path("moderation/<int:pk>/merge-incidents/", views.merge_incidents, name="merge_incidents"),
     path("moderation/<int:pk>/reject/", views.reject, name="reject"),
+    path("moderation/<int:pk>/ask-changes/", views.ask_changes, name="ask_changes"),
     path("moderation/<int:pk>/note/", views.note, name="note"),
     path("moderation/incidents/<slug:slug>/revert/<int:number>/", views.revert, name="revert"),
 ]

@@ -1,6 +1,8 @@
+from datetime import timedelta
 from urllib.parse import urlencode, urlsplit
 
 from axes.utils import reset as axes_reset
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required, permission_required
@@ -21,6 +23,7 @@ from .dedupe import reason_text
 from .duplicates import find_duplicates
 from .filters import SubmissionFilter
 from .forms import (
+    AskChangesForm,
     BulkForm,
     DocumentForm,
     DuplicateChoiceForm,
@@ -31,6 +34,7 @@ from .forms import (
     NewIncidentForm,
     NoteForm,
     RejectForm,
+    ReviseForm,
     new_names,
     whole_number,
 )
@@ -164,15 +168,32 @@ def status(request, token):
     submission = get_object_or_404(
         Submission.objects.select_related("incident", "revision", "base_revision"), token=token
     )
+    revise = None
+    if submission.state == Submission.State.NEEDS_CHANGES:
+        revise = ReviseForm(
+            request.POST if request.POST.get("action") == "resubmit" else None,
+            vocabularies=list(Vocabulary.objects.all()),
+            document=submission.proposed,
+        )
     if request.method == "POST":
-        if request.POST.get("action") != "withdraw":
+        action = request.POST.get("action")
+        if action == "resubmit" and revise is not None:
+            if revise.is_bot():
+                return _bot(request)
+            if revise.is_valid():
+                return _resubmit(request, submission, revise)
+        elif action == "withdraw":
+            try:
+                services.submission_withdraw(submission=submission)
+                messages.success(request, "Your proposal is withdrawn; editors will not review it.")
+            except services.TransitionError as exc:
+                messages.error(request, str(exc))
+            return redirect(submission.get_status_url())
+        elif action == "resubmit":
+            messages.error(request, "It can no longer be revised.")
+            return redirect(submission.get_status_url())
+        else:
             return HttpResponseBadRequest("Unknown action.")
-        try:
-            services.submission_withdraw(submission=submission)
-            messages.success(request, "Your proposal is withdrawn; editors will not review it.")
-        except services.TransitionError as exc:
-            messages.error(request, str(exc))
-        return redirect(submission.get_status_url())
     return render(
         request,
         "submissions/status.html",
@@ -180,8 +201,23 @@ def status(request, token):
             "submission": submission,
             "sent": request.GET.get("sent") == "1",
             "status_url": request.build_absolute_uri(submission.get_status_url()),
+            "form": revise,
+            "changes_expire_at": submission.changes_asked_at
+            and submission.changes_asked_at + timedelta(days=settings.NEEDS_CHANGES_EXPIRE_DAYS),
         },
     )
+
+
+def _resubmit(request, submission, form):
+    try:
+        services.submission_resubmit(
+            submission=submission, proposed=form.proposed, insight=form.cleaned_data["insight"]
+        )
+    except services.TransitionError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Thank you: your revision is with the editors again.")
+    return redirect(submission.get_status_url())
 
 
 # Editors ---------------------------------------------------------------------------------
@@ -382,7 +418,14 @@ def review(request, pk):
     )
     context = _review_context(submission)
     dismissal = {"reason": Submission.Reason.NOT_DUPLICATE} if submission.is_merge else None
+    if submission.changes_asked_at is not None:  # sent back at least once: its versions
+        versions = list(submission.versions.all())
+        labels = context.get("labels") or {}
+        context["versions"] = versions
+        if versions:
+            context["version_changes"] = documents.diff(versions[-1].proposed, submission.proposed, labels)
     context.update(
+        ask_changes_form=AskChangesForm(),
         reject_form=RejectForm(initial=dismissal),
         merge_form=MergeForm(),
         note_form=NoteForm(),
@@ -610,6 +653,23 @@ def reject(request, pk):
         )
 
     return _act(request, pk, action, "Rejected.", decision=True)
+
+
+@require_POST
+@editor_required
+def ask_changes(request, pk):
+    """Send the proposal back to its contributor with a note; then on to the next item."""
+    form = AskChangesForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say what should change: the contributor reads this note.")
+        return _back_to_review(request, pk)
+
+    def action(submission):
+        services.submission_ask_changes(
+            submission=submission, editor=request.user, note=form.cleaned_data["note"]
+        )
+
+    return _act(request, pk, action, "Sent back to the contributor for changes.", decision=True)
 
 
 @require_POST

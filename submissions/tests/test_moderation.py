@@ -273,9 +273,11 @@ class ModerationPageTests(SubmissionsTestCase):
             response.context["counts"],
             [
                 ("pending", "Pending review", 2),
+                ("needs_changes", "Changes asked", 0),
                 ("approved", "Approved", 0),
                 ("rejected", "Rejected", 1),
                 ("withdrawn", "Withdrawn", 0),
+                ("expired", "Expired (changes asked, none came)", 0),
             ],
         )
 

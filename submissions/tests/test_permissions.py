@@ -22,6 +22,7 @@ class PermissionMatrixTests(SubmissionsTestCase):
             kind=Submission.Kind.MERGE, incident=self.incident, other_incident=twin, proposed={}
         )
         self.spam = self.report_new(headline="Cheap watches")
+        self.vague = self.report_new(headline="Something happened somewhere")
         return [
             # (method, url, data, the editor's expected status)
             ("get", "/moderation/", {}, 200),
@@ -47,6 +48,7 @@ class PermissionMatrixTests(SubmissionsTestCase):
                 302,
             ),
             ("get", f"/moderation/{pair.pk}/", {}, 200),
+            ("post", f"/moderation/{self.vague.pk}/ask-changes/", {"note": "Which city?"}, 302),
             ("post", "/moderation/bulk/", {"ids": [self.spam.pk], "action": "reject", "reason": "spam"}, 302),
             ("post", f"/moderation/{pair.pk}/merge-incidents/", {"survivor": self.incident.pk}, 302),
         ]
@@ -59,7 +61,7 @@ class PermissionMatrixTests(SubmissionsTestCase):
                 self.assertTrue(
                     response["Location"].startswith("/accounts/login/?next="), response["Location"]
                 )
-        self.assertEqual(Submission.objects.filter(state="pending").count(), 3)
+        self.assertEqual(Submission.objects.filter(state="pending").count(), 4)
         self.assertFalse(Incident.objects.filter(merged_into__isnull=False).exists())
 
     def test_signed_in_non_editors_are_refused(self):
@@ -67,7 +69,7 @@ class PermissionMatrixTests(SubmissionsTestCase):
         for method, url, data, _ in self.urls():
             with self.subTest(method=method, url=url):
                 self.assertEqual(getattr(self.client, method)(url, data).status_code, 403)
-        self.assertEqual(Submission.objects.filter(state="pending").count(), 3)
+        self.assertEqual(Submission.objects.filter(state="pending").count(), 4)
         self.assertEqual(Incident.objects.get(slug="camera-flags-minority").revisions.count(), 2)
         self.assertFalse(Incident.objects.filter(merged_into__isnull=False).exists())
 
@@ -78,6 +80,8 @@ class PermissionMatrixTests(SubmissionsTestCase):
                 self.assertEqual(getattr(self.client, method)(url, data).status_code, expected)
         self.assertEqual(Incident.objects.get(slug="camera-twin").merged_into, self.incident)
         self.spam.refresh_from_db()
+        self.vague.refresh_from_db()
+        self.assertEqual((self.vague.state, self.vague.decision_note), ("needs_changes", "Which city?"))
         self.assertEqual(
             (self.spam.state, self.spam.reason, self.spam.decided_by), ("rejected", "spam", self.editor)
         )
@@ -95,6 +99,7 @@ class PermissionMatrixTests(SubmissionsTestCase):
             "reject",
             "note",
             "fill-metadata",
+            "ask-changes",
         ):
             with self.subTest(action=action):
                 self.assertEqual(self.client.get(f"/moderation/{submission.pk}/{action}/").status_code, 405)
