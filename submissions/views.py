@@ -20,7 +20,7 @@ from repository.services import IncidentMerged, incident_revert
 
 from . import services
 from .dedupe import reason_text
-from .duplicates import find_duplicates
+from .duplicates import find_duplicates, lookalike_groups
 from .filters import SubmissionFilter
 from .forms import (
     AskChangesForm,
@@ -232,6 +232,9 @@ def queue(request):
         submissions.qs.select_related("incident", "other_incident", "claimed_by"), QUEUE_PAGE_SIZE
     ).get_page(request.GET.get("page"))
     counts = dict(base.values_list("state").annotate(n=Count("id")).order_by())
+    groups = lookalike_groups()
+    for submission in page.object_list:
+        submission.lookalikes = [pk for pk in groups.get(submission.pk, []) if pk != submission.pk]
     return render(
         request,
         "submissions/queue.html",

@@ -333,3 +333,45 @@ class ConflictViewTests(SubmissionsTestCase):
             self.assertContains(response, text)
         self.assertNotContains(response, "2021-03")
         self.assertNotContains(response, "<pre>2021-02</pre>")
+
+
+class LookalikeTests(SubmissionsTestCase):
+    """Pending reports that look like the same incident are marked together in the queue."""
+
+    def test_reports_with_one_source_or_one_headline_are_grouped(self):
+        same_page = [
+            self.report_new(
+                headline=f"Story {n}",
+                references={"news": [{"url": url}]},
+            )
+            for n, url in enumerate(
+                [
+                    "https://www.news.example.org/story/?utm_source=x",
+                    "http://news.example.org/story",
+                ]
+            )
+        ]
+        same_headline = [
+            self.report_new(headline="Chatbot tells a teenager to hurt himself", references={}),
+            self.report_new(headline="Chatbot tells teenager to hurt himself!", references={}),
+            self.report_new(headline="Chatbot tells a teenager to hurt himself", references={}),
+        ]
+        alone = self.report_new(headline="Delivery robot blocks an ambulance", references={})
+        self.client.force_login(self.editor)
+        response = self.client.get("/moderation/")
+        rows = {s.pk: s.lookalikes for s in response.context["page"].object_list}
+        first, second = (s.pk for s in same_page)
+        self.assertEqual(rows[first], [second])
+        self.assertEqual(rows[second], [first])
+        a, b, c = (s.pk for s in same_headline)
+        self.assertEqual(rows[a], [b, c])
+        self.assertEqual(rows[alone.pk], [])
+        self.assertContains(response, "3 reports look alike", count=3)
+        self.assertContains(response, "2 reports look alike", count=2)
+
+    def test_decided_reports_are_not_grouped(self):
+        first = self.report_new(headline="Chatbot tells a teenager to hurt himself", references={})
+        self.report_new(headline="Chatbot tells a teenager to hurt himself", references={})
+        services.submission_reject(submission=first, editor=self.editor, reason="duplicate")
+        self.client.force_login(self.editor)
+        self.assertNotContains(self.client.get("/moderation/"), "reports look alike")
