@@ -40,6 +40,7 @@ from .forms import (
 )
 from .models import EditorProfile, ModerationEvent, Submission, claim_free_for
 from .ratelimit import rate_limited
+from .stats import queue_figures
 
 QUEUE_PAGE_SIZE = 50
 
@@ -281,6 +282,18 @@ def bulk(request):
 
 def _numbers(submissions):
     return ", ".join(f"#{submission.pk}" for submission in submissions)
+
+
+@require_safe
+@editor_required
+def stats(request):
+    return render(request, "submissions/stats.html", {"figures": queue_figures(with_editors=True)})
+
+
+@require_safe
+def transparency(request):
+    """The queue's figures for everyone: counts only, no editor's name."""
+    return render(request, "submissions/transparency.html", {"figures": queue_figures()})
 
 
 def _external_id_text(item):

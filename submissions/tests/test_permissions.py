@@ -32,6 +32,7 @@ class PermissionMatrixTests(SubmissionsTestCase):
             ("get", "/moderation/settings/", {}, 200),
             ("post", "/moderation/settings/", {"notify": "digest"}, 302),
             ("get", "/moderation/links/", {}, 200),
+            ("get", "/moderation/stats/", {}, 200),
             ("post", f"/moderation/{pk}/fill-metadata/", {}, 302),
             ("post", f"/moderation/{pk}/claim/", {}, 302),
             ("post", f"/moderation/{pk}/release/", {}, 302),
@@ -77,7 +78,10 @@ class PermissionMatrixTests(SubmissionsTestCase):
         self.client.force_login(self.editor)
         for method, url, data, expected in self.urls():
             with self.subTest(method=method, url=url):
-                self.assertEqual(getattr(self.client, method)(url, data).status_code, expected)
+                response = getattr(self.client, method)(url, data)
+                self.assertEqual(response.status_code, expected)
+                if url == "/moderation/stats/":
+                    self.assertEqual(response.context["figures"]["by_editor"], [("edith", 1, 0)])
         self.assertEqual(Incident.objects.get(slug="camera-twin").merged_into, self.incident)
         self.spam.refresh_from_db()
         self.vague.refresh_from_db()
@@ -112,6 +116,7 @@ class PermissionMatrixTests(SubmissionsTestCase):
             "/submit/",
             submission.get_status_url(),
             "/incidents/camera-flags-minority/history/",
+            "/transparency/",
         ):
             with self.subTest(url=url):
                 self.assertEqual(self.client.get(url).status_code, 200)
