@@ -236,3 +236,50 @@ class ImproveReviewPublishTests(StaticLiveServerTestCase):
         contributor.get_by_role("link", name="See the published change").click()
         expect(contributor).to_have_url(re.compile(rf"{re.escape(incident_url)}history/#revision-2$"))
         expect(contributor.locator("#revision-2")).to_contain_text(NEW_HEADLINE)
+
+    def test_an_editor_asks_for_changes_the_contributor_revises_and_the_editor_approves(self):
+        with self.screenshots_on_failure():
+            submission = services.submission_create(
+                kind="improvement",
+                incident=self.incident,
+                proposed={**self.incident.current_revision.document, "headline": "Cameras flag uyghurs"},
+                insight=INSIGHT,
+                email="rita@example.org",
+            )
+            editor = self.page("editor")
+            editor.goto("/accounts/login/")
+            login = editor.locator("main form")
+            login.get_by_label("Username").fill("edith")
+            login.get_by_label("Password").fill(PASSWORD)
+            login.get_by_role("button", name="Sign in").click()
+            editor.locator("table.queue").get_by_role("link", name=OLD_HEADLINE).click()
+            editor.get_by_label("What should change").fill("Please write Uyghurs with a capital U.")
+            editor.get_by_role("button", name="Ask the contributor for changes").click()
+            expect(editor.locator(".messages")).to_contain_text("Sent back to the contributor for changes.")
+            expect(editor.get_by_role("heading", level=1)).to_have_text("Moderation queue")
+
+            # The contributor reads the note on the status page, revises and sends it again.
+            contributor = self.page("contributor")
+            contributor.goto(submission.get_status_url())
+            expect(contributor.locator("#changes-asked")).to_contain_text(
+                "Please write Uyghurs with a capital U."
+            )
+            contributor.get_by_label("Headline").fill(NEW_HEADLINE)
+            contributor.get_by_role("button", name="Send the revision").click()
+            expect(contributor.locator(".messages")).to_contain_text(
+                "your revision is with the editors again"
+            )
+
+            # The editor sees what changed between the versions, and approves.
+            editor.reload()
+            editor.locator("table.queue").get_by_role("link", name=OLD_HEADLINE).click()
+            expect(editor.get_by_role("heading", name="Revised: version 2")).to_be_visible()
+            versions = editor.locator("table.versions")
+            expect(versions).to_contain_text("Cameras flag uyghurs")
+            expect(versions).to_contain_text(NEW_HEADLINE)
+            editor.get_by_role("button", name="Approve as proposed").click()
+            expect(editor.locator(".messages")).to_contain_text("Approved and published.")
+
+            visitor = self.page("visitor")
+            visitor.goto(self.incident.get_absolute_url())
+            expect(visitor.get_by_role("heading", level=1)).to_have_text(NEW_HEADLINE)

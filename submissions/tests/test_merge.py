@@ -243,9 +243,9 @@ class MergeProposalPageTests(DuplicatesTestCase):
         self.client.force_login(self.editor)
 
     def test_the_queue_lists_merge_proposals_with_both_incidents(self):
-        # session; user; user permissions; group permissions; counts by state; page count; page;
-        # the header count
-        with self.assertNumQueries(8):
+        # session; user; user permissions; group permissions; counts by state; the pending
+        # reports compared for look-alikes; page count; page; the header count
+        with self.assertNumQueries(9):
             response = self.client.get("/moderation/?kind=merge")
         self.assertEqual(len(response.context["page"].object_list), 3)
         self.assertContains(
