@@ -352,6 +352,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 NOTIFICATION_REQUEUE_AFTER = env_int("NOTIFICATION_REQUEUE_AFTER", 300, minimum=1)
 SUBMISSION_EMAIL_RETENTION_DAYS = env_int("SUBMISSION_EMAIL_RETENTION_DAYS", 90, minimum=1)
 DIGEST_HOUR = env_int("DIGEST_HOUR", 7)
+# The queue: a claim stops blocking other editors this many minutes after it was taken.
+CLAIM_EXPIRES_MINUTES = env_int("CLAIM_EXPIRES_MINUTES", 60, minimum=1)
+# A proposal sent back for changes expires if its contributor has not revised it by then.
+NEEDS_CHANGES_EXPIRE_DAYS = env_int("NEEDS_CHANGES_EXPIRE_DAYS", 30, minimum=1)
 if DIGEST_HOUR > 23:
     raise ImproperlyConfigured(f"DIGEST_HOUR must be between 0 and 23, not {DIGEST_HOUR}.")
 
@@ -401,6 +405,10 @@ CELERY_BEAT_SCHEDULE = {
     "editor-digests": {
         "task": "submissions.tasks.send_digests",
         "schedule": crontab(hour=DIGEST_HOUR, minute=0),
+    },
+    "needs-changes-expiry": {
+        "task": "submissions.tasks.expire_needs_changes",
+        "schedule": crontab(minute=23),
     },
     "personal-data-scrub": {
         "task": "submissions.tasks.scrub_personal_data",

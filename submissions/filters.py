@@ -5,7 +5,7 @@ from django import forms
 from django.db.models import Q
 
 from .forms import whole_number
-from .models import Submission
+from .models import Submission, claim_cutoff
 
 CLAIM_CHOICES = [
     ("", "Anyone's"),
@@ -50,9 +50,11 @@ class SubmissionFilter(django_filters.FilterSet):
         return queryset.filter(lookup)
 
     def by_claim(self, queryset, name, value):
+        """An expired claim (CLAIM_EXPIRES_MINUTES) counts as unclaimed, except for its editor."""
         user = self.request.user
+        expired = Q(claimed_at__lt=claim_cutoff())
         if value == "mine":
             return queryset.filter(claimed_by=user)
         if value == "unclaimed":
-            return queryset.filter(claimed_by__isnull=True)
-        return queryset.filter(claimed_by__isnull=False).exclude(claimed_by=user)
+            return queryset.filter(Q(claimed_by__isnull=True) | expired)
+        return queryset.filter(claimed_by__isnull=False).exclude(claimed_by=user).exclude(expired)

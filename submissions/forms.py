@@ -370,6 +370,29 @@ class AddSourceForm(HoneypotMixin, forms.Form):
         return documents.normalize(document)
 
 
+class ReviseForm(HoneypotMixin, DocumentForm):
+    """The contributor's revision of their proposal after an editor asked for changes."""
+
+    insight = forms.CharField(
+        required=False,
+        max_length=10_000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        label="What you changed",
+        help_text="Optional; the editor reads this with your revision.",
+    )
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            self.proposed = self.to_document()
+        except documents.DocumentError as exc:
+            for path, messages in exc.message_dict.items():
+                self.add_error(None, f"{path}: {' '.join(messages)}")
+        return data
+
+
 class NewIncidentForm(HoneypotMixin, ContributorMixin, TermFieldsMixin, forms.Form):
     REPORT_VOCABULARIES = ("country", "sector", "technology")
 
@@ -507,6 +530,50 @@ class RejectForm(forms.Form):
         return data
 
 
+BULK_MAX = 200
+BULK_REASONS = [
+    (value, label) for value, label in Submission.Reason.choices if value != Submission.Reason.NOT_DUPLICATE
+]
+
+
+class SubmissionNumbers(forms.Field):
+    """The checked rows of the queue: submission numbers (what can be done with each, the
+    services say)."""
+
+    widget = forms.MultipleHiddenInput
+    default_error_messages = {"required": "Select some submissions first.", "invalid": "Unknown submission."}
+
+    def to_python(self, value):
+        numbers = [whole_number(str(item)) for item in value or []]
+        if None in numbers:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        if len(numbers) > BULK_MAX:
+            raise forms.ValidationError(f"Select at most {BULK_MAX} at once.", code="too_many")
+        return sorted(set(numbers))
+
+
+class BulkForm(forms.Form):
+    """The queue's "with the selected": reject them for one reason, or release them."""
+
+    ACTIONS = [("reject", "Reject selected"), ("release", "Release selected")]
+
+    ids = SubmissionNumbers()
+    action = forms.ChoiceField(choices=ACTIONS)
+    reason = forms.ChoiceField(choices=[("", "Choose a reason…"), *BULK_REASONS], required=False)
+    note = forms.CharField(
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Optional; shown to each contributor on their status page.",
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("action") == "reject" and not data.get("reason"):
+            self.add_error("reason", "Choose a reason for the rejection.")
+        return data
+
+
 class MergeForm(forms.Form):
     target = forms.CharField(
         max_length=255, label="Incident", help_text="The incident's number or the last part of its address."
@@ -526,6 +593,15 @@ class EditorSettingsForm(forms.ModelForm):
 
 class NoteForm(forms.Form):
     note = forms.CharField(max_length=5000, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class AskChangesForm(forms.Form):
+    note = forms.CharField(
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="What should change",
+        help_text="Shown to the contributor, who can revise and send it again.",
+    )
 
 
 def new_names(document):

@@ -1,18 +1,30 @@
 """Everything not yet published: contributors' proposals and the editors' audit trail."""
 
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Greatest, Least
 from django.urls import reverse
+from django.utils import timezone
 
 from repository.models import Incident, Revision
 
 
 def new_token():
     return secrets.token_urlsafe(32)
+
+
+def claim_cutoff(now=None):
+    """Claims taken before this moment have expired: they no longer block anyone."""
+    return (now or timezone.now()) - timedelta(minutes=settings.CLAIM_EXPIRES_MINUTES)
+
+
+def claim_free_for(editor, now=None):
+    """Submissions this editor may act on as far as claims go: unclaimed, theirs, or expired."""
+    return Q(claimed_by__isnull=True) | Q(claimed_by=editor) | Q(claimed_at__lt=claim_cutoff(now))
 
 
 class Submission(models.Model):
@@ -23,9 +35,11 @@ class Submission(models.Model):
 
     class State(models.TextChoices):
         PENDING = "pending", "Pending review"
+        NEEDS_CHANGES = "needs_changes", "Changes asked"
         APPROVED = "approved", "Approved"
         REJECTED = "rejected", "Rejected"
         WITHDRAWN = "withdrawn", "Withdrawn"
+        EXPIRED = "expired", "Expired (changes asked, none came)"
 
     class Reason(models.TextChoices):
         DUPLICATE = "duplicate", "Duplicate of an existing incident"
@@ -87,6 +101,9 @@ class Submission(models.Model):
         help_text="The revision an approval published.",
     )
     email_scrubbed_at = models.DateTimeField(null=True, blank=True)
+    changes_asked_at = models.DateTimeField(
+        null=True, blank=True, help_text="When an editor last sent it back for changes."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -106,6 +123,10 @@ class Submission(models.Model):
             models.CheckConstraint(
                 condition=Q(state="pending") | Q(claimed_by__isnull=True),
                 name="submissions_submission_only_pending_is_claimed",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="needs_changes") | Q(changes_asked_at__isnull=False, decision_note__gt=""),
+                name="submissions_submission_needs_changes_has_note_and_time",
             ),
             models.CheckConstraint(
                 condition=~Q(state__in=["approved", "rejected"]) | Q(decided_at__isnull=False),
@@ -147,6 +168,12 @@ class Submission(models.Model):
             models.Index(fields=["state", "created_at"], name="submissions_queue"),
             # "How many proposals wait on this incident" on incident pages.
             models.Index(fields=["incident", "state"], name="submissions_by_incident"),
+            # The expiry task: proposals sent back for changes, oldest request first.
+            models.Index(
+                fields=["changes_asked_at"],
+                name="submissions_needs_changes",
+                condition=Q(state="needs_changes"),
+            ),
         ]
 
     def __str__(self):
@@ -162,6 +189,23 @@ class Submission(models.Model):
         return reverse("submissions:status", args=[self.token])
 
     @property
+    def claim_expires_at(self):
+        if self.claimed_at is None:
+            return None
+        return self.claimed_at + timedelta(minutes=settings.CLAIM_EXPIRES_MINUTES)
+
+    @property
+    def claim_holder(self):
+        """Who holds a live claim on it (None when unclaimed or the claim expired)."""
+        if self.claimed_by_id is None or self.claim_expires_at < timezone.now():
+            return None
+        return self.claimed_by
+
+    @property
+    def claim_expired(self):
+        return self.claimed_by_id is not None and self.claim_holder is None
+
+    @property
     def public_name(self):
         return self.name if self.credit else ""
 
@@ -172,6 +216,26 @@ class Submission(models.Model):
     @property
     def is_merge(self):
         return self.kind == self.Kind.MERGE
+
+
+class SubmissionVersion(models.Model):
+    """An earlier version of a proposal, kept when the contributor revises it after an editor
+    asked for changes (the submission holds the newest)."""
+
+    submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    proposed = models.JSONField()
+    insight = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, help_text="When a revision replaced it.")
+
+    class Meta:
+        ordering = ["submission", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["submission", "number"], name="submissions_version_number_once"),
+        ]
+
+    def __str__(self):
+        return f"#{self.submission_id} version {self.number}"
 
 
 class ModerationEvent(models.Model):
@@ -186,6 +250,9 @@ class ModerationEvent(models.Model):
         MERGE = "merge", "Merged into an incident"
         REJECT = "reject", "Rejected"
         WITHDRAW = "withdraw", "Withdrawn"
+        ASK_CHANGES = "ask_changes", "Asked for changes"
+        RESUBMIT = "resubmit", "Revised and sent again"
+        EXPIRE = "expire", "Expired"
         NOTE = "note", "Note"
 
     submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="events")
@@ -237,6 +304,7 @@ class Notification(models.Model):
         RECEIVED = "received", "New submission (to an editor)"
         DIGEST = "digest", "Daily digest (to an editor)"
         DECISION = "decision", "Decision (to the contributor)"
+        CHANGES = "changes", "Changes asked (to the contributor)"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     key = models.CharField(max_length=100, unique=True, help_text="One notification per event and person.")

@@ -104,6 +104,35 @@ def notification_for_decision(*, submission):
     return notification
 
 
+def notification_for_changes(*, submission):
+    """Tell a contributor who left an email that an editor asks for changes (one per request)."""
+    if not submission.email:
+        return None
+    status_url = settings.SITE_URL + submission.get_status_url()
+    subject, text, html = _render(
+        "changes",
+        {
+            "submission": submission,
+            "status_url": status_url,
+            "expire_days": settings.NEEDS_CHANGES_EXPIRE_DAYS,
+        },
+    )
+    notification, created = Notification.objects.get_or_create(
+        key=f"changes:{submission.pk}:{submission.changes_asked_at.isoformat()}"[:100],
+        defaults={
+            "kind": Notification.Kind.CHANGES,
+            "submission": submission,
+            "recipient": submission.email,
+            "subject": subject,
+            "body_text": text,
+            "body_html": html,
+        },
+    )
+    if created:
+        _queue_on_commit([notification])
+    return notification
+
+
 def notifications_enqueue(*, notification_ids):
     """Queue notifications for sending; the re-queue task retries what the broker refused.
     Returns how many were queued."""
@@ -212,14 +241,16 @@ def personal_data_scrub(*, now=None):
     now = now or timezone.now()
     cutoff = now - timedelta(days=settings.SUBMISSION_EMAIL_RETENTION_DAYS)
     due = Submission.objects.exclude(email="").filter(
-        Q(decided_at__lte=cutoff) | Q(state=Submission.State.WITHDRAWN, updated_at__lte=cutoff)
+        Q(decided_at__lte=cutoff)
+        | Q(state__in=[Submission.State.WITHDRAWN, Submission.State.EXPIRED], updated_at__lte=cutoff)
     )
     with transaction.atomic():
         ids = list(due.values_list("pk", flat=True)[:1000])
+        to_contributor = [Notification.Kind.DECISION, Notification.Kind.CHANGES]
         Notification.objects.filter(
-            submission_id__in=ids, kind=Notification.Kind.DECISION, sent_at__isnull=True
+            submission_id__in=ids, kind__in=to_contributor, sent_at__isnull=True
         ).update(cancelled_at=now)
-        Notification.objects.filter(submission_id__in=ids, kind=Notification.Kind.DECISION).update(
+        Notification.objects.filter(submission_id__in=ids, kind__in=to_contributor).update(
             recipient="", body_text="", body_html=""
         )
         scrubbed = Submission.objects.filter(pk__in=ids).update(email="", email_scrubbed_at=now)

@@ -5,6 +5,10 @@ update (so that of two editors acting at once exactly one wins), writes the audi
 and queues follow-up work for after the commit.
 """
 
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
@@ -22,7 +26,7 @@ from repository.services import (
 )
 
 from . import notifications
-from .models import ModerationEvent, Submission
+from .models import ModerationEvent, Submission, SubmissionVersion, claim_cutoff, claim_free_for
 
 
 class TransitionError(Exception):
@@ -57,13 +61,36 @@ def _who(user):
 
 
 def _check_can_act(submission, editor):
+    if submission.state == Submission.State.NEEDS_CHANGES:
+        raise TransitionError("This submission was sent back to its contributor for changes.")
     if submission.state != Submission.State.PENDING:
         raise TransitionError(
             f"This submission is already {submission.get_state_display().lower()}"
             + (f" (by {_who(submission.decided_by)})." if submission.decided_by_id else ".")
         )
-    if submission.claimed_by_id and submission.claimed_by_id != editor.pk:
-        raise TransitionError(f"{_who(submission.claimed_by)} has claimed this submission.")
+    holder = submission.claim_holder
+    if holder is not None and holder.pk != editor.pk:
+        raise TransitionError(f"{_who(holder)} has claimed this submission.")
+
+
+def _taken_over(submission, editor, previous):
+    """Record that `editor` acts on a submission whose claim by someone else had expired."""
+    claimed_by_id, claimed_at = previous
+    if claimed_by_id is None or claimed_by_id == editor.pk:
+        return None
+    who = get_user_model().objects.filter(pk=claimed_by_id).values_list("username", flat=True).first()
+    return _event(
+        submission,
+        action=ModerationEvent.Action.CLAIM,
+        actor=editor,
+        note=f"Took over {who or 'someone'}'s expired claim.",
+        data={"took_over_from": who, "claimed_at": claimed_at.isoformat()},
+    )
+
+
+def _claim_before(submission):
+    """(claimed_by_id, claimed_at) as the row is now, to tell a take-over."""
+    return Submission.objects.filter(pk=submission.pk).values_list("claimed_by", "claimed_at").get()
 
 
 def submission_create(*, kind, proposed, incident=None, insight="", name="", email="", credit=False):
@@ -100,17 +127,26 @@ def _fetch_metadata(submission, base_revision):
 
 
 def submission_claim(*, submission, editor):
+    """Claim a pending submission: unclaimed, or claimed by someone whose claim expired
+    (CLAIM_EXPIRES_MINUTES), which is recorded as a take-over. Claiming again renews one's own."""
     with transaction.atomic():
-        claimed = Submission.objects.filter(
-            pk=submission.pk, state=Submission.State.PENDING, claimed_by__isnull=True
-        ).update(claimed_by=editor, claimed_at=timezone.now(), updated_at=timezone.now())
+        now = timezone.now()
+        previous = _claim_before(submission)
+        claimed = (
+            Submission.objects.filter(pk=submission.pk, state=Submission.State.PENDING)
+            .filter(Q(claimed_by__isnull=True) | Q(claimed_at__lt=claim_cutoff(now)))
+            .update(claimed_by=editor, claimed_at=now, updated_at=now)
+        )
         current = Submission.objects.select_related("claimed_by", "decided_by").get(pk=submission.pk)
         if not claimed:
             if current.claimed_by_id == editor.pk:
                 return current  # already ours: nothing to record
             _check_can_act(current, editor)
             raise TransitionError("This submission could not be claimed.")
-        _event(current, action=ModerationEvent.Action.CLAIM, actor=editor)
+        if previous[0] is not None and previous[0] != editor.pk:
+            _taken_over(current, editor, previous)
+        else:
+            _event(current, action=ModerationEvent.Action.CLAIM, actor=editor)
     return current
 
 
@@ -123,6 +159,10 @@ def submission_release(*, submission, editor, note=""):
         if not released:
             if current.claimed_by_id is None:
                 raise TransitionError("This submission is not claimed.")
+            if current.claim_expired:
+                raise TransitionError(
+                    f"This submission is not claimed: {_who(current.claimed_by)}'s claim expired."
+                )
             raise TransitionError(f"Only {_who(current.claimed_by)}, who claimed it, can release it.")
         _event(current, action=ModerationEvent.Action.RELEASE, actor=editor, note=note)
     return current
@@ -160,16 +200,19 @@ def _decide(submission, editor, **fields):
     passes no state here and sets it once the revision exists.
     """
     now = timezone.now()
+    previous = _claim_before(submission)
     decided = (
         Submission.objects.filter(pk=submission.pk, state=Submission.State.PENDING, decided_at__isnull=True)
-        .filter(Q(claimed_by__isnull=True) | Q(claimed_by=editor))
+        .filter(claim_free_for(editor, now))
         .update(decided_by=editor, decided_at=now, updated_at=now, **fields)
     )
     if not decided:
         current = Submission.objects.select_related("claimed_by", "decided_by").get(pk=submission.pk)
         _check_can_act(current, editor)
         raise TransitionError("This submission could not be decided.")
-    return Submission.objects.select_related("incident", "base_revision").get(pk=submission.pk)
+    current = Submission.objects.select_related("incident", "base_revision").get(pk=submission.pk)
+    _taken_over(current, editor, previous)
+    return current
 
 
 def _publish_approval(submission, editor, document, incident, expected_revision, action, note, data=None):
@@ -349,6 +392,134 @@ def submission_reject(*, submission, editor, reason, note="", duplicate_of=None)
         )
         notifications.notification_for_decision(submission=current)
     return current
+
+
+@dataclass
+class BulkResult:
+    done: list = field(default_factory=list)  # the submissions changed
+    failed: list = field(default_factory=list)  # (submission, why) for the others
+
+
+def _each(submissions, transition):
+    """Run one transition per submission, each in its own transaction: one that fails (another
+    editor decided it meanwhile) is reported and leaves the others done."""
+    result = BulkResult()
+    for submission in submissions:
+        try:
+            result.done.append(transition(submission))
+        except TransitionError as exc:
+            result.failed.append((submission, str(exc)))
+    return result
+
+
+def submissions_reject(*, submissions, editor, reason, note=""):
+    """Reject many (spam, say) for one reason, each exactly as `submission_reject` would."""
+    if reason not in Submission.Reason.values:
+        raise TransitionError("Choose a reason for the rejection.")
+    return _each(
+        submissions,
+        lambda submission: submission_reject(submission=submission, editor=editor, reason=reason, note=note),
+    )
+
+
+def submissions_release(*, submissions, editor):
+    """Release many of one's claims, each exactly as `submission_release` would."""
+    return _each(submissions, lambda submission: submission_release(submission=submission, editor=editor))
+
+
+def submission_ask_changes(*, submission, editor, note):
+    """Send a proposal back to its contributor with a note saying what to change. Their status
+    page shows the note and lets them revise it; they get an email when they left one."""
+    note = note.strip()
+    if not note:
+        raise TransitionError("Say what should change: the contributor reads this note.")
+    if submission.kind == Submission.Kind.MERGE:
+        raise TransitionError("A merge proposal has no contributor to ask.")
+    with transaction.atomic():
+        now = timezone.now()
+        previous = _claim_before(submission)
+        asked = (
+            Submission.objects.filter(pk=submission.pk, state=Submission.State.PENDING)
+            .filter(claim_free_for(editor, now))
+            .update(
+                state=Submission.State.NEEDS_CHANGES,
+                decision_note=note,
+                changes_asked_at=now,
+                claimed_by=None,
+                claimed_at=None,
+                updated_at=now,
+            )
+        )
+        current = Submission.objects.select_related("claimed_by", "decided_by").get(pk=submission.pk)
+        if not asked:
+            _check_can_act(current, editor)
+            raise TransitionError("This submission could not be sent back.")
+        _taken_over(current, editor, previous)
+        _event(
+            current,
+            action=ModerationEvent.Action.ASK_CHANGES,
+            actor=editor,
+            from_state=Submission.State.PENDING,
+            to_state=Submission.State.NEEDS_CHANGES,
+            note=note,
+        )
+        notifications.notification_for_changes(submission=current)
+    return current
+
+
+def submission_resubmit(*, submission, proposed, insight=""):
+    """The contributor's revision after an editor asked for changes: the earlier proposal is
+    kept as a numbered version, and the submission goes back to the queue."""
+    proposed = documents.normalize(proposed)
+    with transaction.atomic():
+        current = _locked(submission)
+        if current.state != Submission.State.NEEDS_CHANGES:
+            raise TransitionError(
+                f"It can no longer be revised: it is {current.get_state_display().lower()}."
+            )
+        number = current.versions.count() + 1
+        SubmissionVersion.objects.create(
+            submission=current, number=number, proposed=current.proposed, insight=current.insight
+        )
+        changes = documents.diff(current.proposed, proposed)
+        current.proposed = proposed
+        current.insight = insight.strip() or current.insight
+        current.state = Submission.State.PENDING
+        current.decision_note = ""
+        current.save(update_fields=["proposed", "insight", "state", "decision_note", "updated_at"])
+        _event(
+            current,
+            action=ModerationEvent.Action.RESUBMIT,
+            from_state=Submission.State.NEEDS_CHANGES,
+            to_state=Submission.State.PENDING,
+            note=documents.change_summary(changes) if changes else "No field changed",
+            data={"version": number + 1},
+        )
+        _fetch_metadata(current, current.base_revision)
+    return current
+
+
+def submissions_expire_changes(*, now=None):
+    """Proposals sent back NEEDS_CHANGES_EXPIRE_DAYS ago and never revised expire, each with
+    its event. Returns how many expired."""
+    now = now or timezone.now()
+    days = settings.NEEDS_CHANGES_EXPIRE_DAYS
+    due = Submission.objects.filter(
+        state=Submission.State.NEEDS_CHANGES, changes_asked_at__lt=now - timedelta(days=days)
+    )
+    expired = 0
+    for pk in list(due.order_by("changes_asked_at").values_list("pk", flat=True)[:1000]):
+        with transaction.atomic():
+            if due.filter(pk=pk).update(state=Submission.State.EXPIRED, updated_at=now):
+                ModerationEvent.objects.create(
+                    submission_id=pk,
+                    action=ModerationEvent.Action.EXPIRE,
+                    from_state=Submission.State.NEEDS_CHANGES,
+                    to_state=Submission.State.EXPIRED,
+                    note=f"Not revised within {days} days of the request for changes.",
+                )
+                expired += 1
+    return expired
 
 
 def submission_withdraw(*, submission):

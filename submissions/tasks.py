@@ -5,7 +5,7 @@ import smtplib
 
 from celery import shared_task
 
-from . import dedupe, notifications
+from . import dedupe, notifications, services
 
 NETWORK_ERRORS = (smtplib.SMTPException, OSError, ConnectionError, TimeoutError)
 
@@ -30,6 +30,12 @@ def send_digests():
 @shared_task
 def scrub_personal_data():
     return notifications.personal_data_scrub()
+
+
+@shared_task
+def expire_needs_changes():
+    """Proposals sent back for changes and not revised within NEEDS_CHANGES_EXPIRE_DAYS."""
+    return services.submissions_expire_changes()
 
 
 @shared_task

@@ -8,6 +8,9 @@ urlpatterns = [
     path("submit/", views.report, name="report"),
     path("submissions/<str:token>/", views.status, name="status"),
     path("moderation/", views.queue, name="queue"),
+    path("moderation/bulk/", views.bulk, name="bulk"),
+    path("moderation/stats/", views.stats, name="stats"),
+    path("transparency/", views.transparency, name="transparency"),
     path("moderation/settings/", views.editor_settings, name="editor_settings"),
     path("moderation/links/", views.broken_links, name="broken_links"),
     path("moderation/taxonomy/", curation.index, name="taxonomy"),
@@ -44,6 +47,7 @@ urlpatterns = [
     path("moderation/<int:pk>/merge/", views.merge, name="merge"),
     path("moderation/<int:pk>/merge-incidents/", views.merge_incidents, name="merge_incidents"),
     path("moderation/<int:pk>/reject/", views.reject, name="reject"),
+    path("moderation/<int:pk>/ask-changes/", views.ask_changes, name="ask_changes"),
     path("moderation/<int:pk>/note/", views.note, name="note"),
     path("moderation/incidents/<slug:slug>/revert/<int:number>/", views.revert, name="revert"),
 ]

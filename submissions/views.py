@@ -1,11 +1,16 @@
+from datetime import timedelta
+from urllib.parse import urlencode, urlsplit
+
 from axes.utils import reset as axes_reset
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, Q
-from django.http import HttpResponseBadRequest
+from django.http import HttpResponseBadRequest, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -15,10 +20,12 @@ from repository.services import IncidentMerged, incident_revert
 
 from . import services
 from .dedupe import reason_text
-from .duplicates import find_duplicates
+from .duplicates import find_duplicates, lookalike_groups
 from .filters import SubmissionFilter
 from .forms import (
     AddSourceForm,
+    AskChangesForm,
+    BulkForm,
     DocumentForm,
     DuplicateChoiceForm,
     EditorPasswordResetForm,
@@ -28,11 +35,13 @@ from .forms import (
     NewIncidentForm,
     NoteForm,
     RejectForm,
+    ReviseForm,
     new_names,
     whole_number,
 )
-from .models import EditorProfile, ModerationEvent, Submission
+from .models import EditorProfile, ModerationEvent, Submission, claim_free_for
 from .ratelimit import rate_limited
+from .stats import queue_figures
 
 QUEUE_PAGE_SIZE = 50
 
@@ -198,15 +207,32 @@ def status(request, token):
         Submission.objects.select_related("incident", "revision", "base_revision", "duplicate_of"),
         token=token,
     )
+    revise = None
+    if submission.state == Submission.State.NEEDS_CHANGES:
+        revise = ReviseForm(
+            request.POST if request.POST.get("action") == "resubmit" else None,
+            vocabularies=list(Vocabulary.objects.all()),
+            document=submission.proposed,
+        )
     if request.method == "POST":
-        if request.POST.get("action") != "withdraw":
+        action = request.POST.get("action")
+        if action == "resubmit" and revise is not None:
+            if revise.is_bot():
+                return _bot(request)
+            if revise.is_valid():
+                return _resubmit(request, submission, revise)
+        elif action == "withdraw":
+            try:
+                services.submission_withdraw(submission=submission)
+                messages.success(request, "Your proposal is withdrawn; editors will not review it.")
+            except services.TransitionError as exc:
+                messages.error(request, str(exc))
+            return redirect(submission.get_status_url())
+        elif action == "resubmit":
+            messages.error(request, "It can no longer be revised.")
+            return redirect(submission.get_status_url())
+        else:
             return HttpResponseBadRequest("Unknown action.")
-        try:
-            services.submission_withdraw(submission=submission)
-            messages.success(request, "Your proposal is withdrawn; editors will not review it.")
-        except services.TransitionError as exc:
-            messages.error(request, str(exc))
-        return redirect(submission.get_status_url())
     return render(
         request,
         "submissions/status.html",
@@ -215,6 +241,9 @@ def status(request, token):
             "sent": request.GET.get("sent") == "1",
             "status_url": request.build_absolute_uri(submission.get_status_url()),
             "changes": _proposed_changes(submission),
+            "form": revise,
+            "changes_expire_at": submission.changes_asked_at
+            and submission.changes_asked_at + timedelta(days=settings.NEEDS_CHANGES_EXPIRE_DAYS),
         },
     )
 
@@ -226,6 +255,18 @@ def _proposed_changes(submission):
     labels = dict(Vocabulary.objects.values_list("slug", "label"))
     base = submission.base_revision.document if submission.base_revision_id else None
     return documents.diff(base, submission.proposed, labels)
+
+
+def _resubmit(request, submission, form):
+    try:
+        services.submission_resubmit(
+            submission=submission, proposed=form.proposed, insight=form.cleaned_data["insight"]
+        )
+    except services.TransitionError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Thank you: your revision is with the editors again.")
+    return redirect(submission.get_status_url())
 
 
 # Editors ---------------------------------------------------------------------------------
@@ -240,15 +281,67 @@ def queue(request):
         submissions.qs.select_related("incident", "other_incident", "claimed_by"), QUEUE_PAGE_SIZE
     ).get_page(request.GET.get("page"))
     counts = dict(base.values_list("state").annotate(n=Count("id")).order_by())
+    groups = lookalike_groups()
+    for submission in page.object_list:
+        submission.lookalikes = [pk for pk in groups.get(submission.pk, []) if pk != submission.pk]
     return render(
         request,
         "submissions/queue.html",
         {
             "filter": submissions,
             "page": page,
+            "queue_url": queue_url_checked(request.get_full_path()),
+            "bulk_form": BulkForm(),
             "counts": [(state, label, counts.get(state, 0)) for state, label in Submission.State.choices],
         },
     )
+
+
+@require_POST
+@editor_required
+def bulk(request):
+    """Reject the selected submissions for one reason, or release them: each through the same
+    service as one at a time; those that cannot be (decided meanwhile) are named with why."""
+    queue_url = _next_param(request) or reverse("submissions:queue")
+    form = BulkForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            messages.error(request, " ".join(errors))
+        return redirect(queue_url)
+    data = form.cleaned_data
+    chosen = list(Submission.objects.filter(pk__in=data["ids"]).order_by("created_at", "id"))
+    if data["action"] == "reject":
+        result = services.submissions_reject(
+            submissions=chosen, editor=request.user, reason=data["reason"], note=data["note"]
+        )
+        done = "Rejected"
+    else:
+        result = services.submissions_release(submissions=chosen, editor=request.user)
+        done = "Released"
+    missing = sorted(set(data["ids"]) - {submission.pk for submission in chosen})
+    if result.done:
+        messages.success(request, f"{done} {_numbers(result.done)}.")
+    for submission, why in result.failed:
+        messages.error(request, f"Not {done.lower()}: #{submission.pk}: {why}")
+    if missing:
+        messages.error(request, f"Not found: {', '.join(f'#{pk}' for pk in missing)}.")
+    return redirect(queue_url)
+
+
+def _numbers(submissions):
+    return ", ".join(f"#{submission.pk}" for submission in submissions)
+
+
+@require_safe
+@editor_required
+def stats(request):
+    return render(request, "submissions/stats.html", {"figures": queue_figures(with_editors=True)})
+
+
+@require_safe
+def transparency(request):
+    """The queue's figures for everyone: counts only, no editor's name."""
+    return render(request, "submissions/transparency.html", {"figures": queue_figures()})
 
 
 def _external_id_text(item):
@@ -389,21 +482,91 @@ def review(request, pk):
     )
     context = _review_context(submission)
     dismissal = {"reason": Submission.Reason.NOT_DUPLICATE} if submission.is_merge else None
-    context.update(reject_form=RejectForm(initial=dismissal), merge_form=MergeForm(), note_form=NoteForm())
+    if submission.changes_asked_at is not None:  # sent back at least once: its versions
+        versions = list(submission.versions.all())
+        labels = context.get("labels") or {}
+        context["versions"] = versions
+        if versions:
+            context["version_changes"] = documents.diff(versions[-1].proposed, submission.proposed, labels)
+    context.update(
+        ask_changes_form=AskChangesForm(),
+        reject_form=RejectForm(initial=dismissal),
+        merge_form=MergeForm(),
+        note_form=NoteForm(),
+        next_url=_next_param(request),
+    )
     return render(request, "submissions/review.html", context)
 
 
-def _act(request, pk, action, success):
-    """Run one transition for the submission and go back to its review page."""
+def queue_url_checked(value):
+    """The queue's address with its filter, if `value` is one; None for anything else.
+
+    Only a local address of the queue itself is followed, so a `next` parameter can never send
+    an editor to another site or page. The page number is dropped: the filter is what counts.
+    """
+    if not isinstance(value, str) or not value or any(c in value for c in "\\\r\n\t"):
+        return None
+    parts = urlsplit(value)
+    queue = reverse("submissions:queue")
+    if parts.scheme or parts.netloc or parts.fragment or parts.path != queue:
+        return None
+    query = QueryDict(parts.query, mutable=True)
+    query.pop("page", None)
+    return f"{queue}?{query.urlencode()}" if query else queue
+
+
+def _next_param(request):
+    return queue_url_checked(request.POST.get("next") or request.GET.get("next"))
+
+
+def _with_next(url, queue_url):
+    return f"{url}?{urlencode({'next': queue_url})}" if queue_url else url
+
+
+def next_pending(request, queue_url, after):
+    """The pending submission after `after` in the queue's order under `queue_url`'s filter,
+    else the first one before it; skipping those another editor holds a live claim on."""
+    query = QueryDict(urlsplit(queue_url).query, mutable=True)
+    query["state"] = Submission.State.PENDING
+    waiting = (
+        SubmissionFilter(query, queryset=Submission.objects.all(), request=request)
+        .qs.filter(state=Submission.State.PENDING)
+        .filter(claim_free_for(request.user))
+        .exclude(pk=after.pk)
+    )
+    later = Q(created_at__gt=after.created_at) | Q(created_at=after.created_at, pk__gt=after.pk)
+    return waiting.filter(later).first() or waiting.first()
+
+
+def _after_decision(request, submission):
+    """Land on the next pending item of the queue's current filter, or on the queue."""
+    queue_url = _next_param(request) or reverse("submissions:queue")
+    following = next_pending(request, queue_url, submission)
+    if following is None:
+        messages.info(request, "Nothing else waits in this view of the queue.")
+        return redirect(queue_url)
+    return redirect(_with_next(following.get_absolute_url(), queue_url))
+
+
+def _back_to_review(request, pk):
+    return redirect(_with_next(reverse("submissions:review", args=[pk]), _next_param(request)))
+
+
+def _act(request, pk, action, success, decision=False):
+    """Run one transition for the submission; after a decision go on to the next item in the
+    queue, otherwise (or when it failed) back to its review page."""
     submission = get_object_or_404(Submission, pk=pk)
     try:
         action(submission)
-        messages.success(request, success)
     except services.TransitionError as exc:
         messages.error(request, str(exc))
     except documents.DocumentError as exc:
         messages.error(request, "; ".join(f"{path}: {' '.join(m)}" for path, m in exc.message_dict.items()))
-    return redirect("submissions:review", pk=pk)
+    else:
+        messages.success(request, success)
+        if decision:
+            return _after_decision(request, submission)
+    return _back_to_review(request, pk)
 
 
 def _revision_id(request):
@@ -422,7 +585,11 @@ def claim(request, pk):
 @editor_required
 def release(request, pk):
     return _act(
-        request, pk, lambda s: services.submission_release(submission=s, editor=request.user), "Released."
+        request,
+        pk,
+        lambda s: services.submission_release(submission=s, editor=request.user),
+        "Released.",
+        decision=True,
     )
 
 
@@ -437,7 +604,7 @@ def approve(request, pk):
             note=request.POST.get("note", "")[:1000],
         )
 
-    return _act(request, pk, action, "Approved and published.")
+    return _act(request, pk, action, "Approved and published.", decision=True)
 
 
 @require_POST
@@ -471,7 +638,7 @@ def resolve(request, pk):
             note=request.POST.get("note", "")[:1000],
         )
 
-    return _act(request, pk, action, "Approved with your choices and published.")
+    return _act(request, pk, action, "Approved with your choices and published.", decision=True)
 
 
 @require_POST
@@ -480,7 +647,7 @@ def merge(request, pk):
     form = MergeForm(request.POST)
     if not form.is_valid():
         messages.error(request, " ".join(form.errors.get("target", ["Choose an incident."])))
-        return redirect("submissions:review", pk=pk)
+        return _back_to_review(request, pk)
 
     def action(submission):
         services.submission_merge(
@@ -490,7 +657,13 @@ def merge(request, pk):
             note=request.POST.get("note", "")[:1000],
         )
 
-    return _act(request, pk, action, f"Merged into “{form.cleaned_data['target'].headline}” and published.")
+    return _act(
+        request,
+        pk,
+        action,
+        f"Merged into “{form.cleaned_data['target'].headline}” and published.",
+        decision=True,
+    )
 
 
 @require_POST
@@ -519,7 +692,11 @@ def merge_incidents(request, pk):
         )
 
     return _act(
-        request, pk, action, "Merged: the incident you kept carries both now; the other one leads to it."
+        request,
+        pk,
+        action,
+        "Merged: the incident you kept carries both now; the other one leads to it.",
+        decision=True,
     )
 
 
@@ -529,7 +706,7 @@ def reject(request, pk):
     form = RejectForm(request.POST)
     if not form.is_valid():
         messages.error(request, " ".join(error for errors in form.errors.values() for error in errors))
-        return redirect("submissions:review", pk=pk)
+        return _back_to_review(request, pk)
 
     def action(submission):
         services.submission_reject(
@@ -540,7 +717,24 @@ def reject(request, pk):
             duplicate_of=form.cleaned_data["duplicate_of"],
         )
 
-    return _act(request, pk, action, "Rejected.")
+    return _act(request, pk, action, "Rejected.", decision=True)
+
+
+@require_POST
+@editor_required
+def ask_changes(request, pk):
+    """Send the proposal back to its contributor with a note; then on to the next item."""
+    form = AskChangesForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say what should change: the contributor reads this note.")
+        return _back_to_review(request, pk)
+
+    def action(submission):
+        services.submission_ask_changes(
+            submission=submission, editor=request.user, note=form.cleaned_data["note"]
+        )
+
+    return _act(request, pk, action, "Sent back to the contributor for changes.", decision=True)
 
 
 @require_POST
@@ -549,7 +743,7 @@ def note(request, pk):
     form = NoteForm(request.POST)
     if not form.is_valid():
         messages.error(request, "A note needs some text.")
-        return redirect("submissions:review", pk=pk)
+        return _back_to_review(request, pk)
     return _act(
         request,
         pk,
@@ -587,7 +781,7 @@ def edit(request, pk):
     submission = get_object_or_404(Submission.objects.select_related("incident"), pk=pk)
     if not submission.is_pending or submission.is_merge:
         messages.error(request, "Only a pending proposal of a document can be edited.")
-        return redirect("submissions:review", pk=pk)
+        return _back_to_review(request, pk)
     form = _document_form(
         request, DocumentForm, vocabularies=list(Vocabulary.objects.all()), document=submission.proposed
     )
@@ -609,7 +803,11 @@ def edit(request, pk):
                 ),
                 "Proposal updated. Review it, then decide.",
             )
-    return render(request, "submissions/edit.html", {"submission": submission, "form": form})
+    return render(
+        request,
+        "submissions/edit.html",
+        {"submission": submission, "form": form, "next_url": _next_param(request)},
+    )
 
 
 @require_POST

@@ -4,9 +4,17 @@ from django import template
 from django.db.models import Q
 from django.urls import reverse
 
+from repository.periods import period_human
+
 from ..models import Submission
 
 register = template.Library()
+
+
+@register.filter
+def period(value):
+    """A stored period as people write it ("February 2021", "2019-2024"); else as it is."""
+    return (period_human(value) or value) if isinstance(value, str) else value
 
 
 def _is_editor(context):

@@ -207,9 +207,14 @@ class ImproveReviewPublishTests(StaticLiveServerTestCase):
         editor.get_by_label("Note for the history (optional)").fill("Checked against the maker's documents.")
         editor.get_by_role("button", name="Approve as proposed").click()
         expect(editor.locator(".messages")).to_contain_text("Approved and published.")
+        # Nothing else waits: the editor is back on the queue, told so.
+        expect(editor.get_by_role("heading", level=1)).to_have_text("Moderation queue")
+        expect(editor.locator(".messages")).to_contain_text("Nothing else waits in this view of the queue.")
+        expect(pending).to_have_text("0")
+        editor.get_by_role("link", name="Approved").first.click()
+        editor.locator("table.queue").get_by_role("link", name=NEW_HEADLINE).click()
         expect(editor.locator("main .state").first).to_have_text("Approved")
         expect(editor.get_by_role("link", name="revision 2")).to_be_visible()
-        expect(pending).to_have_text("0")
 
         # Anyone now sees the new headline, and the change in the page's history.
         visitor = self.page("visitor")
@@ -340,3 +345,50 @@ class ImproveReviewPublishTests(StaticLiveServerTestCase):
             )
             expect(research.locator("td.new ins")).to_have_text("https://research.example.org/audit")
             expect(changes.locator("tr")).to_have_count(2)  # the header and that one row
+
+    def test_an_editor_asks_for_changes_the_contributor_revises_and_the_editor_approves(self):
+        with self.screenshots_on_failure():
+            submission = services.submission_create(
+                kind="improvement",
+                incident=self.incident,
+                proposed={**self.incident.current_revision.document, "headline": "Cameras flag uyghurs"},
+                insight=INSIGHT,
+                email="rita@example.org",
+            )
+            editor = self.page("editor")
+            editor.goto("/accounts/login/")
+            login = editor.locator("main form")
+            login.get_by_label("Username").fill("edith")
+            login.get_by_label("Password").fill(PASSWORD)
+            login.get_by_role("button", name="Sign in").click()
+            editor.locator("table.queue").get_by_role("link", name=OLD_HEADLINE).click()
+            editor.get_by_label("What should change").fill("Please write Uyghurs with a capital U.")
+            editor.get_by_role("button", name="Ask the contributor for changes").click()
+            expect(editor.locator(".messages")).to_contain_text("Sent back to the contributor for changes.")
+            expect(editor.get_by_role("heading", level=1)).to_have_text("Moderation queue")
+
+            # The contributor reads the note on the status page, revises and sends it again.
+            contributor = self.page("contributor")
+            contributor.goto(submission.get_status_url())
+            expect(contributor.locator("#changes-asked")).to_contain_text(
+                "Please write Uyghurs with a capital U."
+            )
+            contributor.get_by_label("Headline").fill(NEW_HEADLINE)
+            contributor.get_by_role("button", name="Send the revision").click()
+            expect(contributor.locator(".messages")).to_contain_text(
+                "your revision is with the editors again"
+            )
+
+            # The editor sees what changed between the versions, and approves.
+            editor.reload()
+            editor.locator("table.queue").get_by_role("link", name=OLD_HEADLINE).click()
+            expect(editor.get_by_role("heading", name="Revised: version 2")).to_be_visible()
+            versions = editor.locator("table.versions")
+            expect(versions).to_contain_text("Cameras flag uyghurs")
+            expect(versions).to_contain_text(NEW_HEADLINE)
+            editor.get_by_role("button", name="Approve as proposed").click()
+            expect(editor.locator(".messages")).to_contain_text("Approved and published.")
+
+            visitor = self.page("visitor")
+            visitor.goto(self.incident.get_absolute_url())
+            expect(visitor.get_by_role("heading", level=1)).to_have_text(NEW_HEADLINE)

@@ -243,9 +243,9 @@ class MergeProposalPageTests(DuplicatesTestCase):
         self.client.force_login(self.editor)
 
     def test_the_queue_lists_merge_proposals_with_both_incidents(self):
-        # session; user; user permissions; group permissions; counts by state; page count; page;
-        # the header count
-        with self.assertNumQueries(8):
+        # session; user; user permissions; group permissions; counts by state; the pending
+        # reports compared for look-alikes; page count; page; the header count
+        with self.assertNumQueries(9):
             response = self.client.get("/moderation/?kind=merge")
         self.assertEqual(len(response.context["page"].object_list), 3)
         self.assertContains(
@@ -289,7 +289,8 @@ class MergeProposalPageTests(DuplicatesTestCase):
         event = self.proposal.events.get(action=ModerationEvent.Action.MERGE)
         self.assertEqual(event.data["survivor"], self.incident.number)
         self.assertEqual(event.note, "Same story")
-        self.assertContains(response, f"of #{self.incident.number}, the incident kept")
+        review = self.client.get(f"/moderation/{self.proposal.pk}/")
+        self.assertContains(review, f"of #{self.incident.number}, the incident kept")
 
     def test_the_editor_may_keep_the_newer_one(self):
         self.client.post(

@@ -33,6 +33,8 @@ class PermissionMatrixTests(SubmissionsTestCase):
         oceania = Term.objects.get(name="Oceania")
         event = term_move(term=oceania, parent=Term.objects.get(name="Asia"), editor=self.other_editor)
         tax = "/moderation/taxonomy"
+        self.spam = self.report_new(headline="Cheap watches")
+        self.vague = self.report_new(headline="Something happened somewhere")
         return [
             # (method, url, data, the editor's expected status)
             ("get", f"{tax}/", {}, 200),
@@ -81,6 +83,7 @@ class PermissionMatrixTests(SubmissionsTestCase):
             ("get", "/moderation/settings/", {}, 200),
             ("post", "/moderation/settings/", {"notify": "digest"}, 302),
             ("get", "/moderation/links/", {}, 200),
+            ("get", "/moderation/stats/", {}, 200),
             ("post", f"/moderation/{pk}/fill-metadata/", {}, 302),
             ("post", f"/moderation/{pk}/claim/", {}, 302),
             ("post", f"/moderation/{pk}/release/", {}, 302),
@@ -97,6 +100,8 @@ class PermissionMatrixTests(SubmissionsTestCase):
                 302,
             ),
             ("get", f"/moderation/{pair.pk}/", {}, 200),
+            ("post", f"/moderation/{self.vague.pk}/ask-changes/", {"note": "Which city?"}, 302),
+            ("post", "/moderation/bulk/", {"ids": [self.spam.pk], "action": "reject", "reason": "spam"}, 302),
             ("post", f"/moderation/{pair.pk}/merge-incidents/", {"survivor": self.incident.pk}, 302),
         ]
 
@@ -108,7 +113,7 @@ class PermissionMatrixTests(SubmissionsTestCase):
                 self.assertTrue(
                     response["Location"].startswith("/accounts/login/?next="), response["Location"]
                 )
-        self.assertEqual(Submission.objects.filter(state="pending").count(), 2)
+        self.assertEqual(Submission.objects.filter(state="pending").count(), 4)
         self.assertFalse(Incident.objects.filter(merged_into__isnull=False).exists())
         self.assert_taxonomy_untouched()
 
@@ -125,7 +130,7 @@ class PermissionMatrixTests(SubmissionsTestCase):
         for method, url, data, _ in self.urls():
             with self.subTest(method=method, url=url):
                 self.assertEqual(getattr(self.client, method)(url, data).status_code, 403)
-        self.assertEqual(Submission.objects.filter(state="pending").count(), 2)
+        self.assertEqual(Submission.objects.filter(state="pending").count(), 4)
         self.assertEqual(Incident.objects.get(slug="camera-flags-minority").revisions.count(), 2)
         self.assertFalse(Incident.objects.filter(merged_into__isnull=False).exists())
         self.assert_taxonomy_untouched()
@@ -134,7 +139,10 @@ class PermissionMatrixTests(SubmissionsTestCase):
         self.client.force_login(self.editor)
         for method, url, data, expected in self.urls():
             with self.subTest(method=method, url=url):
-                self.assertEqual(getattr(self.client, method)(url, data).status_code, expected)
+                response = getattr(self.client, method)(url, data)
+                self.assertEqual(response.status_code, expected)
+                if url == "/moderation/stats/":
+                    self.assertEqual(response.context["figures"]["by_editor"], [("edith", 1, 0)])
         self.assertEqual(Incident.objects.get(slug="camera-twin").merged_into, self.incident)
         # The taxonomy desk's actions did what they say, each written to the log.
         china = Term.objects.get(name="PR China")
@@ -148,6 +156,12 @@ class PermissionMatrixTests(SubmissionsTestCase):
         self.assertEqual(twin.current_revision.document["entities"]["developer"], ["Lens Corp"])
         self.assertIsNone(Term.objects.get(name="Oceania").parent)  # the undo
         self.assertEqual(CurationEvent.objects.count(), 8)
+        self.spam.refresh_from_db()
+        self.vague.refresh_from_db()
+        self.assertEqual((self.vague.state, self.vague.decision_note), ("needs_changes", "Which city?"))
+        self.assertEqual(
+            (self.spam.state, self.spam.reason, self.spam.decided_by), ("rejected", "spam", self.editor)
+        )
 
     def test_moderation_actions_refuse_get(self):
         self.client.force_login(self.editor)
@@ -162,6 +176,7 @@ class PermissionMatrixTests(SubmissionsTestCase):
             "reject",
             "note",
             "fill-metadata",
+            "ask-changes",
         ):
             with self.subTest(action=action):
                 self.assertEqual(self.client.get(f"/moderation/{submission.pk}/{action}/").status_code, 405)
@@ -176,6 +191,7 @@ class PermissionMatrixTests(SubmissionsTestCase):
         ):
             with self.subTest(url=url):
                 self.assertEqual(self.client.get(url).status_code, 405)
+        self.assertEqual(self.client.get("/moderation/bulk/").status_code, 405)
 
     def test_public_pages_are_open_to_everyone(self):
         submission = self.propose(headline="Changed")
@@ -184,6 +200,7 @@ class PermissionMatrixTests(SubmissionsTestCase):
             "/submit/",
             submission.get_status_url(),
             "/incidents/camera-flags-minority/history/",
+            "/transparency/",
         ):
             with self.subTest(url=url):
                 self.assertEqual(self.client.get(url).status_code, 200)
