@@ -204,6 +204,17 @@ class DocumentForm(TermFieldsMixin, forms.Form):
         help_text="What happened. Paragraphs separated by a blank line; '## ' starts a sub-heading.",
     )
 
+    def clean_proposed(self):
+        """The proposed document, kept as `self.proposed`; None, with the document validator's
+        messages added to the form, when it refuses it."""
+        try:
+            self.proposed = self.to_document()
+        except documents.DocumentError as exc:
+            for path, messages in exc.message_dict.items():
+                self.add_error(None, f"{path}: {' '.join(messages)}")
+            return None
+        return self.proposed
+
     def __init__(self, *args, vocabularies, document, reference_rows=1, **kwargs):
         super().__init__(*args, **kwargs)
         self.base = document
@@ -310,13 +321,7 @@ class ImproveForm(HoneypotMixin, ContributorMixin, DocumentForm):
 
     def clean(self):
         data = super().clean()
-        if self.errors:
-            return data
-        try:
-            self.proposed = self.to_document()
-        except documents.DocumentError as exc:
-            for path, messages in exc.message_dict.items():
-                self.add_error(None, f"{path}: {' '.join(messages)}")
+        if self.errors or self.clean_proposed() is None:
             return data
         if self.proposed == documents.normalize(self.base) and not data.get("insight", "").strip():
             raise forms.ValidationError(
@@ -383,13 +388,8 @@ class ReviseForm(HoneypotMixin, DocumentForm):
 
     def clean(self):
         data = super().clean()
-        if self.errors:
-            return data
-        try:
-            self.proposed = self.to_document()
-        except documents.DocumentError as exc:
-            for path, messages in exc.message_dict.items():
-                self.add_error(None, f"{path}: {' '.join(messages)}")
+        if not self.errors:
+            self.clean_proposed()
         return data
 
 
