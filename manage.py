@@ -7,6 +7,11 @@ import sys
 
 def main():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    # A machine with no SECRET_KEY is a developer's: its commands (import_sheet, migrate, …)
+    # run as the quick start does, with DEBUG on. A deployment sets SECRET_KEY, so DEBUG stays
+    # off there unless set; the web and worker processes never come through here.
+    if not os.environ.get("SECRET_KEY"):
+        os.environ.setdefault("DEBUG", "true")
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

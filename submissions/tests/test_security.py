@@ -151,3 +151,33 @@ class HeaderTests(SubmissionsTestCase):
         response = self.client.post("/accounts/login/", {"username": "edith", "password": PASSWORD})
         self.assertEqual(response.status_code, 302)
         self.assertEqual(response.cookies["sessionid"]["max-age"], 8 * 3600)
+
+
+class ManagePyDebugTests(SimpleTestCase):
+    """manage.py on a developer's machine (no SECRET_KEY) runs as the quick start; with a
+    SECRET_KEY, as a deployment does, DEBUG stays off unless set."""
+
+    def debug_of(self, **environ):
+        env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY")}
+        env.update(environ, DATABASE_URL="sqlite:///:memory:")
+        result = subprocess.run(
+            [
+                sys.executable,
+                "manage.py",
+                "shell",
+                "-c",
+                "from django.conf import settings; print(settings.DEBUG)",
+            ],
+            cwd=Path(__file__).resolve().parents[2],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return result.stdout.strip().splitlines()[-1]
+
+    def test_without_a_secret_key_commands_run_with_debug_on(self):
+        self.assertEqual(self.debug_of(), "True")
+
+    def test_with_a_secret_key_debug_is_off_unless_set(self):
+        self.assertEqual(self.debug_of(SECRET_KEY="k" * 60), "False")
