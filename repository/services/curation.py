@@ -14,7 +14,7 @@ old spellings land on the right term.
 from django.db import transaction
 from django.db.models import Q
 
-from .. import documents
+from .. import documents, freshness
 from ..models import (
     CurationEvent,
     Entity,
@@ -87,6 +87,7 @@ def _event(*, action, editor, target, description, before, after, note="", revis
     )
     if revisions:
         event.revisions.add(*revisions)
+    freshness.changed()
     return event
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from .. import documents
+from .. import documents, freshness
 from ..models import ExternalId, Incident, IncidentEntity, IncidentTerm, Reference, Revision
 from .publishing import StaleRevision, incident_publish, incident_search_refresh
 
@@ -143,4 +143,5 @@ def incident_merge(*, survivor, merged, editor, note="", expected_revisions=None
         for rows in (IncidentTerm, IncidentEntity, Reference, ExternalId):
             rows.objects.filter(incident=merged).delete()
         incident_search_refresh(incident_ids=[survivor.pk])
+        freshness.changed()
     return MergeResult(survivor, merged, survivor_revision, merged_revision)

@@ -8,7 +8,7 @@ from django.db import connection, transaction
 from django.db.models import Max, OuterRef, Subquery
 from django.utils import timezone
 
-from .. import documents
+from .. import documents, freshness
 from ..addresses import normalize_url
 from ..models import ExternalId, Incident, IncidentEntity, IncidentTerm, Reference, Revision
 from .taxonomy import Taxonomy, make_slug, unique_slug
@@ -319,6 +319,7 @@ def _write(items, locked, taxonomy, refresh_search):
     )
     if refresh_search:
         incident_search_refresh(incident_ids=[item.incident.pk for _index, item in publishing])
+    freshness.changed()
     return results
 
 

@@ -1,0 +1,49 @@
+"""What readers see changes only when something is published, and then at once.
+
+A scope's token names the current state of what it covers; anything cached for readers
+(rendered pages, facet counts, charts) puts the token in its key, so publishing makes every
+such entry unreachable at the moment its transaction commits, and nothing depends on a
+timeout. A token is random, not a counter: when the cache loses it (a restart, an eviction)
+a new one is drawn and the old entries are unreachable too, so a lost token can never bring
+a stale page back.
+
+Scopes:
+- PUBLISHED: anything published (a revision, a merge, a taxonomy curation); lists, counts,
+  term and entity pages, charts and feeds follow it.
+"""
+
+import contextlib
+import uuid
+
+from django.core.cache import cache
+from django.db import transaction
+
+PUBLISHED = "published"
+_KEY = "freshness:{}"
+
+
+def token(scope=PUBLISHED):
+    """The scope's current token (a new one if the cache has none)."""
+    key = _KEY.format(scope)
+    try:
+        value = cache.get(key)
+        if value is None:
+            value = uuid.uuid4().hex
+            if not cache.add(key, value, timeout=None):
+                value = cache.get(key) or value
+        return value
+    except Exception:  # the cache is down: nothing read from it can be trusted or reused
+        return uuid.uuid4().hex
+
+
+def changed(*scopes):
+    """Draw new tokens for the scopes when the current transaction commits (now, outside one)."""
+
+    def renew():
+        for scope in scopes or (PUBLISHED,):
+            # An unreachable cache cannot be told; entries cached for readers therefore also
+            # carry a timeout, the bound on how long an outage can leave a page stale.
+            with contextlib.suppress(Exception):
+                cache.set(_KEY.format(scope), uuid.uuid4().hex, timeout=None)
+
+    transaction.on_commit(renew)
