@@ -246,7 +246,7 @@ def meta_tags(citation, document):
     keywords = [name for names in document.get("terms", {}).values() for name in names]
     if keywords:
         tags.append(("citation_keywords", "; ".join(keywords)))
-    tags += [("DC.identifier", f"{label} {value}") for label, value in citation.external_ids]
+    tags += [("DC.identifier", f"{label} id {value}") for label, value in citation.external_ids]
     return tags
 
 

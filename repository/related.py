@@ -94,11 +94,10 @@ def related_incidents(incident, *, entity_links, term_links, limit=LIMIT):
         result = []
     else:
         # The term counts of the candidates found by their entities, which the capped term
-        # tier may have left out.
-        missing = [pk for pk in by_entities if pk not in by_terms]
-        if missing and term_info:
+        # tier may have left out (counted for all of them: one query whatever the data).
+        if by_entities and term_info:
             by_terms.update(
-                IncidentTerm.objects.filter(incident_id__in=missing, term_id__in=term_info)
+                IncidentTerm.objects.filter(incident_id__in=by_entities, term_id__in=term_info)
                 .values("incident_id")
                 .annotate(shared=Count("term_id"))
                 .order_by()
