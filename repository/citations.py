@@ -82,7 +82,7 @@ class Citation:
 
 def citation_for(*, incident, revision):
     """The citation of `revision`, a published version of `incident`."""
-    document = revision.document
+    document = documents.upgrade(revision.document)
     return Citation(
         title=document.get("headline") or incident.headline,
         slug=incident.slug,

@@ -53,11 +53,12 @@ def external_records(items, source_url=""):
 def citation_context(incident, revision):
     """The citation of one version, in every format, and the page markup that describes it."""
     citation = citations.citation_for(incident=incident, revision=revision)
+    document = documents.upgrade(revision.document)
     return {
         "citation": citation,
         "cite_formats": citations.formats(citation),
-        "citation_meta": citations.meta_tags(citation, revision.document),
-        "citation_json_ld": citations.json_ld(citation, revision.document),
+        "citation_meta": citations.meta_tags(citation, document),
+        "citation_json_ld": citations.json_ld(citation, document),
     }
 
 
@@ -109,7 +110,7 @@ def document_classification(document, vocabularies):
 
 def version_context(incident, revision):
     """What the permanent page of one version shows, from the revision's document."""
-    document = revision.document
+    document = documents.upgrade(revision.document)
     return {
         "document": document,
         "classification": document_classification(document, Vocabulary.objects.all()),
