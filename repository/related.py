@@ -20,6 +20,7 @@ from .models import Incident, IncidentEntity, IncidentTerm
 LIMIT = 6
 CANDIDATES = 40  # per tier (shared entities, shared terms), before ranking
 CACHE_SECONDS = 24 * 3600  # the bound on staleness if the cache missed a new token
+REASONS, NAMES = 3, 3  # at most, in a reason: the parts ("same country: …"), the names in each
 _NEVER = 10**9  # the distance of a period that is not known
 
 
@@ -55,20 +56,29 @@ def _reasons(entity_rows, term_rows, entity_roles, entity_names, term_info, role
         elif name not in elsewhere:
             elsewhere.append(name)
     parts = [
-        f"same {role_labels[role].lower()}: {', '.join(names)}"
+        f"same {role_labels[role].lower()}: {_names(names)}"
         for role, names in sorted(by_role.items(), key=lambda item: list(role_labels).index(item[0]))
     ]
     elsewhere = [name for name in elsewhere if not any(name in names for names in by_role.values())]
     if elsewhere:
-        parts.append(f"also involves {', '.join(elsewhere)}")
+        parts.append(f"also involves {_names(elsewhere)}")
     by_vocabulary = {}
     for term_id in term_rows:
         vocabulary, name = term_info[term_id]
         by_vocabulary.setdefault(vocabulary, []).append(name)
     for vocabulary, names in sorted(by_vocabulary.items(), key=lambda item: (item[0].order, item[0].label)):
-        parts.append(f"same {vocabulary.label.lower()}: {', '.join(names)}")
-    text = "; ".join(parts)
+        parts.append(f"same {vocabulary.label.lower()}: {_names(names)}")
+    text = "; ".join(parts[:REASONS])
+    if len(parts) > REASONS:
+        text += f"; {len(parts) - REASONS} more in common"
     return text[:1].upper() + text[1:]
+
+
+def _names(names):
+    """'A, B, C and 2 more': a few names, so that a reason stays one line."""
+    if len(names) <= NAMES:
+        return ", ".join(names)
+    return f"{', '.join(names[:NAMES])} and {len(names) - NAMES} more"
 
 
 def related_incidents(incident, *, entity_links, term_links, limit=LIMIT):

@@ -407,6 +407,37 @@ class RelatedIncidentTests(TestCase):
         self.assertIn("Clearview AI banned in Canada", [item["headline"] for item in self.related()])
 
 
+class RelatedReasonLengthTests(TestCase):
+    def test_a_reason_names_a_few_things_and_counts_the_rest(self):
+        shared = {
+            "country": ["USA"],
+            "sector": ["Health"],
+            "purpose": ["Generate text"],
+            "technology": [
+                "Chatbot",
+                "NLP/text analysis",
+                "Neural network",
+                "Deep learning",
+                "Machine learning",
+            ],
+            "issue": ["Accuracy/reliability"],
+        }
+        incident = publish("A chatbot misdiagnoses children", slug="misdiagnoses", terms=shared)
+        publish("A chatbot gives wrong medical advice", terms=shared)
+        cache.clear()
+        [item] = self.client.get(incident.get_absolute_url()).context["related"]
+        self.assertEqual(
+            item["reasons"],
+            "Same country: USA; same sector: Health; same purpose: Generate text; 2 more in common",
+        )
+        technology = publish("Another chatbot", terms={"technology": shared["technology"]})
+        cache.clear()
+        [item] = self.client.get(technology.get_absolute_url()).context["related"][:1]
+        self.assertEqual(
+            item["reasons"], "Same technology: Chatbot, NLP/text analysis, Neural network and 2 more"
+        )
+
+
 class IncidentPageQueryTests(TestCase):
     """The incident page's queries do not grow with the repository."""
 
