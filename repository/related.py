@@ -12,7 +12,8 @@ import contextlib
 from datetime import date
 
 from django.core.cache import cache
-from django.db.models import Count
+from django.db.models import Count, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from . import freshness
 from .models import Incident, IncidentEntity, IncidentTerm
@@ -24,16 +25,29 @@ REASONS, NAMES = 3, 3  # at most, in a reason: the parts ("same country: …"), 
 _NEVER = 10**9  # the distance of a period that is not known
 
 
-def _shared_counts(model, column, ids, incident_id):
-    """{incident id: how many of `ids` it shares}, for the unmerged incidents sharing most."""
+def _shared_counts(model, column, ids, incident_id, term_ids=None):
+    """{incident id: (how many of `ids` it shares, how many of `term_ids`)} for the unmerged
+    incidents sharing most: one query, its answer capped at CANDIDATES rows."""
     rows = (
         model.objects.filter(**{f"{column}__in": ids}, incident__merged_into__isnull=True)
         .exclude(incident_id=incident_id)
         .values("incident_id")
         .annotate(shared=Count(column, distinct=True))
-        .order_by("-shared", "-incident_id")[:CANDIDATES]
     )
-    return {row["incident_id"]: row["shared"] for row in rows}
+    if term_ids:
+        # Among incidents sharing as many entities, those sharing more terms come first.
+        terms = (
+            IncidentTerm.objects.filter(incident_id=OuterRef("incident_id"), term_id__in=term_ids)
+            .order_by()
+            .values("incident_id")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        rows = rows.annotate(terms=Coalesce(Subquery(terms), 0))
+    else:
+        rows = rows.annotate(terms=Value(0))
+    rows = rows.order_by("-shared", "-terms", "-incident_id")[:CANDIDATES]
+    return {row["incident_id"]: (row["shared"], row["terms"]) for row in rows}
 
 
 def _distance(a, b):
@@ -67,7 +81,8 @@ def _reasons(entity_rows, term_rows, entity_roles, entity_names, term_info, role
         vocabulary, name = term_info[term_id]
         by_vocabulary.setdefault(vocabulary, []).append(name)
     for vocabulary, names in sorted(by_vocabulary.items(), key=lambda item: (item[0].order, item[0].label)):
-        parts.append(f"same {vocabulary.label.lower()}: {_names(names)}")
+        label = f"{vocabulary.group} ({vocabulary.label})" if vocabulary.group else vocabulary.label
+        parts.append(f"same {label.lower()}: {_names(names)}")
     text = "; ".join(parts[:REASONS])
     if len(parts) > REASONS:
         text += f"; {len(parts) - REASONS} more in common"
@@ -95,24 +110,23 @@ def related_incidents(incident, *, entity_links, term_links, limit=LIMIT):
         if cached is not None:
             return cached
 
-    by_entities = (
-        _shared_counts(IncidentEntity, "entity_id", entity_names, incident.pk) if entity_names else {}
-    )
-    by_terms = _shared_counts(IncidentTerm, "term_id", term_info, incident.pk) if term_info else {}
+    by_entities, by_terms = {}, {}
+    if entity_names:
+        for pk, (shared, terms) in _shared_counts(
+            IncidentEntity, "entity_id", entity_names, incident.pk, term_ids=term_info
+        ).items():
+            by_entities[pk], by_terms[pk] = shared, terms
+    if term_info:
+        by_terms.update(
+            {
+                pk: shared
+                for pk, (shared, _) in _shared_counts(IncidentTerm, "term_id", term_info, incident.pk).items()
+            }
+        )
     candidates = set(by_entities) | set(by_terms)
     if not candidates:
         result = []
     else:
-        # The term counts of the candidates found by their entities, which the capped term
-        # tier may have left out (counted for all of them: one query whatever the data).
-        if by_entities and term_info:
-            by_terms.update(
-                IncidentTerm.objects.filter(incident_id__in=by_entities, term_id__in=term_info)
-                .values("incident_id")
-                .annotate(shared=Count("term_id"))
-                .order_by()
-                .values_list("incident_id", "shared")
-            )
         rows = Incident.objects.filter(pk__in=candidates).only(
             "pk", "slug", "number", "headline", "occurred", "occurred_start", "occurred_end"
         )

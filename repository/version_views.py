@@ -33,7 +33,7 @@ def _incident(slug):
 @require_safe
 def incident_version(request, slug, number):
     incident = _incident(slug)
-    revision = get_object_or_404(Revision.objects.defer("author"), incident=incident, number=number)
+    revision = get_object_or_404(Revision, incident=incident, number=number)
     context = {
         "incident": incident,
         "revision": revision,

@@ -3,6 +3,7 @@ metadata, related incidents, dates and counts, and invitations under empty secti
 
 import json
 from html.parser import HTMLParser
+from unittest import mock
 
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
@@ -407,6 +408,28 @@ class RelatedIncidentTests(TestCase):
         self.assertIn("Clearview AI banned in Canada", [item["headline"] for item in self.related()])
 
 
+class RelatedCandidateCapTests(TestCase):
+    def test_the_capped_candidates_are_the_best_not_the_newest(self):
+        incident = publish(
+            "Face search",
+            slug="face-search",
+            entities={"deployer": ["Clearview AI"]},
+            terms={"country": ["USA"]},
+        )
+        best = publish(
+            "Oldest, sharing the most", entities={"deployer": ["Clearview AI"]}, terms={"country": ["USA"]}
+        )
+        for n in range(3):
+            publish(f"Newer {n}", entities={"deployer": ["Clearview AI"]})
+        for n in range(3):
+            publish(f"Country only {n}", terms={"country": ["USA"]})
+        cache.clear()
+        with mock.patch("repository.related.CANDIDATES", 2):
+            related = self.client.get(incident.get_absolute_url()).context["related"]
+        self.assertEqual(related[0]["headline"], best.headline)
+        self.assertEqual(related[0]["reasons"], "Same deployer: Clearview AI; same country: USA")
+
+
 class RelatedReasonLengthTests(TestCase):
     def test_a_reason_names_a_few_things_and_counts_the_rest(self):
         shared = {
@@ -465,8 +488,8 @@ class IncidentPageQueryTests(TestCase):
     def count_page(self, expected):
         reset_caches()
         # incident with its revision; its terms with vocabularies; its entities; its references;
-        # its external ids; related: the candidates sharing entities, those sharing terms, the
-        # term counts of the first, the candidates' rows, the winners' shared entities and terms
+        # its external ids; related: the candidates sharing entities (with their shared terms),
+        # those sharing terms, the candidates' rows, the winners' shared entities and terms
         with self.assertNumQueries(expected):
             response = self.client.get("/incidents/clearview/")
         # Cached: only the incident's own rows.
@@ -476,10 +499,10 @@ class IncidentPageQueryTests(TestCase):
 
     def test_the_same_queries_at_two_sizes(self):
         self.add_incidents(4)
-        small = self.count_page(11)
+        small = self.count_page(10)
         self.assertEqual(len(small.context["related"]), 4)
         self.add_incidents(120, start=4)
-        large = self.count_page(11)
+        large = self.count_page(10)
         self.assertEqual(len(large.context["related"]), 6)
         self.assertTrue(
             all(
