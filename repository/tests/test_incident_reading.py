@@ -129,6 +129,10 @@ class VersionPageTests(TestCase):
         csl = json.loads(self.client.get("/incidents/camera-flags-minority/v/2/cite.json").content)
         self.assertEqual(csl[0]["title"], "Camera system flags Uyghurs to police")
 
+    def test_a_citation_download_costs_two_queries(self):
+        with self.assertNumQueries(2):  # the incident; the revision
+            self.client.get("/incidents/camera-flags-minority/v/2/cite.ris")
+
     def test_the_history_links_each_revision_to_its_version(self):
         response = self.client.get("/incidents/camera-flags-minority/history/")
         self.assertContains(response, 'href="/incidents/camera-flags-minority/v/1/"')
