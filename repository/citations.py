@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from . import documents
 from .periods import parse_period
+from .snapshots import CONTENT_TYPES
 
 LICENSE_URL = "https://creativecommons.org/licenses/by-sa/4.0/"
 AIAAIC_URL = "https://www.aiaaic.org/aiaaic-repository"
@@ -315,8 +316,6 @@ def json_ld(citation, document):
 
 def dataset_json_ld(snapshots, *, site_url=None, site=None):
     """schema.org Dataset for the export page: one distribution per snapshot file."""
-    from .snapshots import CONTENT_TYPES
-
     site_url = site_url or settings.SITE_URL
     site = site or settings.SITE_NAME
     aiaaic = {"@type": "Organization", "name": "AIAAIC", "url": "https://www.aiaaic.org/"}
