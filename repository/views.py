@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from . import documents, schemas, snapshots
+from . import documents, reading, schemas, snapshots
 from .filters import IncidentFilter, facets_for, selected_labels
 from .models import (
     DatasetSnapshot,
@@ -123,15 +123,7 @@ def incident_detail(request, slug):
         {"label": label, "references": [ref for ref in references if ref.category == category]}
         for category, label in Reference.Category.choices
     ]
-    external_ids = [
-        {
-            "scheme": item.scheme,
-            "value": item.value,
-            "label": documents.external_id_label(item.scheme),
-            "url": documents.external_id_url(item.scheme, item.value),
-        }
-        for item in incident.external_ids.all()
-    ]
+    external_ids = reading.external_records(incident.external_ids.all(), incident.source_url)
     return render(
         request,
         "repository/incident_detail.html",
@@ -140,6 +132,9 @@ def incident_detail(request, slug):
             "classification": classification,
             "sections": sections,
             "external_ids": external_ids,
+            **reading.incident_page_context(
+                incident, entity_links=entities, term_links=links, references=references
+            ),
         },
     )
 
