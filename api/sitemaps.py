@@ -7,6 +7,7 @@ out (their addresses redirect)."""
 
 from django.conf import settings
 from django.contrib.sitemaps import Sitemap
+from django.db.models import Max
 from django.http import HttpResponse
 from django.urls import reverse
 from django.views.decorators.http import require_safe
@@ -29,6 +30,10 @@ class IncidentSitemap(_Paginated):
 
     def lastmod(self, item):
         return item.updated_at
+
+    def get_latest_lastmod(self):
+        # For the index: one aggregate, not every incident read to find the latest.
+        return Incident.objects.unmerged().aggregate(latest=Max("updated_at"))["latest"]
 
 
 class TermSitemap(_Paginated):
