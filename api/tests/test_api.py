@@ -231,6 +231,13 @@ class ConditionalTests(TestCase):
         self.assertEqual(changed.status_code, 200)
         self.assertNotEqual(changed["ETag"], etag)
 
+    def test_head_answers_the_headers_of_get(self):
+        url = reverse("api:incident", args=[self.incident.slug])
+        get, head = self.client.get(url), self.client.head(url)
+        self.assertEqual(head.status_code, 200)
+        self.assertEqual((head["ETag"], head["Last-Modified"]), (get["ETag"], get["Last-Modified"]))
+        self.assertEqual(head.content, b"")
+
     def test_lists_and_the_change_feed_answer_304_too(self):
         for url in [
             reverse("api:incidents") + "?country=usa",
