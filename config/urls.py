@@ -6,6 +6,7 @@ from django.templatetags.static import static
 from django.urls import include, path
 
 from api.sitemaps import SITEMAPS, robots_txt
+from api.sitemaps import section as sitemap_section
 from submissions import views as submissions_views
 
 # Error pages that need neither the database nor the request body (config/views.py).
@@ -41,7 +42,7 @@ urlpatterns = [
         {"sitemaps": SITEMAPS, "sitemap_url_name": "sitemap_section"},
         name="sitemap",
     ),
-    path("sitemap-<section>.xml", sitemap_views.sitemap, {"sitemaps": SITEMAPS}, name="sitemap_section"),
+    path("sitemap-<slug:section>.xml", sitemap_section, name="sitemap_section"),
     path("robots.txt", robots_txt, name="robots_txt"),
     path("", include("submissions.urls")),
     path("", include("repository.urls")),
