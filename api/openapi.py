@@ -208,6 +208,9 @@ def add_components_and_facets(result, generator, request, public):
             for status_code, description in ERROR_RESPONSES.items():
                 if status_code == "404" and "{" not in path and status_code not in responses:
                     continue
+                queried = any(parameter["in"] == "query" for parameter in operation.get("parameters", []))
+                if status_code == "400" and not queried:
+                    continue  # no query parameter to get wrong
                 responses.setdefault(status_code, error_response(description))
             if operation.get("operationId") == "incidents_list":
                 operation.setdefault("parameters", []).extend(

@@ -48,7 +48,8 @@ CURSOR_PARAMETER = OpenApiParameter(
 
 
 class ReadView(APIView):
-    """GET, HEAD and OPTIONS only; conditional answers on 200."""
+    # GET, HEAD and OPTIONS only; conditional answers on 200 (a comment: a docstring here
+    # would become every endpoint's description in the OpenAPI document).
 
     http_method_names = ["get", "head", "options"]
     last_modified = None
@@ -111,6 +112,8 @@ class ApiRoot(ReadView):
     @extend_schema(
         operation_id="api_root",
         summary="What this API offers",
+        description="The address of each list, of the OpenAPI description, of these docs and of the "
+        "incident's JSON Schema.",
         responses={200: {"type": "object", "additionalProperties": {"type": "string", "format": "uri"}}},
     )
     def get(self, request):

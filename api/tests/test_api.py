@@ -1,5 +1,7 @@
 import json
 import re
+import tempfile
+from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.test import TestCase, override_settings
@@ -8,7 +10,18 @@ from openapi_spec_validator import validate
 
 from api.tests.data import build
 from repository import schemas
-from repository.models import Incident
+from repository.datasets import dataset_import
+from repository.models import (
+    CurationEvent,
+    Entity,
+    EntityAlias,
+    Incident,
+    IncidentEntity,
+    IncidentTerm,
+    Revision,
+    Term,
+    TermAlias,
+)
 from repository.services import incident_merge, incident_publish
 from repository.tests.base import make_document
 from submissions.models import Submission
@@ -419,11 +432,6 @@ class ChangeFeedTests(TestCase):
         before, _ = read_all(self.client, reverse("api:incidents"))
         _empty_the_record()
         self.assertEqual(self.client.get(reverse("api:incidents")).json()["results"], [])
-        import tempfile
-        from pathlib import Path
-
-        from repository.datasets import dataset_import
-
         with tempfile.TemporaryDirectory() as directory:
             for position, entry in enumerate(entries):
                 path = Path(directory) / f"entry-{position}.json"
@@ -439,17 +447,6 @@ class ChangeFeedTests(TestCase):
 
 def _empty_the_record():
     """Delete every published row (tests only): the empty database a mirror starts from."""
-    from repository.models import (
-        CurationEvent,
-        Entity,
-        EntityAlias,
-        IncidentEntity,
-        IncidentTerm,
-        Revision,
-        Term,
-        TermAlias,
-    )
-
     Incident.objects.update(current_revision=None, merged_into=None)
     CurationEvent.objects.all().delete()
     Submission.objects.all().delete()
