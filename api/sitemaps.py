@@ -4,7 +4,7 @@ robots.txt naming it.
 Each section lists at most SITEMAP_LIMIT addresses per page (/sitemap-<section>.xml?p=2 …);
 the index at /sitemap.xml (django.contrib.sitemaps' view) names every page. Merged
 incidents, terms and entities are left out (their addresses redirect). A section's page is
-written by `section` below rather than by Django's template: at ten thousand addresses the
+written by `section` below rather than by Django's template: at five to ten thousand addresses the
 template loop and a URL reversal per address took seconds.
 """
 

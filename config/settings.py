@@ -368,7 +368,7 @@ CORS_ALLOW_HEADERS = ["accept", "accept-language", "if-none-match", "if-modified
 CORS_EXPOSE_HEADERS = ["ETag", "Last-Modified", "Retry-After"]
 CORS_PREFLIGHT_MAX_AGE = 86400
 # sitemap.xml: at most this many addresses in each page of a section.
-SITEMAP_LIMIT = env_int("SITEMAP_LIMIT", 10000, minimum=1)
+SITEMAP_LIMIT = env_int("SITEMAP_LIMIT", 5000, minimum=1)
 if SITEMAP_LIMIT > 50000:
     raise ImproperlyConfigured(
         f"SITEMAP_LIMIT must be at most 50000 (the sitemap protocol's limit), not {SITEMAP_LIMIT}."
