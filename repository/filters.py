@@ -14,7 +14,7 @@ from django.db.models.functions import RowNumber
 
 from .models import Entity, Incident, IncidentEntity, IncidentTerm, Term
 from .periods import MAX_YEAR, MIN_YEAR
-from .search import MAX_WORDS, Search, words_of
+from .search import Search, search_words
 
 FACET_LIMIT = 8
 FACET_EXPANDED_LIMIT = 100
@@ -142,7 +142,7 @@ class IncidentFilter(django_filters.FilterSet):
     def search(self, queryset, name, text):
         """Words in any order, stemmed, ranked (repository.search); `text_search` keeps the
         parsed search for the page (highlighting) and may be set beforehand to reuse one."""
-        if self.text_search is None or self.text_search.text != " ".join(words_of(text)[:MAX_WORDS]):
+        if self.text_search is None or self.text_search.text != " ".join(search_words(text)):
             self.text_search = Search.parse(text)
         return self.text_search.apply(queryset) if self.text_search else queryset
 

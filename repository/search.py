@@ -30,7 +30,7 @@ from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 from .documents import fold
-from .models import EntityAlias, TermAlias
+from .models import EntityAlias, Incident, TermAlias
 
 FTS_TABLE = "repository_incident_fts"
 # bm25 weights of the FTS5 columns: headline, summary, narrative, terms and entities.
@@ -46,8 +46,28 @@ PREFIX_MIN_LENGTH = 3  # a shorter last word is matched as a whole word only
 SNIPPET_WORDS = 30
 
 
+# English stop words (Snowball's list, as PostgreSQL's 'english' configuration drops them): left
+# out of a search that has other words, so that SQLite, which keeps them, matches alike.
+_STOP_WORDS_TEXT = """i me my myself we our ours ourselves you your yours yourself yourselves he him his himself
+    she her hers herself it its itself they them their theirs themselves what which who whom this
+    that these those am is are was were be been being have has had having do does did doing a an
+    the and but if or because as until while of at by for with about against between into through
+    during before after above below to from up down in out on off over under again further then
+    once here there when where why how all any both each few more most other some such no nor not
+    only own same so than too very s t can will just don should now"""
+STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
+
+
 def words_of(text):
     return WORD.findall(text or "")
+
+
+def search_words(text):
+    """The words of a search text that count: at most MAX_WORDS, stop words left out unless
+    there is nothing else."""
+    words = words_of(text)
+    kept = [word for word in words if word.casefold() not in STOP_WORDS]
+    return (kept or words)[:MAX_WORDS]
 
 
 @dataclass(frozen=True)
@@ -73,7 +93,7 @@ class Search:
         """The reader's search text as groups of words, every one required; None without words.
 
         Looks up the spellings of terms and entities among the words: two queries."""
-        words = words_of(text)[:MAX_WORDS]
+        words = search_words(text)
         if not words:
             return None
         spellings = _alternative_spellings(words)
@@ -150,11 +170,6 @@ class Search:
         return queryset.filter(
             pk__in=RawSQL(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s", [match])
         ).annotate(rank=FtsRank(F("pk"), match=match))
-
-    # Showing what matched.
-
-    def matcher(self):
-        return Matcher(self)
 
 
 class FtsRank(Func):
@@ -279,7 +294,7 @@ def _stem(word):
 
 _STEMMER = snowballstemmer.stemmer("english")
 _MARKDOWN_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_MARKDOWN_MARKS = re.compile(r"[*_`#>|]+")
+_MARKDOWN_MARKS = re.compile(r"[*_`|]+|^[ \t]*[#>]+", re.MULTILINE)
 _TOKEN = re.compile(r"[^\W_]+|[\W_]+")
 
 
@@ -334,13 +349,75 @@ class Matcher:
         return mark_safe(f"{before}{marked}{after}")  # `marked` is escaped text
 
 
-def mark_results(incidents, search, narratives):
-    """Give each incident of a result page `marked_headline` and `snippet` (or None).
-
-    `narratives` maps incident ids to their narrative (the listing defers them)."""
-    matcher = search.matcher()
+def mark_results(incidents, search):
+    """Give each incident of a result page `marked_headline` and `snippet` (None when neither
+    its summary nor its narrative matched): one query, for the narratives the listing defers."""
+    narratives = dict(
+        Incident.objects.filter(pk__in=[incident.pk for incident in incidents]).values_list("pk", "narrative")
+    )
+    matcher = Matcher(search)
     for incident in incidents:
         incident.marked_headline = matcher.mark(incident.headline)
         incident.snippet = matcher.snippet(incident.summary) or matcher.snippet(
             narratives.get(incident.pk, "")
         )
+
+
+# The no-results page's way out.
+
+MAX_SUGGESTIONS = 6  # count queries at most, one per word or filter that could be dropped
+
+
+@dataclass
+class Suggestion:
+    label: str  # what to drop: 'the word “police”', 'Country: UK'
+    query: str  # the browse query string without it
+    count: int
+
+
+def suggestions(filterset, chips, limit=MAX_SUGGESTIONS):
+    """For a search or filters that found nothing: which one word or filter to drop, and how
+    many incidents each would give, most first (those that give none are left out).
+
+    `chips` are the chosen facet values (filters.selected_labels). At most `limit` count
+    queries; the search text is not parsed again."""
+    base = filterset.data.copy()
+    for name in ("page", "more"):
+        base.pop(name, None)
+    cleaned = getattr(filterset.form, "cleaned_data", {})
+    search = filterset.text_search
+    candidates = []  # (label, query data, search to reuse)
+    if search is not None:
+        if len(search.groups) > 1:
+            for index, group in enumerate(search.groups):
+                smaller = search.without(index)
+                data = base.copy()
+                data["q"] = smaller.text
+                plural = "s" if len(group.words) > 1 else ""
+                candidates.append((f"the word{plural} “{group.text}”", data, smaller))
+        else:
+            data = base.copy()
+            data.pop("q", None)
+            candidates.append((f"the search “{search.text}”", data, None))
+    for chip in chips:
+        data = base.copy()
+        data.setlist(chip["name"], [slug for slug in data.getlist(chip["name"]) if slug != chip["slug"]])
+        candidates.append((f"{chip['label']}: {chip['value']}", data, search))
+    simple = {
+        "type": lambda value: f"Type: {dict(filterset.form.fields['type'].choices).get(value, value)}",
+        "occurred_from": lambda value: f"Occurred from {int(value)}",
+        "occurred_to": lambda value: f"Occurred to {int(value)}",
+    }
+    for name, label in simple.items():
+        if cleaned.get(name) not in (None, ""):
+            data = base.copy()
+            data.pop(name, None)
+            candidates.append((label(cleaned[name]), data, search))
+    found = []
+    for label, data, reused in candidates[:limit]:
+        narrower = type(filterset)(data, queryset=filterset.queryset, vocabularies=filterset.vocabularies)
+        narrower.text_search = reused
+        count = narrower.qs.count()
+        if count:
+            found.append(Suggestion(label, data.urlencode(), count))
+    return sorted(found, key=lambda suggestion: -suggestion.count)
