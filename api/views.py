@@ -79,12 +79,13 @@ def _item(row):
     )
 
 
-def _sort_of(data):
-    """The sort IncidentFilter applied, by the same rule (filters.IncidentFilter.apply_sort)."""
+def _sort_of(data, queryset):
+    """The sort IncidentFilter applied, by the same rule (filters.IncidentFilter.apply_sort):
+    relevance when a search ranked the results."""
     key = data.get("sort") or ""
     searching = bool((data.get("q") or "").strip())
     if key == "relevance" or (not key and searching):
-        return "relevance" if searching and connection.vendor == "postgresql" else "occurred"
+        return "relevance" if searching and "rank" in queryset.query.annotations else "occurred"
     return key if key in SORTS else "occurred"
 
 
@@ -166,7 +167,7 @@ class IncidentList(ReadView):
         )
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)
-        sort = _sort_of(filterset.form.cleaned_data)
+        sort = _sort_of(filterset.form.cleaned_data, filterset.qs)
         fields = _keys(sort)
         rows, cursor = keyset_page(
             filterset.qs.values(*INCIDENT_FIELDS),

@@ -225,7 +225,7 @@ class Incident(models.Model):
         related_name="merged_incidents",
         help_text="A merged incident keeps its number and slug; its page redirects here.",
     )
-    # PostgreSQL only (GIN-indexed by a migration); SQLite searches the text columns.
+    # PostgreSQL only (GIN-indexed by a migration); SQLite keeps an FTS5 table (repository.search).
     search_vector = SearchVectorField(null=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

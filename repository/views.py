@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from . import documents, reading, schemas, snapshots
+from . import documents, reading, schemas, search, snapshots
 from .filters import IncidentFilter, facets_for, selected_labels
 from .models import (
     DatasetSnapshot,
@@ -77,6 +77,10 @@ def incident_list(request):
     selected = filterset.selected()
     expanded = request.GET.get("more", "")
     facets = facets_for(incidents, vocabularies, selected, expanded)
+    chips = selected_labels(vocabularies, selected)
+    page.object_list = list(page.object_list)
+    if filterset.text_search and page.object_list:
+        search.mark_results(page.object_list, filterset.text_search)
     return render(
         request,
         "repository/incident_list.html",
@@ -84,7 +88,8 @@ def incident_list(request):
             "filter": filterset,
             "page": page,
             "facets": facets,
-            "chips": selected_labels(vocabularies, selected),
+            "chips": chips,
+            "suggestions": search.suggestions(filterset, chips) if not page.paginator.count else [],
         },
     )
 

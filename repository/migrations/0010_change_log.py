@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('repository', '0008_curation_events'),
+        ('repository', '0009_search_index'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
