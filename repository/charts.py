@@ -147,21 +147,22 @@ def repository_years():
     return _cached("years", {}, lambda: count_years(incidents))
 
 
-def figures(filterset, vocabularies):
-    """Every chart's numbers for a FilterSet's results, and the names of what it selects."""
+def figures(filterset, vocabularies, terms=True):
+    """The charts' numbers for a FilterSet's results (incidents per year; with `terms`, the top
+    terms over time and the names of what the filters select)."""
     params = applied_filters(filterset)
     incidents = filterset.qs
-    return {
-        "years": _cached("years", params, lambda: count_years(incidents)),
-        **_cached(
+    numbers = {"years": _cached("years", params, lambda: count_years(incidents))}
+    if terms:
+        numbers |= _cached(
             "terms",
             params,
             lambda: {
                 "vocabularies": count_terms(incidents, vocabularies),
                 "chips": selected_labels(vocabularies, filterset.selected()),
             },
-        ),
-    }
+        )
+    return numbers
 
 
 # The drawings -----------------------------------------------------------------------------

@@ -10,11 +10,11 @@ from .filters import IncidentFilter
 from .models import Incident, Vocabulary
 
 
-def _figures(request):
-    """The browse page's filters on the query string, and every chart's numbers for them."""
+def _figures(request, terms=True):
+    """The browse page's filters on the query string, and the charts' numbers for them."""
     vocabularies = list(Vocabulary.objects.all())
     filterset = IncidentFilter(request.GET, queryset=Incident.objects.unmerged(), vocabularies=vocabularies)
-    return filterset, charts.figures(filterset, vocabularies)
+    return filterset, charts.figures(filterset, vocabularies, terms=terms)
 
 
 def _query(request):
@@ -82,7 +82,7 @@ def stats_csv(request, chart):
     """One chart's numbers: /stats/years.csv, /stats/<vocabulary>.csv, with the page's query."""
     if chart != "years" and chart not in charts.CHART_VOCABULARIES:
         raise Http404("No such chart.")
-    _, numbers = _figures(request)
+    _, numbers = _figures(request, terms=chart != "years")
     if chart == "years":
         content, name = charts.years_csv(numbers["years"]), "incidents-per-year.csv"
     else:
