@@ -171,10 +171,10 @@ WIDTH = 720
 YEAR_HEIGHT = 260
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 44, 8, 12, 28
 MAX_YEAR_LABELS = 12
-ROW_HEIGHT = 42
-LABEL_WIDTH = 190  # the term names' column in small multiples
+ROW_HEIGHT = 50
+LABEL_WIDTH = 220  # the term names' column in small multiples
 TOTAL_WIDTH = 56  # the totals' column at the right
-NAME_CHARACTERS = 30  # a longer name is cut (the table and the tooltip give it whole)
+NAME_CHARACTERS = 27  # a longer name is cut (the table and the tooltip give it whole)
 
 
 def nice_ceiling(value, ticks=4):
@@ -306,14 +306,18 @@ class TermRow:
     undated: int
     values: list  # per year of the chart
     bars: list
+    peak: tuple | None  # (year, n) of its busiest year, the first if several; its bars' scale
     top: float  # y of the row's top
     baseline: float
     label_y: float
+    note_y: float
 
 
 @dataclass
 class TermChart:
-    """The top terms of one vocabulary over time, as small multiples on one scale."""
+    """The top terms of one vocabulary over time, as small multiples: one row of bars per term,
+    each on its own scale (its busiest year is a full row, and named beside it), so that the
+    shape of every term's years shows, however far the first outnumbers the last."""
 
     slug: str
     label: str
@@ -326,7 +330,6 @@ class TermChart:
     total_x: int = WIDTH - 4
     year_labels: list = field(default_factory=list)
     axis_y: float = 0
-    scale_top: int = 0  # the value a full row height stands for
 
     @property
     def undated(self):
@@ -357,13 +360,13 @@ def term_chart(vocabulary, years, browse_url=lambda vocabulary, term: ""):
     chart = TermChart(slug=vocabulary["slug"], label=vocabulary["label"], years=list(years))
     terms = vocabulary["terms"]
     values = [[term["years"].get(year, 0) for year in chart.years] for term in terms]
-    highest = max((v for row in values for v in row), default=0)
-    chart.scale_top = highest
     axis = YearAxis(chart.years, chart.plot_left, chart.plot_right)
-    bar_height = ROW_HEIGHT - 10
+    bar_height = ROW_HEIGHT - 12
     for i, (term, row_values) in enumerate(zip(terms, values, strict=True)):
         top = MARGIN_TOP + i * ROW_HEIGHT
-        baseline = top + ROW_HEIGHT - 4
+        baseline = top + ROW_HEIGHT - 6
+        highest = max(row_values, default=0)
+        peak = (chart.years[row_values.index(highest)], highest) if highest else None
         chart.rows.append(
             TermRow(
                 slug=term["slug"],
@@ -374,9 +377,11 @@ def term_chart(vocabulary, years, browse_url=lambda vocabulary, term: ""):
                 undated=term["undated"],
                 values=row_values,
                 bars=axis.bars(row_values, baseline, bar_height, highest) if chart.years else [],
+                peak=peak,
                 top=top,
                 baseline=baseline,
-                label_y=baseline - 4,
+                label_y=top + 20,
+                note_y=top + 36,
             )
         )
     chart.axis_y = MARGIN_TOP + len(terms) * ROW_HEIGHT
