@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import version_views, views
+from . import version_views, views, views_stats
 
 app_name = "repository"
 urlpatterns = [
@@ -19,6 +19,8 @@ urlpatterns = [
     path("taxonomy/<slug:vocabulary>/<slug:term>/", views.term_detail, name="term"),
     path("entities/<slug:slug>/", views.entity_detail, name="entity"),
     path("id/<slug:scheme>/<str:value>", views.external_id_resolve, name="external_id"),
+    path("stats/", views_stats.stats, name="stats"),
+    path("stats/<slug:chart>.csv", views_stats.stats_csv, name="stats_csv"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("export/", views.export_list, name="export"),

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from . import documents, reading, schemas, search, snapshots
+from . import charts, documents, reading, schemas, search, snapshots
 from .filters import IncidentFilter, facets_for, selected_labels
 from .models import (
     DatasetSnapshot,
@@ -65,7 +65,10 @@ def home(request):
         .distinct()
         .count(),
     }
-    return render(request, "repository/home.html", {"latest": latest, "counts": counts})
+    year_chart = charts.year_chart(charts.repository_years())
+    return render(
+        request, "repository/home.html", {"latest": latest, "counts": counts, "year_chart": year_chart}
+    )
 
 
 @require_safe

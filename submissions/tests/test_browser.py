@@ -279,6 +279,56 @@ class ImproveReviewPublishTests(StaticLiveServerTestCase):
             expect(visitor.get_by_role("heading", level=1)).to_have_text("Hong Kong")
             expect(visitor.locator("main")).to_contain_text("A misspelt country")
 
+    def test_reader_and_review_pages_have_no_accessibility_violations(self):
+        with self.screenshots_on_failure():
+            # An undated incident with grouped vocabularies (harms), for the facets and charts.
+            publish(
+                "Police database profiles protesters",
+                terms={
+                    "sector": ["Govt - police"],
+                    "issue": ["Privacy"],
+                    "harm-individual": ["Privacy loss"],
+                },
+            )
+            reader = self.page("reader", bypass_csp=True)
+            pages = {
+                "/": "Incidents and controversies driven by AI, algorithms and automation",
+                "/incidents/": "Incidents",
+                "/incidents/?country=china&technology=facial-recognition": "Incidents",
+                self.incident.get_absolute_url(): OLD_HEADLINE,
+                "/stats/": "Charts",
+                "/stats/?country=china": "Charts of selected incidents",
+                f"/incidents/{self.incident.slug}/improve/": "Can you improve this page?",
+            }
+            self.maxDiff = None
+            found = {}  # every page's violations, so that a failure names them all
+            for url, heading in pages.items():
+                reader.goto(url)
+                expect(reader.get_by_role("heading", level=1)).to_have_text(heading)
+                found[url] = self.axe_violations(reader)
+            self.assertEqual(found, {url: [] for url in pages})
+
+            # The charts are images with a name, each with its table.
+            reader.goto("/stats/")
+            expect(
+                reader.get_by_role("img", name=re.compile(r"^Incidents per year, 2021 to 2023"))
+            ).to_be_visible()
+            years = reader.get_by_role("table", name="Incidents per year: the numbers")
+            expect(years.get_by_role("row", name="2023 1")).to_be_visible()
+            expect(reader.get_by_role("link", name="Download incidents per year (CSV)")).to_be_visible()
+
+            services.submission_create(
+                kind="improvement",
+                incident=self.incident,
+                proposed={**self.incident.current_revision.document, "headline": NEW_HEADLINE},
+                insight=INSIGHT,
+            )
+            editor = self.page("editor", bypass_csp=True)
+            self.sign_in_editor(editor)
+            editor.locator("table.queue").get_by_role("link", name=OLD_HEADLINE).click()
+            expect(editor.locator("table.diff-table")).to_be_visible()
+            self.assert_accessible(editor)
+
     def axe_violations(self, page):
         """axe-core's violations on the page as it is (its script injected past the CSP)."""
         if not os.path.isfile(AXE_CORE):
