@@ -31,7 +31,7 @@ def _paginate(request, queryset, per_page=None):
 
 def _listing(incidents):
     """Incidents as lists show them: headline, occurred, type, countries, sectors, deployers."""
-    return incidents.defer("narrative", "search_vector").prefetch_related(
+    return incidents.defer("narrative", "narrative_html", "search_vector").prefetch_related(
         Prefetch(
             "incident_terms",
             queryset=IncidentTerm.objects.filter(term__vocabulary__slug__in=LIST_VOCABULARIES)
@@ -177,9 +177,14 @@ def incident_history(request, slug):
 
     A merged incident's history stays here, saying where the incident went."""
     incident = get_object_or_404(
-        Incident.objects.defer("search_vector", "narrative")
+        Incident.objects.defer("search_vector", "narrative", "narrative_html")
         .select_related("merged_into")
-        .defer("merged_into__search_vector", "merged_into__narrative", "merged_into__summary"),
+        .defer(
+            "merged_into__search_vector",
+            "merged_into__narrative",
+            "merged_into__narrative_html",
+            "merged_into__summary",
+        ),
         slug=slug,
     )
     page = _paginate(request, incident.revisions.order_by("-number"), per_page=10)
