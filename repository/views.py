@@ -7,7 +7,8 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from . import documents, schemas, snapshots
+from . import documents, freshness, schemas, snapshots
+from .caching import public_page
 from .filters import IncidentFilter, facets_for, selected_labels
 from .models import (
     DatasetSnapshot,
@@ -56,6 +57,7 @@ def _to_survivor(incident, view_name):
 
 
 @require_safe
+@public_page
 def home(request):
     latest = _listing(Incident.objects.unmerged().order_by("-created_at", "-number"))[:10]
     counts = {
@@ -69,6 +71,7 @@ def home(request):
 
 
 @require_safe
+@public_page
 def incident_list(request):
     vocabularies = list(Vocabulary.objects.all())
     filterset = IncidentFilter(request.GET, queryset=Incident.objects.unmerged(), vocabularies=vocabularies)
@@ -90,6 +93,7 @@ def incident_list(request):
 
 
 @require_safe
+@public_page
 def incident_detail(request, slug):
     incident = get_object_or_404(
         Incident.objects.defer("search_vector").select_related("current_revision"), slug=slug
@@ -145,6 +149,7 @@ def incident_detail(request, slug):
 
 
 @require_safe
+@public_page
 def external_id_resolve(request, scheme, value):
     """/id/<scheme>/<value>: the incident an external id names, or a list when several do."""
     if scheme == "aiaaic":
@@ -172,6 +177,7 @@ def external_id_resolve(request, scheme, value):
 
 
 @require_safe
+@public_page
 def incident_history(request, slug):
     """The published revisions, newest first, each with what changed since the one before.
 
@@ -198,6 +204,7 @@ def incident_history(request, slug):
 
 
 @require_safe
+@public_page
 def vocabulary_detail(request, vocabulary):
     vocabulary = get_object_or_404(Vocabulary, slug=vocabulary)
     terms = (
@@ -211,6 +218,7 @@ def vocabulary_detail(request, vocabulary):
 
 
 @require_safe
+@public_page
 def term_detail(request, vocabulary, term):
     term = get_object_or_404(
         Term.objects.select_related("vocabulary", "parent", "merged_into__vocabulary"),
@@ -247,6 +255,7 @@ def _other_spellings(aliases, name):
 
 
 @require_safe
+@public_page
 def entity_detail(request, slug):
     entity = get_object_or_404(Entity.objects.select_related("merged_into"), slug=slug)
     if entity.merged_into_id:
@@ -308,6 +317,7 @@ def readyz(request):
 
 
 @require_safe
+@public_page
 def document_json(request, slug):
     """The incident's current document (the one shape), for machines: an item of the JSON
     snapshot, with the address of its schema."""
@@ -332,6 +342,7 @@ def document_json(request, slug):
 
 
 @require_safe
+@public_page(scopes=())  # changes only with a release
 def schema_json(request, name):
     """A published JSON Schema: the incident document's, or the JSON snapshot's."""
     try:
@@ -344,6 +355,7 @@ def schema_json(request, name):
 
 
 @require_safe
+@public_page(scopes=(freshness.SNAPSHOTS,))
 def export_list(request):
     """The dataset snapshots, newest first, for download."""
     return render(request, "repository/export.html", {"snapshots": DatasetSnapshot.objects.all()})

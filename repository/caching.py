@@ -1,0 +1,251 @@
+"""Public pages for anonymous readers, rendered once and kept until something they show changes.
+
+`@public_page` on a read view (GET and HEAD) does this:
+
+- A reader without a session (no session cookie, no messages cookie) is anonymous: the page
+  is looked up in the cache under a key made of the code's release, the freshness tokens of
+  the scopes the page follows (repository/freshness.py: every publish, merge and curation
+  draws a new one on commit), the host and the path with its query string, and the content
+  encoding. A hit costs no database query; a miss renders the page and stores it, compressed
+  once (config/compression.py), with PAGE_CACHE_TIMEOUT as a safety net for when the cache
+  could not be told of a change (it was down at that moment). Nothing expires by timeout
+  otherwise: a publish makes every entry unreachable at once.
+- Anonymous pages carry a weak ETag (from the same tokens, so it changes exactly when the
+  page may) and Last-Modified (when the page was rendered, after the change it shows), and a
+  conditional GET that matches answers 304 (If-None-Match first; If-Modified-Since only
+  without it). Cache-Control is `public, no-cache` (a shared cache in front may keep the page
+  and must ask again each time, which a 304 answers cheaply); with PAGE_CACHE_SHARED_MAX_AGE
+  it may serve it that many seconds without asking, and must then be set to pass requests
+  carrying the session cookie through. They do not vary on Cookie.
+- With a session (an editor, or anyone with a flash message waiting), the page is rendered
+  fresh, `private, no-cache`, without validators, and varies on Cookie: the signed-in header
+  and messages never reach the cache, and an editor is never given a cached page.
+- A page is stored only if it is a 200 that set no cookie, used no CSRF token (a form) and
+  showed no message; other responses pass as they are.
+- When the cache fails (Redis down or hanging), this process renders pages without it for
+  CACHE_BACKOFF_SECONDS, then tries again: a page never fails because of the cache.
+
+Use it on any new public read view; `scopes` names the freshness scopes the page follows
+(PUBLISHED by default). With PAGE_CACHE off (the test suite's default, so that each request
+renders and shows its context) pages are not kept, and everything else above still holds.
+"""
+
+import functools
+import hashlib
+import logging
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.messages.storage.cookie import CookieStorage
+from django.core.cache import caches
+from django.http import HttpResponse, HttpResponseNotModified
+from django.utils.cache import patch_cache_control, patch_vary_headers
+from django.utils.http import http_date, parse_etags, parse_http_date_safe
+
+from config import compression
+
+from . import freshness
+
+log = logging.getLogger(__name__)
+
+CACHE_ALIAS = "default"
+KEY_PREFIX = "page"
+# The view's own headers worth keeping; the rest are set again on every response.
+DROPPED_HEADERS = {
+    "content-length",
+    "content-encoding",
+    "etag",
+    "last-modified",
+    "cache-control",
+    "expires",
+    "vary",
+    "set-cookie",
+}
+
+_down_until = 0.0
+_release = None
+
+
+def backoff_reset():
+    """Use the cache again at once (for tests that bring it back)."""
+    global _down_until
+    _down_until = 0.0
+
+
+def _cache_failed(exc):
+    global _down_until
+    _down_until = time.monotonic() + settings.CACHE_BACKOFF_SECONDS
+    log.warning(
+        "Page cache: the cache failed (%s: %s); rendering pages without it for %ss.",
+        type(exc).__name__,
+        exc,
+        settings.CACHE_BACKOFF_SECONDS,
+    )
+
+
+def release():
+    """A digest of the code and templates (and of the collected static files' names): a new
+    release never serves a page rendered by the one before, whose stylesheet may be gone."""
+    global _release
+    if _release is None:
+        digest = hashlib.blake2b(digest_size=8)
+        base = Path(settings.BASE_DIR)
+        paths = []
+        for folder in ("config", "repository", "submissions", "templates"):
+            paths += (base / folder).rglob("*.py")
+            paths += (base / folder).rglob("*.html")
+        paths.append(Path(settings.STATIC_ROOT) / "staticfiles.json")
+        for path in sorted(paths):
+            if "__pycache__" in path.parts or not path.is_file():
+                continue
+            digest.update(str(path.relative_to(base) if path.is_relative_to(base) else path).encode())
+            digest.update(path.read_bytes())
+        _release = digest.hexdigest()
+    return _release
+
+
+def is_anonymous(request):
+    """No session and no flash message waiting: the page cannot depend on who asks."""
+    cookies = request.COOKIES
+    return settings.SESSION_COOKIE_NAME not in cookies and CookieStorage.cookie_name not in cookies
+
+
+def _messages_used(request):
+    storage = getattr(request, "_messages", None)
+    return storage is not None and (storage.used or bool(storage._queued_messages))
+
+
+def _storable(request, response):
+    return (
+        response.status_code == 200
+        and not response.streaming
+        and not response.cookies
+        and not request.META.get("CSRF_COOKIE_NEEDS_UPDATE")
+        and not _messages_used(request)
+        and "private" not in response.get("Cache-Control", "")
+        and "no-store" not in response.get("Cache-Control", "")
+    )
+
+
+def _public_cache_control(response):
+    shared_max_age = settings.PAGE_CACHE_SHARED_MAX_AGE
+    if shared_max_age:
+        patch_cache_control(response, public=True, max_age=0, s_maxage=shared_max_age)
+    else:
+        patch_cache_control(response, public=True, no_cache=True)
+    patch_vary_headers(response, ("Accept-Encoding",))
+
+
+def _private(response):
+    if not response.has_header("Cache-Control"):
+        patch_cache_control(response, private=True, no_cache=True)
+    return response
+
+
+def _not_modified(etag, last_modified=None):
+    response = HttpResponseNotModified()
+    response.headers["ETag"] = etag
+    if last_modified:
+        response.headers["Last-Modified"] = http_date(last_modified)
+    _public_cache_control(response)
+    return response
+
+
+def _etag_matches(header, etag):
+    if header.strip() == "*":
+        return True
+    return any(tag.removeprefix("W/") == etag.removeprefix("W/") for tag in parse_etags(header))
+
+
+def _from_entry(entry, etag):
+    status, headers, body, encoding, rendered = entry
+    response = HttpResponse(body, status=status)
+    for name, value in headers:
+        response.headers[name] = value
+    if encoding:
+        response.headers["Content-Encoding"] = encoding
+    response.headers["Content-Length"] = str(len(body))
+    response.headers["ETag"] = etag
+    response.headers["Last-Modified"] = http_date(rendered)
+    _public_cache_control(response)
+    return response
+
+
+def _store(request, response, key, etag, encoding):
+    """Give a freshly rendered page its headers and body in `encoding`, and keep it."""
+    rendered = int(time.time())
+    if encoding and not compression.compressible(request, response):
+        encoding = ""
+    headers = [(name, value) for name, value in response.items() if name.lower() not in DROPPED_HEADERS]
+    body = compression.compress(response.content, encoding) if encoding else response.content
+    if len(body) >= len(response.content):
+        encoding, body = "", response.content
+    if settings.PAGE_CACHE and time.monotonic() >= _down_until:
+        try:
+            caches[CACHE_ALIAS].set(
+                key, (response.status_code, headers, body, encoding, rendered), settings.PAGE_CACHE_TIMEOUT
+            )
+        except Exception as exc:  # the cache backends' errors have no common base class
+            _cache_failed(exc)
+    if encoding:
+        compression.apply(response, encoding, body=body)
+    response.headers["ETag"] = etag
+    response.headers["Last-Modified"] = http_date(rendered)
+    _public_cache_control(response)
+    return response
+
+
+def public_page(view=None, *, scopes=(freshness.PUBLISHED,)):
+    """Cache a public read view's pages for anonymous readers (see the module's docstring)."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if request.method not in ("GET", "HEAD"):
+                return view(request, *args, **kwargs)
+            if not is_anonymous(request):
+                return _private(view(request, *args, **kwargs))
+            # No session cookie: the reader is anonymous, and asking the session would only
+            # make the response vary on Cookie.
+            request.user = AnonymousUser()
+            if time.monotonic() < _down_until:  # the cache failed a moment ago
+                response = view(request, *args, **kwargs)
+                if _storable(request, response):
+                    _public_cache_control(response)
+                    return response
+                return _private(response) if response.status_code == 200 else response
+            return _cached(view, request, args, kwargs, scopes)
+
+        return wrapper
+
+    return decorator(view) if view is not None else decorator
+
+
+def _cached(view, request, args, kwargs, scopes):
+    tokens = [freshness.token(scope) for scope in scopes]
+    identity = "\n".join([release(), *tokens, request.scheme, request.get_host(), request.get_full_path()])
+    digest = hashlib.blake2b(identity.encode(), digest_size=16).hexdigest()
+    etag = f'W/"{digest}"'
+    if_none_match = request.META.get("HTTP_IF_NONE_MATCH")
+    if if_none_match and _etag_matches(if_none_match, etag):
+        return _not_modified(etag)
+    encoding = compression.negotiate(request)
+    key = f"{KEY_PREFIX}:{digest}:{encoding or 'identity'}"
+    entry = None
+    if settings.PAGE_CACHE:
+        try:
+            entry = caches[CACHE_ALIAS].get(key)
+        except Exception as exc:  # the cache backends' errors have no common base class
+            _cache_failed(exc)
+    if entry is not None:
+        if not if_none_match:
+            since = parse_http_date_safe(request.META.get("HTTP_IF_MODIFIED_SINCE", ""))
+            if since is not None and entry[4] <= since:
+                return _not_modified(etag, entry[4])
+        return _from_entry(entry, etag)
+    response = view(request, *args, **kwargs)
+    if not _storable(request, response):
+        return _private(response) if response.status_code == 200 else response
+    return _store(request, response, key, etag, encoding)
