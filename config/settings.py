@@ -105,6 +105,8 @@ MIDDLEWARE = [
     # Bad input (NUL characters, non-UTF-8 forms, oversized bodies, files) is a 400 or 413 here.
     "config.middleware.RequestGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Kept public pages for anonymous readers, before the session is looked at (repository/caching.py).
+    "repository.caching.PageCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -3,13 +3,15 @@
 `@public_page` on a read view (GET and HEAD) does this:
 
 - A reader without a session (no session cookie, no messages cookie) is anonymous: the page
-  is looked up in the cache under a key made of the code's release, the freshness tokens of
-  the scopes the page follows (repository/freshness.py: every publish, merge and curation
-  draws a new one on commit), the host and the path with its query string, and the content
-  encoding. A hit costs no database query; a miss renders the page and stores it, compressed
-  once (config/compression.py), with PAGE_CACHE_TIMEOUT as a safety net for when the cache
-  could not be told of a change (it was down at that moment). Nothing expires by timeout
-  otherwise: a publish makes every entry unreachable at once.
+  is kept under a key made of the code's release, the host, the path with its query string
+  and the content encoding, together with the freshness tokens of the scopes it follows
+  (repository/freshness.py: every publish, merge and curation draws a new one on commit).
+  The entry and the current tokens are read in one round trip; the entry is a hit only if
+  its tokens are still the current ones, so a publish makes every page stale at once. A hit
+  costs no database query (PageCacheMiddleware serves it before the session and
+  authentication middleware run); a miss renders the page and keeps it, compressed once
+  (config/compression.py), with PAGE_CACHE_TIMEOUT as a safety net for when the cache could
+  not be told of a change (it was down at that moment). Nothing expires by timeout otherwise.
 - Anonymous pages carry a weak ETag (from the same tokens, so it changes exactly when the
   page may) and Last-Modified (when the page was rendered, after the change it shows), and a
   conditional GET that matches answers 304 (If-None-Match first; If-Modified-Since only
@@ -100,7 +102,7 @@ def release():
         for path in sorted(paths):
             if "__pycache__" in path.parts or not path.is_file():
                 continue
-            digest.update(str(path.relative_to(base) if path.is_relative_to(base) else path).encode())
+            digest.update(str(path.relative_to(base) if path.is_relative_to(base) else path.name).encode())
             digest.update(path.read_bytes())
         _release = digest.hexdigest()
     return _release
@@ -159,8 +161,49 @@ def _etag_matches(header, etag):
     return any(tag.removeprefix("W/") == etag.removeprefix("W/") for tag in parse_etags(header))
 
 
-def _from_entry(entry, etag):
-    status, headers, body, encoding, rendered = entry
+def _page_key(request, encoding):
+    """The page's entry: one per address and encoding, holding the tokens it was rendered under."""
+    identity = "\n".join([release(), request.scheme, request.get_host(), request.get_full_path()])
+    digest = hashlib.blake2b(identity.encode(), digest_size=16).hexdigest()
+    return f"{KEY_PREFIX}:{digest}:{encoding or 'identity'}"
+
+
+def _etag(request, tokens):
+    identity = "\n".join(
+        [release(), *tokens.values(), request.scheme, request.get_host(), request.get_full_path()]
+    )
+    return f'W/"{hashlib.blake2b(identity.encode(), digest_size=16).hexdigest()}"'
+
+
+def _lookup(request, scopes):
+    """Read the page's entry and the current tokens in one cache round trip.
+
+    Returns (entry or None, {scope: token or None}); None, None when the cache failed. An entry
+    is a hit only if every token it was rendered under is still the current one."""
+    key = _page_key(request, compression.negotiate(request))
+    token_keys = {scope: freshness.cache_key(scope) for scope in scopes}
+    try:
+        found = caches[CACHE_ALIAS].get_many([*token_keys.values(), key])
+    except Exception as exc:  # the cache backends' errors have no common base class
+        _cache_failed(exc)
+        return None, None
+    tokens = {scope: found.get(token_key) for scope, token_key in token_keys.items()}
+    entry = found.get(key)
+    if entry is not None and any(tokens.get(scope) != value for scope, value in entry[0].items()):
+        entry = None  # rendered before something it shows was published
+    return entry, tokens
+
+
+def _hit(request, entry):
+    _tokens, status, headers, body, encoding, rendered, etag = entry
+    if_none_match = request.META.get("HTTP_IF_NONE_MATCH")
+    if if_none_match:
+        if _etag_matches(if_none_match, etag):
+            return _not_modified(etag, rendered)
+    else:
+        since = parse_http_date_safe(request.META.get("HTTP_IF_MODIFIED_SINCE", ""))
+        if since is not None and rendered <= since:
+            return _not_modified(etag, rendered)
     response = HttpResponse(body, status=status)
     for name, value in headers:
         response.headers[name] = value
@@ -173,9 +216,10 @@ def _from_entry(entry, etag):
     return response
 
 
-def _store(request, response, key, etag, encoding):
-    """Give a freshly rendered page its headers and body in `encoding`, and keep it."""
+def _store(request, response, tokens, etag):
+    """Give a freshly rendered page its headers and body in the client's encoding, and keep it."""
     rendered = int(time.time())
+    encoding = compression.negotiate(request)
     if encoding and not compression.compressible(request, response):
         encoding = ""
     headers = [(name, value) for name, value in response.items() if name.lower() not in DROPPED_HEADERS]
@@ -183,9 +227,10 @@ def _store(request, response, key, etag, encoding):
     if len(body) >= len(response.content):
         encoding, body = "", response.content
     if settings.PAGE_CACHE and time.monotonic() >= _down_until:
+        entry = (tokens, response.status_code, headers, body, encoding, rendered, etag)
         try:
             caches[CACHE_ALIAS].set(
-                key, (response.status_code, headers, body, encoding, rendered), settings.PAGE_CACHE_TIMEOUT
+                _page_key(request, compression.negotiate(request)), entry, settings.PAGE_CACHE_TIMEOUT
             )
         except Exception as exc:  # the cache backends' errors have no common base class
             _cache_failed(exc)
@@ -197,10 +242,15 @@ def _store(request, response, key, etag, encoding):
     return response
 
 
+_scopes_in_use = {freshness.PUBLISHED}
+
+
 def public_page(view=None, *, scopes=(freshness.PUBLISHED,)):
     """Cache a public read view's pages for anonymous readers (see the module's docstring)."""
 
     def decorator(view):
+        _scopes_in_use.update(scopes)
+
         @functools.wraps(view)
         def wrapper(request, *args, **kwargs):
             if request.method not in ("GET", "HEAD"):
@@ -224,28 +274,48 @@ def public_page(view=None, *, scopes=(freshness.PUBLISHED,)):
 
 
 def _cached(view, request, args, kwargs, scopes):
-    tokens = [freshness.token(scope) for scope in scopes]
-    identity = "\n".join([release(), *tokens, request.scheme, request.get_host(), request.get_full_path()])
-    digest = hashlib.blake2b(identity.encode(), digest_size=16).hexdigest()
-    etag = f'W/"{digest}"'
+    looked_up = getattr(request, "_page_cache_tokens", None)  # by PageCacheMiddleware: a miss
+    if looked_up is not None and all(scope in looked_up for scope in scopes):
+        entry, found = None, looked_up
+    elif settings.PAGE_CACHE:
+        entry, found = _lookup(request, scopes)
+        if entry is not None:
+            return _hit(request, entry)
+    else:
+        entry, found = None, {}
+    # A scope without a token yet gets one (a cache that lost it, or a new one).
+    tokens = {scope: (found or {}).get(scope) or freshness.token(scope) for scope in scopes}
+    etag = _etag(request, tokens)
     if_none_match = request.META.get("HTTP_IF_NONE_MATCH")
     if if_none_match and _etag_matches(if_none_match, etag):
         return _not_modified(etag)
-    encoding = compression.negotiate(request)
-    key = f"{KEY_PREFIX}:{digest}:{encoding or 'identity'}"
-    entry = None
-    if settings.PAGE_CACHE:
-        try:
-            entry = caches[CACHE_ALIAS].get(key)
-        except Exception as exc:  # the cache backends' errors have no common base class
-            _cache_failed(exc)
-    if entry is not None:
-        if not if_none_match:
-            since = parse_http_date_safe(request.META.get("HTTP_IF_MODIFIED_SINCE", ""))
-            if since is not None and entry[4] <= since:
-                return _not_modified(etag, entry[4])
-        return _from_entry(entry, etag)
     response = view(request, *args, **kwargs)
     if not _storable(request, response):
         return _private(response) if response.status_code == 200 else response
-    return _store(request, response, key, etag, encoding)
+    return _store(request, response, tokens, etag)
+
+
+class PageCacheMiddleware:
+    """Serves kept pages to anonymous readers before the session, CSRF, authentication and
+    messages middleware run (they have nothing to do for them): place it just after
+    WhiteNoise. Whatever it does not find goes on to the view, whose @public_page renders and
+    keeps it; without this middleware the decorator alone serves the same pages."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if (
+            request.method in ("GET", "HEAD")
+            and settings.PAGE_CACHE
+            and time.monotonic() >= _down_until
+            and is_anonymous(request)
+        ):
+            entry, tokens = _lookup(request, _scopes_in_use)
+            if entry is not None:
+                response = _hit(request, entry)
+                # The one header the middleware after this one would have added.
+                response.headers.setdefault("X-Frame-Options", settings.X_FRAME_OPTIONS)
+                return response
+            request._page_cache_tokens = tokens
+        return self.get_response(request)

@@ -25,6 +25,11 @@ SNAPSHOTS = "snapshots"
 _KEY = "freshness:{}"
 
 
+def cache_key(scope=PUBLISHED):
+    """Where the scope's token is kept: for reading it together with what it guards."""
+    return _KEY.format(scope)
+
+
 def token(scope=PUBLISHED):
     """The scope's current token (a new one if the cache has none)."""
     key = _KEY.format(scope)

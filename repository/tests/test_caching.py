@@ -262,6 +262,8 @@ class HeaderTests(PageCacheTestCase):
                     )
                     self.assertNotIn("Cookie", response.get("Vary", ""))
                     self.assertNotIn("sessionid", response.cookies)
+                    self.assertEqual(response["X-Frame-Options"], "DENY")
+                    self.assertIn("default-src 'none'", response["Content-Security-Policy"])
 
     @override_settings(PAGE_CACHE_SHARED_MAX_AGE=60)
     def test_a_shared_cache_may_be_allowed_to_keep_pages_a_while(self):
