@@ -122,8 +122,8 @@ def locust(url, paths, seconds, users, workdir, label):
     return (
         float(row["Requests/s"]),
         int(row["Failure Count"]),
-        float(row["50%"]),
-        float(row["Average Content Size"]),
+        float(row["50%"]) if row["50%"] not in ("", "N/A") else 0.0,
+        float(row["Average Content Size"] or 0),
         int(row["Request Count"]),
     )
 
@@ -169,6 +169,16 @@ class Server:
             times = worker.cpu_times()
             total += times.user + times.system
         return total
+
+    def drain(self):
+        """Wait until requests queued by the last run are served (slow pages outlive locust)."""
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            started = time.monotonic()
+            self.get("/healthz")
+            if time.monotonic() - started < 0.2:
+                return
+            time.sleep(0.5)
 
     def get(self, path):
         request = urllib.request.Request(self.url + path, headers={"Accept-Encoding": "gzip, br"})  # noqa: S310
@@ -264,13 +274,14 @@ def main():
                         ]
                     for label, paths in runs:
                         name = f"{label.replace(' ', '_').replace(',', '')}_{round_}"
+                        server.drain()
                         cpu = server.cpu()
                         rps, failures, median, size, count = locust(
                             server.url, paths, args.seconds, args.users, workdir, name
                         )
                         per_request = 1000 * (server.cpu() - cpu) / max(count, 1)
                         rates.setdefault(label, []).append(rps)
-                        ratios.setdefault(label, []).append(rps / rates["static file"][-1])
+                        ratios.setdefault(label, []).append(rps / max(rates["static file"][-1], 1e-9))
                         costs.setdefault(label, []).append(per_request)
                         print(
                             f"  round {round_ + 1} {label:30} {rps:7.0f} req/s  median {median:.0f} ms  "
