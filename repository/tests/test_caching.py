@@ -8,6 +8,7 @@ from unittest import mock
 
 import brotli
 from django.apps import apps
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.messages import constants
 from django.contrib.messages.storage.base import Message
@@ -108,6 +109,20 @@ class CacheHitTests(PageCacheTestCase):
             with self.assertNumQueries(0):
                 self.assertEqual(self.client.get(BROWSE).status_code, 200)
                 self.assertEqual(self.client.get(INCIDENT).status_code, 200)
+
+    def test_the_decorator_alone_serves_kept_pages_too(self):
+        middleware = [
+            name for name in settings.MIDDLEWARE if name != "repository.caching.PageCacheMiddleware"
+        ]
+        with override_settings(MIDDLEWARE=middleware):
+            first = self.client.get(INCIDENT)
+            with self.assertNumQueries(0):
+                again = self.client.get(INCIDENT)
+            self.assertEqual(again.content, first.content)
+            self.assertEqual(again["ETag"], first["ETag"])
+            self.assertNotIn("Cookie", again.get("Vary", ""))
+            self.publish_committed(self.incident, headline="Cameras flag a minority to police")
+            self.assertContains(self.client.get(INCIDENT), "Cameras flag a minority to police")
 
     def test_each_query_string_is_its_own_page(self):
         china = self.client.get("/incidents/?country=china").content
