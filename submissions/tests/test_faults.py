@@ -10,6 +10,7 @@ import tempfile
 import time
 import unittest
 from pathlib import Path
+from unittest import mock
 from unittest.mock import ANY
 
 from django.core.cache import caches
@@ -124,15 +125,19 @@ class PageCacheFaultTests(SubmissionsTestCase):
         return response, time.monotonic() - started
 
     def assert_pages_rendered(self, case, first_within):
-        for attempt in (1, 2, 3):
-            for url in self.PAGES:
-                response, elapsed = self.get(url)
-                print(f"\n{case}: GET {url} ({attempt}) answered {response.status_code} in {elapsed:.3f}s")
-                self.assertEqual(response.status_code, 200)
-                self.assertEqual(response["Content-Encoding"], "gzip")
-                self.assertIn(b"Camera system flags", gzip.decompress(response.content))
-                # The first request finds the cache down; this process then leaves it alone.
-                self.assertLess(elapsed, first_within if attempt == 1 and url == self.PAGES[0] else 0.5)
+        with mock.patch.object(caching, "_cache_failed", side_effect=caching._cache_failed) as failed:
+            for attempt in (1, 2, 3):
+                for url in self.PAGES:
+                    response, elapsed = self.get(url)
+                    print(
+                        f"\n{case}: GET {url} ({attempt}) answered {response.status_code} in {elapsed:.3f}s"
+                    )
+                    self.assertEqual(response.status_code, 200)
+                    self.assertEqual(response["Content-Encoding"], "gzip")
+                    self.assertIn(b"Camera system flags", gzip.decompress(response.content))
+                    self.assertLess(elapsed, first_within if attempt == 1 and url == self.PAGES[0] else 1.0)
+        # The first request found the cache down; this process then left it alone.
+        self.assertEqual(failed.call_count, 1)
         # Rendered fresh: what is published shows at once, though the cache was not told.
         incident_publish(
             document={**self.incident.current_revision.document, "headline": "Cameras flag a minority"},
