@@ -20,3 +20,13 @@ def _empty_cache():
 
     for alias in ("default", "local"):
         caches[alias].clear()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_page_cache():
+    """Each request renders its page, so tests can read its context and see what they just
+    published inside their own transaction (whose commit, which renews the freshness tokens,
+    never comes). The page cache's own tests turn it on (repository/tests/test_caching.py)."""
+    from django.conf import settings
+
+    settings.PAGE_CACHE = False

@@ -112,9 +112,13 @@ MIDDLEWARE = [
     # Bad input (NUL characters, non-UTF-8 forms, oversized bodies, files) is a 400 or 413 here.
     "config.middleware.RequestGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Kept public pages for anonymous readers, before the session is looked at (repository/caching.py).
+    "repository.caching.PageCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
+    # Just inside the CSRF middleware, to see whether a page used its token (config/compression.py).
+    "config.compression.CompressionMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -258,6 +262,15 @@ CACHES = {
     ),
     "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "local"},
 }
+# Public pages rendered for anonymous readers are kept in the default cache until something
+# they show is published (repository/caching.py); PAGE_CACHE_TIMEOUT (seconds) only bounds
+# how stale a page can be after the cache was unreachable when a change was published. A
+# shared cache in front revalidates every time unless PAGE_CACHE_SHARED_MAX_AGE (seconds) lets
+# it serve a page that long without asking (then it must not serve requests with a session
+# cookie from its store).
+PAGE_CACHE = env_bool("PAGE_CACHE", True)
+PAGE_CACHE_TIMEOUT = env_int("PAGE_CACHE_TIMEOUT", 6 * 3600, minimum=60)
+PAGE_CACHE_SHARED_MAX_AGE = env_int("PAGE_CACHE_SHARED_MAX_AGE", 0)
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")

@@ -7,6 +7,7 @@ from django.urls import include, path
 
 from api.sitemaps import SITEMAPS, robots_txt
 from api.sitemaps import section as sitemap_section
+from repository.caching import public_page
 from submissions import views as submissions_views
 
 # Error pages that need neither the database nor the request body (config/views.py).
@@ -38,12 +39,12 @@ urlpatterns = [
     path("feeds/", include("api.feed_urls")),
     path(
         "sitemap.xml",
-        sitemap_views.index,
+        public_page(sitemap_views.index),
         {"sitemaps": SITEMAPS, "sitemap_url_name": "sitemap_section"},
         name="sitemap",
     ),
-    path("sitemap-<slug:section>.xml", sitemap_section, name="sitemap_section"),
-    path("robots.txt", robots_txt, name="robots_txt"),
+    path("sitemap-<slug:section>.xml", public_page(sitemap_section), name="sitemap_section"),
+    path("robots.txt", public_page(robots_txt, scopes=()), name="robots_txt"),
     path("", include("submissions.urls")),
     path("", include("repository.urls")),
 ]

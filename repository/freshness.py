@@ -10,6 +10,8 @@ a stale page back.
 Scopes:
 - PUBLISHED: anything published (a revision, a merge, a taxonomy curation); lists, counts,
   term and entity pages, charts and feeds follow it.
+- SNAPSHOTS: the dataset snapshots (a new one written, old ones pruned); the download page
+  follows it.
 """
 
 import contextlib
@@ -19,7 +21,13 @@ from django.core.cache import cache
 from django.db import transaction
 
 PUBLISHED = "published"
+SNAPSHOTS = "snapshots"
 _KEY = "freshness:{}"
+
+
+def cache_key(scope=PUBLISHED):
+    """Where the scope's token is kept: for reading it together with what it guards."""
+    return _KEY.format(scope)
 
 
 def token(scope=PUBLISHED):

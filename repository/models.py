@@ -209,6 +209,8 @@ class Incident(models.Model):
     released = models.CharField(max_length=100, blank=True)
     summary = models.TextField(blank=True)
     narrative = models.TextField(blank=True, help_text="Markdown; shown through a sanitizer.")
+    # The narrative as the page shows it (repository/narrative.py), rendered once by publishing.
+    narrative_html = models.TextField(blank=True, editable=False)
     source_url = models.URLField(
         max_length=500, blank=True, help_text="Where this entry came from (e.g. its AIAAIC page)."
     )

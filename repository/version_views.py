@@ -11,6 +11,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_safe
 
 from . import citations, reading
+from .caching import public_page
 from .models import Incident, Revision
 
 
@@ -31,6 +32,7 @@ def _incident(slug):
 
 
 @require_safe
+@public_page
 def incident_version(request, slug, number):
     incident = _incident(slug)
     revision = get_object_or_404(Revision, incident=incident, number=number)
@@ -44,6 +46,7 @@ def incident_version(request, slug, number):
 
 
 @require_safe
+@public_page
 def incident_citation(request, slug, number, extension):
     """One version's citation as a file to download: .txt, .bib, .ris or .json (CSL-JSON)."""
     fmt = citations.FORMATS.get(extension)

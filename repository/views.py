@@ -7,7 +7,8 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from . import charts, documents, reading, schemas, search, snapshots
+from . import charts, documents, freshness, reading, schemas, search, snapshots
+from .caching import public_page
 from .filters import IncidentFilter, facets_for, selected_labels
 from .models import (
     DatasetSnapshot,
@@ -31,7 +32,7 @@ def _paginate(request, queryset, per_page=None):
 
 def _listing(incidents):
     """Incidents as lists show them: headline, occurred, type, countries, sectors, deployers."""
-    return incidents.defer("narrative", "search_vector").prefetch_related(
+    return incidents.defer("narrative", "narrative_html", "search_vector").prefetch_related(
         Prefetch(
             "incident_terms",
             queryset=IncidentTerm.objects.filter(term__vocabulary__slug__in=LIST_VOCABULARIES)
@@ -56,6 +57,7 @@ def _to_survivor(incident, view_name):
 
 
 @require_safe
+@public_page
 def home(request):
     latest = _listing(Incident.objects.unmerged().order_by("-created_at", "-number"))[:10]
     counts = {
@@ -72,6 +74,7 @@ def home(request):
 
 
 @require_safe
+@public_page
 def incident_list(request):
     vocabularies = list(Vocabulary.objects.all())
     filterset = IncidentFilter(request.GET, queryset=Incident.objects.unmerged(), vocabularies=vocabularies)
@@ -98,6 +101,7 @@ def incident_list(request):
 
 
 @require_safe
+@public_page
 def incident_detail(request, slug):
     incident = get_object_or_404(
         Incident.objects.defer("search_vector").select_related("current_revision"), slug=slug
@@ -148,6 +152,7 @@ def incident_detail(request, slug):
 
 
 @require_safe
+@public_page
 def external_id_resolve(request, scheme, value):
     """/id/<scheme>/<value>: the incident an external id names, or a list when several do."""
     if scheme == "aiaaic":
@@ -175,14 +180,20 @@ def external_id_resolve(request, scheme, value):
 
 
 @require_safe
+@public_page
 def incident_history(request, slug):
     """The published revisions, newest first, each with what changed since the one before.
 
     A merged incident's history stays here, saying where the incident went."""
     incident = get_object_or_404(
-        Incident.objects.defer("search_vector", "narrative")
+        Incident.objects.defer("search_vector", "narrative", "narrative_html")
         .select_related("merged_into")
-        .defer("merged_into__search_vector", "merged_into__narrative", "merged_into__summary"),
+        .defer(
+            "merged_into__search_vector",
+            "merged_into__narrative",
+            "merged_into__narrative_html",
+            "merged_into__summary",
+        ),
         slug=slug,
     )
     page = _paginate(request, incident.revisions.order_by("-number"), per_page=10)
@@ -196,6 +207,7 @@ def incident_history(request, slug):
 
 
 @require_safe
+@public_page
 def vocabulary_detail(request, vocabulary):
     vocabulary = get_object_or_404(Vocabulary, slug=vocabulary)
     terms = (
@@ -209,6 +221,7 @@ def vocabulary_detail(request, vocabulary):
 
 
 @require_safe
+@public_page
 def term_detail(request, vocabulary, term):
     term = get_object_or_404(
         Term.objects.select_related("vocabulary", "parent", "merged_into__vocabulary"),
@@ -245,6 +258,7 @@ def _other_spellings(aliases, name):
 
 
 @require_safe
+@public_page
 def entity_detail(request, slug):
     entity = get_object_or_404(Entity.objects.select_related("merged_into"), slug=slug)
     if entity.merged_into_id:
@@ -306,6 +320,7 @@ def readyz(request):
 
 
 @require_safe
+@public_page
 def document_json(request, slug):
     """The incident's current document (the one shape), for machines: an item of the JSON
     snapshot, with the address of its schema."""
@@ -330,6 +345,7 @@ def document_json(request, slug):
 
 
 @require_safe
+@public_page(scopes=())  # changes only with a release
 def schema_json(request, name):
     """A published JSON Schema: the incident document's, or the JSON snapshot's."""
     try:
@@ -342,6 +358,7 @@ def schema_json(request, name):
 
 
 @require_safe
+@public_page(scopes=(freshness.SNAPSHOTS,))
 def export_list(request):
     """The dataset snapshots, newest first, for download."""
     return render(request, "repository/export.html", {"snapshots": DatasetSnapshot.objects.all()})

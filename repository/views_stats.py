@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_safe
 
 from . import charts
+from .caching import public_page
 from .filters import IncidentFilter
 from .models import Incident, Vocabulary
 
@@ -57,6 +58,7 @@ def _browse_url(request):
 
 
 @require_safe
+@public_page
 def stats(request):
     filterset, numbers = _figures(request)
     year_chart = charts.year_chart(numbers["years"])
@@ -78,6 +80,7 @@ def stats(request):
 
 
 @require_safe
+@public_page
 def stats_csv(request, chart):
     """One chart's numbers: /stats/years.csv, /stats/<vocabulary>.csv, with the page's query."""
     if chart != "years" and chart not in charts.CHART_VOCABULARIES:

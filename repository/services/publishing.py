@@ -7,7 +7,7 @@ from django.db import connection, transaction
 from django.db.models import Max, OuterRef, Subquery
 from django.utils import timezone
 
-from .. import documents, freshness, search
+from .. import documents, freshness, narrative, search
 from ..addresses import normalize_url
 from ..models import ExternalId, Incident, IncidentEntity, IncidentTerm, Reference, Revision
 from .taxonomy import Taxonomy, make_slug, unique_slug
@@ -281,6 +281,7 @@ def _write(items, locked, taxonomy, refresh_search):
             setattr(incident, name, item.document[name])
         incident.source_key = normalize_url(incident.source_url)[:500]
         incident.set_occurred(incident.occurred)
+        incident.narrative_html = narrative.render_html(incident.narrative)
         incident.updated_at = now
         (new if incident.pk is None else changed).append(incident)
     Incident.objects.bulk_create(new, batch_size=500)
@@ -323,6 +324,7 @@ UPDATED_FIELDS = [
     "occurred_end",
     "occurred_precision",
     "source_key",
+    "narrative_html",
     "updated_at",
 ]
 

@@ -8,10 +8,15 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from .. import fetching
+from .. import fetching, freshness
 from ..metadata import host_name, parse_metadata
 from ..models import Reference, SourceMetadata
 from .queueing import enqueue_on_commit
+
+
+def _health_shown(reference):
+    """What the incident page shows of a link's health: broken or not, and the error status."""
+    return (reference.is_broken, reference.status_code if reference.is_broken else None)
 
 
 def reference_check(*, reference, force=False, final_attempt=True):
@@ -48,6 +53,7 @@ def reference_check(*, reference, force=False, final_attempt=True):
         error = str(exc)
     except fetching.FetchError as exc:
         error = str(exc)
+    shown_before = _health_shown(reference)
     fields = {
         "checked_at": now,
         "status_code": status if status is not None and status < 1000 else None,
@@ -57,7 +63,12 @@ def reference_check(*, reference, force=False, final_attempt=True):
     for field, value in fields.items():
         setattr(reference, field, value)
     # A conditional update: a publish may have removed the reference while we fetched.
-    Reference.objects.filter(pk=reference.pk, url=reference.url).update(**fields)
+    updated = Reference.objects.filter(pk=reference.pk, url=reference.url).update(**fields)
+    if updated and shown_before != _health_shown(reference):
+        # The incident page marks broken links: pages kept for readers must follow. Only a
+        # change of what it shows renews the token, not every check, so checks that find
+        # nothing new leave every cached page in place.
+        freshness.changed()
     return reference
 
 

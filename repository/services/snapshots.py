@@ -9,6 +9,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from .. import freshness
 from ..models import DatasetSnapshot
 
 SNAPSHOT_LOCK = "dataset-snapshot:writing"
@@ -59,6 +60,7 @@ def _dataset_snapshot_write(progress):
                 )
                 for file in written
             ]
+            freshness.changed(freshness.SNAPSHOTS)
     except Exception:
         for file in written:
             snapshots.snapshot_path(file.file_name).unlink(missing_ok=True)
@@ -89,5 +91,7 @@ def dataset_snapshots_prune(*, keep):
 
     with transaction.atomic():
         DatasetSnapshot.objects.filter(pk__in=[snapshot.pk for snapshot in old]).delete()
+        if old:
+            freshness.changed(freshness.SNAPSHOTS)
         transaction.on_commit(remove_files, robust=True)  # a file that will not go is logged
     return names

@@ -2,8 +2,6 @@
 
 import json
 
-import markdown as markdown_lib
-import nh3
 from django import template
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.html import format_html
@@ -11,39 +9,17 @@ from django.utils.safestring import mark_safe
 
 from repository import citations
 
+from ..narrative import render_html
+
 register = template.Library()
-
-ALLOWED_TAGS = {
-    "p", "br", "h2", "h3", "h4", "strong", "em", "b", "i", "a", "ul", "ol", "li",
-    "blockquote", "code", "pre", "hr",
-}  # fmt: skip
-ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
-
-
-def _render(text):
-    """Markdown without raw HTML: a tag someone typed is shown as text, so an unclosed one
-    (<style>, <!--, <plaintext>) cannot swallow the text after it."""
-    md = markdown_lib.Markdown(output_format="html")
-    md.preprocessors.deregister("html_block")
-    md.inlinePatterns.deregister("html")
-    return md.convert(text or "")
 
 
 @register.filter
 def markdown(text):
-    """Markdown rendered, then sanitized by nh3: whatever the text, no script survives.
+    """Markdown rendered, then sanitized by nh3 (repository/narrative.py): no script survives.
 
-    nh3 drops the tags it does not allow but keeps their text (clean_content_tags is empty):
-    nothing that was written disappears, it is only shown as text."""
-    clean = nh3.clean(
-        _render(text),
-        tags=ALLOWED_TAGS,
-        attributes=ALLOWED_ATTRIBUTES,
-        clean_content_tags=set(),
-        url_schemes={"http", "https", "mailto"},
-        link_rel="nofollow noopener noreferrer",
-    )
-    return mark_safe(clean)  # sanitized just above
+    Incident pages show the narrative as publishing stored it (Incident.narrative_html)."""
+    return mark_safe(render_html(text))  # sanitized by render_html
 
 
 @register.simple_tag
