@@ -5,12 +5,13 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.contrib.postgres.lookups import TrigramSimilar
+from django.contrib.postgres.search import TrigramSimilarity
 from django.db import connection
-from django.db.models import Case, F, IntegerField, Q, Value, When
+from django.db.models import F, Q, Value
 
 from repository import documents
-from repository.addresses import normalize_url
+from repository.addresses import address_key, normalize_url
 from repository.models import EntityAlias, Incident, IncidentEntity, Reference
 from repository.periods import parse_period
 
@@ -18,6 +19,11 @@ from .dedupe import headline_words
 from .models import Submission
 
 LIMIT = 8
+CANDIDATE_FIELDS = ("pk", "headline", "slug", "summary", "occurred", "number")
+# Headlines at least this alike (pg_trgm's similarity, and its `%` operator's default threshold).
+HEADLINE_SIMILARITY = 0.3
+FALLBACK_WORDS = 3  # SQLite: the report's longest words a compared headline must share one of
+FALLBACK_SCAN = 500  # SQLite: at most this many headlines compared, the newest
 MAX_NAMES = 10  # organisation names compared per report
 PARTIAL_NAME = 4  # a name this long or longer also matches as a whole word of another ("Dahua")
 STOPWORDS = {
@@ -34,36 +40,19 @@ class Candidate:
 
 def _same_source(urls, exclude):
     """Unmerged incidents whose source or a reference is one of these addresses, once scheme,
-    `www.`, tracking parameters, fragments, AMP paths and trailing slashes are set aside."""
-    keys = {normalize_url(url) for url in urls} - {""}
+    `www.`, tracking parameters, fragments, AMP paths and trailing slashes are set aside.
+    Two indexed lookups: references by `url_key`, then incidents by `source_key` or id."""
+    keys = {address_key(url) for url in urls} - {""}
     if not keys:
         return []
-    found = set(
-        Incident.objects.unmerged()
-        .filter(source_key__in=keys)
-        .exclude(pk__in=exclude)
-        .values_list("pk", flat=True)
+    cited_by = set(
+        Reference.objects.filter(url_key__in=keys).order_by().values_list("incident_id", flat=True).distinct()
     )
-    # References keep the address as written: narrow by host and last path part, then compare keys.
-    narrow = Q()
-    for key in keys:
-        host, _, rest = key.partition("/")
-        lookup = Q(url__icontains=host.split(":")[0])
-        tail = rest.split("?")[0].rsplit("/", 1)[-1]
-        if tail:
-            lookup &= Q(url__icontains=tail)
-        narrow |= lookup
-    references = (
-        Reference.objects.filter(narrow, incident__merged_into__isnull=True)
-        .exclude(incident__in=exclude)
-        .values_list("incident_id", "url")
-    )
-    found |= {pk for pk, url in references if normalize_url(url) in keys}
-    if not found:
-        return []
     return list(
-        Incident.objects.filter(pk__in=found)
-        .only("pk", "headline", "slug", "summary", "occurred", "number")
+        Incident.objects.unmerged()
+        .filter(Q(source_key__in=keys) | Q(pk__in=cited_by))
+        .exclude(pk__in=exclude)
+        .only(*CANDIDATE_FIELDS)
         .order_by("-number")[:LIMIT]
     )
 
@@ -101,37 +90,50 @@ def _words(headline):
     return [w for w in re.findall(r"[^\W_]+", headline.casefold()) if len(w) >= 4 and w not in STOPWORDS][:12]
 
 
+def trigrams(text):
+    """The trigrams of a text as PostgreSQL's pg_trgm makes them: each word in lower case,
+    two spaces before it and one after."""
+    grams = set()
+    for word in re.findall(r"[^\W_]+", text.lower()):
+        padded = f"  {word} "
+        grams.update(padded[i : i + 3] for i in range(len(padded) - 2))
+    return grams
+
+
+def similarity(a, b):
+    """pg_trgm's similarity(): the share of their trigrams two texts have in common."""
+    a, b = trigrams(a), trigrams(b)
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
 def _similar_headlines(headline, exclude):
-    words = _words(headline)
-    if len(words) < 2:
+    """Unmerged incidents whose headline is at least HEADLINE_SIMILARITY alike (trigrams),
+    most alike first. PostgreSQL finds them through the headline's trigram index (pg_trgm's
+    `%` operator, whose default threshold is HEADLINE_SIMILARITY); SQLite compares in Python
+    the FALLBACK_SCAN newest headlines sharing one of the report's longest words."""
+    if not trigrams(headline):
         return []
-    incidents = (
-        Incident.objects.unmerged()
-        .exclude(pk__in=exclude)
-        .only("pk", "headline", "slug", "summary", "occurred", "number")
-    )
+    incidents = Incident.objects.unmerged().exclude(pk__in=exclude).only(*CANDIDATE_FIELDS)
     if connection.vendor == "postgresql":
-        query = SearchQuery(words[0], config="english")
-        for word in words[1:]:
-            query |= SearchQuery(word, config="english")
-        found = (
-            incidents.filter(search_vector=query)
-            .annotate(rank=SearchRank(F("search_vector"), query))
-            .filter(rank__gte=0.2)
-            .order_by("-rank")[:LIMIT]
+        return list(
+            incidents.filter(TrigramSimilar(F("headline"), Value(headline)))
+            .annotate(similarity=TrigramSimilarity("headline", Value(headline)))
+            .filter(similarity__gte=HEADLINE_SIMILARITY)
+            .order_by("-similarity", "-number")[:LIMIT]
         )
-        return list(found)
-    score = sum(
-        (
-            Case(When(headline__icontains=word, then=Value(1)), default=Value(0), output_field=IntegerField())
-            for word in words
-        ),
-        Value(0),
-    )
-    needed = max(2, (len(words) + 1) // 2)
-    return list(
-        incidents.annotate(score=score).filter(score__gte=needed).order_by("-score", "-number")[:LIMIT]
-    )
+    words = sorted(set(_words(headline)), key=len, reverse=True)[:FALLBACK_WORDS]
+    if not words:
+        return []
+    sharing = Q()
+    for word in words:
+        sharing |= Q(headline__icontains=word)
+    scored = []
+    for incident in incidents.filter(sharing).order_by("-number")[:FALLBACK_SCAN]:
+        incident.similarity = similarity(headline, incident.headline)
+        if incident.similarity >= HEADLINE_SIMILARITY:
+            scored.append(incident)
+    scored.sort(key=lambda incident: (-incident.similarity, -incident.number))
+    return scored[:LIMIT]
 
 
 def find_duplicates(document, exclude=()):
@@ -170,7 +172,7 @@ def find_duplicates(document, exclude=()):
             .filter(pk__in=involved, occurred_start__isnull=False)
             .filter(overlapping)
             .exclude(pk__in=exclude)
-            .only("pk", "headline", "slug", "summary", "occurred", "number")
+            .only(*CANDIDATE_FIELDS)
             .order_by("-occurred_start")[:LIMIT]
         )
         for incident in same:
