@@ -5,10 +5,8 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.contrib.postgres.lookups import TrigramSimilar
-from django.contrib.postgres.search import TrigramSimilarity
 from django.db import connection
-from django.db.models import F, Q, Value
+from django.db.models import Case, Count, IntegerField, Q, Value, When
 
 from repository import documents
 from repository.addresses import address_key, normalize_url
@@ -20,10 +18,12 @@ from .models import Submission
 
 LIMIT = 8
 CANDIDATE_FIELDS = ("pk", "headline", "slug", "summary", "occurred", "number")
+CANDIDATE_COLUMNS = ("id", "headline", "slug", "summary", "occurred", "number")  # their columns
 # Headlines at least this alike (pg_trgm's similarity, and its `%` operator's default threshold).
 HEADLINE_SIMILARITY = 0.3
-FALLBACK_WORDS = 3  # SQLite: the report's longest words a compared headline must share one of
-FALLBACK_SCAN = 500  # SQLite: at most this many headlines compared, the newest
+WORDS = 8  # the report's longest meaningful words, one of which a compared headline shares
+WORD_CAP = 40  # headlines compared per word (a word in more headlines is a common word)
+ORGANISATION_ROLES = [IncidentEntity.Role.DEPLOYER, IncidentEntity.Role.DEVELOPER]
 MAX_NAMES = 10  # organisation names compared per report
 PARTIAL_NAME = 4  # a name this long or longer also matches as a whole word of another ("Dahua")
 STOPWORDS = {
@@ -107,33 +107,94 @@ def similarity(a, b):
 
 
 def _similar_headlines(headline, exclude):
-    """Unmerged incidents whose headline is at least HEADLINE_SIMILARITY alike (trigrams),
-    most alike first. PostgreSQL finds them through the headline's trigram index (pg_trgm's
-    `%` operator, whose default threshold is HEADLINE_SIMILARITY); SQLite compares in Python
-    the FALLBACK_SCAN newest headlines sharing one of the report's longest words."""
-    if not trigrams(headline):
+    """Unmerged incidents whose headline is at least HEADLINE_SIMILARITY alike (pg_trgm's
+    trigram similarity), most alike first.
+
+    Only headlines sharing a word with the report's are compared: for each of its WORDS
+    longest meaningful words, at most WORD_CAP headlines containing it (all of them for a
+    rare word, which a duplicate nearly always shares: a name, a place, a product). On
+    PostgreSQL each word is looked up through the headlines' trigram index (a GIN index of
+    pg_trgm), so the work is bounded whatever the number of incidents; SQLite, with no such
+    index, reads the table for each word and compares at most as many headlines, with the
+    same measure in Python. One query either way."""
+    words = sorted(dict.fromkeys(_words(headline)), key=len, reverse=True)[:WORDS]
+    if not words or not trigrams(headline):
         return []
-    incidents = Incident.objects.unmerged().exclude(pk__in=exclude).only(*CANDIDATE_FIELDS)
-    if connection.vendor == "postgresql":
-        return list(
-            incidents.filter(TrigramSimilar(F("headline"), Value(headline)))
-            .annotate(similarity=TrigramSimilarity("headline", Value(headline)))
-            .filter(similarity__gte=HEADLINE_SIMILARITY)
-            .order_by("-similarity", "-number")[:LIMIT]
-        )
-    words = sorted(set(_words(headline)), key=len, reverse=True)[:FALLBACK_WORDS]
-    if not words:
-        return []
-    sharing = Q()
+    table = connection.ops.quote_name(Incident._meta.db_table)
+    like = "ILIKE" if connection.vendor == "postgresql" else "LIKE"
+    eligible = "merged_into_id IS NULL"
+    excluded = [pk for pk in exclude if pk is not None]
+    if excluded:
+        eligible += f" AND id NOT IN ({', '.join(['%s'] * len(excluded))})"
+    # Only names from the model go into the text; every value is a parameter.
+    sharing = " UNION ".join(
+        f"SELECT id FROM (SELECT id FROM {table} WHERE {eligible} AND headline {like} %s LIMIT %s) AS w{n}"  # noqa: S608
+        for n in range(len(words))
+    )
+    # The similarity is computed for those headlines only: the fence (OFFSET 0, LIMIT -1)
+    # keeps the planner from filtering the whole table on it instead.
+    fence = "OFFSET 0" if connection.vendor == "postgresql" else "LIMIT -1"
+    query = (
+        f"SELECT * FROM (SELECT {', '.join(CANDIDATE_COLUMNS)}, similarity(headline, %s) AS similarity "  # noqa: S608
+        f"FROM {table} WHERE id IN ({sharing}) {fence}) AS candidates "
+        "WHERE similarity >= %s ORDER BY similarity DESC, number DESC LIMIT %s"
+    )
+    params = [headline]
     for word in words:
-        sharing |= Q(headline__icontains=word)
-    scored = []
-    for incident in incidents.filter(sharing).order_by("-number")[:FALLBACK_SCAN]:
-        incident.similarity = similarity(headline, incident.headline)
-        if incident.similarity >= HEADLINE_SIMILARITY:
-            scored.append(incident)
-    scored.sort(key=lambda incident: (-incident.similarity, -incident.number))
-    return scored[:LIMIT]
+        params += [*excluded, f"%{word}%", WORD_CAP]
+    params += [HEADLINE_SIMILARITY, LIMIT]
+    if connection.vendor == "sqlite":  # pg_trgm's similarity(), in Python
+        connection.ensure_connection()
+        connection.connection.create_function("similarity", 2, similarity, deterministic=True)
+    return list(Incident.objects.raw(query, params))
+
+
+def _same_organisations(names, organisations, period, exclude):
+    """[(incident, {given name: its organisation's name})] for up to LIMIT unmerged incidents
+    in an overlapping period whose deployers or developers include the organisations named:
+    all of them when two or more names are given (one alone is too common), most recent
+    first. The links are counted in the database, so an organisation named by thousands of
+    incidents costs no more than a rare one."""
+    if not organisations:
+        return []
+    given = defaultdict(list)  # given name -> the entities it matched
+    for entity_id, (name, _) in organisations.items():
+        given[name].append(entity_id)
+    needed = min(2, len({documents.fold(name) for name in names}))
+    if len(given) < needed:
+        return []
+    links = IncidentEntity.objects.filter(entity_id__in=organisations, role__in=ORGANISATION_ROLES)
+    if needed > 1:
+        name_of = Case(
+            *(When(entity_id__in=ids, then=Value(n)) for n, ids in enumerate(given.values())),
+            output_field=IntegerField(),
+        )
+        links = (
+            links.order_by()
+            .values("incident_id")
+            .annotate(names=Count(name_of, distinct=True))
+            .filter(names__gte=needed)
+        )
+    overlapping = Q(occurred_end__gte=period.first_day) | Q(occurred_end__isnull=True)
+    if period.last_day is not None:
+        overlapping &= Q(occurred_start__lte=period.last_day)
+    same = list(
+        Incident.objects.unmerged()
+        .filter(pk__in=links.values("incident_id"), occurred_start__isnull=False)
+        .filter(overlapping)
+        .exclude(pk__in=exclude)
+        .only(*CANDIDATE_FIELDS)
+        .order_by("-occurred_start")[:LIMIT]
+    )
+    if not same:
+        return []
+    shared = defaultdict(dict)  # incident id -> {given name: organisation's name}
+    for incident_id, entity_id in IncidentEntity.objects.filter(
+        incident__in=same, entity_id__in=organisations, role__in=ORGANISATION_ROLES
+    ).values_list("incident_id", "entity_id"):
+        name, entity_name = organisations[entity_id]
+        shared[incident_id][name] = entity_name
+    return [(incident, shared[incident.pk]) for incident in same]
 
 
 def find_duplicates(document, exclude=()):
@@ -154,34 +215,12 @@ def find_duplicates(document, exclude=()):
     names = document["entities"]["deployer"] + document["entities"]["developer"]
     period = parse_period(document["occurred"]) if document["occurred"] else None
     organisations = _organisations(names) if names and period else {}
-    if organisations:
-        involved = {}  # incident id -> the given names it shares
-        for incident_id, entity_id in IncidentEntity.objects.filter(
-            entity_id__in=organisations,
-            role__in=[IncidentEntity.Role.DEPLOYER, IncidentEntity.Role.DEVELOPER],
-        ).values_list("incident_id", "entity_id"):
-            involved.setdefault(incident_id, {})[organisations[entity_id][0]] = organisations[entity_id][1]
-        # All the named organisations when two or more are given (one alone is too common).
-        needed = min(2, len({documents.fold(name) for name in names}))
-        involved = {pk: shared for pk, shared in involved.items() if len(shared) >= needed}
-        overlapping = Q(occurred_end__gte=period.first_day) | Q(occurred_end__isnull=True)
-        if period.last_day is not None:
-            overlapping &= Q(occurred_start__lte=period.last_day)
-        same = (
-            Incident.objects.unmerged()
-            .filter(pk__in=involved, occurred_start__isnull=False)
-            .filter(overlapping)
-            .exclude(pk__in=exclude)
-            .only(*CANDIDATE_FIELDS)
-            .order_by("-occurred_start")[:LIMIT]
+    for incident, shared in _same_organisations(names, organisations, period, exclude):
+        spelled = "; ".join(
+            given if documents.fold(given) == documents.fold(entity) else f"{given} ({entity})"
+            for given, entity in sorted(shared.items())
         )
-        for incident in same:
-            shared = involved[incident.pk]
-            spelled = "; ".join(
-                given if documents.fold(given) == documents.fold(entity) else f"{given} ({entity})"
-                for given, entity in sorted(shared.items())
-            )
-            add([incident], f"names the same deployer or developer in the same period: {spelled}")
+        add([incident], f"names the same deployer or developer in the same period: {spelled}")
     ranked = sorted(candidates.values(), key=lambda c: (-len(c.reasons), -c.incident.number))
     return ranked[:LIMIT]
 

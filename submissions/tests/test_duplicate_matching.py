@@ -92,31 +92,35 @@ class SimilarHeadlineTests(SubmissionsTestCase):
             [],
         )
 
-    def test_postgresql_finds_them_through_the_trigram_index_and_sqlite_compares_a_bounded_set(self):
-        if connection.vendor == "postgresql":
-            with CaptureQueriesContext(connection) as queries:
-                self.headlines("Police use Clearview AI to identify protesters")
-            [sql] = [q["sql"] for q in queries if "similarity" in q["sql"]]
-            self.assertIn(""""repository_incident"."headline" % 'Police use Clearview AI""", sql)
-            with connection.cursor() as cursor:
-                # As on a large table, where reading every row costs more than the index.
-                cursor.execute("SET LOCAL enable_seqscan = off")
-                cursor.execute(
-                    "EXPLAIN SELECT id FROM repository_incident WHERE headline %% %s",
-                    ["Clearview AI protesters"],
-                )
-                plan = "\n".join(row[0] for row in cursor.fetchall())
-            self.assertIn("repository_incident_headline_trgm", plan)
-        else:
-            # Only the FALLBACK_SCAN newest headlines sharing a long word are compared.
-            with mock.patch.object(duplicates, "FALLBACK_SCAN", 1):
-                self.assertEqual(
-                    self.headlines("Police use Clearview AI to identify protesters"), [self.shoplifters]
-                )
-            self.assertCountEqual(
-                self.headlines("Police use Clearview AI to identify protesters"),
-                [self.clearview, self.shoplifters],
-            )
+    def test_a_word_in_many_headlines_brings_only_a_bounded_number_to_compare(self):
+        # "Clearview" and "identify" are in both similar headlines; with one headline
+        # compared per word, only one of them is found.
+        self.assertCountEqual(
+            self.headlines("Clearview AI used to identify people"), [self.clearview, self.shoplifters]
+        )
+        with mock.patch.object(duplicates, "WORD_CAP", 1):
+            found = self.headlines("Clearview AI used to identify people")
+        self.assertEqual(len(found), 1)
+        self.assertIn(found[0], [self.clearview, self.shoplifters])
+
+    def test_a_word_in_few_headlines_finds_them_whatever_the_bound(self):
+        with mock.patch.object(duplicates, "WORD_CAP", 1):
+            self.assertEqual(self.headlines("Clearview AI helps identify protesters"), [self.clearview])
+
+    def test_postgresql_looks_each_word_up_in_the_trigram_index(self):
+        with CaptureQueriesContext(connection) as queries:
+            self.headlines("Police use Clearview AI to identify protesters")
+        [sql] = [q["sql"] for q in queries if "similarity" in q["sql"]]
+        if connection.vendor != "postgresql":
+            self.assertIn("LIKE '%protesters%'", sql)  # SQLite reads the table for each word
+            return
+        self.assertIn("ILIKE '%protesters%'", sql)
+        with connection.cursor() as cursor:
+            # As on a large table, where reading every row costs more than the index.
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("EXPLAIN SELECT id FROM repository_incident WHERE headline ILIKE '%%protesters%%'")
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        self.assertIn("repository_incident_headline_trgm", plan)
 
 
 class SameSourceIndexTests(SubmissionsTestCase):
@@ -166,6 +170,29 @@ class TrigramMigrationTests(SubmissionsTestCase):
                 self.assertEqual(cursor.fetchone()[0], 0)
 
 
+class SameOrganisationsTests(SubmissionsTestCase):
+    """The incident names Acme Retail (deployer) and Lens Corp (developer) in February 2021."""
+
+    def reasons(self, **entities):
+        found = find_duplicates(report("Unrelated words here", entities=entities))
+        return {c.incident: c.reasons for c in found}
+
+    def test_two_names_given_must_both_be_named_by_the_incident(self):
+        publish("Other story", slug="other", occurred="2021", entities={"deployer": ["Other Corp"]})
+        self.assertEqual(self.reasons(deployer=["Acme Retail"], developer=["Other Corp"]), {})
+        self.assertEqual(
+            self.reasons(deployer=["Lens Corp"], developer=["acme retail"]),
+            {
+                self.incident: [
+                    "names the same deployer or developer in the same period: Lens Corp; acme retail"
+                ]
+            },
+        )
+
+    def test_one_name_given_is_enough_alone(self):
+        self.assertEqual(list(self.reasons(developer=["Lens Corp"])), [self.incident])
+
+
 class QueryCountTests(SubmissionsTestCase):
     """The duplicate check costs the same queries however many incidents match."""
 
@@ -199,7 +226,8 @@ class QueryCountTests(SubmissionsTestCase):
             with self.subTest(extra=extra):
                 self.look_alikes(extra)
                 # references citing the page; incidents citing it or sourced from it;
-                # similar headlines; organisations by name; their incidents; those in the period
+                # similar headlines; organisations by name; incidents naming them in the period;
+                # which of them each names
                 with self.assertNumQueries(6):
                     found = find_duplicates(document)
                 self.assertIn(self.incident, [c.incident for c in found])
