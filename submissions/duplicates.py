@@ -19,8 +19,7 @@ from .models import Submission
 LIMIT = 8
 CANDIDATE_FIELDS = ("pk", "headline", "slug", "summary", "occurred", "number")
 CANDIDATE_COLUMNS = ("id", "headline", "slug", "summary", "occurred", "number")  # their columns
-# Headlines at least this alike (pg_trgm's similarity, and its `%` operator's default threshold).
-HEADLINE_SIMILARITY = 0.3
+HEADLINE_SIMILARITY = 0.3  # headlines at least this alike (pg_trgm's similarity; its own default)
 WORDS = 8  # the report's longest meaningful words, one of which a compared headline shares
 WORD_CAP = 40  # headlines compared per word (a word in more headlines is a common word)
 ORGANISATION_ROLES = [IncidentEntity.Role.DEPLOYER, IncidentEntity.Role.DEVELOPER]
