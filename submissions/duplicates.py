@@ -125,23 +125,21 @@ def _similar_headlines(headline, exclude):
     excluded = [pk for pk in exclude if pk is not None]
     if excluded:
         eligible += f" AND id NOT IN ({', '.join(['%s'] * len(excluded))})"
-    # Only names from the model go into the text; every value is a parameter.
+    # Only names from the model go into the text; every value is a parameter. Each word's
+    # headlines are read once, with the columns a candidate shows.
+    columns = ", ".join(CANDIDATE_COLUMNS)
     sharing = " UNION ".join(
-        f"SELECT id FROM (SELECT id FROM {table} WHERE {eligible} AND headline {like} %s LIMIT %s) AS w{n}"  # noqa: S608
+        f"SELECT * FROM (SELECT {columns} FROM {table} WHERE {eligible} AND headline {like} %s LIMIT %s) AS w{n}"  # noqa: S608
         for n in range(len(words))
     )
-    # The similarity is computed for those headlines only: the fence (OFFSET 0, LIMIT -1)
-    # keeps the planner from filtering the whole table on it instead.
-    fence = "OFFSET 0" if connection.vendor == "postgresql" else "LIMIT -1"
     query = (
-        f"SELECT * FROM (SELECT {', '.join(CANDIDATE_COLUMNS)}, similarity(headline, %s) AS similarity "  # noqa: S608
-        f"FROM {table} WHERE id IN ({sharing}) {fence}) AS candidates "
-        "WHERE similarity >= %s ORDER BY similarity DESC, number DESC LIMIT %s"
+        f"SELECT *, similarity(headline, %s) AS similarity FROM ({sharing}) AS candidates "  # noqa: S608
+        "WHERE similarity(headline, %s) >= %s ORDER BY similarity DESC, number DESC LIMIT %s"
     )
     params = [headline]
     for word in words:
         params += [*excluded, f"%{word}%", WORD_CAP]
-    params += [HEADLINE_SIMILARITY, LIMIT]
+    params += [headline, HEADLINE_SIMILARITY, LIMIT]
     if connection.vendor == "sqlite":  # pg_trgm's similarity(), in Python
         connection.ensure_connection()
         connection.connection.create_function("similarity", 2, similarity, deterministic=True)
