@@ -92,16 +92,23 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.contrib.sitemaps",
     "django_filters",
+    "rest_framework",
+    "drf_spectacular",
+    "corsheaders",
     "axes",
     "csp",
     "repository",
     "submissions",
+    "api",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
+    # CORS for the read API only (CORS_URLS_REGEX); before CommonMiddleware, as it asks.
+    "corsheaders.middleware.CorsMiddleware",
     # Bad input (NUL characters, non-UTF-8 forms, oversized bodies, files) is a 400 or 413 here.
     "config.middleware.RequestGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -316,6 +323,56 @@ CONTENT_SECURITY_POLICY = {
 }
 
 INCIDENTS_PER_PAGE = env_int("INCIDENTS_PER_PAGE", 25, minimum=1)
+
+# The open read API (api/): public, read-only, no session (so no CSRF), JSON only, one error
+# shape (api/errors.py), a limit of API_RATE_LIMIT requests per API_RATE_PERIOD seconds per
+# client address (api/throttling.py, the address of config/clientip.py).
+API_RATE_LIMIT = env_int("API_RATE_LIMIT", 600, minimum=1)
+API_RATE_PERIOD = env_int("API_RATE_PERIOD", 60, minimum=1)
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.AddressRateThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    "UNICODE_JSON": True,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": f"{SITE_NAME} API",
+    "DESCRIPTION": (
+        "The open read API of the repository: incidents (filtered as on /incidents/), their "
+        "revisions, the taxonomy, entities, and a change feed for mirrors. Public, no key; "
+        "read-only; cursor-paginated; ETag and Last-Modified for conditional requests; CORS "
+        "open; rate-limited per address (429 with Retry-After)."
+    ),
+    "VERSION": "1",
+    "OAS_VERSION": "3.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": False,
+    "POSTPROCESSING_HOOKS": ["api.openapi.add_components_and_facets"],
+    # The description lists the vocabularies, read from the database, which `check --deploy`
+    # need not reach; api/tests generate and validate it instead.
+    "ENABLE_DJANGO_DEPLOY_CHECK": False,
+    "EXTERNAL_DOCS": {"description": "The incident document's JSON Schema", "url": f"{SITE_URL}/export/"},
+}
+# CORS (django-cors-headers): any origin may read the API; nothing else on the site.
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_ALL_ORIGINS = True
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_METHODS = ["GET", "HEAD", "OPTIONS"]
+CORS_ALLOW_HEADERS = ["accept", "accept-language", "if-none-match", "if-modified-since"]
+CORS_EXPOSE_HEADERS = ["ETag", "Last-Modified", "Retry-After"]
+CORS_PREFLIGHT_MAX_AGE = 86400
+# sitemap.xml: at most this many addresses in each page of a section.
+SITEMAP_LIMIT = env_int("SITEMAP_LIMIT", 5000, minimum=1)
+if SITEMAP_LIMIT > 50000:
+    raise ImproperlyConfigured(
+        f"SITEMAP_LIMIT must be at most 50000 (the sitemap protocol's limit), not {SITEMAP_LIMIT}."
+    )
 
 LOGGING = {
     "version": 1,

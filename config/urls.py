@@ -1,9 +1,12 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.sitemaps import views as sitemap_views
 from django.shortcuts import redirect
 from django.templatetags.static import static
 from django.urls import include, path
 
+from api.sitemaps import SITEMAPS, robots_txt
+from api.sitemaps import section as sitemap_section
 from submissions import views as submissions_views
 
 # Error pages that need neither the database nor the request body (config/views.py).
@@ -30,6 +33,17 @@ urlpatterns = [
     path(
         "accounts/reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"
     ),
+    # Readers' machines: the open API, feeds, the sitemap and robots.txt (api/).
+    path("api/", include("api.urls")),
+    path("feeds/", include("api.feed_urls")),
+    path(
+        "sitemap.xml",
+        sitemap_views.index,
+        {"sitemaps": SITEMAPS, "sitemap_url_name": "sitemap_section"},
+        name="sitemap",
+    ),
+    path("sitemap-<slug:section>.xml", sitemap_section, name="sitemap_section"),
+    path("robots.txt", robots_txt, name="robots_txt"),
     path("", include("submissions.urls")),
     path("", include("repository.urls")),
 ]

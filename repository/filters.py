@@ -9,13 +9,12 @@ from dataclasses import dataclass, field
 
 import django_filters
 from django import forms
-from django.contrib.postgres.search import SearchQuery, SearchRank
-from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Q, Window
 from django.db.models.functions import RowNumber
 
 from .models import Entity, Incident, IncidentEntity, IncidentTerm, Term
 from .periods import MAX_YEAR, MIN_YEAR
+from .search import Search, search_words
 
 FACET_LIMIT = 8
 FACET_EXPANDED_LIMIT = 100
@@ -95,6 +94,7 @@ class IncidentFilter(django_filters.FilterSet):
 
     def __init__(self, data=None, *args, vocabularies, **kwargs):
         self.vocabularies = list(vocabularies)
+        self.text_search = None  # the parsed search text, once filtered (repository.search)
         super().__init__(data, *args, **kwargs)
         dynamic = [(v.slug, v.label, "with_terms") for v in self.vocabularies]
         dynamic += [(role, label, "with_entities") for role, label in ENTITY_FACETS]
@@ -140,19 +140,15 @@ class IncidentFilter(django_filters.FilterSet):
         return queryset.filter(occurred_start__year__lte=int(year))
 
     def search(self, queryset, name, text):
-        text = " ".join(text.split())
-        if not text:
-            return queryset
-        if connection.vendor == "postgresql":
-            query = SearchQuery(text, search_type="websearch", config="english")
-            return queryset.filter(search_vector=query).annotate(rank=SearchRank(F("search_vector"), query))
-        return queryset.filter(
-            Q(headline__icontains=text) | Q(summary__icontains=text) | Q(narrative__icontains=text)
-        )
+        """Words in any order, stemmed, ranked (repository.search); `text_search` keeps the
+        parsed search for the page (highlighting) and may be set beforehand to reuse one."""
+        if self.text_search is None or self.text_search.text != " ".join(search_words(text)):
+            self.text_search = Search.parse(text)
+        return self.text_search.apply(queryset) if self.text_search else queryset
 
     def apply_sort(self, queryset, key, searching):
         if key == "relevance" or (not key and searching):
-            if searching and connection.vendor == "postgresql":
+            if searching and "rank" in queryset.query.annotations:
                 return queryset.order_by("-rank", "-occurred_start", "-number")
             key = "occurred"
         return queryset.order_by(*SORTS.get(key, SORTS["occurred"])[1])

@@ -226,7 +226,7 @@ class Incident(models.Model):
         related_name="merged_incidents",
         help_text="A merged incident keeps its number and slug; its page redirects here.",
     )
-    # PostgreSQL only (GIN-indexed by a migration); SQLite searches the text columns.
+    # PostgreSQL only (GIN-indexed by a migration); SQLite keeps an FTS5 table (repository.search).
     search_vector = SearchVectorField(null=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -255,6 +255,8 @@ class Incident(models.Model):
             models.Index(fields=["-occurred_start", "-number"], name="repository_incident_occurred"),
             # Browse sorted by newest first.
             models.Index(fields=["-created_at"], name="repository_incident_created"),
+            # The Atom feed of updated incidents, latest first.
+            models.Index(fields=["-updated_at", "-number"], name="repository_incident_updated"),
             # The importers' and the duplicate check's "the same source link".
             models.Index(fields=["source_key"], name="repository_incident_source"),
         ]
@@ -453,6 +455,10 @@ class Revision(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["incident", "number"], name="repository_revision_unique_number"),
             models.CheckConstraint(condition=Q(number__gte=1), name="repository_revision_number_positive"),
+        ]
+        indexes = [
+            # The API's change feed: every revision in the order it was published.
+            models.Index(fields=["created_at", "id"], name="repository_revision_published"),
         ]
 
     def __str__(self):

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from . import documents, schemas, snapshots
+from . import charts, documents, reading, schemas, search, snapshots
 from .filters import IncidentFilter, facets_for, selected_labels
 from .models import (
     DatasetSnapshot,
@@ -65,7 +65,10 @@ def home(request):
         .distinct()
         .count(),
     }
-    return render(request, "repository/home.html", {"latest": latest, "counts": counts})
+    year_chart = charts.year_chart(charts.repository_years())
+    return render(
+        request, "repository/home.html", {"latest": latest, "counts": counts, "year_chart": year_chart}
+    )
 
 
 @require_safe
@@ -77,6 +80,10 @@ def incident_list(request):
     selected = filterset.selected()
     expanded = request.GET.get("more", "")
     facets = facets_for(incidents, vocabularies, selected, expanded)
+    chips = selected_labels(vocabularies, selected)
+    page.object_list = list(page.object_list)
+    if filterset.text_search and page.object_list:
+        search.mark_results(page.object_list, filterset.text_search)
     return render(
         request,
         "repository/incident_list.html",
@@ -84,7 +91,8 @@ def incident_list(request):
             "filter": filterset,
             "page": page,
             "facets": facets,
-            "chips": selected_labels(vocabularies, selected),
+            "chips": chips,
+            "suggestions": search.suggestions(filterset, chips) if not page.paginator.count else [],
         },
     )
 
@@ -123,15 +131,7 @@ def incident_detail(request, slug):
         {"label": label, "references": [ref for ref in references if ref.category == category]}
         for category, label in Reference.Category.choices
     ]
-    external_ids = [
-        {
-            "scheme": item.scheme,
-            "value": item.value,
-            "label": documents.external_id_label(item.scheme),
-            "url": documents.external_id_url(item.scheme, item.value),
-        }
-        for item in incident.external_ids.all()
-    ]
+    external_ids = reading.external_records(incident.external_ids.all(), incident.source_url)
     return render(
         request,
         "repository/incident_detail.html",
@@ -140,6 +140,9 @@ def incident_detail(request, slug):
             "classification": classification,
             "sections": sections,
             "external_ids": external_ids,
+            **reading.incident_page_context(
+                incident, entity_links=entities, term_links=links, references=references
+            ),
         },
     )
 

@@ -60,7 +60,7 @@ def drop_trigram_index(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("repository", "0008_curation_events"),
+        ("repository", "0010_change_log"),
     ]
 
     operations = [

@@ -142,6 +142,7 @@ def incident_merge(*, survivor, merged, editor, note="", expected_revisions=None
         merged.save(update_fields=["merged_into", "current_revision", "search_vector", "updated_at"])
         for rows in (IncidentTerm, IncidentEntity, Reference, ExternalId):
             rows.objects.filter(incident=merged).delete()
-        incident_search_refresh(incident_ids=[survivor.pk])
+        # The survivor's text grew; the merged incident leaves the index.
+        incident_search_refresh(incident_ids=[survivor.pk, merged.pk])
         freshness.changed()
     return MergeResult(survivor, merged, survivor_revision, merged_revision)

@@ -3,12 +3,11 @@
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.contrib.postgres.search import SearchVector
 from django.db import connection, transaction
 from django.db.models import Max, OuterRef, Subquery
 from django.utils import timezone
 
-from .. import documents, freshness
+from .. import documents, freshness, search
 from ..addresses import address_key, normalize_url
 from ..models import ExternalId, Incident, IncidentEntity, IncidentTerm, Reference, Revision
 from .taxonomy import Taxonomy, make_slug, unique_slug
@@ -139,15 +138,9 @@ def _sync_rows(prepared, fresh_ids):
 
 
 def incident_search_refresh(*, incident_ids):
-    """Recompute the stored full-text vector (PostgreSQL; SQLite searches the columns)."""
-    if connection.vendor != "postgresql":
-        return
-    vector = (
-        SearchVector("headline", weight="A", config="english")
-        + SearchVector("summary", weight="B", config="english")
-        + SearchVector("narrative", weight="C", config="english")
-    )
-    Incident.objects.filter(pk__in=incident_ids).update(search_vector=vector)
+    """Bring the search index of these incidents up to date (repository.search): PostgreSQL's
+    stored vector, SQLite's FTS5 table; merged incidents leave it."""
+    search.index_refresh(incident_ids=incident_ids)
 
 
 def _revision_summary(summary, previous, document, vocabulary_labels):

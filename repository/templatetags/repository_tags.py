@@ -1,9 +1,15 @@
 """Template helpers for public pages: safe Markdown, and shareable filter URLs."""
 
+import json
+
 import markdown as markdown_lib
 import nh3
 from django import template
+from django.core.serializers.json import DjangoJSONEncoder
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+
+from repository import citations
 
 register = template.Library()
 
@@ -65,3 +71,25 @@ def query_set(query, name, value):
     if name != "page":
         query.pop("page", None)
     return "?" + query.urlencode()
+
+
+# JSON in an HTML <script> data block: "<", ">" and "&" as JSON escapes (as Django's
+# json_script does), so no text can close the element or open a comment inside it.
+_SCRIPT_ESCAPES = {ord(">"): "\\u003E", ord("<"): "\\u003C", ord("&"): "\\u0026"}
+
+
+def json_for_script(data):
+    return json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False).translate(_SCRIPT_ESCAPES)
+
+
+@register.filter
+def json_ld(data):
+    """A schema.org JSON-LD block. It is data, not script: the CSP lets it be (browsers never
+    run a script element whose type is not JavaScript)."""
+    return format_html('<script type="application/ld+json">{}</script>', mark_safe(json_for_script(data)))
+
+
+@register.simple_tag
+def dataset_json_ld(snapshots):
+    """The export page's schema.org Dataset, with one distribution per snapshot file."""
+    return json_ld(citations.dataset_json_ld(list(snapshots)))

@@ -279,6 +279,56 @@ class ImproveReviewPublishTests(StaticLiveServerTestCase):
             expect(visitor.get_by_role("heading", level=1)).to_have_text("Hong Kong")
             expect(visitor.locator("main")).to_contain_text("A misspelt country")
 
+    def test_reader_and_review_pages_have_no_accessibility_violations(self):
+        with self.screenshots_on_failure():
+            # An undated incident with grouped vocabularies (harms), for the facets and charts.
+            publish(
+                "Police database profiles protesters",
+                terms={
+                    "sector": ["Govt - police"],
+                    "issue": ["Privacy"],
+                    "harm-individual": ["Privacy loss"],
+                },
+            )
+            reader = self.page("reader", bypass_csp=True)
+            pages = {
+                "/": "Incidents and controversies driven by AI, algorithms and automation",
+                "/incidents/": "Incidents",
+                "/incidents/?country=china&technology=facial-recognition": "Incidents",
+                self.incident.get_absolute_url(): OLD_HEADLINE,
+                "/stats/": "Charts",
+                "/stats/?country=china": "Charts of selected incidents",
+                f"/incidents/{self.incident.slug}/improve/": "Can you improve this page?",
+            }
+            self.maxDiff = None
+            found = {}  # every page's violations, so that a failure names them all
+            for url, heading in pages.items():
+                reader.goto(url)
+                expect(reader.get_by_role("heading", level=1)).to_have_text(heading)
+                found[url] = self.axe_violations(reader)
+            self.assertEqual(found, {url: [] for url in pages})
+
+            # The charts are images with a name, each with its table.
+            reader.goto("/stats/")
+            expect(
+                reader.get_by_role("img", name=re.compile(r"^Incidents per year, 2021 to 2023"))
+            ).to_be_visible()
+            years = reader.get_by_role("table", name="Incidents per year: the numbers")
+            expect(years.get_by_role("row", name="2023 1")).to_be_visible()
+            expect(reader.get_by_role("link", name="Download incidents per year (CSV)")).to_be_visible()
+
+            services.submission_create(
+                kind="improvement",
+                incident=self.incident,
+                proposed={**self.incident.current_revision.document, "headline": NEW_HEADLINE},
+                insight=INSIGHT,
+            )
+            editor = self.page("editor", bypass_csp=True)
+            self.sign_in_editor(editor)
+            editor.locator("table.queue").get_by_role("link", name=OLD_HEADLINE).click()
+            expect(editor.locator("table.diff-table")).to_be_visible()
+            self.assert_accessible(editor)
+
     def axe_violations(self, page):
         """axe-core's violations on the page as it is (its script injected past the CSP)."""
         if not os.path.isfile(AXE_CORE):
@@ -389,3 +439,66 @@ class ImproveReviewPublishTests(StaticLiveServerTestCase):
             visitor = self.page("visitor")
             visitor.goto(self.incident.get_absolute_url())
             expect(visitor.get_by_role("heading", level=1)).to_have_text(NEW_HEADLINE)
+
+    def assert_no_sideways_scrolling(self, page):
+        widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        self.assertLessEqual(widths[0], widths[1], f"{page.url} scrolls sideways at {widths[1]} px")
+
+    def test_on_a_phone_results_come_first_and_no_page_scrolls_sideways(self):
+        with self.screenshots_on_failure():
+            vocabularies = ["sector", "purpose", "technology", "issue", "transparency", "harm-individual"]
+            for n in range(6):
+                publish(
+                    f"Police camera number {n} misreads faces at a station",
+                    occurred=f"{2015 + n}",
+                    summary="A very-long-compound-word-that-would-push-a-narrow-page-sideways-if-unbroken "
+                    "and https://example.org/a/very/long/address/that/goes/on/and/on/for/ever.",
+                    terms={name: [f"{name} value {n}", f"{name} other {n % 2}"] for name in vocabularies},
+                    entities={"deployer": [f"Police force {n}"], "developer": ["Lens Corp"]},
+                )
+            submission = services.submission_create(
+                kind="improvement",
+                incident=self.incident,
+                proposed={
+                    **self.incident.current_revision.document,
+                    "headline": "Cameras flag an ethnic minority to police: "
+                    "https://example.org/a/very/long/address/without/any/spaces/at/all",
+                },
+                insight=INSIGHT,
+            )
+            phone = self.page("phone", viewport={"width": 390, "height": 844})
+            phone.goto("/incidents/?q=police+camera&sector=sector-other-0")
+            filters = phone.locator("details.filters-fold > summary")
+            expect(filters).to_have_text("Filters (2 active)")
+            search = phone.get_by_role("searchbox", name="Search", exact=True)
+            expect(search).to_be_hidden()  # folded away
+            first = phone.locator(".incident-row").first
+            expect(first).to_contain_text("Police camera")
+            expect(first).to_be_in_viewport(ratio=1)
+            self.assertEqual(phone.evaluate("window.scrollY"), 0)
+            self.assert_no_sideways_scrolling(phone)
+            filters.click()
+            expect(search).to_be_visible()
+            expect(search).to_have_value("police camera")
+            self.assert_no_sideways_scrolling(phone)
+
+            for path in (self.incident.get_absolute_url(), f"/incidents/{self.incident.slug}/improve/"):
+                phone.goto(path)
+                expect(phone.get_by_role("heading", level=1)).to_be_visible()
+                self.assert_no_sideways_scrolling(phone)
+            self.sign_in_editor(phone)  # lands on the queue
+            self.assert_no_sideways_scrolling(phone)
+            phone.goto(submission.get_absolute_url())
+            expect(phone.get_by_role("button", name="Claim it")).to_be_visible()
+            self.assert_no_sideways_scrolling(phone)
+
+            # On a wide screen the filters stand open beside the results.
+            desk = self.page("desk", viewport={"width": 1280, "height": 900})
+            desk.goto("/incidents/?q=police+camera")
+            checker = self.page("checker", bypass_csp=True, viewport={"width": 390, "height": 844})
+            for path in ("/incidents/?q=police+camera", "/incidents/?q=police+zebra"):
+                checker.goto(path)
+                self.assert_accessible(checker)
+            expect(desk.get_by_role("searchbox", name="Search", exact=True)).to_be_visible()
+            expect(desk.locator("details.filters-fold > summary")).to_be_hidden()
+            expect(desk.locator(".incident-row .headline mark", has_text="Police").first).to_be_visible()

@@ -115,7 +115,8 @@ class HeaderTests(SubmissionsTestCase):
         for url in urls:
             with self.subTest(url=url):
                 html = self.client.get(url).content.decode()
-                self.assertNotRegex(html, r"<script(?![^>]*\bsrc=)")
+                # Scripts come from files; a JSON-LD data block is data, never run.
+                self.assertNotRegex(html, r"<script(?![^>]*\b(src=|type=\"application/ld\+json\"))")
                 self.assertNotIn("<style", html)
                 self.assertIsNone(re.search(r"\sstyle=", html))
                 self.assertIsNone(re.search(r"\son[a-z]+=", html))

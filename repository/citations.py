@@ -1,0 +1,353 @@
+"""How to cite one published version of an incident: as text, BibTeX, RIS and CSL-JSON,
+and as the machine-readable markup on its page (Highwire `citation_*` meta tags, schema.org).
+
+A citation always names a version (`/incidents/<slug>/v/<n>/`), the permanent address of the
+text the reader read; later edits never change what it points at.
+"""
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+
+from . import documents
+from .periods import parse_period
+from .snapshots import CONTENT_TYPES
+
+LICENSE_URL = "https://creativecommons.org/licenses/by-sa/4.0/"
+AIAAIC_URL = "https://www.aiaaic.org/aiaaic-repository"
+
+
+@dataclass(frozen=True)
+class Format:
+    extension: str
+    label: str
+    content_type: str
+
+
+# The download formats, in the order the page offers them, by the extension of their URL.
+FORMATS = {
+    "txt": Format("txt", "Text", "text/plain; charset=utf-8"),
+    "bib": Format("bib", "BibTeX", "application/x-bibtex; charset=utf-8"),
+    "ris": Format("ris", "RIS", "application/x-research-info-systems; charset=utf-8"),
+    "json": Format("json", "CSL-JSON", "application/vnd.citationstyles.csl+json; charset=utf-8"),
+}
+
+
+@dataclass(frozen=True)
+class Citation:
+    """What a citation of one version says, whatever its format."""
+
+    title: str
+    slug: str
+    number: int  # the incident's permanent number
+    version: int  # the revision's number
+    date: datetime  # when this version was published
+    first_published: datetime
+    site: str
+    site_url: str
+    external_ids: list = field(default_factory=list)  # [(label, value)]
+
+    @property
+    def url(self):
+        """The version's permanent address: what the citation points at."""
+        return self.site_url + reverse("repository:incident_version", args=[self.slug, self.version])
+
+    @property
+    def page_url(self):
+        """The incident's current page."""
+        return self.site_url + reverse("repository:incident", args=[self.slug])
+
+    @property
+    def key(self):
+        return f"incident{self.number}v{self.version}"
+
+    @property
+    def day(self):
+        return timezone.localtime(self.date).date()
+
+    @property
+    def label(self):
+        return f"Incident {self.number}, version {self.version}"
+
+    @property
+    def ids_note(self):
+        return "; ".join(f"{label} id {value}" for label, value in self.external_ids)
+
+    def filename(self, extension):
+        return f"incident-{self.number}-v{self.version}.{extension}"
+
+
+def citation_for(*, incident, revision):
+    """The citation of `revision`, a published version of `incident`."""
+    document = documents.upgrade(revision.document)
+    return Citation(
+        title=document.get("headline") or incident.headline,
+        slug=incident.slug,
+        number=incident.number,
+        version=revision.number,
+        date=revision.created_at,
+        first_published=incident.created_at,
+        site=settings.SITE_NAME,
+        site_url=settings.SITE_URL,
+        external_ids=[
+            (documents.external_id_label(item["scheme"]), item["value"])
+            for item in document.get("external_ids", [])
+        ],
+    )
+
+
+def as_text(citation):
+    """An author-date reference (the site as corporate author), for pasting into a text."""
+    day = citation.day
+    return (
+        f"{citation.site}. ({day.year}, {day:%B} {day.day}). {citation.title} "
+        f"({citation.label}). {citation.url}"
+    )
+
+
+_BIBTEX_SPECIALS = {
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+
+
+def bibtex_escape(text):
+    return "".join(_BIBTEX_SPECIALS.get(ch, ch) for ch in " ".join(str(text).split()))
+
+
+def as_bibtex(citation):
+    """A @misc entry; the title and the corporate author in double braces keep their case."""
+    day = citation.day
+    fields = [
+        ("author", "{" + bibtex_escape(citation.site) + "}"),
+        ("title", "{" + bibtex_escape(citation.title) + "}"),
+        ("howpublished", bibtex_escape(f"{citation.site}, {citation.label.lower()}")),
+        ("year", str(day.year)),
+        ("month", None),
+        ("date", day.isoformat()),
+        ("url", citation.url),
+    ]
+    if citation.ids_note:
+        fields.append(("note", bibtex_escape(citation.ids_note)))
+    lines = [f"@misc{{{citation.key},"]
+    for name, value in fields:
+        if name == "month":
+            lines.append(f"  month = {_MONTHS[day.month - 1]},")
+        else:
+            lines.append(f"  {name} = {{{value}}},")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _ris_value(text):
+    return " ".join(str(text).split())
+
+
+def as_ris(citation):
+    """An RIS record (a web page), lines ending CRLF as the format asks."""
+    day = citation.day
+    note = citation.label + (f". {citation.ids_note}" if citation.ids_note else "")
+    tags = [
+        ("TY", "ELEC"),
+        ("TI", citation.title),
+        ("AU", citation.site),
+        ("PB", citation.site),
+        ("PY", str(day.year)),
+        ("DA", f"{day:%Y/%m/%d}/"),
+        ("ET", str(citation.version)),
+        ("UR", citation.url),
+        ("ID", citation.key),
+        ("N1", note),
+    ]
+    lines = [f"{tag}  - {_ris_value(value)}" for tag, value in tags]
+    lines.append("ER  - ")
+    return "\r\n".join(lines) + "\r\n"
+
+
+def csl_item(citation):
+    day = citation.day
+    item = {
+        "id": citation.key,
+        "type": "webpage",
+        "title": citation.title,
+        "author": [{"literal": citation.site}],
+        "container-title": citation.site,
+        "publisher": citation.site,
+        "number": str(citation.number),
+        "version": str(citation.version),
+        "issued": {"date-parts": [[day.year, day.month, day.day]]},
+        "URL": citation.url,
+    }
+    if citation.ids_note:
+        item["note"] = citation.ids_note
+    return item
+
+
+def as_csl_json(citation):
+    """A CSL-JSON array of one item, as citation managers import it."""
+    return json.dumps([csl_item(citation)], ensure_ascii=False, indent=2) + "\n"
+
+
+RENDERERS = {"txt": as_text, "bib": as_bibtex, "ris": as_ris, "json": as_csl_json}
+
+
+def render(citation, extension):
+    return RENDERERS[extension](citation)
+
+
+def formats(citation):
+    """Each format with its text and download address, for the page's "Cite this incident"."""
+    return [
+        {
+            "extension": fmt.extension,
+            "label": fmt.label,
+            "text": render(citation, fmt.extension),
+            "url": reverse(
+                "repository:incident_citation", args=[citation.slug, citation.version, fmt.extension]
+            ),
+            "filename": citation.filename(fmt.extension),
+        }
+        for fmt in FORMATS.values()
+    ]
+
+
+# The page's own markup: Highwire tags (Google Scholar, Zotero) and schema.org JSON-LD -------
+
+
+def _date(value):
+    return timezone.localtime(value).date()
+
+
+def meta_tags(citation, document):
+    """(name, content) pairs for `<meta>` tags, escaped by the template that writes them."""
+    tags = [
+        ("citation_title", citation.title),
+        ("citation_author", citation.site),
+        ("citation_publisher", citation.site),
+        ("citation_publication_date", f"{_date(citation.first_published):%Y/%m/%d}"),
+        ("citation_online_date", f"{citation.day:%Y/%m/%d}"),
+        ("citation_date", f"{citation.day:%Y/%m/%d}"),
+        ("citation_public_url", citation.url),
+        ("citation_abstract_html_url", citation.page_url),
+        ("citation_language", "en"),
+    ]
+    keywords = [name for names in document.get("terms", {}).values() for name in names]
+    if keywords:
+        tags.append(("citation_keywords", "; ".join(keywords)))
+    tags += [("DC.identifier", f"{label} id {value}") for label, value in citation.external_ids]
+    return tags
+
+
+def _period(text):
+    period = parse_period(text or "")
+    if period is None:
+        return {}
+    dates = {"startDate": period.start.iso()}
+    if period.end is not None:
+        dates["endDate"] = period.end.iso()
+    return dates
+
+
+def json_ld(citation, document):
+    """schema.org: an Article (this version of the page) about the event it describes."""
+    countries = document.get("terms", {}).get("country", [])
+    identifiers = [
+        {"@type": "PropertyValue", "propertyID": citation.site, "value": str(citation.number)},
+    ]
+    same_as = []
+    for item in document.get("external_ids", []):
+        identifiers.append(
+            {
+                "@type": "PropertyValue",
+                "propertyID": documents.external_id_label(item["scheme"]),
+                "value": item["value"],
+            }
+        )
+        url = documents.external_id_url(item["scheme"], item["value"])
+        if url:
+            same_as.append(url)
+    publisher = {"@type": "Organization", "name": citation.site, "url": citation.site_url + "/"}
+    event = {"@type": "Event", "name": citation.title, **_period(document.get("occurred"))}
+    if countries:
+        event["location"] = [{"@type": "Country", "name": name} for name in countries]
+    data = {
+        "@context": "https://schema.org",
+        "@type": "Article",
+        "@id": citation.url,
+        "headline": citation.title[:110],
+        "name": citation.title,
+        "url": citation.url,
+        "mainEntityOfPage": citation.page_url,
+        "datePublished": citation.first_published.isoformat(),
+        "dateModified": citation.date.isoformat(),
+        "version": str(citation.version),
+        "inLanguage": "en",
+        "author": publisher,
+        "publisher": publisher,
+        "isAccessibleForFree": True,
+        "license": LICENSE_URL,
+        "identifier": identifiers,
+        "about": event,
+    }
+    if document.get("summary"):
+        data["description"] = document["summary"]
+    keywords = [name for names in document.get("terms", {}).values() for name in names]
+    if keywords:
+        data["keywords"] = keywords
+    if same_as:
+        data["sameAs"] = same_as
+    if document.get("source_url"):
+        data["isBasedOn"] = document["source_url"]
+    return data
+
+
+def dataset_json_ld(snapshots, *, site_url=None, site=None):
+    """schema.org Dataset for the export page: one distribution per snapshot file."""
+    site_url = site_url or settings.SITE_URL
+    site = site or settings.SITE_NAME
+    aiaaic = {"@type": "Organization", "name": "AIAAIC", "url": "https://www.aiaaic.org/"}
+    publisher = {"@type": "Organization", "name": site, "url": site_url + "/"}
+    data = {
+        "@context": "https://schema.org",
+        "@type": "Dataset",
+        "name": f"{site}: incidents and controversies driven by AI, algorithms and automation",
+        "description": (
+            "Every published incident of the repository, as CSV in the AIAAIC Repository sheet's "
+            "layout and as JSON incident documents, written out each night."
+        ),
+        "url": site_url + reverse("repository:export"),
+        "license": LICENSE_URL,
+        "isAccessibleForFree": True,
+        "creator": [aiaaic, publisher],
+        "publisher": publisher,
+        "isBasedOn": AIAAIC_URL,
+        "creditText": f"AIAAIC Repository ({AIAAIC_URL}), CC BY-SA 4.0; {site} ({site_url}/).",
+        "distribution": [
+            {
+                "@type": "DataDownload",
+                "name": snapshot.file_name,
+                "encodingFormat": CONTENT_TYPES[snapshot.format].split(";")[0],
+                "contentUrl": site_url + snapshot.get_absolute_url(),
+                "contentSize": f"{snapshot.size} B",
+                "uploadDate": snapshot.created_at.isoformat(),
+                "sha256": snapshot.sha256,
+            }
+            for snapshot in snapshots
+        ],
+    }
+    if snapshots:
+        data["dateModified"] = max(snapshot.created_at for snapshot in snapshots).isoformat()
+    return data

@@ -1,0 +1,423 @@
+"""Full-text search of incidents, the same on PostgreSQL and on SQLite.
+
+The reader's words are matched as words, in any order, stemmed (English), the last one also
+as a prefix ("recogn" finds "recognition") while it may still be being typed. A word, or a
+run of up to three words, that is a spelling of a term or an entity ("Uighur" for "Uyghur",
+"Open AI" for "OpenAI") also finds the other spellings of it. Results are ranked by
+relevance: a match in the headline counts most, then the summary, then the narrative, then
+the names of the incident's terms and entities.
+
+PostgreSQL keeps a weighted vector per incident (`Incident.search_vector`, GIN-indexed);
+SQLite keeps an FTS5 table (porter stemmer) whose rowid is the incident's id. Both are
+written by `index_refresh`, which publishing and merging call. A query is built from the
+reader's words only (letters and digits), never from their syntax, so no input can make it
+fail.
+"""
+
+# The SQL below is built from this module's constants and %s placeholders only.
+# ruff: noqa: S608, S611
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import snowballstemmer
+from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.db import connection
+from django.db.models import F, FloatField, Func
+from django.db.models.expressions import RawSQL
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
+
+from .documents import fold
+from .models import EntityAlias, Incident, TermAlias
+
+FTS_TABLE = "repository_incident_fts"
+# bm25 weights of the FTS5 columns: headline, summary, narrative, terms and entities.
+FTS_WEIGHTS = (20.0, 5.0, 1.0, 0.5)
+# ts_rank weights of PostgreSQL's classes D (terms and entities), C (narrative), B, A.
+PG_WEIGHTS = [0.05, 0.1, 0.4, 1.0]
+
+WORD = re.compile(r"[^\W_]+")
+MAX_WORDS = 12  # more words than this are left out of the search
+MAX_SPAN = 3  # the longest run of words looked up as a term's or entity's name
+MAX_ALTERNATIVES = 10  # other spellings added for one word or run of words
+PREFIX_MIN_LENGTH = 3  # a shorter last word is matched as a whole word only
+SNIPPET_WORDS = 30
+
+
+# English stop words (Snowball's list, as PostgreSQL's 'english' configuration drops them): left
+# out of a search that has other words, so that SQLite, which keeps them, matches alike.
+_STOP_WORDS_TEXT = """i me my myself we our ours ourselves you your yours yourself yourselves he him his himself
+    she her hers herself it its itself they them their theirs themselves what which who whom this
+    that these those am is are was were be been being have has had having do does did doing a an
+    the and but if or because as until while of at by for with about against between into through
+    during before after above below to from up down in out on off over under again further then
+    once here there when where why how all any both each few more most other some such no nor not
+    only own same so than too very s t can will just don should now"""
+STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
+
+
+def words_of(text):
+    return WORD.findall(text or "")
+
+
+def search_words(text):
+    """The words of a search text that count: at most MAX_WORDS, stop words left out unless
+    there is nothing else."""
+    words = words_of(text)
+    kept = [word for word in words if word.casefold() not in STOP_WORDS]
+    return (kept or words)[:MAX_WORDS]
+
+
+@dataclass(frozen=True)
+class Group:
+    """What one of the reader's words (or a run of them, when it names a term or an entity)
+    requires: all of `words`, or any one of the `alternatives` (other spellings, as phrases)."""
+
+    words: tuple
+    prefix: bool = False  # the last of `words` also matches as a prefix
+    alternatives: tuple = ()
+
+    @property
+    def text(self):
+        return " ".join(self.words)
+
+
+@dataclass
+class Search:
+    groups: list = field(default_factory=list)
+
+    @classmethod
+    def parse(cls, text):
+        """The reader's search text as groups of words, every one required; None without words.
+
+        Looks up the spellings of terms and entities among the words: two queries."""
+        words = search_words(text)
+        if not words:
+            return None
+        spellings = _alternative_spellings(words)
+        groups, start = [], 0
+        while start < len(words):
+            for size in range(min(MAX_SPAN, len(words) - start), 0, -1):
+                span = words[start : start + size]
+                others = spellings.get(fold(" ".join(span)))
+                if others or size == 1:
+                    break
+            last = start + size == len(words)
+            groups.append(
+                Group(
+                    words=tuple(span),
+                    prefix=last and len(span[-1]) >= PREFIX_MIN_LENGTH,
+                    alternatives=tuple(others or ()),
+                )
+            )
+            start += size
+        return cls(groups)
+
+    @property
+    def text(self):
+        return " ".join(group.text for group in self.groups)
+
+    def without(self, index):
+        """The same search without one group (the no-results page's suggestions)."""
+        groups = [group for n, group in enumerate(self.groups) if n != index]
+        if not groups:
+            return None
+        # The last word left is matched as a prefix, as it is when the reader types it.
+        last = groups[-1]
+        groups[-1] = Group(last.words, len(last.words[-1]) >= PREFIX_MIN_LENGTH, last.alternatives)
+        return Search(groups)
+
+    # The database's query.
+
+    def tsquery(self):
+        """A query for PostgreSQL's to_tsquery: quoted lexemes only, so always valid."""
+
+        def word(text, prefix=False):
+            return f"('{text}' | '{text}':*)" if prefix else f"'{text}'"
+
+        parts = []
+        for group in self.groups:
+            own = [word(w, group.prefix and n == len(group.words) - 1) for n, w in enumerate(group.words)]
+            options = ["(" + " & ".join(own) + ")"]
+            options += ["(" + " <-> ".join(word(w) for w in phrase) + ")" for phrase in group.alternatives]
+            parts.append("(" + " | ".join(options) + ")")
+        return " & ".join(parts)
+
+    def fts_match(self):
+        """A query for SQLite's FTS5 MATCH: every word double-quoted, so always valid."""
+
+        def word(text, prefix=False):
+            return f'("{text}" OR "{text}"*)' if prefix else f'"{text}"'
+
+        parts = []
+        for group in self.groups:
+            own = [word(w, group.prefix and n == len(group.words) - 1) for n, w in enumerate(group.words)]
+            options = ["(" + " AND ".join(own) + ")"]
+            options += ['"' + " ".join(phrase) + '"' for phrase in group.alternatives]
+            parts.append("(" + " OR ".join(options) + ")")
+        return " AND ".join(parts)
+
+    def apply(self, queryset):
+        """The incidents that match, annotated with `rank` (higher is better)."""
+        if connection.vendor == "postgresql":
+            query = SearchQuery(self.tsquery(), search_type="raw", config="english")
+            return queryset.filter(search_vector=query).annotate(
+                rank=SearchRank(F("search_vector"), query, weights=PG_WEIGHTS)
+            )
+        match = self.fts_match()
+        return queryset.filter(
+            pk__in=RawSQL(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s", [match])
+        ).annotate(rank=FtsRank(F("pk"), match=match))
+
+
+class FtsRank(Func):
+    """SQLite: bm25 of an incident's FTS5 row for the query, negated (higher is better)."""
+
+    arity = 1
+    output_field = FloatField()
+
+    def __init__(self, expression, *, match):
+        super().__init__(expression)
+        self.match = match
+
+    def as_sql(self, compiler, connection, **extra_context):
+        pk_sql, pk_params = compiler.compile(self.source_expressions[0])
+        weights = ", ".join(str(weight) for weight in FTS_WEIGHTS)
+        sql = (
+            f"(SELECT -bm25({FTS_TABLE}, {weights}) FROM {FTS_TABLE} "
+            f"WHERE {FTS_TABLE} MATCH %s AND {FTS_TABLE}.rowid = {pk_sql})"
+        )
+        return sql, [self.match, *pk_params]
+
+
+def _alternative_spellings(words):
+    """{folded run of words: [other spellings as word tuples]} for the runs of up to MAX_SPAN
+    words that a term or an entity is known by: one query for terms, one for entities."""
+    keys = {}
+    for size in range(1, MAX_SPAN + 1):
+        for start in range(len(words) - size + 1):
+            key = fold(" ".join(words[start : start + size]))
+            if len(key) >= 2:
+                keys[key] = True
+    if not keys:
+        return {}
+    found = {}
+    for model, owner in ((TermAlias, "term_id"), (EntityAlias, "entity_id")):
+        rows = model.objects.filter(
+            **{f"{owner}__in": model.objects.filter(key__in=list(keys)).values(owner)}
+        ).values_list(owner, "key", "name")
+        by_owner = {}
+        for owner_id, key, name in rows:
+            keys_names = by_owner.setdefault(owner_id, ({}, {}))
+            keys_names[0][key] = True
+            keys_names[1][name] = key
+        for owner_keys, names in by_owner.values():
+            for key in owner_keys:
+                if key not in keys:
+                    continue
+                others = found.setdefault(key, [])
+                for name, name_key in names.items():
+                    phrase = tuple(words_of(name))
+                    if name_key != key and phrase and phrase not in others:
+                        others.append(phrase)
+    return {key: others[:MAX_ALTERNATIVES] for key, others in found.items() if others}
+
+
+# The search index.
+
+
+def _names_sql(vendor):
+    """SQL for the names of an incident's terms and entities and their other spellings."""
+    names = (
+        "SELECT t.name AS name FROM repository_incidentterm it "
+        "JOIN repository_term t ON t.id = it.term_id WHERE it.incident_id = i.id "
+        "UNION SELECT ta.name FROM repository_incidentterm it "
+        "JOIN repository_termalias ta ON ta.term_id = it.term_id WHERE it.incident_id = i.id "
+        "UNION SELECT e.name FROM repository_incidententity ie "
+        "JOIN repository_entity e ON e.id = ie.entity_id WHERE ie.incident_id = i.id "
+        "UNION SELECT ea.name FROM repository_incidententity ie "
+        "JOIN repository_entityalias ea ON ea.entity_id = ie.entity_id WHERE ie.incident_id = i.id"
+    )
+    if vendor == "postgresql":
+        return f"COALESCE((SELECT string_agg(n.name, ' ') FROM ({names}) n), '')"
+    return f"COALESCE((SELECT group_concat(n.name, ' ') FROM ({names}) n), '')"
+
+
+def index_refresh(*, incident_ids=None, using=None):
+    """Bring the search index of these incidents (all, with None) up to date with their text,
+    terms and entities; merged incidents leave it."""
+    conn = connection if using is None else using
+    ids = None if incident_ids is None else [int(pk) for pk in incident_ids]
+    if ids is not None and not ids:
+        return
+    with conn.cursor() as cursor:
+        if conn.vendor == "postgresql":
+            where = "" if ids is None else "AND i.id = ANY(%s)"
+            cursor.execute(
+                "UPDATE repository_incident i SET search_vector = "
+                "setweight(to_tsvector('english', i.headline), 'A') || "
+                "setweight(to_tsvector('english', i.summary), 'B') || "
+                "setweight(to_tsvector('english', i.narrative), 'C') || "
+                f"setweight(to_tsvector('english', {_names_sql('postgresql')}), 'D') "
+                f"WHERE i.merged_into_id IS NULL {where}",
+                [] if ids is None else [ids],
+            )
+            return
+        if conn.vendor != "sqlite":
+            return
+        for start in range(0, len(ids) if ids is not None else 1, 500):
+            chunk = None if ids is None else ids[start : start + 500]
+            if chunk is None:
+                cursor.execute(f"DELETE FROM {FTS_TABLE}")
+                where, params = "", []
+            else:
+                marks = ", ".join("%s" for _ in chunk)
+                cursor.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid IN ({marks})", chunk)
+                where, params = f"AND i.id IN ({marks})", chunk
+            cursor.execute(
+                f"INSERT INTO {FTS_TABLE} (rowid, headline, summary, narrative, names) "
+                f"SELECT i.id, i.headline, i.summary, i.narrative, {_names_sql('sqlite')} "
+                f"FROM repository_incident i WHERE i.merged_into_id IS NULL {where}",
+                params,
+            )
+
+
+# Highlighting.
+
+
+@lru_cache(maxsize=4096)
+def _stem(word):
+    return _STEMMER.stemWord(word.casefold())
+
+
+_STEMMER = snowballstemmer.stemmer("english")
+_MARKDOWN_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_MARKDOWN_MARKS = re.compile(r"[*_`|]+|^[ \t]*[#>]+", re.MULTILINE)
+_TOKEN = re.compile(r"[^\W_]+|[\W_]+")
+
+
+class Matcher:
+    """Marks the words of a text that the search matched, over escaped text, with <mark>."""
+
+    def __init__(self, search):
+        self.exact, self.prefixes = set(), set()
+        for group in search.groups:
+            for n, word in enumerate(group.words):
+                stem = _stem(word)
+                self.exact.add(stem)
+                if group.prefix and n == len(group.words) - 1:
+                    self.prefixes.add(stem)
+                    self.prefixes.add(word.casefold())
+            for phrase in group.alternatives:
+                self.exact.update(_stem(word) for word in phrase)
+
+    def matches(self, word):
+        stem = _stem(word)
+        if stem in self.exact:
+            return True
+        lowered = word.casefold()
+        return any(stem.startswith(p) or lowered.startswith(p) for p in self.prefixes)
+
+    def mark(self, text):
+        """`text` escaped, its matched words in <mark>: safe to show as HTML."""
+        out = []
+        for token in _TOKEN.findall(text or ""):
+            if token[0].isalnum() and self.matches(token):
+                out.append(f"<mark>{escape(token)}</mark>")
+            else:
+                out.append(escape(token))
+        return mark_safe("".join(out))  # every piece of text above is escaped
+
+    def snippet(self, text, size=SNIPPET_WORDS):
+        """About `size` words of `text` around its first match, marked; None without a match."""
+        text = _MARKDOWN_MARKS.sub(" ", _MARKDOWN_LINK.sub(r"\1", text or ""))
+        words = text.split()
+        first = next(
+            (n for n, word in enumerate(words) if any(self.matches(w) for w in words_of(word))),
+            None,
+        )
+        if first is None:
+            return None
+        start = max(0, first - size // 3)
+        end = min(len(words), start + size)
+        start = max(0, min(start, end - size))
+        marked = self.mark(" ".join(words[start:end]))
+        before = "… " if start > 0 else ""
+        after = " …" if end < len(words) else ""
+        return mark_safe(f"{before}{marked}{after}")  # `marked` is escaped text
+
+
+def mark_results(incidents, search):
+    """Give each incident of a result page `marked_headline` and `snippet` (None when neither
+    its summary nor its narrative matched): one query, for the narratives the listing defers."""
+    narratives = dict(
+        Incident.objects.filter(pk__in=[incident.pk for incident in incidents]).values_list("pk", "narrative")
+    )
+    matcher = Matcher(search)
+    for incident in incidents:
+        incident.marked_headline = matcher.mark(incident.headline)
+        incident.snippet = matcher.snippet(incident.summary) or matcher.snippet(
+            narratives.get(incident.pk, "")
+        )
+
+
+# The no-results page's way out.
+
+MAX_SUGGESTIONS = 6  # count queries at most, one per word or filter that could be dropped
+
+
+@dataclass
+class Suggestion:
+    label: str  # what to drop: 'the word “police”', 'Country: UK'
+    query: str  # the browse query string without it
+    count: int
+
+
+def suggestions(filterset, chips, limit=MAX_SUGGESTIONS):
+    """For a search or filters that found nothing: which one word or filter to drop, and how
+    many incidents each would give, most first (those that give none are left out).
+
+    `chips` are the chosen facet values (filters.selected_labels). At most `limit` count
+    queries; the search text is not parsed again."""
+    base = filterset.data.copy()
+    for name in ("page", "more"):
+        base.pop(name, None)
+    cleaned = getattr(filterset.form, "cleaned_data", {})
+    search = filterset.text_search
+    candidates = []  # (label, query data, search to reuse)
+    if search is not None:
+        if len(search.groups) > 1:
+            for index, group in enumerate(search.groups):
+                smaller = search.without(index)
+                data = base.copy()
+                data["q"] = smaller.text
+                plural = "s" if len(group.words) > 1 else ""
+                candidates.append((f"the word{plural} “{group.text}”", data, smaller))
+        else:
+            data = base.copy()
+            data.pop("q", None)
+            candidates.append((f"the search “{search.text}”", data, None))
+    for chip in chips:
+        data = base.copy()
+        data.setlist(chip["name"], [slug for slug in data.getlist(chip["name"]) if slug != chip["slug"]])
+        candidates.append((f"{chip['label']}: {chip['value']}", data, search))
+    simple = {
+        "type": lambda value: f"Type: {dict(filterset.form.fields['type'].choices).get(value, value)}",
+        "occurred_from": lambda value: f"Occurred from {int(value)}",
+        "occurred_to": lambda value: f"Occurred to {int(value)}",
+    }
+    for name, label in simple.items():
+        if cleaned.get(name) not in (None, ""):
+            data = base.copy()
+            data.pop(name, None)
+            candidates.append((label(cleaned[name]), data, search))
+    found = []
+    for label, data, reused in candidates[:limit]:
+        narrower = type(filterset)(data, queryset=filterset.queryset, vocabularies=filterset.vocabularies)
+        narrower.text_search = reused
+        count = narrower.qs.count()
+        if count:
+            found.append(Suggestion(label, data.urlencode(), count))
+    return sorted(found, key=lambda suggestion: -suggestion.count)
