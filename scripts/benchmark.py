@@ -83,9 +83,12 @@ def build(sizes, keep, sheet):
     counts = {name: incident_count(name) for name in names}
     if keep and all(counts.values()):
         say("reusing " + ", ".join(f"{name} ({counts[name]:,} incidents)" for name in names))
-        for name in names:
-            django_run(name, "manage.py", "migrate", "--noinput", "-v0")
-        return names
+        try:
+            for name in names:
+                django_run(name, "manage.py", "migrate", "--noinput", "-v0")
+            return names
+        except subprocess.CalledProcessError:
+            say("they cannot be migrated to this code's schema (see above): building them again")
     say(f"building {', '.join(names)} with scripts/benchmark_data.py (progress below)")
     command = [PYTHON, "scripts/benchmark_data.py", "--prefix", PREFIX, "--sizes", *map(str, sizes)]
     if sheet:
