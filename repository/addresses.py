@@ -56,3 +56,11 @@ def normalize_url(url):
         and key.lower() != "amp"
     ]
     return urlunsplit(("", host, path, urlencode(sorted(query)), "")).lstrip("/")
+
+
+KEY_LENGTH = 500  # the stored keys' length (Incident.source_key, Reference.url_key)
+
+
+def address_key(url):
+    """normalize_url cut to the length of the indexed columns that store it."""
+    return normalize_url(url)[:KEY_LENGTH]

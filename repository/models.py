@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 
+from .addresses import address_key
 from .periods import parse_period, period_human
 
 
@@ -392,6 +393,9 @@ class Reference(models.Model):
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="references")
     category = models.CharField(max_length=20, choices=Category.choices)
     url = models.URLField(max_length=2000)
+    # The address as `addresses.normalize_url` compares it (cut to 500 characters), kept by
+    # publishing: the duplicate check's "cites the same source".
+    url_key = models.CharField(max_length=500, blank=True, editable=False)
     title = models.CharField(max_length=500, blank=True)
     publisher = models.CharField(max_length=200, blank=True)
     published = models.CharField(
@@ -411,9 +415,17 @@ class Reference(models.Model):
                 fields=["incident", "url"], name="repository_reference_once_per_incident"
             ),
         ]
+        indexes = [
+            # The duplicate check's "cites the same source": references by normalised address.
+            models.Index(fields=["url_key"], name="repository_reference_url_key"),
+        ]
 
     def __str__(self):
         return self.title or self.url
+
+    def save(self, *args, **kwargs):
+        self.url_key = address_key(self.url)
+        super().save(*args, **kwargs)
 
     @property
     def published_display(self):

@@ -8,7 +8,7 @@ from django.db.models import Max, OuterRef, Subquery
 from django.utils import timezone
 
 from .. import documents, freshness, narrative, search
-from ..addresses import normalize_url
+from ..addresses import address_key, normalize_url
 from ..models import ExternalId, Incident, IncidentEntity, IncidentTerm, Reference, Revision
 from .taxonomy import Taxonomy, make_slug, unique_slug
 
@@ -125,7 +125,7 @@ def _sync_rows(prepared, fresh_ids):
         references,
         fresh_ids,
         ["category", "title", "publisher", "published", "position"],
-        lambda pk, url, values: Reference(incident_id=pk, url=url, **values),
+        lambda pk, url, values: Reference(incident_id=pk, url=url, url_key=address_key(url), **values),
     )
     _sync_links(
         ExternalId,
