@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 import django_filters
 from django import forms
 from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.core.cache import cache
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import Count, Exists, F, OuterRef, Q, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Exists, F, OuterRef, Q
 
-from .models import Entity, Incident, IncidentEntity, IncidentTerm, Term
+from . import freshness
+from .models import Entity, Incident, IncidentEntity, IncidentUnderTerm, Term
 from .periods import MAX_YEAR, MIN_YEAR
 
 FACET_LIMIT = 8
@@ -114,14 +116,24 @@ class IncidentFilter(django_filters.FilterSet):
     def with_terms(self, queryset, name, slugs):
         vocabulary = next(v for v in self.vocabularies if v.slug == name)
         for slug in slugs:
+            # The term or any term below it (`ancestry`): one index, no OR across a join.
             queryset = queryset.filter(
                 Exists(
-                    IncidentTerm.objects.filter(
-                        incident=OuterRef("pk"), term__vocabulary_id=vocabulary.id
-                    ).filter(Q(term__slug=slug) | Q(term__parent__slug=slug))
+                    IncidentUnderTerm.objects.filter(
+                        incident=OuterRef("pk"), term__vocabulary_id=vocabulary.id, term__slug=slug
+                    )
                 )
             )
         return queryset
+
+    def narrows(self):
+        """True when something in the query filters the incidents (a sort alone does not)."""
+        if not self.is_bound:
+            return False
+        self.form.is_valid()
+        return any(
+            value not in (None, "", []) for name, value in self.form.cleaned_data.items() if name != "sort"
+        )
 
     def with_entities(self, queryset, name, slugs):
         for slug in slugs:
@@ -184,69 +196,106 @@ class Facet:
     truncated: bool = False
 
 
-def _ranked(queryset, partition, expanded, limit_field):
-    """Keep the top values per facet: FACET_LIMIT, or more for the one facet expanded."""
-    ranked = queryset.annotate(
-        rank=Window(RowNumber(), partition_by=[F(partition)], order_by=[F("n").desc(), F("label").asc()])
+class Facets(list):
+    """The facets beside a result set, and `total`: how many results there are."""
+
+    total = 0
+
+
+FACETS_CACHE_TIMEOUT = 24 * 60 * 60  # a bound for when a token's renewal is lost, not a freshness
+
+# One statement for every facet: the results are found once (`matches`), then counted per
+# term (each incident under a term or a term below it, `IncidentUnderTerm`) and per entity
+# and role, and only the top values of each facet are kept (more for the one expanded).
+_FACETS = """WITH matches(id) AS {materialized} ({ids})
+SELECT kind, vocabulary_id, role, slug, name, n FROM (
+    SELECT 't' AS kind, t.vocabulary_id AS vocabulary_id, CAST(NULL AS VARCHAR(20)) AS role,
+        t.slug AS slug, t.name AS name, c.n AS n,
+        ROW_NUMBER() OVER (PARTITION BY t.vocabulary_id ORDER BY c.n DESC, t.name) AS position
+    FROM (
+        SELECT u.term_id, COUNT(*) AS n FROM {under} u
+        WHERE u.incident_id IN (SELECT id FROM matches) GROUP BY u.term_id
+    ) c JOIN {term} t ON t.id = c.term_id
+    UNION ALL
+    SELECT 'e', NULL, c.role, e.slug, e.name, c.n,
+        ROW_NUMBER() OVER (PARTITION BY c.role ORDER BY c.n DESC, e.name)
+    FROM (
+        SELECT l.role, l.entity_id, COUNT(*) AS n FROM {link} l
+        WHERE l.incident_id IN (SELECT id FROM matches) GROUP BY l.role, l.entity_id
+    ) c JOIN {entity} e ON e.id = c.entity_id
+    UNION ALL
+    SELECT 'n', NULL, NULL, NULL, NULL, (SELECT COUNT(*) FROM matches), 1
+) facets
+WHERE position <= CASE WHEN vocabulary_id = %s OR role = %s THEN {expanded_limit} ELSE {limit} END"""
+
+
+def _facet_rows(incidents, expanded_vocabulary, expanded_role):
+    """(kind, vocabulary id, role, slug, name, count) rows, and the total as a row of kind 'n'."""
+    try:
+        ids, params = incidents.order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:
+        return [("n", None, None, None, None, 0)]
+    sql = _FACETS.format(
+        # PostgreSQL evaluates the filter once and reads the rows it kept three times.
+        materialized="MATERIALIZED" if connection.vendor == "postgresql" else "",
+        ids=ids,
+        under=IncidentUnderTerm._meta.db_table,
+        term=Term._meta.db_table,
+        link=IncidentEntity._meta.db_table,
+        entity=Entity._meta.db_table,
+        expanded_limit=FACET_EXPANDED_LIMIT + 1,
+        limit=FACET_LIMIT + 1,
     )
-    limit = Q(rank__lte=FACET_LIMIT + 1)
-    if expanded:
-        limit |= Q(**{limit_field: expanded}, rank__lte=FACET_EXPANDED_LIMIT + 1)
-    return ranked.filter(limit)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, expanded_vocabulary or -1, expanded_role or ""])
+        return [tuple(row) for row in cursor.fetchall()]
 
 
-def facets_for(incidents, vocabularies, selected, expanded=""):
-    """The facets beside a result set: two queries, whatever the number of terms."""
-    ids = incidents.order_by().values("pk")
+def facets_for(incidents, vocabularies, selected, expanded="", *, unfiltered=False):
+    """The facets beside a result set, in one query whatever the number of terms.
+
+    A term's count is how many results are under it: carrying it or a term below it, which
+    is what choosing it would leave. `unfiltered` (the whole repository) counts are cached
+    until the next publication (`freshness`)."""
     by_vocabulary = {v.id: v for v in vocabularies}
     expanded_vocabulary = next((v.id for v in vocabularies if v.slug == expanded), None)
-    facets = {}
+    expanded_role = expanded if expanded in dict(ENTITY_FACETS) else None
+    if expanded_vocabulary is None and expanded_role is None:
+        expanded = ""
+    facets = Facets()
+    by_name = {}
     for role, label in ENTITY_FACETS:
-        facets[role] = Facet(role, label, expanded=role == expanded)
+        by_name[role] = Facet(role, label, expanded=role == expanded)
     for vocabulary in vocabularies:
-        facets[vocabulary.slug] = Facet(
+        by_name[vocabulary.slug] = Facet(
             vocabulary.slug, vocabulary.label, vocabulary.group, expanded=vocabulary.slug == expanded
         )
 
-    term_counts = (
-        IncidentTerm.objects.filter(incident__in=ids)
-        .values("term__vocabulary_id", "term__slug", label=F("term__name"))
-        .annotate(n=Count("incident_id"))
-        .order_by()
-    )
-    term_rows = _ranked(term_counts, "term__vocabulary_id", expanded_vocabulary, "term__vocabulary_id")
-    for row in term_rows:
-        vocabulary = by_vocabulary[row["term__vocabulary_id"]]
-        facets[vocabulary.slug].values.append(
-            FacetValue(
-                row["term__slug"],
-                row["label"],
-                row["n"],
-                row["term__slug"] in selected.get(vocabulary.slug, []),
-            )
-        )
-    entity_counts = (
-        IncidentEntity.objects.filter(incident__in=ids)
-        .values("role", "entity__slug", label=F("entity__name"))
-        .annotate(n=Count("incident_id"))
-        .order_by()
-    )
-    expanded_role = expanded if expanded in dict(ENTITY_FACETS) else None
-    for row in _ranked(entity_counts, "role", expanded_role, "role"):
-        facets[row["role"]].values.append(
-            FacetValue(
-                row["entity__slug"],
-                row["label"],
-                row["n"],
-                row["entity__slug"] in selected.get(row["role"], []),
-            )
-        )
-    for facet in facets.values():
+    if unfiltered:
+        key = f"facets:{freshness.token()}:{expanded}"
+        rows = cache.get(key)
+        if rows is None:
+            rows = _facet_rows(incidents, expanded_vocabulary, expanded_role)
+            cache.set(key, rows, FACETS_CACHE_TIMEOUT)
+    else:
+        rows = _facet_rows(incidents, expanded_vocabulary, expanded_role)
+    for kind, vocabulary_id, role, slug, name, count in rows:
+        if kind == "n":
+            facets.total = count
+            continue
+        if kind == "t":
+            vocabulary = by_vocabulary.get(vocabulary_id)
+            if vocabulary is None:
+                continue
+            role = vocabulary.slug
+        by_name[role].values.append(FacetValue(slug, name, count, slug in selected.get(role, [])))
+    for facet in by_name.values():
         facet.values.sort(key=lambda value: (-value.count, value.name))
         limit = FACET_EXPANDED_LIMIT if facet.expanded else FACET_LIMIT
         facet.truncated = len(facet.values) > limit
         facet.values = facet.values[:limit]
-    return list(facets.values())
+        facets.append(facet)
+    return facets
 
 
 def selected_labels(vocabularies, selected):
