@@ -5,7 +5,9 @@ values narrows the results (values within a facet and across facets must all hol
 facet count is how many of the current results a value would leave.
 """
 
+import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import django_filters
 from django import forms
@@ -114,17 +116,21 @@ class IncidentFilter(django_filters.FilterSet):
         return self.apply_sort(queryset, data.get("sort") or "", searching=bool(data.get("q", "").strip()))
 
     def with_terms(self, queryset, name, slugs):
-        vocabulary = next(v for v in self.vocabularies if v.slug == name)
         for slug in slugs:
-            # The term or any term below it (`ancestry`): one index, no OR across a join.
+            term = self.resolved.get((name, slug))
+            if term is None:
+                return queryset.none()
+            # The term or any term below it (`ancestry`): one index, no OR across a join; the
+            # id itself, so that the planner knows how common the term is.
             queryset = queryset.filter(
-                Exists(
-                    IncidentUnderTerm.objects.filter(
-                        incident=OuterRef("pk"), term__vocabulary_id=vocabulary.id, term__slug=slug
-                    )
-                )
+                Exists(IncidentUnderTerm.objects.filter(incident=OuterRef("pk"), term_id=term[0]))
             )
         return queryset
+
+    @cached_property
+    def resolved(self):
+        """The chosen facet values that exist, {(filter name, slug): (id, name)}."""
+        return resolve_selected(self.vocabularies, self.selected())
 
     def narrows(self):
         """True when something in the query filters the incidents (a sort alone does not)."""
@@ -137,8 +143,11 @@ class IncidentFilter(django_filters.FilterSet):
 
     def with_entities(self, queryset, name, slugs):
         for slug in slugs:
+            entity = self.resolved.get((name, slug))
+            if entity is None:
+                return queryset.none()
             queryset = queryset.filter(
-                Exists(IncidentEntity.objects.filter(incident=OuterRef("pk"), role=name, entity__slug=slug))
+                Exists(IncidentEntity.objects.filter(incident=OuterRef("pk"), role=name, entity_id=entity[0]))
             )
         return queryset
 
@@ -203,6 +212,9 @@ class Facets(list):
 
 
 FACETS_CACHE_TIMEOUT = 24 * 60 * 60  # a bound for when a token's renewal is lost, not a freshness
+# Counting costs time with the number of results: from this many on, a result set's facets are
+# kept until the next publication; fewer are counted afresh (quick, and too many to keep).
+FACETS_CACHED_FROM = 2000
 
 # One statement for every facet: the results are found once (`matches`), then counted per
 # term (each incident under a term or a term below it, `IncidentUnderTerm`) and per entity
@@ -229,12 +241,8 @@ SELECT kind, vocabulary_id, role, slug, name, n FROM (
 WHERE position <= CASE WHEN vocabulary_id = %s OR role = %s THEN {expanded_limit} ELSE {limit} END"""
 
 
-def _facet_rows(incidents, expanded_vocabulary, expanded_role):
+def _facet_rows(ids, params, expanded_vocabulary, expanded_role):
     """(kind, vocabulary id, role, slug, name, count) rows, and the total as a row of kind 'n'."""
-    try:
-        ids, params = incidents.order_by().values("pk").query.sql_with_params()
-    except EmptyResultSet:
-        return [("n", None, None, None, None, 0)]
     sql = _FACETS.format(
         # PostgreSQL evaluates the filter once and reads the rows it kept three times.
         materialized="MATERIALIZED" if connection.vendor == "postgresql" else "",
@@ -255,8 +263,8 @@ def facets_for(incidents, vocabularies, selected, expanded="", *, unfiltered=Fal
     """The facets beside a result set, in one query whatever the number of terms.
 
     A term's count is how many results are under it: carrying it or a term below it, which
-    is what choosing it would leave. `unfiltered` (the whole repository) counts are cached
-    until the next publication (`freshness`)."""
+    is what choosing it would leave. The counts of the whole repository (`unfiltered`) and of
+    any large result set are cached until the next publication (`freshness`)."""
     by_vocabulary = {v.id: v for v in vocabularies}
     expanded_vocabulary = next((v.id for v in vocabularies if v.slug == expanded), None)
     expanded_role = expanded if expanded in dict(ENTITY_FACETS) else None
@@ -271,14 +279,19 @@ def facets_for(incidents, vocabularies, selected, expanded="", *, unfiltered=Fal
             vocabulary.slug, vocabulary.label, vocabulary.group, expanded=vocabulary.slug == expanded
         )
 
-    if unfiltered:
-        key = f"facets:{freshness.token()}:{expanded}"
+    try:
+        ids, params = incidents.order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:
+        rows = [("n", None, None, None, None, 0)]
+    else:
+        digest = hashlib.sha256(repr((ids, params, expanded)).encode()).hexdigest()
+        key = f"facets:{freshness.token()}:{digest}"
         rows = cache.get(key)
         if rows is None:
-            rows = _facet_rows(incidents, expanded_vocabulary, expanded_role)
-            cache.set(key, rows, FACETS_CACHE_TIMEOUT)
-    else:
-        rows = _facet_rows(incidents, expanded_vocabulary, expanded_role)
+            rows = _facet_rows(ids, params, expanded_vocabulary, expanded_role)
+            total = next(row[-1] for row in rows if row[0] == "n")
+            if unfiltered or total >= FACETS_CACHED_FROM:
+                cache.set(key, rows, FACETS_CACHE_TIMEOUT)
     for kind, vocabulary_id, role, slug, name, count in rows:
         if kind == "n":
             facets.total = count
@@ -298,8 +311,8 @@ def facets_for(incidents, vocabularies, selected, expanded="", *, unfiltered=Fal
     return facets
 
 
-def selected_labels(vocabularies, selected):
-    """The chosen filter values with their names, for the 'remove' chips: one query each kind."""
+def resolve_selected(vocabularies, selected):
+    """{(filter name, slug): (id, name)} of the chosen values that exist: one query each kind."""
     by_slug = {v.slug: v for v in vocabularies}
     term_wanted = Q()
     entity_wanted = Q()
@@ -308,21 +321,37 @@ def selected_labels(vocabularies, selected):
             term_wanted |= Q(vocabulary_id=by_slug[name].id, slug__in=slugs)
         else:
             entity_wanted |= Q(slug__in=slugs)
-    names = {}
+    resolved = {}
     if term_wanted:
-        for term in Term.objects.filter(term_wanted).values("vocabulary_id", "slug", "name"):
-            vocabulary = next(v for v in vocabularies if v.id == term["vocabulary_id"])
-            names[(vocabulary.slug, term["slug"])] = term["name"]
+        slugs_of = {v.id: v.slug for v in vocabularies}
+        for term in Term.objects.filter(term_wanted).values("id", "vocabulary_id", "slug", "name"):
+            resolved[(slugs_of[term["vocabulary_id"]], term["slug"])] = (term["id"], term["name"])
     if entity_wanted:
-        entity_names = dict(Entity.objects.filter(entity_wanted).values_list("slug", "name"))
+        entities = {
+            slug: (pk, name)
+            for pk, slug, name in Entity.objects.filter(entity_wanted).values_list("pk", "slug", "name")
+        }
         for name, slugs in selected.items():
             if name not in by_slug:
                 for slug in slugs:
-                    if slug in entity_names:
-                        names[(name, slug)] = entity_names[slug]
+                    if slug in entities:
+                        resolved[(name, slug)] = entities[slug]
+    return resolved
+
+
+def selected_labels(vocabularies, selected, resolved=None):
+    """The chosen filter values with their names, for the 'remove' chips (`resolved` as
+    `resolve_selected` gives it, or one query each kind)."""
+    if resolved is None:
+        resolved = resolve_selected(vocabularies, selected)
     labels = dict(ENTITY_FACETS) | {v.slug: v.label for v in vocabularies}
     return [
-        {"name": name, "slug": slug, "label": labels[name], "value": names.get((name, slug), slug)}
+        {
+            "name": name,
+            "slug": slug,
+            "label": labels[name],
+            "value": resolved[(name, slug)][1] if (name, slug) in resolved else slug,
+        }
         for name, slugs in selected.items()
         for slug in slugs
     ]

@@ -105,7 +105,7 @@ def incident_list(request):
             "filter": filterset,
             "page": page,
             "facets": facets,
-            "chips": selected_labels(vocabularies, selected),
+            "chips": selected_labels(vocabularies, selected, filterset.resolved),
         },
     )
 

@@ -7,6 +7,8 @@ carries. `IncidentUnderTerm` stores those ancestor links; publishing, incident m
 taxonomy curation keep it in step.
 """
 
+from unittest import mock
+
 from django.contrib.auth import get_user_model
 from django.test import TestCase
 from django.utils.text import slugify
@@ -176,27 +178,46 @@ class FacetCountTests(TestCase):
         return response.context["page"].paginator.count, counts
 
     def test_every_count_is_what_choosing_the_value_would_leave(self):
-        combinations = [
-            ("", {}),
-            ("?sector=govt", {"sector": ["govt"]}),
-            ("?sector=govt-police", {"sector": ["govt-police"]}),
-            ("?sector=govt&country=usa", {"sector": ["govt"], "country": ["usa"]}),
-            ("?sector=govt&sector=govt-welfare", {"sector": ["govt", "govt-welfare"]}),
-            ("?developer=faceco", {"developer": ["faceco"]}),
-            (
-                "?harmed=residents&technology=machine-learning",
-                {"harmed": ["residents"], "technology": ["machine-learning"]},
-            ),
-            ("?q=police", {"q": "police"}),
-            ("?q=police&country=usa&sector=govt", {"q": "police", "country": ["usa"], "sector": ["govt"]}),
-            ("?occurred_from=2019&occurred_to=2021", {"occurred_from": 2019, "occurred_to": 2021}),
-            ("?occurred_from=2022&sector=govt", {"occurred_from": 2022, "sector": ["govt"]}),
-            ("?country=uk&country=usa", {"country": ["uk", "usa"]}),
-            ("?q=nothing+like+this", {"q": "nothing like this"}),
-        ]
-        for query, wanted in combinations:
+        for query, wanted in self.COMBINATIONS:
             with self.subTest(query=query):
                 self.assertEqual(self.shown(query), self.expected(wanted))
+
+    def test_large_result_sets_are_counted_once_per_publication_each(self):
+        with mock.patch("repository.filters.FACETS_CACHED_FROM", 1):
+            for _round in range(2):  # counted, then every one from the cache under its own key
+                for query, wanted in self.COMBINATIONS:
+                    with self.subTest(query=query, round=_round):
+                        self.assertEqual(self.shown(query), self.expected(wanted))
+            url = "/incidents/?sector=govt&country=usa"
+            # vocabularies; chosen terms; [facets and count]; page; countries and sectors; deployers
+            with self.assertNumQueries(5):
+                self.client.get(url)
+            with self.captureOnCommitCallbacks(execute=True):
+                publish(
+                    "Police robot misreads a sign", terms={"sector": ["Govt - police"], "country": ["USA"]}
+                )
+            with self.assertNumQueries(6):
+                self.assertEqual(self.client.get(url).context["page"].paginator.count, 4)
+
+    COMBINATIONS = [
+        ("", {}),
+        ("?sector=govt", {"sector": ["govt"]}),
+        ("?sector=govt-police", {"sector": ["govt-police"]}),
+        ("?sector=govt&country=usa", {"sector": ["govt"], "country": ["usa"]}),
+        ("?sector=govt&sector=govt-welfare", {"sector": ["govt", "govt-welfare"]}),
+        ("?developer=faceco", {"developer": ["faceco"]}),
+        (
+            "?harmed=residents&technology=machine-learning",
+            {"harmed": ["residents"], "technology": ["machine-learning"]},
+        ),
+        ("?q=police", {"q": "police"}),
+        ("?q=police&country=usa&sector=govt", {"q": "police", "country": ["usa"], "sector": ["govt"]}),
+        ("?occurred_from=2019&occurred_to=2021", {"occurred_from": 2019, "occurred_to": 2021}),
+        ("?occurred_from=2022&sector=govt", {"occurred_from": 2022, "sector": ["govt"]}),
+        ("?country=uk&country=usa", {"country": ["uk", "usa"]}),
+        ("?q=nothing+like+this", {"q": "nothing like this"}),
+        ("?country=atlantis", {"country": ["atlantis"]}),
+    ]
 
     def test_a_parent_counts_the_results_under_it_though_none_carries_it(self):
         _total, counts = self.shown("")
