@@ -7,9 +7,11 @@ carries. `IncidentUnderTerm` stores those ancestor links; publishing, incident m
 taxonomy curation keep it in step.
 """
 
+import importlib
 from unittest import mock
 
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.test import TestCase
 from django.utils.text import slugify
 
@@ -363,6 +365,15 @@ class AncestorsInStepTests(TestCase):
         incident_merge(survivor=self.health, merged=self.police, editor=self.editor)
         self.assertEqual(self.under(self.police), set())
         self.assertEqual(self.under(self.health), {"Health", "Govt - police", "Govt"})
+        self.assert_in_step()
+
+    def test_the_migration_fills_the_rows_of_existing_incidents(self):
+        term_move(term=sector("Govt"), parent=sector("Health"), editor=self.editor)
+        fill = importlib.import_module("repository.migrations.0009_term_ancestors").FILL
+        IncidentUnderTerm.objects.all().delete()
+        with connection.cursor() as cursor:
+            cursor.execute(fill)
+        self.assertEqual(self.under(self.welfare), {"Govt - welfare", "Govt", "Health"})
         self.assert_in_step()
 
     def test_a_rebuild_gives_the_same_rows(self):
