@@ -226,14 +226,14 @@ SELECT kind, vocabulary_id, role, slug, name, n FROM (
         ROW_NUMBER() OVER (PARTITION BY t.vocabulary_id ORDER BY c.n DESC, t.name) AS position
     FROM (
         SELECT u.term_id, COUNT(*) AS n FROM {under} u
-        WHERE u.incident_id IN (SELECT id FROM matches) GROUP BY u.term_id
+        JOIN matches m ON m.id = u.incident_id GROUP BY u.term_id
     ) c JOIN {term} t ON t.id = c.term_id
     UNION ALL
     SELECT 'e', NULL, c.role, e.slug, e.name, c.n,
         ROW_NUMBER() OVER (PARTITION BY c.role ORDER BY c.n DESC, e.name)
     FROM (
         SELECT l.role, l.entity_id, COUNT(*) AS n FROM {link} l
-        WHERE l.incident_id IN (SELECT id FROM matches) GROUP BY l.role, l.entity_id
+        JOIN matches m ON m.id = l.incident_id GROUP BY l.role, l.entity_id
     ) c JOIN {entity} e ON e.id = c.entity_id
     UNION ALL
     SELECT 'n', NULL, NULL, NULL, NULL, (SELECT COUNT(*) FROM matches), 1

@@ -216,16 +216,9 @@ def incident_history(request, slug):
 @require_safe
 def vocabulary_detail(request, vocabulary):
     vocabulary = get_object_or_404(Vocabulary, slug=vocabulary)
-    # The terms by number of incidents, counted once per publication; then a page of them.
-    ranked = _published_count(
-        f"vocabulary:{vocabulary.pk}",
-        lambda: list(
-            Term.objects.filter(vocabulary=vocabulary, merged_into__isnull=True)
-            .annotate(incident_count=Count("incident_terms"))
-            .order_by("-incident_count", "name")
-            .values_list("pk", "incident_count")
-        ),
-    )
+    # The terms by number of incidents (under each, as its page lists them), counted once per
+    # publication; then a page of them.
+    ranked = _published_count(f"vocabulary:{vocabulary.pk}", lambda: _ranked_terms(vocabulary))
     page = _paginate(request, ranked, per_page=100)
     by_id = Term.objects.select_related("vocabulary").in_bulk([pk for pk, _ in page.object_list])
     terms = []
@@ -235,6 +228,18 @@ def vocabulary_detail(request, vocabulary):
             terms.append(by_id[pk])
     page.object_list = terms
     return render(request, "repository/vocabulary_detail.html", {"vocabulary": vocabulary, "page": page})
+
+
+def _ranked_terms(vocabulary):
+    """[(term id, incidents under it)] of the vocabulary's terms, most used first."""
+    counts = dict(
+        IncidentUnderTerm.objects.filter(term__vocabulary=vocabulary)
+        .values_list("term_id")
+        .annotate(n=Count("incident_id"))
+        .order_by()
+    )
+    terms = Term.objects.filter(vocabulary=vocabulary, merged_into__isnull=True).values_list("pk", "name")
+    return [(pk, counts.get(pk, 0)) for pk, name in sorted(terms, key=lambda t: (-counts.get(t[0], 0), t[1]))]
 
 
 @require_safe

@@ -227,6 +227,17 @@ class FacetCountTests(TestCase):
         self.assertEqual(counts["sector"]["Govt - police"], 3)
         self.assertEqual(self.shown("?sector=govt")[0], 5)
 
+    def test_the_vocabulary_and_term_pages_count_a_parent_as_the_facet_does(self):
+        response = self.client.get("/taxonomy/sector/")
+        counts = {term.name: term.incident_count for term in response.context["page"].object_list}
+        self.assertEqual(
+            counts, {"Govt": 5, "Govt - police": 3, "Business": 2, "Govt - welfare": 2, "Health": 1}
+        )
+        self.assertEqual(
+            [term.name for term in response.context["page"].object_list][:2], ["Govt", "Govt - police"]
+        )
+        self.assertEqual(self.client.get("/taxonomy/sector/govt/").context["page"].paginator.count, 5)
+
     def test_the_incident_page_and_document_show_only_the_terms_it_carries(self):
         incident = Incident.objects.get(headline="Police camera flags a shopper")
         response = self.client.get(incident.get_absolute_url())

@@ -351,8 +351,8 @@ class QueryCountTests(TestCase):
             # entity; [its role counts; count]; its other spellings; page; countries and
             # sectors; deployers; its roles
             "/entities/big-lab/": (8, 6),
-            # vocabulary; [its terms ranked by count]; the page's terms
-            "/taxonomy/technology/": (3, 2),
+            # vocabulary; [incidents under each term; its terms]; the page's terms
+            "/taxonomy/technology/": (4, 2),
             # latest; their countries and sectors; deployers; [three counts]
             "/": (6, 3),
         }
