@@ -226,14 +226,14 @@ SELECT kind, vocabulary_id, role, slug, name, n FROM (
         ROW_NUMBER() OVER (PARTITION BY t.vocabulary_id ORDER BY c.n DESC, t.name) AS position
     FROM (
         SELECT u.term_id, COUNT(*) AS n FROM {under} u
-        JOIN matches m ON m.id = u.incident_id GROUP BY u.term_id
+        {join_terms} GROUP BY u.term_id
     ) c JOIN {term} t ON t.id = c.term_id
     UNION ALL
     SELECT 'e', NULL, c.role, e.slug, e.name, c.n,
         ROW_NUMBER() OVER (PARTITION BY c.role ORDER BY c.n DESC, e.name)
     FROM (
         SELECT l.role, l.entity_id, COUNT(*) AS n FROM {link} l
-        JOIN matches m ON m.id = l.incident_id GROUP BY l.role, l.entity_id
+        {join_entities} GROUP BY l.role, l.entity_id
     ) c JOIN {entity} e ON e.id = c.entity_id
     UNION ALL
     SELECT 'n', NULL, NULL, NULL, NULL, (SELECT COUNT(*) FROM matches), 1
@@ -241,9 +241,14 @@ SELECT kind, vocabulary_id, role, slug, name, n FROM (
 WHERE position <= CASE WHEN vocabulary_id = %s OR role = %s THEN {expanded_limit} ELSE {limit} END"""
 
 
-def _facet_rows(ids, params, expanded_vocabulary, expanded_role):
-    """(kind, vocabulary id, role, slug, name, count) rows, and the total as a row of kind 'n'."""
+def _facet_rows(ids, params, expanded_vocabulary, expanded_role, unfiltered=False):
+    """(kind, vocabulary id, role, slug, name, count) rows, and the total as a row of kind 'n'.
+
+    `unfiltered`: the results are every incident that stands on its own, and only those have
+    links (a merged incident loses its rows), so every link counts without a join."""
     sql = _FACETS.format(
+        join_terms="" if unfiltered else "JOIN matches m ON m.id = u.incident_id",
+        join_entities="" if unfiltered else "JOIN matches m ON m.id = l.incident_id",
         # PostgreSQL evaluates the filter once and reads the rows it kept three times.
         materialized="MATERIALIZED" if connection.vendor == "postgresql" else "",
         ids=ids,
@@ -288,7 +293,7 @@ def facets_for(incidents, vocabularies, selected, expanded="", *, unfiltered=Fal
         key = f"facets:{freshness.token()}:{digest}"
         rows = cache.get(key)
         if rows is None:
-            rows = _facet_rows(ids, params, expanded_vocabulary, expanded_role)
+            rows = _facet_rows(ids, params, expanded_vocabulary, expanded_role, unfiltered)
             total = next(row[-1] for row in rows if row[0] == "n")
             if unfiltered or total >= FACETS_CACHED_FROM:
                 cache.set(key, rows, FACETS_CACHE_TIMEOUT)

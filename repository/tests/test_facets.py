@@ -373,10 +373,18 @@ class AncestorsInStepTests(TestCase):
         self.assert_in_step()
 
     def test_a_merged_incident_leaves_its_links_to_the_survivor(self):
-        incident_merge(survivor=self.health, merged=self.police, editor=self.editor)
+        with self.captureOnCommitCallbacks(execute=True):
+            incident_merge(survivor=self.health, merged=self.police, editor=self.editor)
         self.assertEqual(self.under(self.police), set())
         self.assertEqual(self.under(self.health), {"Health", "Govt - police", "Govt"})
         self.assert_in_step()
+        # The whole repository's counts leave the merged incident out.
+        response = self.client.get("/incidents/")
+        self.assertEqual(response.context["page"].paginator.count, 2)
+        facets = {facet.name: facet for facet in response.context["facets"]}
+        counts = {value.name: value.count for value in facets["sector"].values}
+        self.assertEqual(counts, {"Govt": 2, "Govt - police": 1, "Govt - welfare": 1, "Health": 1})
+        self.assertEqual([value.count for value in facets["country"].values], [1])
 
     def test_the_migration_fills_the_rows_of_existing_incidents(self):
         term_move(term=sector("Govt"), parent=sector("Health"), editor=self.editor)
