@@ -206,15 +206,20 @@ class Facet:
 
 
 class Facets(list):
-    """The facets beside a result set, and `total`: how many results there are."""
+    """The facets beside a result set, `total`: how many results there are, and `ids`: the
+    results' ids when there are few (None otherwise), for the page to start from."""
 
     total = 0
+    ids = None
 
 
 FACETS_CACHE_TIMEOUT = 24 * 60 * 60  # a bound for when a token's renewal is lost, not a freshness
 # Counting costs time with the number of results: from this many on, a result set's facets are
 # kept until the next publication; fewer are counted afresh (quick, and too many to keep).
 FACETS_CACHED_FROM = 2000
+# Up to this many results, the facets' statement also returns their ids: the page of results
+# then starts from them instead of evaluating the filter again.
+MATCHES_RETURNED_UP_TO = 500
 
 # One statement for every facet: the results are found once (`matches`), then counted per
 # term (each incident under a term or a term below it, `IncidentUnderTerm`) and per entity
@@ -237,6 +242,8 @@ SELECT kind, vocabulary_id, role, slug, name, n FROM (
     ) c JOIN {entity} e ON e.id = c.entity_id
     UNION ALL
     SELECT 'n', NULL, NULL, NULL, NULL, (SELECT COUNT(*) FROM matches), 1
+    UNION ALL
+    SELECT 'i', NULL, NULL, NULL, NULL, id, 1 FROM matches WHERE (SELECT COUNT(*) FROM matches) <= {ids_limit}
 ) facets
 WHERE position <= CASE WHEN vocabulary_id = %s OR role = %s THEN {expanded_limit} ELSE {limit} END"""
 
@@ -256,6 +263,7 @@ def _facet_rows(ids, params, expanded_vocabulary, expanded_role, unfiltered=Fals
         term=Term._meta.db_table,
         link=IncidentEntity._meta.db_table,
         entity=Entity._meta.db_table,
+        ids_limit=MATCHES_RETURNED_UP_TO,
         expanded_limit=FACET_EXPANDED_LIMIT + 1,
         limit=FACET_LIMIT + 1,
     )
@@ -297,9 +305,13 @@ def facets_for(incidents, vocabularies, selected, expanded="", *, unfiltered=Fal
             total = next(row[-1] for row in rows if row[0] == "n")
             if unfiltered or total >= FACETS_CACHED_FROM:
                 cache.set(key, rows, FACETS_CACHE_TIMEOUT)
+    ids = []
     for kind, vocabulary_id, role, slug, name, count in rows:
         if kind == "n":
             facets.total = count
+            continue
+        if kind == "i":
+            ids.append(count)
             continue
         if kind == "t":
             vocabulary = by_vocabulary.get(vocabulary_id)
@@ -307,6 +319,8 @@ def facets_for(incidents, vocabularies, selected, expanded="", *, unfiltered=Fal
                 continue
             role = vocabulary.slug
         by_name[role].values.append(FacetValue(slug, name, count, slug in selected.get(role, [])))
+    if ids:
+        facets.ids = ids
     for facet in by_name.values():
         facet.values.sort(key=lambda value: (-value.count, value.name))
         limit = FACET_EXPANDED_LIMIT if facet.expanded else FACET_LIMIT

@@ -97,6 +97,8 @@ def incident_list(request):
     selected = filterset.selected()
     expanded = request.GET.get("more", "")
     facets = facets_for(incidents, vocabularies, selected, expanded, unfiltered=not filterset.narrows())
+    if facets.ids is not None:  # few results: their ids are known, the page starts from them
+        incidents = incidents.filter(pk__in=facets.ids)
     page = _paginate(request, _listing(incidents), count=facets.total)
     return render(
         request,

@@ -221,6 +221,17 @@ class FacetCountTests(TestCase):
         ("?country=atlantis", {"country": ["atlantis"]}),
     ]
 
+    def test_the_page_is_the_same_whether_it_starts_from_the_known_ids_or_not(self):
+        def headlines(query):
+            response = self.client.get("/incidents/" + query)
+            return [incident.headline for incident in response.context["page"].object_list]
+
+        queries = ["", "?sector=govt", "?q=police&sort=oldest", "?country=usa&sort=newest", "?q=nothing"]
+        few = {query: headlines(query) for query in queries}
+        with mock.patch("repository.filters.MATCHES_RETURNED_UP_TO", 0):
+            self.assertEqual({query: headlines(query) for query in queries}, few)
+        self.assertEqual(len(few["?sector=govt"]), 5)
+
     def test_a_parent_counts_the_results_under_it_though_none_carries_it(self):
         _total, counts = self.shown("")
         self.assertEqual(counts["sector"]["Govt"], 5)  # police 3, welfare 2, Govt itself 1; one has both
