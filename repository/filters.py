@@ -219,7 +219,7 @@ FACETS_CACHE_TIMEOUT = 24 * 60 * 60  # a bound for when a token's renewal is los
 FACETS_CACHED_FROM = 2000
 # Up to this many results, the facets' statement also returns their ids: the page of results
 # then starts from them instead of evaluating the filter again.
-MATCHES_RETURNED_UP_TO = 500
+MATCHES_RETURNED_UP_TO = 2000
 
 # One statement for every facet: the results are found once (`matches`), then counted per
 # term (each incident under a term or a term below it, `IncidentUnderTerm`) and per entity
