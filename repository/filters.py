@@ -263,7 +263,7 @@ def _facet_rows(ids, params, expanded_vocabulary, expanded_role, unfiltered=Fals
         term=Term._meta.db_table,
         link=IncidentEntity._meta.db_table,
         entity=Entity._meta.db_table,
-        ids_limit=MATCHES_RETURNED_UP_TO,
+        ids_limit=-1 if unfiltered else MATCHES_RETURNED_UP_TO,  # nothing to spare unfiltered
         expanded_limit=FACET_EXPANDED_LIMIT + 1,
         limit=FACET_LIMIT + 1,
     )
