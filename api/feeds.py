@@ -118,7 +118,7 @@ class BrowseFeed(IncidentFeed):
         filterset = obj["filterset"]
         parts = [
             f"{chip['label']}: {chip['value']}"
-            for chip in selected_labels(obj["vocabularies"], filterset.selected())
+            for chip in selected_labels(obj["vocabularies"], filterset.selected(), filterset.resolved)
         ]
         data = filterset.form.cleaned_data if filterset.is_valid() else {}
         if data.get("q"):

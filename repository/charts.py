@@ -29,7 +29,7 @@ from django.db.models.functions import ExtractYear, RowNumber
 
 from . import freshness
 from .filters import selected_labels
-from .models import Incident, IncidentTerm
+from .models import Incident, IncidentUnderTerm
 from .sheet import escape_cell
 
 CHART_VOCABULARIES = ("sector", "technology", "issue", "country")  # slugs, in page order
@@ -99,7 +99,7 @@ def count_terms(incidents, vocabularies, top=TOP_TERMS):
         return []
     ids = incidents.order_by().values("pk")
     totals = (
-        IncidentTerm.objects.filter(incident__in=ids, term__vocabulary_id__in=list(by_id))
+        IncidentUnderTerm.objects.filter(incident__in=ids, term__vocabulary_id__in=list(by_id))
         .values("term_id", "term__vocabulary_id", "term__slug", "term__name")
         .annotate(n=Count("incident_id"))
         .order_by()
@@ -125,7 +125,7 @@ def count_terms(incidents, vocabularies, top=TOP_TERMS):
         charts[row["term__vocabulary_id"]]["terms"].append(term)
     if terms:
         per_year = (
-            IncidentTerm.objects.filter(incident__in=ids, term_id__in=list(terms))
+            IncidentUnderTerm.objects.filter(incident__in=ids, term_id__in=list(terms))
             .values("term_id", year=ExtractYear("incident__occurred_start"))
             .annotate(n=Count("incident_id"))
             .order_by()
@@ -159,7 +159,7 @@ def figures(filterset, vocabularies, terms=True):
             params,
             lambda: {
                 "vocabularies": count_terms(incidents, vocabularies),
-                "chips": selected_labels(vocabularies, filterset.selected()),
+                "chips": selected_labels(vocabularies, filterset.selected(), filterset.resolved),
             },
         )
     return numbers

@@ -5,14 +5,20 @@ values narrows the results (values within a facet and across facets must all hol
 facet count is how many of the current results a value would leave.
 """
 
+import contextlib
+import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import django_filters
 from django import forms
-from django.db.models import Count, Exists, F, OuterRef, Q, Window
-from django.db.models.functions import RowNumber
+from django.core.cache import cache
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
+from django.db.models import Exists, F, OuterRef, Q
 
-from .models import Entity, Incident, IncidentEntity, IncidentTerm, Term
+from . import freshness
+from .models import Entity, Incident, IncidentEntity, IncidentUnderTerm, Term
 from .periods import MAX_YEAR, MIN_YEAR
 from .search import Search, search_words
 
@@ -112,21 +118,38 @@ class IncidentFilter(django_filters.FilterSet):
         return self.apply_sort(queryset, data.get("sort") or "", searching=bool(data.get("q", "").strip()))
 
     def with_terms(self, queryset, name, slugs):
-        vocabulary = next(v for v in self.vocabularies if v.slug == name)
         for slug in slugs:
+            term = self.resolved.get((name, slug))
+            if term is None:
+                return queryset.none()
+            # The term or any term below it (`ancestry`): one index, no OR across a join; the
+            # id itself, so that the planner knows how common the term is.
             queryset = queryset.filter(
-                Exists(
-                    IncidentTerm.objects.filter(
-                        incident=OuterRef("pk"), term__vocabulary_id=vocabulary.id
-                    ).filter(Q(term__slug=slug) | Q(term__parent__slug=slug))
-                )
+                Exists(IncidentUnderTerm.objects.filter(incident=OuterRef("pk"), term_id=term[0]))
             )
         return queryset
 
+    @cached_property
+    def resolved(self):
+        """The chosen facet values that exist, {(filter name, slug): (id, name)}."""
+        return resolve_selected(self.vocabularies, self.selected())
+
+    def narrows(self):
+        """True when something in the query filters the incidents (a sort alone does not)."""
+        if not self.is_bound:
+            return False
+        self.form.is_valid()
+        return any(
+            value not in (None, "", []) for name, value in self.form.cleaned_data.items() if name != "sort"
+        )
+
     def with_entities(self, queryset, name, slugs):
         for slug in slugs:
+            entity = self.resolved.get((name, slug))
+            if entity is None:
+                return queryset.none()
             queryset = queryset.filter(
-                Exists(IncidentEntity.objects.filter(incident=OuterRef("pk"), role=name, entity__slug=slug))
+                Exists(IncidentEntity.objects.filter(incident=OuterRef("pk"), role=name, entity_id=entity[0]))
             )
         return queryset
 
@@ -180,73 +203,136 @@ class Facet:
     truncated: bool = False
 
 
-def _ranked(queryset, partition, expanded, limit_field):
-    """Keep the top values per facet: FACET_LIMIT, or more for the one facet expanded."""
-    ranked = queryset.annotate(
-        rank=Window(RowNumber(), partition_by=[F(partition)], order_by=[F("n").desc(), F("label").asc()])
+class Facets(list):
+    """The facets beside a result set, `total`: how many results there are, and `ids`: the
+    results' ids when there are few (None otherwise), for the page to start from."""
+
+    total = 0
+    ids = None
+
+
+FACETS_CACHE_TIMEOUT = 24 * 60 * 60  # a bound for when a token's renewal is lost, not a freshness
+# Counting costs time with the number of results: from this many on, a result set's facets are
+# kept until the next publication; fewer are counted afresh (quick, and too many to keep).
+FACETS_CACHED_FROM = 2000
+# Up to this many results, the facets' statement also returns their ids: the page of results
+# then starts from them instead of evaluating the filter again.
+MATCHES_RETURNED_UP_TO = 2000
+
+# One statement for every facet: the results are found once (`matches`), then counted per
+# term (each incident under a term or a term below it, `IncidentUnderTerm`) and per entity
+# and role, and only the top values of each facet are kept (more for the one expanded).
+_FACETS = """WITH matches(id) AS {materialized} ({ids})
+SELECT kind, vocabulary_id, role, slug, name, n FROM (
+    SELECT 't' AS kind, t.vocabulary_id AS vocabulary_id, CAST(NULL AS VARCHAR(20)) AS role,
+        t.slug AS slug, t.name AS name, c.n AS n,
+        ROW_NUMBER() OVER (PARTITION BY t.vocabulary_id ORDER BY c.n DESC, t.name) AS position
+    FROM (
+        SELECT u.term_id, COUNT(*) AS n FROM {under} u
+        {join_terms} GROUP BY u.term_id
+    ) c JOIN {term} t ON t.id = c.term_id
+    UNION ALL
+    SELECT 'e', NULL, c.role, e.slug, e.name, c.n,
+        ROW_NUMBER() OVER (PARTITION BY c.role ORDER BY c.n DESC, e.name)
+    FROM (
+        SELECT l.role, l.entity_id, COUNT(*) AS n FROM {link} l
+        {join_entities} GROUP BY l.role, l.entity_id
+    ) c JOIN {entity} e ON e.id = c.entity_id
+    UNION ALL
+    SELECT 'n', NULL, NULL, NULL, NULL, (SELECT COUNT(*) FROM matches), 1
+    UNION ALL
+    SELECT 'i', NULL, NULL, NULL, NULL, id, 1 FROM matches WHERE (SELECT COUNT(*) FROM matches) <= {ids_limit}
+) facets
+WHERE position <= CASE WHEN vocabulary_id = %s OR role = %s THEN {expanded_limit} ELSE {limit} END"""
+
+
+def _facet_rows(ids, params, expanded_vocabulary, expanded_role, unfiltered=False):
+    """(kind, vocabulary id, role, slug, name, count) rows, and the total as a row of kind 'n'.
+
+    `unfiltered`: the results are every incident that stands on its own, and only those have
+    links (a merged incident loses its rows), so every link counts without a join."""
+    sql = _FACETS.format(
+        join_terms="" if unfiltered else "JOIN matches m ON m.id = u.incident_id",
+        join_entities="" if unfiltered else "JOIN matches m ON m.id = l.incident_id",
+        # PostgreSQL evaluates the filter once and reads the rows it kept three times.
+        materialized="MATERIALIZED" if connection.vendor == "postgresql" else "",
+        ids=ids,
+        under=IncidentUnderTerm._meta.db_table,
+        term=Term._meta.db_table,
+        link=IncidentEntity._meta.db_table,
+        entity=Entity._meta.db_table,
+        ids_limit=-1 if unfiltered else MATCHES_RETURNED_UP_TO,  # nothing to spare unfiltered
+        expanded_limit=FACET_EXPANDED_LIMIT + 1,
+        limit=FACET_LIMIT + 1,
     )
-    limit = Q(rank__lte=FACET_LIMIT + 1)
-    if expanded:
-        limit |= Q(**{limit_field: expanded}, rank__lte=FACET_EXPANDED_LIMIT + 1)
-    return ranked.filter(limit)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, expanded_vocabulary or -1, expanded_role or ""])
+        return [tuple(row) for row in cursor.fetchall()]
 
 
-def facets_for(incidents, vocabularies, selected, expanded=""):
-    """The facets beside a result set: two queries, whatever the number of terms."""
-    ids = incidents.order_by().values("pk")
+def facets_for(incidents, vocabularies, selected, expanded="", *, unfiltered=False):
+    """The facets beside a result set, in one query whatever the number of terms.
+
+    A term's count is how many results are under it: carrying it or a term below it, which
+    is what choosing it would leave. The counts of the whole repository (`unfiltered`) and of
+    any large result set are cached until the next publication (`freshness`)."""
     by_vocabulary = {v.id: v for v in vocabularies}
     expanded_vocabulary = next((v.id for v in vocabularies if v.slug == expanded), None)
-    facets = {}
+    expanded_role = expanded if expanded in dict(ENTITY_FACETS) else None
+    if expanded_vocabulary is None and expanded_role is None:
+        expanded = ""
+    facets = Facets()
+    by_name = {}
     for role, label in ENTITY_FACETS:
-        facets[role] = Facet(role, label, expanded=role == expanded)
+        by_name[role] = Facet(role, label, expanded=role == expanded)
     for vocabulary in vocabularies:
-        facets[vocabulary.slug] = Facet(
+        by_name[vocabulary.slug] = Facet(
             vocabulary.slug, vocabulary.label, vocabulary.group, expanded=vocabulary.slug == expanded
         )
 
-    term_counts = (
-        IncidentTerm.objects.filter(incident__in=ids)
-        .values("term__vocabulary_id", "term__slug", label=F("term__name"))
-        .annotate(n=Count("incident_id"))
-        .order_by()
-    )
-    term_rows = _ranked(term_counts, "term__vocabulary_id", expanded_vocabulary, "term__vocabulary_id")
-    for row in term_rows:
-        vocabulary = by_vocabulary[row["term__vocabulary_id"]]
-        facets[vocabulary.slug].values.append(
-            FacetValue(
-                row["term__slug"],
-                row["label"],
-                row["n"],
-                row["term__slug"] in selected.get(vocabulary.slug, []),
-            )
-        )
-    entity_counts = (
-        IncidentEntity.objects.filter(incident__in=ids)
-        .values("role", "entity__slug", label=F("entity__name"))
-        .annotate(n=Count("incident_id"))
-        .order_by()
-    )
-    expanded_role = expanded if expanded in dict(ENTITY_FACETS) else None
-    for row in _ranked(entity_counts, "role", expanded_role, "role"):
-        facets[row["role"]].values.append(
-            FacetValue(
-                row["entity__slug"],
-                row["label"],
-                row["n"],
-                row["entity__slug"] in selected.get(row["role"], []),
-            )
-        )
-    for facet in facets.values():
+    try:
+        ids, params = incidents.order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:
+        rows = [("n", None, None, None, None, 0)]
+    else:
+        digest = hashlib.sha256(repr((ids, params, expanded)).encode()).hexdigest()
+        key = f"facets:{freshness.token()}:{digest}"
+        rows = None
+        with contextlib.suppress(Exception):  # an unreachable cache: count afresh
+            rows = cache.get(key)
+        if rows is None:
+            rows = _facet_rows(ids, params, expanded_vocabulary, expanded_role, unfiltered)
+            total = next(row[-1] for row in rows if row[0] == "n")
+            if unfiltered or total >= FACETS_CACHED_FROM:
+                with contextlib.suppress(Exception):
+                    cache.set(key, rows, FACETS_CACHE_TIMEOUT)
+    ids = []
+    for kind, vocabulary_id, role, slug, name, count in rows:
+        if kind == "n":
+            facets.total = count
+            continue
+        if kind == "i":
+            ids.append(count)
+            continue
+        if kind == "t":
+            vocabulary = by_vocabulary.get(vocabulary_id)
+            if vocabulary is None:
+                continue
+            role = vocabulary.slug
+        by_name[role].values.append(FacetValue(slug, name, count, slug in selected.get(role, [])))
+    if ids:
+        facets.ids = ids
+    for facet in by_name.values():
         facet.values.sort(key=lambda value: (-value.count, value.name))
         limit = FACET_EXPANDED_LIMIT if facet.expanded else FACET_LIMIT
         facet.truncated = len(facet.values) > limit
         facet.values = facet.values[:limit]
-    return list(facets.values())
+        facets.append(facet)
+    return facets
 
 
-def selected_labels(vocabularies, selected):
-    """The chosen filter values with their names, for the 'remove' chips: one query each kind."""
+def resolve_selected(vocabularies, selected):
+    """{(filter name, slug): (id, name)} of the chosen values that exist: one query each kind."""
     by_slug = {v.slug: v for v in vocabularies}
     term_wanted = Q()
     entity_wanted = Q()
@@ -255,21 +341,37 @@ def selected_labels(vocabularies, selected):
             term_wanted |= Q(vocabulary_id=by_slug[name].id, slug__in=slugs)
         else:
             entity_wanted |= Q(slug__in=slugs)
-    names = {}
+    resolved = {}
     if term_wanted:
-        for term in Term.objects.filter(term_wanted).values("vocabulary_id", "slug", "name"):
-            vocabulary = next(v for v in vocabularies if v.id == term["vocabulary_id"])
-            names[(vocabulary.slug, term["slug"])] = term["name"]
+        slugs_of = {v.id: v.slug for v in vocabularies}
+        for term in Term.objects.filter(term_wanted).values("id", "vocabulary_id", "slug", "name"):
+            resolved[(slugs_of[term["vocabulary_id"]], term["slug"])] = (term["id"], term["name"])
     if entity_wanted:
-        entity_names = dict(Entity.objects.filter(entity_wanted).values_list("slug", "name"))
+        entities = {
+            slug: (pk, name)
+            for pk, slug, name in Entity.objects.filter(entity_wanted).values_list("pk", "slug", "name")
+        }
         for name, slugs in selected.items():
             if name not in by_slug:
                 for slug in slugs:
-                    if slug in entity_names:
-                        names[(name, slug)] = entity_names[slug]
+                    if slug in entities:
+                        resolved[(name, slug)] = entities[slug]
+    return resolved
+
+
+def selected_labels(vocabularies, selected, resolved=None):
+    """The chosen filter values with their names, for the 'remove' chips (`resolved` as
+    `resolve_selected` gives it, or one query each kind)."""
+    if resolved is None:
+        resolved = resolve_selected(vocabularies, selected)
     labels = dict(ENTITY_FACETS) | {v.slug: v.label for v in vocabularies}
     return [
-        {"name": name, "slug": slug, "label": labels[name], "value": names.get((name, slug), slug)}
+        {
+            "name": name,
+            "slug": slug,
+            "label": labels[name],
+            "value": resolved[(name, slug)][1] if (name, slug) in resolved else slug,
+        }
         for name, slugs in selected.items()
         for slug in slugs
     ]

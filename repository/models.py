@@ -351,6 +351,31 @@ class IncidentTerm(models.Model):
         return f"{self.incident_id}: {self.term_id}"
 
 
+class IncidentUnderTerm(models.Model):
+    """An incident is under a term: it carries the term, or a term below it ("Govt - police"
+    puts it under "Govt" too). Derived from `IncidentTerm` and the terms' parents, for the
+    browse filters, facet counts and term pages; publishing and taxonomy curation keep it
+    in step (`ancestry`). Pages and documents show the directly linked terms only."""
+
+    # Both served by the two indexes below, which lead with either column.
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="+", db_index=False)
+    term = models.ForeignKey(Term, on_delete=models.CASCADE, related_name="+", db_index=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "term"], name="repository_incidentunderterm_once_per_incident"
+            ),
+        ]
+        indexes = [
+            # A term's incidents: browse filters, the term page and facet counts.
+            models.Index(fields=["term", "incident"], name="repository_underterm_term"),
+        ]
+
+    def __str__(self):
+        return f"{self.incident_id} under {self.term_id}"
+
+
 class IncidentEntity(models.Model):
     class Role(models.TextChoices):
         DEPLOYER = "deployer", "Deployer"

@@ -1,6 +1,9 @@
+import contextlib
+
 from django.conf import settings
+from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q
+from django.db.models import Count, Exists, OuterRef, Prefetch
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -16,6 +19,7 @@ from .models import (
     Incident,
     IncidentEntity,
     IncidentTerm,
+    IncidentUnderTerm,
     Reference,
     Revision,
     Term,
@@ -25,9 +29,28 @@ from .models import (
 LIST_VOCABULARIES = ("country", "sector")  # shown under each headline in lists
 
 
-def _paginate(request, queryset, per_page=None):
+def _paginate(request, queryset, per_page=None, count=None):
+    """A page of the queryset; `count`, when known already, spares counting the rows again."""
     paginator = Paginator(queryset, per_page or settings.INCIDENTS_PER_PAGE)
+    if count is not None:
+        paginator.count = count
     return paginator.get_page(request.GET.get("page"))
+
+
+COUNTS_CACHE_TIMEOUT = 24 * 60 * 60  # a bound for when a token's renewal is lost, not a freshness
+
+
+def _published_count(name, compute):
+    """An aggregate over the published record, computed once per publication (`freshness`)."""
+    key = f"counts:{freshness.token()}:{name}"
+    value = None
+    with contextlib.suppress(Exception):  # an unreachable cache: count afresh
+        value = cache.get(key)
+    if value is None:
+        value = compute()
+        with contextlib.suppress(Exception):
+            cache.set(key, value, COUNTS_CACHE_TIMEOUT)
+    return value
 
 
 def _listing(incidents):
@@ -60,13 +83,16 @@ def _to_survivor(incident, view_name):
 @public_page
 def home(request):
     latest = _listing(Incident.objects.unmerged().order_by("-created_at", "-number"))[:10]
-    counts = {
-        "incidents": Incident.objects.unmerged().count(),
-        "entities": Entity.objects.filter(merged_into__isnull=True).count(),
-        "countries": Term.objects.filter(vocabulary__slug="country", incident_terms__isnull=False)
-        .distinct()
-        .count(),
-    }
+    counts = _published_count(
+        "home",
+        lambda: {
+            "incidents": Incident.objects.unmerged().count(),
+            "entities": Entity.objects.filter(merged_into__isnull=True).count(),
+            "countries": Term.objects.filter(
+                Exists(IncidentTerm.objects.filter(term=OuterRef("pk"))), vocabulary__slug="country"
+            ).count(),
+        },
+    )
     year_chart = charts.year_chart(charts.repository_years())
     return render(
         request, "repository/home.html", {"latest": latest, "counts": counts, "year_chart": year_chart}
@@ -79,11 +105,13 @@ def incident_list(request):
     vocabularies = list(Vocabulary.objects.all())
     filterset = IncidentFilter(request.GET, queryset=Incident.objects.unmerged(), vocabularies=vocabularies)
     incidents = filterset.qs
-    page = _paginate(request, _listing(incidents))
     selected = filterset.selected()
     expanded = request.GET.get("more", "")
-    facets = facets_for(incidents, vocabularies, selected, expanded)
-    chips = selected_labels(vocabularies, selected)
+    facets = facets_for(incidents, vocabularies, selected, expanded, unfiltered=not filterset.narrows())
+    if facets.ids is not None:  # few results: their ids are known, the page starts from them
+        incidents = incidents.filter(pk__in=facets.ids)
+    page = _paginate(request, _listing(incidents), count=facets.total)
+    chips = selected_labels(vocabularies, selected, filterset.resolved)
     page.object_list = list(page.object_list)
     if filterset.text_search and page.object_list:
         search.mark_results(page.object_list, filterset.text_search)
@@ -210,14 +238,30 @@ def incident_history(request, slug):
 @public_page
 def vocabulary_detail(request, vocabulary):
     vocabulary = get_object_or_404(Vocabulary, slug=vocabulary)
-    terms = (
-        Term.objects.filter(vocabulary=vocabulary, merged_into__isnull=True)
-        .select_related("vocabulary")
-        .annotate(incident_count=Count("incident_terms"))
-        .order_by("-incident_count", "name")
-    )
-    page = _paginate(request, terms, per_page=100)
+    # The terms by number of incidents (under each, as its page lists them), counted once per
+    # publication; then a page of them.
+    ranked = _published_count(f"vocabulary:{vocabulary.pk}", lambda: _ranked_terms(vocabulary))
+    page = _paginate(request, ranked, per_page=100)
+    by_id = Term.objects.select_related("vocabulary").in_bulk([pk for pk, _ in page.object_list])
+    terms = []
+    for pk, incident_count in page.object_list:
+        if pk in by_id:
+            by_id[pk].incident_count = incident_count
+            terms.append(by_id[pk])
+    page.object_list = terms
     return render(request, "repository/vocabulary_detail.html", {"vocabulary": vocabulary, "page": page})
+
+
+def _ranked_terms(vocabulary):
+    """[(term id, incidents under it)] of the vocabulary's terms, most used first."""
+    counts = dict(
+        IncidentUnderTerm.objects.filter(term__vocabulary=vocabulary)
+        .values_list("term_id")
+        .annotate(n=Count("incident_id"))
+        .order_by()
+    )
+    terms = Term.objects.filter(vocabulary=vocabulary, merged_into__isnull=True).values_list("pk", "name")
+    return [(pk, counts.get(pk, 0)) for pk, name in sorted(terms, key=lambda t: (-counts.get(t[0], 0), t[1]))]
 
 
 @require_safe
@@ -233,12 +277,12 @@ def term_detail(request, vocabulary, term):
     children = list(
         term.children.filter(merged_into__isnull=True).select_related("vocabulary").order_by("name")
     )
+    # Its incidents and those of the terms below it (`ancestry`).
     incidents = Incident.objects.unmerged().filter(
-        Exists(
-            IncidentTerm.objects.filter(incident=OuterRef("pk")).filter(Q(term=term) | Q(term__parent=term))
-        )
+        Exists(IncidentUnderTerm.objects.filter(incident=OuterRef("pk"), term=term))
     )
-    page = _paginate(request, _listing(incidents))
+    count = _published_count(f"term:{term.pk}", incidents.count)
+    page = _paginate(request, _listing(incidents), count=count)
     return render(
         request,
         "repository/term_detail.html",
@@ -263,10 +307,13 @@ def entity_detail(request, slug):
     entity = get_object_or_404(Entity.objects.select_related("merged_into"), slug=slug)
     if entity.merged_into_id:
         return redirect(entity.merged_into, permanent=True)
-    role_counts = dict(
-        entity.incident_entities.values_list("role")
-        .annotate(n=Count("incident_id", distinct=True))
-        .order_by()
+    role_counts = _published_count(
+        f"entity:{entity.pk}",
+        lambda: dict(
+            entity.incident_entities.values_list("role")
+            .annotate(n=Count("incident_id", distinct=True))
+            .order_by()
+        ),
     )
     roles = [
         {"role": role, "label": label, "count": role_counts[role]}
@@ -277,14 +324,18 @@ def entity_detail(request, slug):
     links = IncidentEntity.objects.filter(incident=OuterRef("pk"), entity=entity)
     if chosen in role_counts:
         links = links.filter(role=chosen)
-    incidents = _listing(Incident.objects.unmerged().filter(Exists(links))).prefetch_related(
+    else:
+        chosen = ""
+    matching = Incident.objects.unmerged().filter(Exists(links))
+    count = _published_count(f"entity:{entity.pk}:incidents:{chosen}", matching.count)
+    incidents = _listing(matching).prefetch_related(
         Prefetch(
             "incident_entities",
             queryset=IncidentEntity.objects.filter(entity=entity),
             to_attr="entity_roles",
         )
     )
-    page = _paginate(request, incidents)
+    page = _paginate(request, incidents, count=count)
     return render(
         request,
         "repository/entity_detail.html",

@@ -14,7 +14,7 @@ old spellings land on the right term.
 from django.db import transaction
 from django.db.models import Q
 
-from .. import documents, freshness
+from .. import ancestry, documents, freshness
 from ..models import (
     CurationEvent,
     Entity,
@@ -247,6 +247,8 @@ def term_merge(*, term, into, editor, note=""):
         f"{term.vocabulary.label} term {_quote(term.name)} merged into {_quote(into.name)}", note
     )
     revisions = _republish(incident_ids, editor=editor, summary=summary)
+    # The children's incidents are under the survivor now, and under its parent.
+    ancestry.refresh_below([into.pk])
     return _event(
         action=CurationEvent.Action.TERM_MERGE,
         editor=editor,
@@ -285,6 +287,7 @@ def term_move(*, term, parent, editor, note=""):
     before = term.parent_id
     term.parent_id = new_parent_id
     term.save(update_fields=["parent"])
+    ancestry.refresh_below([term.pk])
     where = f"under {_quote(parent.name)}" if parent else "to the top level"
     return _event(
         action=CurationEvent.Action.TERM_MOVE,
@@ -508,6 +511,9 @@ def curation_undo(*, event, editor):
         ]
         results = incidents_publish(items=items, taxonomy=Taxonomy())
         published += [result.revision for result in results if result.revision is not None]
+    if action in (CurationEvent.Action.TERM_MERGE, CurationEvent.Action.TERM_MOVE):
+        # Parents are back as they were: so are the ancestors of the incidents below them.
+        ancestry.refresh_below([target.pk, after.get("merged_into")])
     if action == CurationEvent.Action.ENTITY_SPLIT:
         # Entities the split created and nothing names any more go again.
         Entity.objects.filter(

@@ -11,7 +11,15 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from .. import documents, freshness
-from ..models import ExternalId, Incident, IncidentEntity, IncidentTerm, Reference, Revision
+from ..models import (
+    ExternalId,
+    Incident,
+    IncidentEntity,
+    IncidentTerm,
+    IncidentUnderTerm,
+    Reference,
+    Revision,
+)
 from .publishing import StaleRevision, incident_publish, incident_search_refresh
 
 HEADLINE_IN_SUMMARY = 120
@@ -140,7 +148,7 @@ def incident_merge(*, survivor, merged, editor, note="", expected_revisions=None
         merged.current_revision = merged_revision
         merged.search_vector = None
         merged.save(update_fields=["merged_into", "current_revision", "search_vector", "updated_at"])
-        for rows in (IncidentTerm, IncidentEntity, Reference, ExternalId):
+        for rows in (IncidentTerm, IncidentUnderTerm, IncidentEntity, Reference, ExternalId):
             rows.objects.filter(incident=merged).delete()
         # The survivor's text grew; the merged incident leaves the index.
         incident_search_refresh(incident_ids=[survivor.pk, merged.pk])

@@ -7,7 +7,7 @@ from django.db import connection, transaction
 from django.db.models import Max, OuterRef, Subquery
 from django.utils import timezone
 
-from .. import documents, freshness, narrative, search
+from .. import ancestry, documents, freshness, narrative, search
 from ..addresses import address_key, normalize_url
 from ..models import ExternalId, Incident, IncidentEntity, IncidentTerm, Reference, Revision
 from .taxonomy import Taxonomy, make_slug, unique_slug
@@ -111,6 +111,7 @@ def _sync_rows(prepared, fresh_ids):
         ["position"],
         lambda pk, term_id, values: IncidentTerm(incident_id=pk, term_id=term_id, **values),
     )
+    ancestry.refresh_incidents(terms, fresh_ids=fresh_ids)
     _sync_links(
         IncidentEntity,
         lambda row: (row.entity_id, row.role),
