@@ -417,6 +417,7 @@ def suggestions(filterset, chips, limit=MAX_SUGGESTIONS):
     for label, data, reused in candidates[:limit]:
         narrower = type(filterset)(data, queryset=filterset.queryset, vocabularies=filterset.vocabularies)
         narrower.text_search = reused
+        narrower.resolved = filterset.resolved  # the chosen values' ids, looked up once
         count = narrower.qs.count()
         if count:
             found.append(Suggestion(label, data.urlencode(), count))

@@ -207,13 +207,13 @@ class NoResultsTests(SearchTestCase):
 
     def test_the_counts_cost_one_query_each_and_are_bounded(self):
         url = "/incidents/?q=facial+police&country=uk&occurred_from=2030"
-        # vocabularies; term spellings; entity spellings; count; term facets; entity facets;
-        # chosen terms; then one count for each of the four things to drop (two words, UK, year)
-        with self.assertNumQueries(11):
+        # vocabularies; term spellings; entity spellings; chosen terms; the count with the facets
+        # (one statement); then one count for each of the four things to drop (two words, UK, year)
+        with self.assertNumQueries(9):
             response = self.client.get(url)
         self.assertEqual(self.suggestions(response), [("Occurred from 2030", 1)])
-        # Seven words: six counts at most.
-        with self.assertNumQueries(6 + 6):
+        # Seven words: six counts at most (after vocabularies, spellings and the count with facets).
+        with self.assertNumQueries(4 + 6):
             response = self.client.get("/incidents/?q=police+zebra+yak+emu+gnu+owl+ant")
         self.assertEqual(self.suggestions(response), [])
 
@@ -255,13 +255,13 @@ class SearchQueryCountTests(TestCase):
     def test_the_list_with_a_search(self):
         self.populate(0, 4)
         url = "/incidents/?q=facial+recognition&country=country-1"
-        # vocabularies; term spellings; entity spellings; count; term facets; entity facets;
-        # chosen terms; the page of incidents; their countries and sectors; their deployers;
+        # vocabularies; term spellings; entity spellings; chosen terms; the count with the facets
+        # (one statement); the page of incidents; their countries and sectors; their deployers;
         # their narratives (for the snippets)
-        with self.assertNumQueries(11):
+        with self.assertNumQueries(9):
             small = self.client.get(url)
         self.populate(4, 40)
-        with self.assertNumQueries(11):
+        with self.assertNumQueries(9):
             large = self.client.get(url)
         self.assertEqual(small.context["page"].paginator.count, 1)
         self.assertEqual(large.context["page"].paginator.count, 7)
