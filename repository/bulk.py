@@ -6,8 +6,9 @@ thousands of link rows of an import's chunk (terms, entities, references, ids) t
 more than the database's own work. `insert_rows` takes plain rows (column -> value) and, on
 PostgreSQL, sends them as one JSON text that the server turns into rows
 (`json_populate_recordset`, typed by the table itself): one statement, through Django's
-cursor (so counted and logged like any other query). Elsewhere it falls back to
-`bulk_create`.
+cursor (so counted and logged like any other query). `create_objects` does the same for
+model instances and gives them their ids, as `bulk_create` does. Elsewhere both fall back
+to `bulk_create`.
 """
 
 import json
@@ -70,3 +71,52 @@ def insert_rows(model, rows):
                 for row in rows[start : start + BATCH]
             ]
             cursor.execute(sql, [json.dumps(batch, separators=(",", ":"))])
+
+
+def create_objects(model, objects, key):
+    """`bulk_create(objects)`, in one statement per 5,000 on PostgreSQL: each object gets its
+    id (matched by `key`, the attname or attnames of a value unique among the objects) and
+    its automatic dates, and is saved as far as Django knows. Returns the objects."""
+    if not objects:
+        return objects
+    if connection.vendor != "postgresql":
+        return model.objects.bulk_create(objects, batch_size=500)
+    keys = (key,) if isinstance(key, str) else tuple(key)
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    automatic = [
+        field.attname
+        for field in fields
+        if isinstance(field, DateTimeField) and (field.auto_now or field.auto_now_add)
+    ]
+    now = timezone.now()
+    table = connection.ops.quote_name(model._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    returned = ", ".join(
+        connection.ops.quote_name(name)
+        for name in [model._meta.pk.column, *(model._meta.get_field(k).column for k in keys)]
+    )
+    # Names from the model, quoted; the rows travel as one parameter.
+    sql = (
+        f"INSERT INTO {table} ({names}) SELECT {names} "  # noqa: S608
+        f"FROM json_populate_recordset(NULL::{table}, %s) RETURNING {returned}"
+    )
+    by_key = {}
+    for obj in objects:
+        for attname in automatic:
+            setattr(obj, attname, now)
+        by_key[tuple(getattr(obj, k) for k in keys)] = obj
+    if len(by_key) != len(objects):
+        raise ValueError(f"{key} is not unique among the objects")
+    with connection.cursor() as cursor:
+        for start in range(0, len(objects), BATCH):
+            batch = [
+                {field.column: _json_value(getattr(obj, field.attname)) for field in fields}
+                for obj in objects[start : start + BATCH]
+            ]
+            cursor.execute(sql, [json.dumps(batch, separators=(",", ":"))])
+            for pk, *values in cursor.fetchall():
+                by_key[tuple(values)].pk = pk
+    for obj in objects:
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    return objects

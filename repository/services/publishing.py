@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from .. import documents, freshness
 from ..addresses import normalize_url
-from ..bulk import insert_rows
+from ..bulk import create_objects, insert_rows
 from ..models import ExternalId, Incident, IncidentEntity, IncidentTerm, Reference, Revision
 from .taxonomy import Taxonomy, make_slug, unique_slug
 
@@ -316,7 +316,7 @@ def _write(items, locked, taxonomy, refresh_search):
         incident.set_occurred(incident.occurred)
         incident.updated_at = now
         (new if incident.pk is None else changed).append(incident)
-    Incident.objects.bulk_create(new, batch_size=500)
+    create_objects(Incident, new, key="number")
     new_ids = {incident.pk for incident in new}
     if changed:
         Incident.objects.bulk_update(changed, UPDATED_FIELDS, batch_size=500)
@@ -333,7 +333,7 @@ def _write(items, locked, taxonomy, refresh_search):
         )
         for _index, item in publishing
     ]
-    Revision.objects.bulk_create(revisions, batch_size=500)
+    create_objects(Revision, revisions, key="incident_id")
     for (index, item), revision in zip(publishing, revisions, strict=True):
         item.incident.current_revision = revision
         results[index] = PublishResult(item.incident, revision, item.incident.pk in new_ids)

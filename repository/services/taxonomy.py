@@ -14,6 +14,7 @@ from django.db.models import F
 from django.utils.text import slugify
 
 from .. import documents
+from ..bulk import create_objects, insert_rows
 from ..models import Entity, EntityAlias, Incident, IncidentEntity, Term, TermAlias, Vocabulary
 
 ORGANISATION_ROLES = (IncidentEntity.Role.DEPLOYER, IncidentEntity.Role.DEVELOPER)
@@ -144,13 +145,13 @@ class Taxonomy:
             slug = unique_slug(make_slug(name, "term"), slugs.__contains__)
             slugs.add(slug)
             new_terms.append((key, Term(vocabulary=vocabulary, name=name, slug=slug)))
-        Term.objects.bulk_create([term for _, term in new_terms], batch_size=500)
-        TermAlias.objects.bulk_create(
+        create_objects(Term, [term for _, term in new_terms], key=("vocabulary_id", "slug"))
+        insert_rows(
+            TermAlias,
             [
-                TermAlias(term=term, vocabulary_id=term.vocabulary_id, name=term.name, key=key)
+                {"term_id": term.pk, "vocabulary_id": term.vocabulary_id, "name": term.name, "key": key}
                 for key, term in new_terms
             ],
-            batch_size=500,
         )
         for key, term in new_terms:
             self._terms[(term.vocabulary_id, key)] = term
@@ -179,13 +180,13 @@ class Taxonomy:
                 slug = unique_slug(make_slug(name, "entity"), self._entity_slugs.__contains__)
                 self._entity_slugs.add(slug)
                 new_entities[(kind, key)] = Entity(name=name, slug=slug, kind=kind)
-        Entity.objects.bulk_create(new_entities.values(), batch_size=500)
-        EntityAlias.objects.bulk_create(
+        create_objects(Entity, list(new_entities.values()), key="slug")
+        insert_rows(
+            EntityAlias,
             [
-                EntityAlias(entity=entity, name=entity.name, key=key)
+                {"entity_id": entity.pk, "name": entity.name, "key": key}
                 for (_kind, key), entity in new_entities.items()
             ],
-            batch_size=500,
         )
         for (kind, key), entity in new_entities.items():
             self._entities[(kind, key)] = [entity]
