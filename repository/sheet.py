@@ -945,11 +945,14 @@ def merge_candidates(names):
         initials = _initials(by_key[key])
         if initials and initials in short and initials != key:
             pairs.add(tuple(sorted((short[initials], by_key[key]))))
+    extended = defaultdict(list)  # a key without its last one or two characters -> the keys
+    for other in keys:
+        for extra in (1, 2):
+            if len(other) - extra >= 2:
+                extended[other[:-extra]].append(other)
     for key, name in short.items():
-        for extra in range(1, 3):
-            for other in keys:
-                if len(other) == len(key) + extra and other.startswith(key) and len(key) >= 2:
-                    pairs.add(tuple(sorted((name, by_key[other]))))
+        for other in extended.get(key, ()):
+            pairs.add(tuple(sorted((name, by_key[other]))))
     variants = defaultdict(set)
     for key in keys:
         if len(key) >= 7:
