@@ -9,6 +9,7 @@ a vocabulary's known hierarchy only (`Vocabulary.parent_separator`).
 """
 
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 
 from django.db.models import F
 from django.utils.text import slugify
@@ -237,12 +238,18 @@ class Taxonomy:
         again changes nothing)."""
         term_ids = {item_id for kind, item_id, _ in self.spellings if kind == "term"}
         entity_ids = {item_id for kind, item_id, _ in self.spellings if kind == "entity"}
+        # Only what is compared and updated is read (no model instance for each alias).
         term_aliases = {
-            (alias.term_id, alias.name): alias for alias in TermAlias.objects.filter(term_id__in=term_ids)
+            (term_id, name): _Uses(pk, uses)
+            for pk, term_id, name, uses in TermAlias.objects.filter(term_id__in=term_ids).values_list(
+                "pk", "term_id", "name", "uses"
+            )
         }
         entity_aliases = {
-            (alias.entity_id, alias.name): alias
-            for alias in EntityAlias.objects.filter(entity_id__in=entity_ids)
+            (entity_id, name): _Uses(pk, uses)
+            for pk, entity_id, name, uses in EntityAlias.objects.filter(entity_id__in=entity_ids).values_list(
+                "pk", "entity_id", "name", "uses"
+            )
         }
         vocabulary_of = dict(Term.objects.filter(id__in=term_ids).values_list("id", "vocabulary_id"))
         new_terms, new_entities, updated_terms, updated_entities = [], [], [], []
@@ -435,6 +442,14 @@ class Taxonomy:
             for entity, _name in resolved[role]:
                 entities.append((entity, role, len(entities)))
         return document, terms, entities
+
+
+@dataclass
+class _Uses:
+    """An alias as `keep_spellings` reads it: its id and how often imports met it."""
+
+    pk: int
+    uses: int
 
 
 def alias_counts():
