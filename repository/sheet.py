@@ -1170,14 +1170,17 @@ def _publish_chunk(chunk, taken, taxonomy, summary, blank_clears, result):
                     said=record.document if record is not None else None,
                 )
         else:
-            normalized = False
+            base = incident.current_revision.document
             document = apply_row(
-                incident.current_revision.document,
+                base,
                 row,
                 blank_clears=blank_clears,
                 report=report,
                 said=record.document if record is not None else None,
             )
+            # A row that changes nothing leaves the published document, which publishing
+            # normalized when it wrote it (an import run again: every row).
+            normalized = document == base and base.get("schema") == documents.SCHEMA_VERSION
         items.append(
             PublishItem(
                 document=document,
