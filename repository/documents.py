@@ -116,10 +116,14 @@ def clean_name(name):
     return " ".join(str(name).split())
 
 
+@functools.lru_cache(maxsize=16)
+def _splitter(separators):
+    return re.compile("|".join(map(re.escape, separators)))
+
+
 def split_values(cell, separators=";"):
     """The values of a multi-valued cell, trimmed, blanks dropped."""
-    parts = re.split("|".join(map(re.escape, separators)), cell or "")
-    return [clean_name(part) for part in parts if clean_name(part)]
+    return [name for name in map(clean_name, _splitter(separators).split(cell or "")) if name]
 
 
 def trim_url(url):

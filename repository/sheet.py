@@ -37,6 +37,7 @@ from django.db import reset_queries, transaction
 
 from . import documents
 from .addresses import normalize_url
+from .bulk import insert_rows
 from .documents import DocumentError, clean_name, fold, split_values
 from .models import Entity, ExternalId, Incident, SourceRecord, Term, Vocabulary
 from .periods import PeriodError, more_precise, parse_period, period_human
@@ -45,7 +46,6 @@ from .services import (
     PublishItem,
     StaleRevision,
     Taxonomy,
-    incident_search_refresh,
     incidents_publish,
     make_slug,
 )
@@ -331,6 +331,7 @@ class SheetRow:
     values: dict  # target -> value (non-blank cells only)
     blank: set = field(default_factory=set)  # targets whose cell was blank
     copies: list = field(default_factory=list)  # lines of the rows merged into this one
+    checked: dict | None = None  # the row's own document, as `_check_row` validated it
 
     @property
     def headline(self):
@@ -535,6 +536,42 @@ def parse_row(cells, line, layout, report, unknown_counts):
     return SheetRow(line, external_id, values, blank)
 
 
+class RowScanner:
+    """What the first pass needs of a row, read without the rest of `parse_row`'s work: its
+    id, whether it has a headline (a row without one is skipped), and its names (the values
+    of its term and entity columns, as `parse_row` splits them)."""
+
+    def __init__(self, layout):
+        self.headline = self.external_id = None
+        self.names = []  # (index, target, separators)
+        for column in layout.columns:
+            if column.target == "headline":
+                self.headline = column.index
+            elif column.target == "external_id":
+                self.external_id = column.index
+            elif column.target.startswith(("terms:", "entities:")):
+                snapshot = layout.snapshot
+                separators = ";," if column.target in COMMA_SEPARATED and not snapshot else ";"
+                self.names.append((column.index, column.target, separators))
+
+    @staticmethod
+    def _raw(cells, index):
+        return _cell(cells[index]) if index is not None and index < len(cells) else ""
+
+    def scan(self, cells):
+        """(external id or "", [(target, names)]) of a row, or None for a row parse_row skips."""
+        if not self._raw(cells, self.headline).strip():
+            return None
+        raw = self._raw(cells, self.external_id)
+        external_id = documents.aiaaic_id(raw) if raw.strip() else ""
+        names = []
+        for index, target, separators in self.names:
+            raw = self._raw(cells, index)
+            if raw.strip():
+                names.append((target, split_values(raw, separators)))
+        return external_id, names
+
+
 def report_unknown_columns(layout, unknown_counts, report):
     named = {column.title for column in layout.columns if not column.target}
     for title in sorted(named | set(unknown_counts), key=lambda t: (t not in named, t)):
@@ -688,7 +725,7 @@ def _check_row(row, vocabularies, report):
     """Leave out of the row the values the document validator refuses, with a finding each."""
     for _attempt in range(3):
         try:
-            documents.normalize(apply_row(documents.empty_document(), row), vocabularies)
+            row.checked = documents.normalize(apply_row(documents.empty_document(), row), vocabularies)
             return True
         except DocumentError as exc:
             problems = exc.message_dict
@@ -727,6 +764,8 @@ def _words(text):
 
 def similar_headlines(a, b):
     """Two headlines of one story: mostly the same words, or mostly the same text."""
+    if a == b:
+        return True  # what the comparisons below say of one text (an import run again: every row)
     words_a, words_b = _words(a), _words(b)
     if words_a and words_b:
         shared = len(words_a & words_b) / min(len(words_a), len(words_b))
@@ -850,7 +889,11 @@ def _slug_hint(row):
 def count_spellings(row, counts, first_row):
     """Count the row's spellings of each folded name: counts[(scope, key)][spelling], and the
     first row of each spelling."""
-    for target, value in row.values.items():
+    _count_names(row.values.items(), row.line, counts, first_row)
+
+
+def _count_names(values, line, counts, first_row):
+    for target, value in values:
         kind, _, name = target.partition(":")
         if kind not in ("terms", "entities"):
             continue
@@ -860,7 +903,7 @@ def count_spellings(row, counts, first_row):
                 continue
             key = (scope, fold(item))
             counts[key][item] += 1
-            first_row.setdefault((key, item), row.line)
+            first_row.setdefault((key, item), line)
 
 
 def report_folds(counts, first_row, report):
@@ -904,11 +947,14 @@ def merge_candidates(names):
         initials = _initials(by_key[key])
         if initials and initials in short and initials != key:
             pairs.add(tuple(sorted((short[initials], by_key[key]))))
+    extended = defaultdict(list)  # a key without its last one or two characters -> the keys
+    for other in keys:
+        for extra in (1, 2):
+            if len(other) - extra >= 2:
+                extended[other[:-extra]].append(other)
     for key, name in short.items():
-        for extra in range(1, 3):
-            for other in keys:
-                if len(other) == len(key) + extra and other.startswith(key) and len(key) >= 2:
-                    pairs.add(tuple(sorted((name, by_key[other]))))
+        for other in extended.get(key, ()):
+            pairs.add(tuple(sorted((name, by_key[other]))))
     variants = defaultdict(set)
     for key in keys:
         if len(key) >= 7:
@@ -1009,18 +1055,20 @@ def sheet_import(*, data=None, path=None, progress=None, strict=False, blank_cle
     # First pass: spellings, ids met more than once (their later rows kept: the copies).
     lines, seen, copies = 0, set(), defaultdict(list)
     counts, first_row = defaultdict(Counter), {}
+    scanner = RowScanner(layout)
     for line, cells in source.rows():
         if line <= layout.data_start or not any(cell.strip() for cell in cells):
             continue
         lines += 1
-        row = parse_row(cells, line, layout, ImportReport(), Counter())
-        if row is None:
+        scanned = scanner.scan(cells)
+        if scanned is None:
             continue
-        if row.external_id and row.external_id in seen:
-            copies[row.external_id].append(row)
+        external_id, names = scanned
+        if external_id and external_id in seen:
+            copies[external_id].append(parse_row(cells, line, layout, ImportReport(), Counter()))
             continue
-        seen.add(row.external_id)
-        count_spellings(row, counts, first_row)
+        seen.add(external_id)
+        _count_names(names, line, counts, first_row)
     del seen
     copy_lines = {row.line for rows in copies.values() for row in rows}
     report_folds(counts, first_row, report)
@@ -1070,8 +1118,6 @@ def sheet_import(*, data=None, path=None, progress=None, strict=False, blank_cle
             progress(result.created + result.updated + result.unchanged, lines)
         report_unknown_columns(layout, unknown_counts, report)
         result.skipped = lines - result.created - result.updated - result.unchanged - len(copy_lines)
-        for start in range(0, len(result.incident_ids), 500):
-            incident_search_refresh(incident_ids=result.incident_ids[start : start + 500])
         result.aliases_kept = taxonomy.keep_spellings()
         report_merge_candidates(taxonomy, {scope for scope, _key in counts}, report)
         if strict and report.warnings:
@@ -1105,7 +1151,7 @@ def _publish_chunk(chunk, taken, taxonomy, summary, blank_clears, result):
         return
     chunk, targets = [row for row, _pk in kept], [pk for _row, pk in kept]
     found = [pk for pk in targets if pk is not None]
-    loaded = Incident.objects.select_related("current_revision").in_bulk(found)
+    loaded = Incident.objects.select_related("current_revision").defer("search_vector").in_bulk(found)
     records = {
         record.incident_id: record
         for record in SourceRecord.objects.filter(source=SOURCE, incident_id__in=found)
@@ -1113,21 +1159,34 @@ def _publish_chunk(chunk, taken, taxonomy, summary, blank_clears, result):
     items = []
     for row, pk in zip(chunk, targets, strict=True):
         incident = loaded.get(pk) if pk is not None else None
-        base = (
-            incident.current_revision.document
-            if incident is not None and incident.current_revision is not None
-            else documents.empty_document()
-        )
         record = records.get(pk)
-        items.append(
-            PublishItem(
-                document=apply_row(
-                    base,
+        if incident is None or incident.current_revision is None:
+            # A new incident's document is the row's alone: _check_row validated it already.
+            document, normalized = row.checked, not blank_clears and record is None
+            if not normalized:
+                document = apply_row(
+                    documents.empty_document(),
                     row,
                     blank_clears=blank_clears,
                     report=report,
                     said=record.document if record is not None else None,
-                ),
+                )
+        else:
+            base = incident.current_revision.document
+            document = apply_row(
+                base,
+                row,
+                blank_clears=blank_clears,
+                report=report,
+                said=record.document if record is not None else None,
+            )
+            # A row that changes nothing leaves the published document, which publishing
+            # normalized when it wrote it (an import run again: every row).
+            normalized = document == base and base.get("schema") == documents.SCHEMA_VERSION
+        items.append(
+            PublishItem(
+                document=document,
+                normalized=normalized,
                 incident=incident,
                 summary=summary,
                 slug=_slug_hint(row),
@@ -1136,7 +1195,7 @@ def _publish_chunk(chunk, taken, taxonomy, summary, blank_clears, result):
         )
     lines = f"rows {chunk[0].line}-{chunk[-1].line}"
     try:
-        outcomes = incidents_publish(items=items, taxonomy=taxonomy, refresh_search=False)
+        outcomes = incidents_publish(items=items, taxonomy=taxonomy)
     except StaleRevision:
         raise SheetError(
             f"{lines}: an incident was changed on the site while the import ran; nothing "
@@ -1149,11 +1208,11 @@ def _publish_chunk(chunk, taken, taxonomy, summary, blank_clears, result):
     for row, outcome in zip(chunk, outcomes, strict=True):
         view, record = row_view(row), records.get(outcome.incident.pk)
         if record is None:
-            new_records.append(SourceRecord(incident=outcome.incident, source=SOURCE, document=view))
+            new_records.append({"incident_id": outcome.incident.pk, "source": SOURCE, "document": view})
         elif record.document != view:
             record.document = view
             changed_records.append(record)
-    SourceRecord.objects.bulk_create(new_records, batch_size=CHUNK)
+    insert_rows(SourceRecord, new_records)
     SourceRecord.objects.bulk_update(changed_records, ["document"], batch_size=CHUNK)
     for row, outcome in zip(chunk, outcomes, strict=True):
         taken[outcome.incident.pk] = row.line

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from .. import ancestry, documents, freshness, narrative, search
 from ..addresses import address_key, normalize_url
+from ..bulk import create_objects, insert_rows
 from ..models import ExternalId, Incident, IncidentEntity, IncidentTerm, Reference, Revision
 from .taxonomy import Taxonomy, make_slug, unique_slug
 
@@ -49,7 +50,7 @@ def _sync_links(model, key_of, wanted_by_incident, fresh_ids, update_fields, mak
 
     `wanted_by_incident` maps an incident id to {key: values}; `key_of(row)` is a stored
     row's key; rows whose values differ are updated (`update_fields`), missing ones created
-    with `make(incident_id, key, values)`, the others deleted."""
+    from `make(incident_id, key, values)` (a row's columns), the others deleted."""
     existing = defaultdict(dict)
     stale_ids = [pk for pk in wanted_by_incident if pk not in fresh_ids]
     if stale_ids:
@@ -71,8 +72,7 @@ def _sync_links(model, key_of, wanted_by_incident, fresh_ids, update_fields, mak
         model.objects.filter(pk__in=delete).delete()
     if update:
         model.objects.bulk_update(update, update_fields, batch_size=500)
-    if create:
-        model.objects.bulk_create(create, batch_size=500)
+    insert_rows(model, create)
 
 
 def _sync_rows(prepared, fresh_ids):
@@ -109,7 +109,7 @@ def _sync_rows(prepared, fresh_ids):
         terms,
         fresh_ids,
         ["position"],
-        lambda pk, term_id, values: IncidentTerm(incident_id=pk, term_id=term_id, **values),
+        lambda pk, term_id, values: {"incident_id": pk, "term_id": term_id, **values},
     )
     ancestry.refresh_incidents(terms, fresh_ids=fresh_ids)
     _sync_links(
@@ -118,7 +118,7 @@ def _sync_rows(prepared, fresh_ids):
         entities,
         fresh_ids,
         ["position"],
-        lambda pk, key, values: IncidentEntity(incident_id=pk, entity_id=key[0], role=key[1], **values),
+        lambda pk, key, values: {"incident_id": pk, "entity_id": key[0], "role": key[1], **values},
     )
     _sync_links(
         Reference,
@@ -126,7 +126,7 @@ def _sync_rows(prepared, fresh_ids):
         references,
         fresh_ids,
         ["category", "title", "publisher", "published", "position"],
-        lambda pk, url, values: Reference(incident_id=pk, url=url, url_key=address_key(url), **values),
+        lambda pk, url, values: {"incident_id": pk, "url": url, "url_key": address_key(url), **values},
     )
     _sync_links(
         ExternalId,
@@ -134,7 +134,7 @@ def _sync_rows(prepared, fresh_ids):
         external_ids,
         fresh_ids,
         ["position"],
-        lambda pk, key, values: ExternalId(incident_id=pk, scheme=key[0], value=key[1], **values),
+        lambda pk, key, values: {"incident_id": pk, "scheme": key[0], "value": key[1], **values},
     )
 
 
@@ -165,6 +165,9 @@ class PublishItem:
     expected_revision: int | None = None
     author: object = None
     credit: str = ""
+    # The document is `documents.normalize`'s own output, unchanged since (an importer
+    # validated it row by row already): it is not normalized a second time.
+    normalized: bool = False
     # Filled while publishing.
     term_rows: list = field(default_factory=list)
     entity_rows: list = field(default_factory=list)
@@ -214,16 +217,10 @@ def incidents_publish(*, items, taxonomy=None, refresh_search=True):
     taxonomy = taxonomy or Taxonomy()
     vocabularies = set(taxonomy.vocabularies)
     for item in items:
-        item.document = documents.normalize(item.document, vocabularies=vocabularies)
+        if not item.normalized:
+            item.document = documents.normalize(item.document, vocabularies=vocabularies)
     with transaction.atomic(savepoint=False):
-        existing_ids = [item.incident.pk for item in items if item.incident is not None]
-        locked = (
-            Incident.objects.select_for_update(of=("self",))
-            .select_related("current_revision")
-            .in_bulk(existing_ids)
-            if existing_ids
-            else {}
-        )
+        locked = _lock(items)
         # Refused before anything is written, and raised once out of the block, so that a
         # caller's own transaction stays usable.
         refusal = _refusal(items, locked)
@@ -237,6 +234,32 @@ def incidents_publish(*, items, taxonomy=None, refresh_search=True):
     if refusal is not None:
         raise refusal
     return results
+
+
+def _lock(items):
+    """The items' incidents by id, locked until commit, with their current revisions (one
+    query). A revision the caller has read already is not read again: revisions never change,
+    so when every incident came with its current revision, only the incidents are read, and
+    the revisions that are no longer current (a change meanwhile) in one more query."""
+    existing = [item.incident for item in items if item.incident is not None]
+    if not existing:
+        return {}
+    ids = [incident.pk for incident in existing]
+    query = Incident.objects.select_for_update(of=("self",)).defer("search_vector")
+    if not all(Incident.current_revision.is_cached(incident) for incident in existing):
+        return query.select_related("current_revision").in_bulk(ids)
+    known = {
+        incident.current_revision_id: incident.current_revision
+        for incident in existing
+        if incident.current_revision is not None
+    }
+    locked = query.in_bulk(ids)
+    missing = {incident.current_revision_id for incident in locked.values()} - set(known) - {None}
+    if missing:
+        known.update(Revision.objects.in_bulk(missing))
+    for incident in locked.values():
+        incident.current_revision = known.get(incident.current_revision_id)
+    return locked
 
 
 def _refusal(items, locked):
@@ -285,7 +308,7 @@ def _write(items, locked, taxonomy, refresh_search):
         incident.narrative_html = narrative.render_html(incident.narrative)
         incident.updated_at = now
         (new if incident.pk is None else changed).append(incident)
-    Incident.objects.bulk_create(new, batch_size=500)
+    create_objects(Incident, new, key="number")
     new_ids = {incident.pk for incident in new}
     if changed:
         Incident.objects.bulk_update(changed, UPDATED_FIELDS, batch_size=500)
@@ -302,18 +325,20 @@ def _write(items, locked, taxonomy, refresh_search):
         )
         for _index, item in publishing
     ]
-    Revision.objects.bulk_create(revisions, batch_size=500)
+    create_objects(Revision, revisions, key="incident_id")
     for (index, item), revision in zip(publishing, revisions, strict=True):
         item.incident.current_revision = revision
         results[index] = PublishResult(item.incident, revision, item.incident.pk in new_ids)
-    # Each incident now points at its newest revision: one UPDATE for them all.
-    Incident.objects.filter(pk__in=[item.incident.pk for _index, item in publishing]).update(
+    # Each incident now points at its newest revision: one UPDATE for them all; then the search
+    # index follows the new text, terms and entities (one statement on PostgreSQL).
+    published_ids = [item.incident.pk for _index, item in publishing]
+    Incident.objects.filter(pk__in=published_ids).update(
         current_revision=Subquery(
             Revision.objects.filter(incident=OuterRef("pk")).order_by("-number").values("pk")[:1]
         )
     )
     if refresh_search:
-        incident_search_refresh(incident_ids=[item.incident.pk for _index, item in publishing])
+        incident_search_refresh(incident_ids=published_ids)
     freshness.changed()
     return results
 
