@@ -18,8 +18,11 @@ def _empty_cache():
     test cached could be served to the next."""
     from django.core.cache import caches
 
+    from repository import freshness
+
     for alias in ("default", "local"):
         caches[alias].clear()
+    freshness.backoff_reset()  # a test that took the cache down leaves no backoff behind
 
 
 @pytest.fixture(autouse=True, scope="session")

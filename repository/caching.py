@@ -66,19 +66,16 @@ DROPPED_HEADERS = {
     "set-cookie",
 }
 
-_down_until = 0.0
 _release = None
 
 
 def backoff_reset():
     """Use the cache again at once (for tests that bring it back)."""
-    global _down_until
-    _down_until = 0.0
+    freshness.backoff_reset()
 
 
 def _cache_failed(exc):
-    global _down_until
-    _down_until = time.monotonic() + settings.CACHE_BACKOFF_SECONDS
+    freshness.cache_failed()
     log.warning(
         "Page cache: the cache failed (%s: %s); rendering pages without it for %ss.",
         type(exc).__name__,
@@ -230,7 +227,7 @@ def _store(request, response, tokens, etag):
     body = compression.compress(response.content, encoding) if encoding else response.content
     if len(body) >= len(response.content):
         encoding, body = "", response.content
-    if settings.PAGE_CACHE and time.monotonic() >= _down_until:
+    if settings.PAGE_CACHE and freshness.cache_available():
         entry = (tokens, response.status_code, headers, body, encoding, rendered, etag)
         try:
             caches[CACHE_ALIAS].set(
@@ -265,7 +262,7 @@ def public_page(view=None, *, scopes=(freshness.PUBLISHED,)):
             # No session cookie: the reader is anonymous, and asking the session would only
             # make the response vary on Cookie.
             request.user = AnonymousUser()
-            if time.monotonic() < _down_until:  # the cache failed a moment ago
+            if not freshness.cache_available():  # the cache failed a moment ago
                 response = view(request, *args, **kwargs)
                 if _storable(request, response):
                     _public_cache_control(response)
@@ -326,7 +323,7 @@ class PageCacheMiddleware:
         if (
             request.method in ("GET", "HEAD")
             and settings.PAGE_CACHE
-            and time.monotonic() >= _down_until
+            and freshness.cache_available()
             and is_anonymous(request)
         ):
             entry, tokens = _lookup(request, _scopes_in_use)

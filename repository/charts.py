@@ -15,7 +15,6 @@ The drawings are plain geometry (numbers and names) for the templates, which wri
 and escape every name; no JavaScript and no inline style.
 """
 
-import contextlib
 import csv
 import hashlib
 import io
@@ -23,7 +22,6 @@ import json
 import math
 from dataclasses import dataclass, field
 
-from django.core.cache import cache
 from django.db.models import Count, F, Window
 from django.db.models.functions import ExtractYear, RowNumber
 
@@ -47,13 +45,10 @@ def _cached(kind, params, compute):
     """compute() once per publication and filter combination; without a cache, every time."""
     digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:40]
     key = f"charts:v{CACHE_VERSION}:{kind}:{freshness.token()}:{digest}"
-    value = None
-    with contextlib.suppress(Exception):  # an unreachable cache: count afresh
-        value = cache.get(key)
+    value = freshness.cache_get(key)  # None from an unreachable cache: count afresh
     if value is None:
         value = compute()
-        with contextlib.suppress(Exception):
-            cache.set(key, value, CACHE_SECONDS)
+        freshness.cache_set(key, value, CACHE_SECONDS)
     return value
 
 

@@ -5,14 +5,12 @@ values narrows the results (values within a facet and across facets must all hol
 facet count is how many of the current results a value would leave.
 """
 
-import contextlib
 import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import django_filters
 from django import forms
-from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Exists, F, OuterRef, Q
@@ -297,15 +295,12 @@ def facets_for(incidents, vocabularies, selected, expanded="", *, unfiltered=Fal
     else:
         digest = hashlib.sha256(repr((ids, params, expanded)).encode()).hexdigest()
         key = f"facets:{freshness.token()}:{digest}"
-        rows = None
-        with contextlib.suppress(Exception):  # an unreachable cache: count afresh
-            rows = cache.get(key)
+        rows = freshness.cache_get(key)  # None from an unreachable cache: count afresh
         if rows is None:
             rows = _facet_rows(ids, params, expanded_vocabulary, expanded_role, unfiltered)
             total = next(row[-1] for row in rows if row[0] == "n")
             if unfiltered or total >= FACETS_CACHED_FROM:
-                with contextlib.suppress(Exception):
-                    cache.set(key, rows, FACETS_CACHE_TIMEOUT)
+                freshness.cache_set(key, rows, FACETS_CACHE_TIMEOUT)
     ids = []
     for kind, vocabulary_id, role, slug, name, count in rows:
         if kind == "n":

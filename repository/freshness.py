@@ -15,8 +15,10 @@ Scopes:
 """
 
 import contextlib
+import time
 import uuid
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
@@ -30,8 +32,51 @@ def cache_key(scope=PUBLISHED):
     return _KEY.format(scope)
 
 
+# When the cache fails (Redis down or hanging), this process leaves it alone for
+# CACHE_BACKOFF_SECONDS: every reader of it (pages, counts, charts) computes afresh meanwhile,
+# so a hanging cache costs one timeout, not one per lookup.
+_down_until = 0.0
+
+
+def cache_available():
+    return time.monotonic() >= _down_until
+
+
+def cache_failed():
+    global _down_until
+    _down_until = time.monotonic() + settings.CACHE_BACKOFF_SECONDS
+
+
+def backoff_reset():
+    """Use the cache again at once (for tests that bring it back)."""
+    global _down_until
+    _down_until = 0.0
+
+
+def cache_get(key):
+    """The cached value, or None when absent or when the cache is failing."""
+    if not cache_available():
+        return None
+    try:
+        return cache.get(key)
+    except Exception:  # the cache backends' errors have no common base class
+        cache_failed()
+        return None
+
+
+def cache_set(key, value, timeout):
+    if not cache_available():
+        return
+    try:
+        cache.set(key, value, timeout)
+    except Exception:
+        cache_failed()
+
+
 def token(scope=PUBLISHED):
-    """The scope's current token (a new one if the cache has none)."""
+    """The scope's current token (a new one if the cache has none or is failing)."""
+    if not cache_available():
+        return uuid.uuid4().hex
     key = _KEY.format(scope)
     try:
         value = cache.get(key)
@@ -41,6 +86,7 @@ def token(scope=PUBLISHED):
                 value = cache.get(key) or value
         return value
     except Exception:  # the cache is down: nothing read from it can be trusted or reused
+        cache_failed()
         return uuid.uuid4().hex
 
 

@@ -8,10 +8,8 @@ few winners are read back in detail. The answer is cached per incident under the
 token, so anything published makes it unreachable at once.
 """
 
-import contextlib
 from datetime import date
 
-from django.core.cache import cache
 from django.db.models import Count, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 
@@ -105,10 +103,9 @@ def related_incidents(incident, *, entity_links, term_links, limit=LIMIT):
     if not entity_names and not term_info:
         return []
     key = f"related:{incident.pk}:{incident.current_revision_id}:{freshness.token()}"
-    with contextlib.suppress(Exception):  # a cache that is down only costs the queries
-        cached = cache.get(key)
-        if cached is not None:
-            return cached
+    cached = freshness.cache_get(key)  # a cache that is down only costs the queries
+    if cached is not None:
+        return cached
 
     by_entities, by_terms = {}, {}
     if entity_names:
@@ -140,8 +137,7 @@ def related_incidents(incident, *, entity_links, term_links, limit=LIMIT):
             ),
         )[:limit]
         result = _describe(ranked, entity_names, term_info, entity_links)
-    with contextlib.suppress(Exception):
-        cache.set(key, result, CACHE_SECONDS)
+    freshness.cache_set(key, result, CACHE_SECONDS)
     return result
 
 

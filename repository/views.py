@@ -1,7 +1,4 @@
-import contextlib
-
 from django.conf import settings
-from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db.models import Count, Exists, OuterRef, Prefetch
 from django.http import FileResponse, Http404, JsonResponse
@@ -43,13 +40,10 @@ COUNTS_CACHE_TIMEOUT = 24 * 60 * 60  # a bound for when a token's renewal is los
 def _published_count(name, compute):
     """An aggregate over the published record, computed once per publication (`freshness`)."""
     key = f"counts:{freshness.token()}:{name}"
-    value = None
-    with contextlib.suppress(Exception):  # an unreachable cache: count afresh
-        value = cache.get(key)
+    value = freshness.cache_get(key)  # None from an unreachable cache: count afresh
     if value is None:
         value = compute()
-        with contextlib.suppress(Exception):
-            cache.set(key, value, COUNTS_CACHE_TIMEOUT)
+        freshness.cache_set(key, value, COUNTS_CACHE_TIMEOUT)
     return value
 
 

@@ -8,7 +8,7 @@ from unittest import mock
 from django.test import TestCase
 from django.test.html import Element, parse_html
 
-from repository import charts
+from repository import charts, freshness
 from repository.models import Incident
 from repository.tests.base import publish
 
@@ -406,8 +406,9 @@ class CachingTests(ChartsTestCase):
     def test_the_charts_work_when_the_cache_is_down(self):
         publish("First", occurred="2020")
         with (
-            mock.patch.object(charts.cache, "get", side_effect=ConnectionError),
-            mock.patch.object(charts.cache, "set", side_effect=ConnectionError),
+            mock.patch.object(freshness.cache, "get", side_effect=ConnectionError),
+            mock.patch.object(freshness.cache, "set", side_effect=ConnectionError),
+            mock.patch.object(freshness.cache, "add", side_effect=ConnectionError),
         ):
             self.assertEqual(self.stats().context["year_chart"].total, 1)
             self.assertEqual(self.client.get("/").status_code, 200)
