@@ -55,6 +55,14 @@ def admin(statement, *args):
         conn.execute(statement, *args)
 
 
+def ensure_role():
+    """The site's role, created (LOGIN, CREATEDB) when this server does not have it yet."""
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [ROLE]).fetchone() is None:
+            say(f"creating the role {ROLE}")
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEDB").format(sql.Identifier(ROLE)))
+
+
 def recreate(name, template=None):
     admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
     if template:
@@ -241,6 +249,7 @@ def main():
     sizes = sorted(args.sizes)
     first = f"{args.prefix}{label(sizes[0])}"
     say(f"{first}: migrating and importing {args.sheet}")
+    ensure_role()
     recreate(first)
     manage(first, "migrate", "--noinput", "-v0")
     manage(first, "import_sheet", str(args.sheet), "-v1")
