@@ -38,6 +38,15 @@ _INSERT = f"""INSERT INTO {UNDER} (incident_id, term_id)
 SELECT w.incident_id, w.term_id FROM wanted w WHERE NOT EXISTS (
     SELECT 1 FROM {UNDER} u WHERE u.incident_id = w.incident_id AND u.term_id = w.term_id
 ) ON CONFLICT DO NOTHING"""  # noqa: S608
+# PostgreSQL also keeps the same ids in `Incident.under_term_ids` (GIN-indexed, read by the
+# browse filters): the statement that inserts the rows sets them, from `wanted`, where they
+# differ, so that a refresh is still two statements.
+_INSERT_AND_IDS = f"""inserted AS ({_INSERT} RETURNING 1)
+UPDATE {INCIDENT} i SET under_term_ids = n.ids FROM (
+    SELECT h.incident_id, ARRAY(
+        SELECT w.term_id FROM wanted w WHERE w.incident_id = h.incident_id ORDER BY w.term_id
+    ) AS ids FROM hit h
+) n WHERE i.id = n.incident_id AND i.under_term_ids IS DISTINCT FROM n.ids"""  # noqa: S608
 # The incidents carrying a term in the subtrees of some terms (after a parent changed).
 _DOWN = f"""down(id) AS (
     SELECT id FROM {TERM} WHERE id IN ({{terms}})
@@ -50,6 +59,10 @@ _DOWN = f"""down(id) AS (
 
 def _placeholders(values):
     return ", ".join(["%s"] * len(values))
+
+
+def _insert():
+    return f", {_INSERT_AND_IDS}" if connection.vendor == "postgresql" else f" {_INSERT}"
 
 
 def _hit(incident_ids):
@@ -66,7 +79,7 @@ def refresh_incidents(incident_ids, *, fresh_ids=()):
     with connection.cursor() as cursor:
         if stale:
             cursor.execute(f"WITH RECURSIVE {_hit(stale)}, {_UP}, {_WANTED} {_DELETE}", stale)
-        cursor.execute(f"WITH RECURSIVE {_hit(incident_ids)}, {_UP}, {_WANTED} {_INSERT}", incident_ids)
+        cursor.execute(f"WITH RECURSIVE {_hit(incident_ids)}, {_UP}, {_WANTED}{_insert()}", incident_ids)
 
 
 def refresh_below(term_ids):
@@ -78,7 +91,7 @@ def refresh_below(term_ids):
     down = _DOWN.format(terms=_placeholders(term_ids))
     with connection.cursor() as cursor:
         cursor.execute(f"WITH RECURSIVE {down}, {_UP}, {_WANTED} {_DELETE}", term_ids)
-        cursor.execute(f"WITH RECURSIVE {down}, {_UP}, {_WANTED} {_INSERT}", term_ids)
+        cursor.execute(f"WITH RECURSIVE {down}, {_UP}, {_WANTED}{_insert()}", term_ids)
 
 
 REBUILD = f"""WITH RECURSIVE up(term_id, ancestor_id) AS (
@@ -91,8 +104,15 @@ INSERT INTO {UNDER} (incident_id, term_id)
 SELECT DISTINCT l.incident_id, up.ancestor_id FROM {LINK} l JOIN up ON up.term_id = l.term_id"""  # noqa: S608
 
 
+REBUILD_IDS = f"""UPDATE {INCIDENT} i SET under_term_ids = ARRAY(
+    SELECT u.term_id FROM {UNDER} u WHERE u.incident_id = i.id ORDER BY u.term_id
+)"""  # noqa: S608
+
+
 def rebuild():
     """Every row again, from the links (a repair; the migration fills the table the same way)."""
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {UNDER}")  # noqa: S608
         cursor.execute(REBUILD)
+        if connection.vendor == "postgresql":
+            cursor.execute(REBUILD_IDS)

@@ -116,14 +116,22 @@ class IncidentFilter(django_filters.FilterSet):
         return self.apply_sort(queryset, data.get("sort") or "", searching=bool(data.get("q", "").strip()))
 
     def with_terms(self, queryset, name, slugs):
+        ids = []
         for slug in slugs:
             term = self.resolved.get((name, slug))
             if term is None:
                 return queryset.none()
-            # The term or any term below it (`ancestry`): one index, no OR across a join; the
-            # id itself, so that the planner knows how common the term is.
+            ids.append(term[0])
+        if not ids:
+            return queryset
+        # The term or any term below it (`ancestry`): one index, no OR across a join.
+        if connection.vendor == "postgresql":
+            # The incident's own array of them: its GIN index combines with the search's and
+            # the other facets' into one bitmap, so that the work follows the results.
+            return queryset.filter(under_term_ids__contains=ids)
+        for pk in ids:  # the id itself, so that the planner knows how common the term is
             queryset = queryset.filter(
-                Exists(IncidentUnderTerm.objects.filter(incident=OuterRef("pk"), term_id=term[0]))
+                Exists(IncidentUnderTerm.objects.filter(incident=OuterRef("pk"), term_id=pk))
             )
         return queryset
 

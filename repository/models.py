@@ -6,6 +6,7 @@ of the incident's current document; `services.incident_publish` keeps them in st
 """
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import F, Q
@@ -181,6 +182,30 @@ class IncidentQuerySet(models.QuerySet):
         return self.filter(merged_into__isnull=True)
 
 
+class TermIdsField(ArrayField):
+    """Term ids as a PostgreSQL bigint[]; elsewhere an unused text column, since only the
+    PostgreSQL filters read it (`Incident.under_term_ids`)."""
+
+    def __init__(self, **kwargs):
+        kwargs["base_field"] = models.BigIntegerField()
+        super().__init__(**kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        del kwargs["base_field"]
+        return name, path, args, kwargs
+
+    def db_type(self, connection):
+        return super().db_type(connection) if connection.vendor == "postgresql" else "text"
+
+    def get_placeholder(self, value, compiler, connection):
+        return (
+            super().get_placeholder(value, compiler, connection)
+            if connection.vendor == "postgresql"
+            else "%s"
+        )
+
+
 class Incident(models.Model):
     class Type(models.TextChoices):
         INCIDENT = "incident", "Incident"
@@ -230,6 +255,10 @@ class Incident(models.Model):
     )
     # PostgreSQL only (GIN-indexed by a migration); SQLite keeps an FTS5 table (repository.search).
     search_vector = SearchVectorField(null=True, editable=False)
+    # PostgreSQL only: the ids of every term the incident is under (its `IncidentUnderTerm`
+    # rows, kept with them by `repository.ancestry`), GIN-indexed, so that the browse page's
+    # chosen terms and its search words combine as one bitmap of the two indexes.
+    under_term_ids = TermIdsField(null=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

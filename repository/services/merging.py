@@ -147,7 +147,10 @@ def incident_merge(*, survivor, merged, editor, note="", expected_revisions=None
         merged.merged_into = survivor
         merged.current_revision = merged_revision
         merged.search_vector = None
-        merged.save(update_fields=["merged_into", "current_revision", "search_vector", "updated_at"])
+        merged.under_term_ids = None  # it loses its links below
+        merged.save(
+            update_fields=["merged_into", "current_revision", "search_vector", "under_term_ids", "updated_at"]
+        )
         for rows in (IncidentTerm, IncidentUnderTerm, IncidentEntity, Reference, ExternalId):
             rows.objects.filter(incident=merged).delete()
         # The survivor's text grew; the merged incident leaves the index.
