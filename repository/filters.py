@@ -115,6 +115,15 @@ class IncidentFilter(django_filters.FilterSet):
                 queryset = self.filters[name].filter(queryset, value)
         return self.apply_sort(queryset, data.get("sort") or "", searching=bool(data.get("q", "").strip()))
 
+    def known(self, ids):
+        """The results, ordered (and ranked) as `qs`, found by their ids alone: once the
+        facets' statement has returned them, the page need not evaluate the filter again."""
+        incidents = Incident.objects.filter(pk__in=ids)
+        if self.text_search:
+            incidents = self.text_search.ranked(incidents)
+        data = self.form.cleaned_data
+        return self.apply_sort(incidents, data.get("sort") or "", searching=bool(data.get("q", "").strip()))
+
     def with_terms(self, queryset, name, slugs):
         ids = []
         for slug in slugs:

@@ -162,14 +162,22 @@ class Search:
     def apply(self, queryset):
         """The incidents that match, annotated with `rank` (higher is better)."""
         if connection.vendor == "postgresql":
-            query = SearchQuery(self.tsquery(), search_type="raw", config="english")
-            return queryset.filter(search_vector=query).annotate(
-                rank=SearchRank(F("search_vector"), query, weights=PG_WEIGHTS)
-            )
+            return self.ranked(queryset.filter(search_vector=self._query()))
         match = self.fts_match()
-        return queryset.filter(
-            pk__in=RawSQL(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s", [match])
-        ).annotate(rank=FtsRank(F("pk"), match=match))
+        return self.ranked(
+            queryset.filter(
+                pk__in=RawSQL(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s", [match])
+            )
+        )
+
+    def ranked(self, queryset):
+        """`queryset` annotated with `rank` for this search, for incidents known to match."""
+        if connection.vendor == "postgresql":
+            return queryset.annotate(rank=SearchRank(F("search_vector"), self._query(), weights=PG_WEIGHTS))
+        return queryset.annotate(rank=FtsRank(F("pk"), match=self.fts_match()))
+
+    def _query(self):
+        return SearchQuery(self.tsquery(), search_type="raw", config="english")
 
 
 class FtsRank(Func):

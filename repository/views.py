@@ -103,7 +103,7 @@ def incident_list(request):
     expanded = request.GET.get("more", "")
     facets = facets_for(incidents, vocabularies, selected, expanded, unfiltered=not filterset.narrows())
     if facets.ids is not None:  # few results: their ids are known, the page starts from them
-        incidents = incidents.filter(pk__in=facets.ids)
+        incidents = filterset.known(facets.ids)
     page = _paginate(request, _listing(incidents), count=facets.total)
     chips = selected_labels(vocabularies, selected, filterset.resolved)
     page.object_list = list(page.object_list)

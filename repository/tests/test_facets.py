@@ -226,7 +226,15 @@ class FacetCountTests(TestCase):
             response = self.client.get("/incidents/" + query)
             return [incident.headline for incident in response.context["page"].object_list]
 
-        queries = ["", "?sector=govt", "?q=police&sort=oldest", "?country=usa&sort=newest", "?q=nothing"]
+        queries = [
+            "",
+            "?sector=govt",
+            "?q=police",
+            "?q=police&sector=govt",
+            "?q=police&sort=oldest",
+            "?country=usa&sort=newest",
+            "?q=nothing",
+        ]
         few = {query: headlines(query) for query in queries}
         with mock.patch("repository.filters.MATCHES_RETURNED_UP_TO", 0):
             self.assertEqual({query: headlines(query) for query in queries}, few)
