@@ -43,9 +43,10 @@ SELECT w.incident_id, w.term_id FROM wanted w WHERE NOT EXISTS (
 # differ, so that a refresh is still two statements.
 _INSERT_AND_IDS = f"""inserted AS ({_INSERT} RETURNING 1)
 UPDATE {INCIDENT} i SET under_term_ids = n.ids FROM (
-    SELECT h.incident_id, ARRAY(
-        SELECT w.term_id FROM wanted w WHERE w.incident_id = h.incident_id ORDER BY w.term_id
+    SELECT h.incident_id, COALESCE(
+        array_agg(w.term_id ORDER BY w.term_id) FILTER (WHERE w.term_id IS NOT NULL), '{{}}'
     ) AS ids FROM hit h
+    LEFT JOIN wanted w ON w.incident_id = h.incident_id GROUP BY h.incident_id
 ) n WHERE i.id = n.incident_id AND i.under_term_ids IS DISTINCT FROM n.ids"""  # noqa: S608
 # The incidents carrying a term in the subtrees of some terms (after a parent changed).
 _DOWN = f"""down(id) AS (

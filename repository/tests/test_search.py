@@ -7,7 +7,7 @@ from django.db import connection
 from django.test import TestCase
 
 from repository.models import Entity, EntityAlias, Incident, Term, TermAlias
-from repository.search import FTS_TABLE
+from repository.search import FTS_TABLE, index_refresh
 from repository.services import incident_merge
 from repository.tests.base import publish
 
@@ -149,6 +149,19 @@ class SearchMatchingTests(SearchTestCase):
         self.assertIn(self.chatbot.pk, indexed_ids())
         # The survivor took over what the merged one said.
         self.assertEqual(self.headlines("nobody checked"), [self.chatbot.headline])
+
+    def test_the_whole_index_is_rebuilt_from_the_incidents(self):
+        unmerged = set(Incident.objects.unmerged().values_list("pk", flat=True))
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("UPDATE repository_incident SET search_vector = NULL")
+            else:
+                cursor.execute(f"DELETE FROM {FTS_TABLE}")  # noqa: S608 - a constant
+        self.assertEqual(indexed_ids(), set())
+        index_refresh()
+        self.assertEqual(indexed_ids(), unmerged)
+        self.assertEqual(self.headlines("metro"), [self.police_uk.headline])  # an entity's name
+        self.assertEqual(self.headlines("chatbot"), [self.chatbot.headline, self.fined.headline])
 
 
 class SearchHighlightTests(SearchTestCase):
