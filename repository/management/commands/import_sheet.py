@@ -1,5 +1,6 @@
 from pathlib import Path
 
+from django.core import checks
 from django.core.management.base import BaseCommand, CommandError
 
 from repository.reports import write_summary
@@ -12,6 +13,9 @@ class Command(BaseCommand):
         "snapshot of this site. Columns are read by name; row problems are warnings (the row or "
         "cell is left out and reported), never a refusal. One transaction; safe to run again."
     )
+    # The models' checks guard what the import writes; the others (URLs, templates, security
+    # settings) concern serving pages and would only add to every import's time.
+    requires_system_checks = [checks.Tags.models]
 
     def add_arguments(self, parser):
         parser.add_argument("path", help="The CSV file exported from the sheet.")
