@@ -38,16 +38,20 @@ _INSERT = f"""INSERT INTO {UNDER} (incident_id, term_id)
 SELECT w.incident_id, w.term_id FROM wanted w WHERE NOT EXISTS (
     SELECT 1 FROM {UNDER} u WHERE u.incident_id = w.incident_id AND u.term_id = w.term_id
 ) ON CONFLICT DO NOTHING"""  # noqa: S608
+# Incidents created in this transaction have no rows yet: theirs are inserted without looking
+# for any (which, planned for every row of the table, would grow with it).
+_INSERT_FRESH = f"""INSERT INTO {UNDER} (incident_id, term_id)
+SELECT w.incident_id, w.term_id FROM wanted w"""  # noqa: S608
 # PostgreSQL also keeps the same ids in `Incident.under_term_ids` (GIN-indexed, read by the
 # browse filters): the statement that inserts the rows sets them, from `wanted`, where they
 # differ, so that a refresh is still two statements.
-_INSERT_AND_IDS = f"""inserted AS ({_INSERT} RETURNING 1)
-UPDATE {INCIDENT} i SET under_term_ids = n.ids FROM (
+_IDS = """inserted AS ({insert} RETURNING 1)
+UPDATE {incident} i SET under_term_ids = n.ids FROM (
     SELECT h.incident_id, COALESCE(
         array_agg(w.term_id ORDER BY w.term_id) FILTER (WHERE w.term_id IS NOT NULL), '{{}}'
     ) AS ids FROM hit h
     LEFT JOIN wanted w ON w.incident_id = h.incident_id GROUP BY h.incident_id
-) n WHERE i.id = n.incident_id AND i.under_term_ids IS DISTINCT FROM n.ids"""  # noqa: S608
+) n WHERE i.id = n.incident_id AND i.under_term_ids IS DISTINCT FROM n.ids"""
 # The incidents carrying a term in the subtrees of some terms (after a parent changed).
 _DOWN = f"""down(id) AS (
     SELECT id FROM {TERM} WHERE id IN ({{terms}})
@@ -62,8 +66,11 @@ def _placeholders(values):
     return ", ".join(["%s"] * len(values))
 
 
-def _insert():
-    return f", {_INSERT_AND_IDS}" if connection.vendor == "postgresql" else f" {_INSERT}"
+def _insert(fresh=False):
+    insert = _INSERT_FRESH if fresh else _INSERT
+    if connection.vendor == "postgresql":
+        return ", " + _IDS.format(insert=insert, incident=INCIDENT)
+    return f" {insert}"
 
 
 def _hit(incident_ids):
@@ -80,7 +87,9 @@ def refresh_incidents(incident_ids, *, fresh_ids=()):
     with connection.cursor() as cursor:
         if stale:
             cursor.execute(f"WITH RECURSIVE {_hit(stale)}, {_UP}, {_WANTED} {_DELETE}", stale)
-        cursor.execute(f"WITH RECURSIVE {_hit(incident_ids)}, {_UP}, {_WANTED}{_insert()}", incident_ids)
+        cursor.execute(
+            f"WITH RECURSIVE {_hit(incident_ids)}, {_UP}, {_WANTED}{_insert(fresh=not stale)}", incident_ids
+        )
 
 
 def refresh_below(term_ids):
