@@ -10,7 +10,7 @@ from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from repository.bulk import create_objects, insert_rows, update_column
+from repository.bulk import PlannerStatistics, create_objects, insert_rows, update_column
 from repository.models import Entity, EntityAlias, Incident, Reference, SourceRecord
 from repository.services import PublishItem, Taxonomy, incidents_publish
 from repository.sheet import CHUNK, sheet_import
@@ -194,3 +194,34 @@ class BulkWriteTests(TestCase):
         self.assertEqual(
             list(EntityAlias.objects.order_by("pk").values_list("uses", flat=True)), [3, 0, 9, 0]
         )
+
+
+class PlannerStatisticsTests(TestCase):
+    def estimated_incidents(self):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'repository_incident'::regclass")
+            return cursor.fetchone()[0]
+
+    def test_the_planner_sees_an_import_grow_a_few_times_not_at_every_chunk(self):
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE repository_incident")  # what an earlier test left: none
+            self.assertEqual(self.estimated_incidents(), 0)
+        statistics = PlannerStatistics([Incident], first=3)
+        for n in range(2):
+            publish(f"Incident {n}")
+        self.assertEqual(queries(statistics.wrote, 2), 0)  # fewer than `first`: nothing to do
+        publish("Incident 2")
+        analyzed = queries(statistics.wrote, 1)
+        if connection.vendor != "postgresql":
+            self.assertEqual(analyzed, 0)  # SQLite plans without them
+            return
+        self.assertEqual(analyzed, 1)
+        # ANALYZE in the import's own transaction counts the rows it has not committed yet.
+        self.assertEqual(self.estimated_incidents(), 3)
+        for n in range(3, 5):
+            publish(f"Incident {n}")
+        self.assertEqual(queries(statistics.wrote, 2), 0)  # 5 written: the next is at 6
+        publish("Incident 5")
+        self.assertEqual(queries(statistics.wrote, 1), 1)
+        self.assertEqual(self.estimated_incidents(), 6)
