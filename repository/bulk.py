@@ -17,6 +17,17 @@ from django.db import connection
 from django.db.models import DateTimeField
 from django.utils import timezone
 
+from .models import (
+    ExternalId,
+    Incident,
+    IncidentEntity,
+    IncidentTerm,
+    IncidentUnderTerm,
+    Reference,
+    Revision,
+    SourceRecord,
+)
+
 BATCH = 5_000  # rows a statement (a bound on the size of one parameter)
 
 
@@ -166,7 +177,19 @@ class PlannerStatistics:
     least `first`), doubling each time: a few times per import, however large. Elsewhere it
     does nothing."""
 
-    def __init__(self, models, *, first=1_000):
+    # The tables an import fills, row by row of its incidents (the first one counts them).
+    GROWING = (
+        Incident,
+        Revision,
+        IncidentTerm,
+        IncidentUnderTerm,
+        IncidentEntity,
+        Reference,
+        ExternalId,
+        SourceRecord,
+    )
+
+    def __init__(self, models=GROWING, *, first=1_000):
         self.written, self.tables = 0, [model._meta.db_table for model in models]
         self.next_at = None if connection.vendor != "postgresql" else first
         if self.next_at is not None:

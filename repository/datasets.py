@@ -33,6 +33,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from . import documents, schemas
+from .bulk import PlannerStatistics
 from .documents import DocumentError
 from .models import Incident
 from .reports import Finding, ImportReport
@@ -626,9 +627,11 @@ def _dataset_import(path, result, items, taxonomy, strict, progress):
     with transaction.atomic():
         taxonomy.preload()
         restore = _Restore(result=result, taxonomy=taxonomy, summary=SUMMARY.format(name=path.name))
-        iterator = iter(items)
+        iterator, statistics = iter(items), PlannerStatistics()
         while chunk := list(itertools.islice(iterator, CHUNK)):
+            written = len(restore.changed)
             restore.chunk(chunk)
+            statistics.wrote(len(restore.changed) - written)
             if progress:
                 progress(result.items)
         restore.finish()
