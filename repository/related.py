@@ -2,11 +2,10 @@
 then the nearest in time, each with the reason in words ("Same deployer: Clearview AI; same
 country: USA").
 
-The work is three queries on the indexed link tables whatever the size of the repository: one
+The work is two queries on the indexed link tables whatever the size of the repository: one
 statement counts and caps each tier's candidates in the database and reads them with what ranks
-them, and two read the few winners' shared entities and terms for their reasons. The answer is
-cached per incident under the freshness token, so anything published makes it unreachable at
-once.
+them, and one reads the few winners' shared links for their reasons. The answer is cached per
+incident under the freshness token, so anything published makes it unreachable at once.
 """
 
 from datetime import date
@@ -174,27 +173,33 @@ def related_incidents(incident, *, entity_links, term_links, limit=LIMIT):
 
 
 def _describe(ranked, entity_names, term_info, entity_links):
-    """The winners (rows of `_candidates`) as dicts, each with its reasons (two queries: their
-    shared links)."""
+    """The winners (rows of `_candidates`) as dicts, each with its reasons: one query, their
+    shared entities and terms in the order of their pages."""
     ids = [row[0] for row in ranked]
     entity_roles = {}
     for link in entity_links:
         entity_roles.setdefault(link.entity_id, set()).add(link.role)
+    parts, params = [], []
+    for table, column, role, linked in (
+        (ENTITY_LINKS, "entity_id", "role", entity_names),
+        (TERM_LINKS, "term_id", "NULL", term_info),
+    ):
+        if linked:
+            of_winners, winner_params = _among("incident_id", ids)
+            shared, shared_params = _among(column, list(linked))
+            parts.append(
+                f"SELECT incident_id, {column} AS linked_id, {role} AS role, position "  # noqa: S608
+                f"FROM {table} WHERE {of_winners} AND {shared}"
+            )
+            params += [*winner_params, *shared_params]
     shared_entities, shared_terms = {}, {}
-    if entity_names:
-        for incident_id, entity_id, role in (
-            IncidentEntity.objects.filter(incident_id__in=ids, entity_id__in=entity_names)
-            .order_by("position")
-            .values_list("incident_id", "entity_id", "role")
-        ):
-            shared_entities.setdefault(incident_id, []).append((entity_id, role))
-    if term_info:
-        for incident_id, term_id in (
-            IncidentTerm.objects.filter(incident_id__in=ids, term_id__in=term_info)
-            .order_by("position")
-            .values_list("incident_id", "term_id")
-        ):
-            shared_terms.setdefault(incident_id, []).append(term_id)
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts) + " ORDER BY position", params)
+        for incident_id, linked_id, role, _position in cursor.fetchall():
+            if role is None:
+                shared_terms.setdefault(incident_id, []).append(linked_id)
+            else:
+                shared_entities.setdefault(incident_id, []).append((linked_id, role))
     role_labels = dict(IncidentEntity.Role.choices)
     result = []
     for pk, _entities, _terms, slug, number, headline, occurred, _start, _end in ranked:
