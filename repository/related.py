@@ -39,9 +39,10 @@ def _sharing(table, column, ids, incident_id, limit):
     """A statement of (incident_id, shared): how many of `ids` each unmerged incident shares,
     for the `limit` sharing most. Each linked id brings at most PER_LINK incidents (its
     newest), so a term carried by half the repository ("USA") costs no more than a rare one
-    and the work does not grow with the repository. Incidents merged into another are left
-    out before the cut (their link rows may be kept), through `merged`, the statement's list
-    of them."""
+    and the work does not grow with the repository. Incidents merged into another may keep
+    their link rows (a sheet import merges them so): they count towards the PER_LINK of each
+    id but are left out, through `merged` (the statement's list of them), before the `limit`
+    sharing most are taken."""
     if not ids:
         return "SELECT 0 AS incident_id, 0 AS shared WHERE 1 = 0", []
     ids = sorted(ids)
