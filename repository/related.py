@@ -2,17 +2,15 @@
 then the nearest in time, each with the reason in words ("Same deployer: Clearview AI; same
 country: USA").
 
-The work is a fixed number of queries on the indexed link tables whatever the size of the
-repository: each tier's candidates are counted and capped in the database, and only the
-few winners are read back in detail. The answer is cached per incident under the freshness
-token, so anything published makes it unreachable at once.
+The work is two queries on the indexed link tables whatever the size of the repository: one
+statement counts and caps each tier's candidates in the database and reads them with what ranks
+them, and one reads the few winners' shared links for their reasons. The answer is cached per
+incident under the freshness token, so anything published makes it unreachable at once.
 """
 
 from datetime import date
 
 from django.db import connection
-from django.db.models import Count, OuterRef, Subquery
-from django.db.models.functions import Coalesce
 
 from . import freshness
 from .models import Incident, IncidentEntity, IncidentTerm
@@ -25,47 +23,89 @@ CACHE_SECONDS = 24 * 3600  # the bound on staleness if the cache missed a new to
 REASONS, NAMES = 3, 3  # at most, in a reason: the parts ("same country: …"), the names in each
 _NEVER = 10**9  # the distance of a period that is not known
 
+INCIDENTS = Incident._meta.db_table
+ENTITY_LINKS = IncidentEntity._meta.db_table
+TERM_LINKS = IncidentTerm._meta.db_table
 
-def _sharing(model, column, ids, incident_id, limit):
-    """{incident id: how many of `ids` it shares} for the unmerged incidents sharing most, at
-    most `limit` of them: one query. Each linked id brings at most PER_LINK incidents (its
+
+def _among(column, ids):
+    """`column` is one of `ids` (a non-empty list), as SQL and its parameters."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [list(ids)]
+    return f"{column} IN ({', '.join('%s' for _ in ids)})", list(ids)
+
+
+def _sharing(table, column, ids, incident_id, limit):
+    """A statement of (incident_id, shared): how many of `ids` each unmerged incident shares,
+    for the `limit` sharing most. Each linked id brings at most PER_LINK incidents (its
     newest), so a term carried by half the repository ("USA") costs no more than a rare one
-    and the work does not grow with the repository."""
-    table, ids = model._meta.db_table, sorted(ids)
+    and the work does not grow with the repository. Incidents merged into another may keep
+    their link rows (a sheet import merges them so): they count towards the PER_LINK of each
+    id but are left out, through `merged` (the statement's list of them), before the `limit`
+    sharing most are taken."""
+    if not ids:
+        return "SELECT 0 AS incident_id, 0 AS shared WHERE 1 = 0", []
+    ids = sorted(ids)
     if connection.vendor == "postgresql":
         # The table and column are the models' own names; every value is a parameter.
         sql = (
-            f"SELECT c.incident_id, COUNT(*) AS shared FROM unnest(%s::bigint[]) AS l(id) "  # noqa: S608
+            "SELECT c.incident_id, COUNT(*) AS shared FROM unnest(%s::bigint[]) AS l(id) "  # noqa: S608
             f"CROSS JOIN LATERAL (SELECT DISTINCT x.incident_id FROM {table} x "
             f"WHERE x.{column} = l.id AND x.incident_id <> %s "
-            f"ORDER BY x.incident_id DESC LIMIT %s) c "
-            "JOIN repository_incident i ON i.id = c.incident_id AND i.merged_into_id IS NULL "
+            "ORDER BY x.incident_id DESC LIMIT %s) c "
+            "WHERE c.incident_id NOT IN (SELECT id FROM merged) "
             "GROUP BY c.incident_id ORDER BY shared DESC, c.incident_id DESC LIMIT %s"
         )
-        params = [ids, incident_id, PER_LINK, limit]
-    else:  # the quick start: the same answer through a window over the few links it holds
-        marks = ", ".join("%s" for _ in ids)
-        sql = (
-            "SELECT c.incident_id, COUNT(*) AS shared FROM (SELECT x.incident_id, "  # noqa: S608
-            f"ROW_NUMBER() OVER (PARTITION BY x.{column} ORDER BY x.incident_id DESC) AS rn "
-            f"FROM (SELECT DISTINCT incident_id, {column} FROM {table} "
-            f"WHERE {column} IN ({marks}) AND incident_id <> %s) x) c "
-            "JOIN repository_incident i ON i.id = c.incident_id AND i.merged_into_id IS NULL "
-            "WHERE c.rn <= %s GROUP BY c.incident_id ORDER BY shared DESC, c.incident_id DESC LIMIT %s"
-        )
-        params = [*ids, incident_id, PER_LINK, limit]
+        return sql, [ids, incident_id, PER_LINK, limit]
+    # The quick start: the same answer through a window over the few links it holds.
+    among, params = _among(column, ids)
+    sql = (
+        "SELECT c.incident_id, COUNT(*) AS shared FROM (SELECT x.incident_id, "  # noqa: S608
+        f"ROW_NUMBER() OVER (PARTITION BY x.{column} ORDER BY x.incident_id DESC) AS rn "
+        f"FROM (SELECT DISTINCT incident_id, {column} FROM {table} "
+        f"WHERE {among} AND incident_id <> %s) x) c "
+        "WHERE c.rn <= %s AND c.incident_id NOT IN (SELECT id FROM merged) "
+        "GROUP BY c.incident_id ORDER BY shared DESC, c.incident_id DESC LIMIT %s"
+    )
+    return sql, [*params, incident_id, PER_LINK, limit]
+
+
+def _candidates(entity_ids, term_ids, incident_id):
+    """The candidates, in one statement: rows of (id, shared entities, shared terms, slug,
+    number, headline, occurred, occurred_start, occurred_end). They are the ENTITY_CANDIDATES
+    sharing the most entities and the CANDIDATES sharing the most terms; the entities are
+    counted as their tier counted them (0 outside it), the terms among all of each
+    candidate's terms (the tie-break among those sharing as many entities)."""
+    by_entities, entity_params = _sharing(
+        ENTITY_LINKS, "entity_id", entity_ids, incident_id, ENTITY_CANDIDATES
+    )
+    by_terms, term_params = _sharing(TERM_LINKS, "term_id", term_ids, incident_id, CANDIDATES)
+    if term_ids:
+        among, among_params = _among("t.term_id", term_ids)
+        shared_terms = f"(SELECT COUNT(*) FROM {TERM_LINKS} t WHERE t.incident_id = i.id AND {among})"  # noqa: S608
+    else:
+        shared_terms, among_params = "0", []
+    # The tables and columns are the models' own names; every value is a parameter.
+    sql = (
+        f"WITH merged AS (SELECT id FROM {INCIDENTS} WHERE merged_into_id IS NOT NULL), "  # noqa: S608
+        f"by_entities AS ({by_entities}), by_terms AS ({by_terms}) "
+        f"SELECT i.id, COALESCE(e.shared, 0), {shared_terms}, i.slug, i.number, i.headline, "
+        f"i.occurred, i.occurred_start, i.occurred_end FROM {INCIDENTS} i "
+        "LEFT JOIN by_entities e ON e.incident_id = i.id "
+        "WHERE i.id IN (SELECT incident_id FROM by_entities UNION SELECT incident_id FROM by_terms)"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return dict(cursor.fetchall())
+        cursor.execute(sql, [*entity_params, *term_params, *among_params])
+        return cursor.fetchall()
 
 
-def _distance(a, b):
-    """Days between two incidents' periods (0 when they overlap); unknown periods are far."""
-    if a.occurred_start is None or b.occurred_start is None:
+def _distance(a_start, a_end, b_start, b_end, today):
+    """Days between two periods (0 when they overlap; an open end is `today`); unknown
+    periods are far."""
+    if a_start is None or b_start is None:
         return _NEVER
-    today = date.today()
-    a_end, b_end = a.occurred_end or today, b.occurred_end or today
-    return max(0, (b.occurred_start - a_end).days, (a.occurred_start - b_end).days)
+    a_end, b_end = a_end or today, b_end or today
+    return max(0, (b_start - a_end).days, (a_start - b_end).days)
 
 
 def _reasons(entity_rows, term_rows, entity_roles, entity_names, term_info, role_labels):
@@ -118,82 +158,68 @@ def related_incidents(incident, *, entity_links, term_links, limit=LIMIT):
     if cached is not None:
         return cached
 
-    by_entities = (
-        _sharing(IncidentEntity, "entity_id", entity_names, incident.pk, ENTITY_CANDIDATES)
-        if entity_names
-        else {}
-    )
-    by_terms = _sharing(IncidentTerm, "term_id", term_info, incident.pk, CANDIDATES) if term_info else {}
-    candidates = set(by_entities) | set(by_terms)
-    if not candidates:
-        result = []
-    else:
-        # The candidates with how many of the incident's terms each carries (the tie-break among
-        # those sharing as many entities), read with them.
-        rows = Incident.objects.filter(pk__in=candidates).only(
-            "pk", "slug", "number", "headline", "occurred", "occurred_start", "occurred_end"
-        )
-        if term_info:
-            shared_terms = (
-                IncidentTerm.objects.filter(incident_id=OuterRef("pk"), term_id__in=list(term_info))
-                .order_by()
-                .values("incident_id")
-                .annotate(n=Count("pk"))
-                .values("n")
-            )
-            rows = list(rows.annotate(shared_terms=Coalesce(Subquery(shared_terms), 0)))
-            by_terms = {other.pk: other.shared_terms for other in rows}
+    rows = _candidates(list(entity_names), list(term_info), incident.pk)
+    if rows:
+        today = date.today()
+        start, end = incident.occurred_start, incident.occurred_end
         ranked = sorted(
             rows,
-            key=lambda other: (
-                -by_entities.get(other.pk, 0),
-                -by_terms.get(other.pk, 0),
-                _distance(incident, other),
-                -other.number,
-            ),
+            key=lambda row: (-row[1], -row[2], _distance(start, end, row[7], row[8], today), -row[4]),
         )[:limit]
         result = _describe(ranked, entity_names, term_info, entity_links)
+    else:
+        result = []
     freshness.cache_set(key, result, CACHE_SECONDS)
     return result
 
 
 def _describe(ranked, entity_names, term_info, entity_links):
-    """The winners as dicts, each with its reasons (two queries: their shared links)."""
-    ids = [other.pk for other in ranked]
+    """The winners (rows of `_candidates`) as dicts, each with its reasons: one query, their
+    shared entities and terms in the order of their pages."""
+    ids = [row[0] for row in ranked]
     entity_roles = {}
     for link in entity_links:
         entity_roles.setdefault(link.entity_id, set()).add(link.role)
+    parts, params = [], []
+    for table, column, role, linked in (
+        (ENTITY_LINKS, "entity_id", "role", entity_names),
+        (TERM_LINKS, "term_id", "NULL", term_info),
+    ):
+        if linked:
+            of_winners, winner_params = _among("incident_id", ids)
+            shared, shared_params = _among(column, list(linked))
+            parts.append(
+                f"SELECT incident_id, {column} AS linked_id, {role} AS role, position "  # noqa: S608
+                f"FROM {table} WHERE {of_winners} AND {shared}"
+            )
+            params += [*winner_params, *shared_params]
     shared_entities, shared_terms = {}, {}
-    if entity_names:
-        for incident_id, entity_id, role in (
-            IncidentEntity.objects.filter(incident_id__in=ids, entity_id__in=entity_names)
-            .order_by("position")
-            .values_list("incident_id", "entity_id", "role")
-        ):
-            shared_entities.setdefault(incident_id, []).append((entity_id, role))
-    if term_info:
-        for incident_id, term_id in (
-            IncidentTerm.objects.filter(incident_id__in=ids, term_id__in=term_info)
-            .order_by("position")
-            .values_list("incident_id", "term_id")
-        ):
-            shared_terms.setdefault(incident_id, []).append(term_id)
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts) + " ORDER BY position", params)
+        for incident_id, linked_id, role, _position in cursor.fetchall():
+            if role is None:
+                shared_terms.setdefault(incident_id, []).append(linked_id)
+            else:
+                shared_entities.setdefault(incident_id, []).append((linked_id, role))
     role_labels = dict(IncidentEntity.Role.choices)
-    return [
-        {
-            "slug": other.slug,
-            "number": other.number,
-            "headline": other.headline,
-            "occurred": other.occurred_display,
-            "url": other.get_absolute_url(),
-            "reasons": _reasons(
-                shared_entities.get(other.pk, []),
-                shared_terms.get(other.pk, []),
-                entity_roles,
-                entity_names,
-                term_info,
-                role_labels,
-            ),
-        }
-        for other in ranked
-    ]
+    result = []
+    for pk, _entities, _terms, slug, number, headline, occurred, _start, _end in ranked:
+        other = Incident(pk=pk, slug=slug, number=number, headline=headline, occurred=occurred)
+        result.append(
+            {
+                "slug": slug,
+                "number": number,
+                "headline": headline,
+                "occurred": other.occurred_display,
+                "url": other.get_absolute_url(),
+                "reasons": _reasons(
+                    shared_entities.get(pk, []),
+                    shared_terms.get(pk, []),
+                    entity_roles,
+                    entity_names,
+                    term_info,
+                    role_labels,
+                ),
+            }
+        )
+    return result
