@@ -66,9 +66,14 @@ def _placeholders(values):
     return ", ".join(["%s"] * len(values))
 
 
-def _insert(fresh=False):
+# The same ids read back from the rows, for a statement that writes an incident's row anyway
+# (publishing's last one): `i` is the incident.
+IDS_OF_ROWS = f"ARRAY(SELECT u.term_id FROM {UNDER} u WHERE u.incident_id = i.id ORDER BY u.term_id)"  # noqa: S608
+
+
+def _insert(fresh=False, ids=True):
     insert = _INSERT_FRESH if fresh else _INSERT
-    if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql" and ids:
         return ", " + _IDS.format(insert=insert, incident=INCIDENT)
     return f" {insert}"
 
@@ -77,9 +82,10 @@ def _hit(incident_ids):
     return f"hit(incident_id) AS (SELECT id FROM {INCIDENT} WHERE id IN ({_placeholders(incident_ids)}))"  # noqa: S608
 
 
-def refresh_incidents(incident_ids, *, fresh_ids=()):
+def refresh_incidents(incident_ids, *, fresh_ids=(), ids=True):
     """Make the rows of these incidents follow their links (two statements). `fresh_ids`
-    are incidents created in this transaction, which have no rows to delete yet."""
+    are incidents created in this transaction, which have no rows to delete yet. Without
+    `ids`, the caller sets `Incident.under_term_ids` itself (from IDS_OF_ROWS)."""
     incident_ids = list(incident_ids)
     if not incident_ids:
         return
@@ -88,7 +94,8 @@ def refresh_incidents(incident_ids, *, fresh_ids=()):
         if stale:
             cursor.execute(f"WITH RECURSIVE {_hit(stale)}, {_UP}, {_WANTED} {_DELETE}", stale)
         cursor.execute(
-            f"WITH RECURSIVE {_hit(incident_ids)}, {_UP}, {_WANTED}{_insert(fresh=not stale)}", incident_ids
+            f"WITH RECURSIVE {_hit(incident_ids)}, {_UP}, {_WANTED}{_insert(fresh=not stale, ids=ids)}",
+            incident_ids,
         )
 
 

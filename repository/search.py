@@ -272,13 +272,15 @@ UPDATE repository_incident i SET search_vector =
     setweight(to_tsvector('english', i.headline), 'A') ||
     setweight(to_tsvector('english', i.summary), 'B') ||
     setweight(to_tsvector('english', i.narrative), 'C') ||
-    setweight(to_tsvector('english', COALESCE(names.text, '')), 'D')
+    setweight(to_tsvector('english', COALESCE(names.text, '')), 'D'){also}
 FROM target LEFT JOIN names ON names.incident_id = target.id WHERE i.id = target.id"""
 
 
-def index_refresh(*, incident_ids=None, using=None):
+def index_refresh(*, incident_ids=None, using=None, also=()):
     """Bring the search index of these incidents (all, with None) up to date with their text,
-    terms and entities; merged incidents leave it."""
+    terms and entities; merged incidents leave it. On PostgreSQL, `also` are more columns of
+    the same rows to set in the same statement (SQL assignments over the incident `i`, without
+    parameters): each write of an incident's row costs as much again in its indexes."""
     conn = connection if using is None else using
     ids = None if incident_ids is None else [int(pk) for pk in incident_ids]
     if ids is not None and not ids:
@@ -286,7 +288,8 @@ def index_refresh(*, incident_ids=None, using=None):
     with conn.cursor() as cursor:
         if conn.vendor == "postgresql":
             where = "" if ids is None else "AND i.id = ANY(%s::bigint[])"
-            cursor.execute(_PG_REFRESH.format(where=where), [] if ids is None else [ids])
+            also = "".join(f", {assignment}" for assignment in also)
+            cursor.execute(_PG_REFRESH.format(where=where, also=also), [] if ids is None else [ids])
             return
         if conn.vendor != "sqlite":
             return

@@ -75,9 +75,10 @@ def _sync_links(model, key_of, wanted_by_incident, fresh_ids, update_fields, mak
     insert_rows(model, create)
 
 
-def _sync_rows(prepared, fresh_ids):
+def _sync_rows(prepared, fresh_ids, last_write=False):
     """The relational rows of every published document: terms, entities, references (their
-    link-health data kept) and external ids."""
+    link-health data kept) and external ids. With `last_write`, the incidents' ancestor ids are
+    left to the statement that ends publishing."""
     terms, entities, references, external_ids = {}, {}, {}, {}
     for item in prepared:
         pk = item.incident.pk
@@ -111,7 +112,7 @@ def _sync_rows(prepared, fresh_ids):
         ["position"],
         lambda pk, term_id, values: {"incident_id": pk, "term_id": term_id, **values},
     )
-    ancestry.refresh_incidents(terms, fresh_ids=fresh_ids)
+    ancestry.refresh_incidents(terms, fresh_ids=fresh_ids, ids=not last_write)
     _sync_links(
         IncidentEntity,
         lambda row: (row.entity_id, row.role),
@@ -312,7 +313,11 @@ def _write(items, locked, taxonomy, refresh_search):
     new_ids = {incident.pk for incident in new}
     if changed:
         Incident.objects.bulk_update(changed, UPDATED_FIELDS, batch_size=500)
-    _sync_rows([item for _index, item in publishing], fresh_ids=new_ids)
+    # On PostgreSQL, each write of an incident's row also writes all its indexes (three of them
+    # GIN): after inserting or updating it, one last statement sets its newest revision, its
+    # ancestor ids and its search vector together.
+    last_write = refresh_search and connection.vendor == "postgresql"
+    _sync_rows([item for _index, item in publishing], fresh_ids=new_ids, last_write=last_write)
     labels = {slug: v.label for slug, v in taxonomy.vocabularies.items()}
     revisions = [
         Revision(
@@ -330,19 +335,29 @@ def _write(items, locked, taxonomy, refresh_search):
         item.incident.current_revision = revision
         results[index] = PublishResult(item.incident, revision, item.incident.pk in new_ids)
     # Each incident now points at its newest revision: one UPDATE for them all; then the search
-    # index follows the new text, terms and entities (one statement on PostgreSQL).
+    # index follows the new text, terms and entities (on PostgreSQL, the same statement).
     published_ids = [item.incident.pk for _index, item in publishing]
-    Incident.objects.filter(pk__in=published_ids).update(
-        current_revision=Subquery(
-            Revision.objects.filter(incident=OuterRef("pk")).order_by("-number").values("pk")[:1]
+    if last_write:
+        search.index_refresh(
+            incident_ids=published_ids, also=[_NEWEST_REVISION, f"under_term_ids = {ancestry.IDS_OF_ROWS}"]
         )
-    )
-    if refresh_search:
-        incident_search_refresh(incident_ids=published_ids)
+    else:
+        Incident.objects.filter(pk__in=published_ids).update(
+            current_revision=Subquery(
+                Revision.objects.filter(incident=OuterRef("pk")).order_by("-number").values("pk")[:1]
+            )
+        )
+        if refresh_search:
+            incident_search_refresh(incident_ids=published_ids)
     freshness.changed()
     return results
 
 
+# The newest revision of the incident `i` (publishing's last statement on PostgreSQL).
+_NEWEST_REVISION = (
+    "current_revision_id = (SELECT r.id FROM repository_revision r WHERE r.incident_id = i.id "
+    "ORDER BY r.number DESC LIMIT 1)"
+)
 INCIDENT_FIELDS = ("headline", "type", "occurred", "released", "summary", "narrative", "source_url")
 UPDATED_FIELDS = [
     *INCIDENT_FIELDS,
