@@ -11,7 +11,9 @@ model instances and gives them their ids, as `bulk_create` does. Elsewhere both 
 to `bulk_create`.
 """
 
+import gc
 import json
+from contextlib import contextmanager
 
 from django.db import connection
 from django.db.models import DateTimeField
@@ -209,3 +211,23 @@ class PlannerStatistics:
             with connection.cursor() as cursor:
                 cursor.execute(f"ANALYZE {names}")
             self.next_at = 2 * self.written
+
+
+@contextmanager
+def long_lived_objects():
+    """Collect cyclic garbage rarely while an import runs (a management command's whole run).
+
+    An import keeps many thousands of small objects alive until it ends (its report, the
+    taxonomy's names, a chunk's rows), and Python's collector would scan them, and everything
+    loaded at startup, over and over: on the 2024 sheet a fifth of the import's time. Startup's
+    objects are frozen out of the scans and collections run a hundred times less often; both
+    are restored on the way out."""
+    thresholds, frozen_before = gc.get_threshold(), gc.get_freeze_count()
+    gc.freeze()
+    gc.set_threshold(max(thresholds[0], 1) * 100, *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        if not frozen_before:  # what someone else froze stays frozen
+            gc.unfreeze()

@@ -225,3 +225,17 @@ class PlannerStatisticsTests(TestCase):
         publish("Incident 5")
         self.assertEqual(queries(statistics.wrote, 1), 1)
         self.assertEqual(self.estimated_incidents(), 6)
+
+
+class CollectorTests(TestCase):
+    def test_an_import_command_collects_rarely_and_leaves_the_collector_as_it_found_it(self):
+        import gc
+
+        from repository.bulk import long_lived_objects
+
+        thresholds, frozen = gc.get_threshold(), gc.get_freeze_count()
+        with long_lived_objects():
+            self.assertEqual(gc.get_threshold()[0], thresholds[0] * 100)
+            self.assertGreater(gc.get_freeze_count(), frozen)  # startup's objects are not scanned
+        self.assertEqual(gc.get_threshold(), thresholds)
+        self.assertEqual(gc.get_freeze_count(), frozen)

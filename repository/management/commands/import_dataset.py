@@ -2,6 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from repository.bulk import long_lived_objects
 from repository.datasets import DatasetError, dataset_import
 from repository.reports import write_summary
 
@@ -32,7 +33,8 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {done:,} items")
 
         try:
-            result = dataset_import(path=file, strict=strict, progress=progress)
+            with long_lived_objects():
+                result = dataset_import(path=file, strict=strict, progress=progress)
         except DatasetError as exc:
             if exc.report is not None:
                 self._summary(exc.report, report, verbosity)

@@ -3,6 +3,7 @@ from pathlib import Path
 from django.core import checks
 from django.core.management.base import BaseCommand, CommandError
 
+from repository.bulk import long_lived_objects
 from repository.reports import write_summary
 from repository.sheet import SheetError, sheet_import
 
@@ -38,7 +39,8 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {done:,}/{total:,} rows")
 
         try:
-            result = sheet_import(path=file, progress=progress, strict=strict, blank_clears=blank_clears)
+            with long_lived_objects():
+                result = sheet_import(path=file, progress=progress, strict=strict, blank_clears=blank_clears)
         except SheetError as exc:
             raise CommandError(str(exc)) from None
 
