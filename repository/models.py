@@ -429,6 +429,9 @@ class IncidentEntity(models.Model):
         indexes = [
             # Entity pages and deployer/developer facet counts.
             models.Index(fields=["entity", "role", "incident"], name="repository_incidententity_ent"),
+            # Related incidents: an entity's newest incidents, whatever its role in them, read in
+            # order (the index above would sort all of a popular entity's incidents first).
+            models.Index(fields=["entity", "incident"], name="repository_entity_newest"),
         ]
 
     def __str__(self):
