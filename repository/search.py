@@ -236,19 +236,32 @@ def _alternative_spellings(words):
 # The search index.
 
 
-def _names_sql():
-    """SQL for the names of an incident's terms and entities and their other spellings (SQLite)."""
-    names = (
-        "SELECT t.name AS name FROM repository_incidentterm it "
-        "JOIN repository_term t ON t.id = it.term_id WHERE it.incident_id = i.id "
-        "UNION SELECT ta.name FROM repository_incidentterm it "
-        "JOIN repository_termalias ta ON ta.term_id = it.term_id WHERE it.incident_id = i.id "
-        "UNION SELECT e.name FROM repository_incidententity ie "
-        "JOIN repository_entity e ON e.id = ie.entity_id WHERE ie.incident_id = i.id "
-        "UNION SELECT ea.name FROM repository_incidententity ie "
-        "JOIN repository_entityalias ea ON ea.entity_id = ie.entity_id WHERE ie.incident_id = i.id"
+# Where the names of an incident's terms and entities, and their other spellings, come from:
+# (the link table's alias, the tables, the name).
+_NAME_SOURCES = (
+    ("it", "repository_incidentterm it JOIN repository_term t ON t.id = it.term_id", "t.name"),
+    ("it", "repository_incidentterm it JOIN repository_termalias ta ON ta.term_id = it.term_id", "ta.name"),
+    ("ie", "repository_incidententity ie JOIN repository_entity e ON e.id = ie.entity_id", "e.name"),
+    (
+        "ie",
+        "repository_incidententity ie JOIN repository_entityalias ea ON ea.entity_id = ie.entity_id",
+        "ea.name",
+    ),
+)
+
+
+def _names(condition):
+    """SQL for rows of (incident_id, name), without repeats: the names of the terms and
+    entities of the incidents whose id meets `condition` (SQL, `{id}` standing for the id)."""
+    return " UNION ".join(
+        f"SELECT {link}.incident_id AS incident_id, {name} AS name FROM {tables} "
+        f"WHERE {condition.format(id=f'{link}.incident_id')}"
+        for link, tables, name in _NAME_SOURCES
     )
-    return f"COALESCE((SELECT group_concat(n.name, ' ') FROM ({names}) n), '')"
+
+
+# SQLite: the names of the incident `i`, as one text.
+_SQLITE_NAMES = f"COALESCE((SELECT group_concat(n.name, ' ') FROM ({_names('{id} = i.id')}) n), '')"
 
 
 # PostgreSQL: the names of all the target incidents are gathered in one pass over their links
@@ -257,15 +270,7 @@ def _names_sql():
 _PG_REFRESH = """WITH target(id) AS (
     SELECT i.id FROM repository_incident i WHERE i.merged_into_id IS NULL {where}
 ), names(incident_id, text) AS (
-    SELECT n.incident_id, string_agg(n.name, ' ' ORDER BY n.name) FROM (
-        SELECT it.incident_id, t.name FROM repository_incidentterm it
-        JOIN repository_term t ON t.id = it.term_id WHERE it.incident_id IN (SELECT id FROM target)
-        UNION SELECT it.incident_id, ta.name FROM repository_incidentterm it
-        JOIN repository_termalias ta ON ta.term_id = it.term_id WHERE it.incident_id IN (SELECT id FROM target)
-        UNION SELECT ie.incident_id, e.name FROM repository_incidententity ie
-        JOIN repository_entity e ON e.id = ie.entity_id WHERE ie.incident_id IN (SELECT id FROM target)
-        UNION SELECT ie.incident_id, ea.name FROM repository_incidententity ie
-        JOIN repository_entityalias ea ON ea.entity_id = ie.entity_id WHERE ie.incident_id IN (SELECT id FROM target)
+    SELECT n.incident_id, string_agg(n.name, ' ' ORDER BY n.name) FROM ({names}
     ) n GROUP BY n.incident_id
 )
 UPDATE repository_incident i SET search_vector =
@@ -289,7 +294,9 @@ def index_refresh(*, incident_ids=None, using=None, also=()):
         if conn.vendor == "postgresql":
             where = "" if ids is None else "AND i.id = ANY(%s::bigint[])"
             also = "".join(f", {assignment}" for assignment in also)
-            cursor.execute(_PG_REFRESH.format(where=where, also=also), [] if ids is None else [ids])
+            names = _names("{id} IN (SELECT id FROM target)")
+            sql = _PG_REFRESH.format(where=where, names=names, also=also)
+            cursor.execute(sql, [] if ids is None else [ids])
             return
         if conn.vendor != "sqlite":
             return
@@ -304,7 +311,7 @@ def index_refresh(*, incident_ids=None, using=None, also=()):
                 where, params = f"AND i.id IN ({marks})", chunk
             cursor.execute(
                 f"INSERT INTO {FTS_TABLE} (rowid, headline, summary, narrative, names) "
-                f"SELECT i.id, i.headline, i.summary, i.narrative, {_names_sql()} "
+                f"SELECT i.id, i.headline, i.summary, i.narrative, {_SQLITE_NAMES} "
                 f"FROM repository_incident i WHERE i.merged_into_id IS NULL {where}",
                 params,
             )
