@@ -8,6 +8,7 @@ them, and one reads the few winners' shared links for their reasons. The answer 
 incident under the freshness token, so anything published makes it unreachable at once.
 """
 
+from collections import namedtuple
 from datetime import date
 
 from django.db import connection
@@ -22,6 +23,11 @@ PER_LINK = 300  # incidents considered per shared entity or term (its newest)
 CACHE_SECONDS = 24 * 3600  # the bound on staleness if the cache missed a new token
 REASONS, NAMES = 3, 3  # at most, in a reason: the parts ("same country: …"), the names in each
 _NEVER = 10**9  # the distance of a period that is not known
+
+# A row of `_candidates`.
+Candidate = namedtuple(
+    "Candidate", "pk entities terms slug number headline occurred occurred_start occurred_end"
+)
 
 INCIDENTS = Incident._meta.db_table
 ENTITY_LINKS = IncidentEntity._meta.db_table
@@ -71,7 +77,7 @@ def _sharing(table, column, ids, incident_id, limit):
 
 
 def _candidates(entity_ids, term_ids, incident_id):
-    """The candidates, in one statement: rows of (id, shared entities, shared terms, slug,
+    """The candidates, in one statement: Candidates (id, shared entities, shared terms, slug,
     number, headline, occurred, occurred_start, occurred_end). They are the ENTITY_CANDIDATES
     sharing the most entities and the CANDIDATES sharing the most terms; the entities are
     counted as their tier counted them (0 outside it), the terms among all of each
@@ -96,7 +102,7 @@ def _candidates(entity_ids, term_ids, incident_id):
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [*entity_params, *term_params, *among_params])
-        return cursor.fetchall()
+        return [Candidate(*row) for row in cursor.fetchall()]
 
 
 def _distance(a_start, a_end, b_start, b_end, today):
@@ -164,7 +170,12 @@ def related_incidents(incident, *, entity_links, term_links, limit=LIMIT):
         start, end = incident.occurred_start, incident.occurred_end
         ranked = sorted(
             rows,
-            key=lambda row: (-row[1], -row[2], _distance(start, end, row[7], row[8], today), -row[4]),
+            key=lambda row: (
+                -row.entities,
+                -row.terms,
+                _distance(start, end, row.occurred_start, row.occurred_end, today),
+                -row.number,
+            ),
         )[:limit]
         result = _describe(ranked, entity_names, term_info, entity_links)
     else:
@@ -176,7 +187,7 @@ def related_incidents(incident, *, entity_links, term_links, limit=LIMIT):
 def _describe(ranked, entity_names, term_info, entity_links):
     """The winners (rows of `_candidates`) as dicts, each with its reasons: one query, their
     shared entities and terms in the order of their pages."""
-    ids = [row[0] for row in ranked]
+    ids = [row.pk for row in ranked]
     entity_roles = {}
     for link in entity_links:
         entity_roles.setdefault(link.entity_id, set()).add(link.role)
@@ -203,18 +214,20 @@ def _describe(ranked, entity_names, term_info, entity_links):
                 shared_entities.setdefault(incident_id, []).append((linked_id, role))
     role_labels = dict(IncidentEntity.Role.choices)
     result = []
-    for pk, _entities, _terms, slug, number, headline, occurred, _start, _end in ranked:
-        other = Incident(pk=pk, slug=slug, number=number, headline=headline, occurred=occurred)
+    for row in ranked:
+        other = Incident(
+            pk=row.pk, slug=row.slug, number=row.number, headline=row.headline, occurred=row.occurred
+        )
         result.append(
             {
-                "slug": slug,
-                "number": number,
-                "headline": headline,
+                "slug": row.slug,
+                "number": row.number,
+                "headline": row.headline,
                 "occurred": other.occurred_display,
                 "url": other.get_absolute_url(),
                 "reasons": _reasons(
-                    shared_entities.get(pk, []),
-                    shared_terms.get(pk, []),
+                    shared_entities.get(row.pk, []),
+                    shared_terms.get(row.pk, []),
                     entity_roles,
                     entity_names,
                     term_info,
