@@ -338,7 +338,10 @@ class ExternalId(models.Model):
     (AIAAIC reused ids); `/id/<scheme>/<value>` lists them then.
     """
 
-    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="external_ids")
+    # Served by the unique index (incident, scheme, value), which leads with it.
+    incident = models.ForeignKey(
+        Incident, on_delete=models.CASCADE, related_name="external_ids", db_index=False
+    )
     scheme = models.CharField(max_length=20)
     value = models.CharField(max_length=40)
     position = models.PositiveSmallIntegerField(default=0)
@@ -360,8 +363,11 @@ class ExternalId(models.Model):
 
 
 class IncidentTerm(models.Model):
-    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="incident_terms")
-    term = models.ForeignKey(Term, on_delete=models.PROTECT, related_name="incident_terms")
+    # Both served by the two indexes below, which lead with either column.
+    incident = models.ForeignKey(
+        Incident, on_delete=models.CASCADE, related_name="incident_terms", db_index=False
+    )
+    term = models.ForeignKey(Term, on_delete=models.PROTECT, related_name="incident_terms", db_index=False)
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
@@ -412,8 +418,13 @@ class IncidentEntity(models.Model):
         SYSTEM = "system", "System"
         HARMED = "harmed", "Harmed parties"
 
-    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="incident_entities")
-    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="incident_entities")
+    # Both served by the indexes below, which lead with either column.
+    incident = models.ForeignKey(
+        Incident, on_delete=models.CASCADE, related_name="incident_entities", db_index=False
+    )
+    entity = models.ForeignKey(
+        Entity, on_delete=models.PROTECT, related_name="incident_entities", db_index=False
+    )
     role = models.CharField(max_length=20, choices=Role.choices)
     position = models.PositiveSmallIntegerField(default=0)
 
@@ -497,7 +508,8 @@ class Reference(models.Model):
 class Revision(models.Model):
     """An append-only snapshot of an incident's document: who, when, what changed, credit."""
 
-    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="revisions")
+    # Served by the unique index (incident, number), which leads with it.
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="revisions", db_index=False)
     number = models.PositiveIntegerField()
     document = models.JSONField()
     summary = models.CharField(max_length=300, blank=True, help_text="What changed.")
@@ -529,7 +541,10 @@ class SourceRecord(models.Model):
     own values (not the site's): the base of the next import's three-way comparison, so a
     later export changes only what the source changed, and never what an editor changed."""
 
-    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="source_records")
+    # Served by the unique index (incident, source), which leads with it.
+    incident = models.ForeignKey(
+        Incident, on_delete=models.CASCADE, related_name="source_records", db_index=False
+    )
     source = models.CharField(max_length=20, help_text="The importer: aiid, …")
     document = models.JSONField()
     imported_at = models.DateTimeField(auto_now=True)
