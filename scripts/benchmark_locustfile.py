@@ -1,14 +1,17 @@
 """The load scripts/benchmark.py puts on a server: GET requests, as fast as the users can send
-them, cycling through the paths listed in the file named by BENCHMARK_PATHS (one per line)."""
+them, through the paths listed in the file named by BENCHMARK_PATHS (one per line): round and
+round, or with BENCHMARK_ONCE=1 each path once, the users stopping when the list runs out (a
+cold cache stays cold only until its pages have all been asked for once)."""
 
 import itertools
 import os
 from pathlib import Path
 
 from locust import FastHttpUser, constant, task
+from locust.exception import StopUser
 
 PATHS = Path(os.environ["BENCHMARK_PATHS"]).read_text().split()
-NEXT = itertools.cycle(PATHS)
+NEXT = iter(PATHS) if os.environ.get("BENCHMARK_ONCE") == "1" else itertools.cycle(PATHS)
 
 
 class Reader(FastHttpUser):
@@ -16,4 +19,7 @@ class Reader(FastHttpUser):
 
     @task
     def read(self):
-        self.client.get(next(NEXT), name="page")
+        path = next(NEXT, None)
+        if path is None:
+            raise StopUser()
+        self.client.get(path, name="page")
