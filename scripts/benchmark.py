@@ -578,10 +578,9 @@ def main():
             name,
             "scripts/benchmark.py",
             "--prepare",
-            "--password",
-            password,
-            "--chosen",
-            chosen,
+            # As --name=value: a value starting with "-" (a random password can) is not an option.
+            f"--password={password}",
+            f"--chosen={chosen}",
             capture=True,
         )
         prepared = json.loads(output.strip().splitlines()[-1])
