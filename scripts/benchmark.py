@@ -13,9 +13,10 @@
    prints the ratio 100k / 2k.
 4. Measures throughput (requests per second) with locust (installed from PyPI into
    .make/benchmark-venv, pinned in scripts/benchmark-requirements.txt): a static file, the
-   incident page cold (the cache emptied first, each request another incident, none asked for
-   twice) and cached (one incident), and the browse page with filters, as ratios to the static
-   file.
+   Django's liveness answer (/healthz: the middleware, no query, no template; the ceiling of
+   any page), the incident page cold (the cache emptied first, each request another incident,
+   none asked for twice) and cached (one incident), and the browse page with filters, as ratios
+   to the static file.
 
 It prints the machine's cores and load average with the results: on a busy machine compare
 ratios, not milliseconds. PostgreSQL is reached as POSTGRES_ADMIN_URL (default
@@ -459,6 +460,9 @@ def measure_throughput(servers, preparations, seconds, users):
             browse = f"/incidents/?{prepared['chosen']['facets']}"
             cases = [
                 ("static file", [prepared["static"]]),
+                # The ceiling of any response Django makes, for reading the lines below it: the
+                # whole middleware, no query, no template.
+                ("Django, no query (/healthz)", ["/healthz"]),
                 ("incident page, cold cache", [f"/incidents/{slug}/" for slug in prepared["slugs"]]),
                 ("incident page, cached", [incident]),
                 ("browse with filters", [browse]),
