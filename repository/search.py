@@ -264,9 +264,8 @@ def _names(condition):
 _SQLITE_NAMES = f"COALESCE((SELECT group_concat(n.name, ' ') FROM ({_names('{id} = i.id')}) n), '')"
 
 
-# PostgreSQL: the names of all the target incidents are gathered in one pass over their links
-# (hash joins, whatever the statistics of tables filled in the same transaction say), in
-# alphabetical order, then each incident's vector is written from its own text and them.
+# PostgreSQL: the names of all the target incidents are gathered in one pass over their links,
+# in alphabetical order, then each incident's vector is written from its own text and them.
 _PG_REFRESH = """WITH target(id) AS (
     SELECT i.id FROM repository_incident i WHERE i.merged_into_id IS NULL {where}
 ), names(incident_id, text) AS (
@@ -292,11 +291,18 @@ def index_refresh(*, incident_ids=None, using=None, also=()):
         return
     with conn.cursor() as cursor:
         if conn.vendor == "postgresql":
-            where = "" if ids is None else "AND i.id = ANY(%s::bigint[])"
             also = "".join(f", {assignment}" for assignment in also)
-            names = _names("{id} IN (SELECT id FROM target)")
-            sql = _PG_REFRESH.format(where=where, names=names, also=also)
-            cursor.execute(sql, [] if ids is None else [ids])
+            if ids is None:
+                sql = _PG_REFRESH.format(where="", names=_names("{id} IN (SELECT id FROM target)"), also=also)
+                cursor.execute(sql)
+                return
+            # The links are read by the ids themselves, not by a join on `target`: the index
+            # on each link table's incident is used whatever statistics the planner has of a
+            # table filled in the same transaction (a join was planned as a scan of all the
+            # entity links, for each chunk of an import).
+            among = "{id} = ANY(%s::bigint[])"
+            sql = _PG_REFRESH.format(where=f"AND {among.format(id='i.id')}", names=_names(among), also=also)
+            cursor.execute(sql, [ids] * (1 + len(_NAME_SOURCES)))
             return
         if conn.vendor != "sqlite":
             return
