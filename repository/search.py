@@ -293,16 +293,15 @@ def index_refresh(*, incident_ids=None, using=None, also=()):
         if conn.vendor == "postgresql":
             also = "".join(f", {assignment}" for assignment in also)
             if ids is None:
-                sql = _PG_REFRESH.format(where="", names=_names("{id} IN (SELECT id FROM target)"), also=also)
-                cursor.execute(sql)
-                return
-            # The links are read by the ids themselves, not by a join on `target`: the index
-            # on each link table's incident is used whatever statistics the planner has of a
-            # table filled in the same transaction (a join was planned as a scan of all the
-            # entity links, for each chunk of an import).
-            among = "{id} = ANY(%s::bigint[])"
-            sql = _PG_REFRESH.format(where=f"AND {among.format(id='i.id')}", names=_names(among), also=also)
-            cursor.execute(sql, [ids] * (1 + len(_NAME_SOURCES)))
+                where, among, params = "", "{id} IN (SELECT id FROM target)", []
+            else:
+                # The links are read by the ids themselves, not by a join on `target`: the
+                # index on each link table's incident is used whatever statistics the planner
+                # has of a table filled in the same transaction (a join was planned as a scan
+                # of all the entity links, for each chunk of an import).
+                among = "{id} = ANY(%s::bigint[])"
+                where, params = f"AND {among.format(id='i.id')}", [ids] * (1 + len(_NAME_SOURCES))
+            cursor.execute(_PG_REFRESH.format(where=where, names=_names(among), also=also), params)
             return
         if conn.vendor != "sqlite":
             return
