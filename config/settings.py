@@ -250,7 +250,7 @@ CACHE_BACKOFF_SECONDS = env_int("CACHE_BACKOFF_SECONDS", 10, minimum=1)
 CACHES = {
     "default": (
         {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.RedisCache",
             "LOCATION": CACHE_URL,
             "OPTIONS": {
                 "socket_connect_timeout": CACHE_SOCKET_TIMEOUT,

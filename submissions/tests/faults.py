@@ -66,7 +66,7 @@ def redis_at(url):
     caches = {
         **settings.CACHES,
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.RedisCache",
             "LOCATION": url,
             "OPTIONS": {
                 "socket_connect_timeout": settings.CACHE_SOCKET_TIMEOUT,

@@ -6,17 +6,22 @@ import gzip
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 import unittest
+import urllib.parse
 from pathlib import Path
 from unittest import mock
 from unittest.mock import ANY
 
+import redis
 from django.core.cache import caches
 from django.db import connection
 from django.test import SimpleTestCase, TransactionTestCase, override_settings
 
+from config.cache import RedisCache
 from repository import caching
 from repository.models import Incident
 from repository.services import incident_publish
@@ -24,7 +29,15 @@ from repository.tests.base import publish
 from submissions.forms import ImproveForm
 from submissions.models import Notification, Submission
 from submissions.tests.base import SubmissionsTestCase, form_data
-from submissions.tests.faults import REFUSING_URL, HangingServer, Site, TcpProxy, collect_static, redis_at
+from submissions.tests.faults import (
+    REFUSING_URL,
+    HangingServer,
+    Site,
+    TcpProxy,
+    collect_static,
+    production_env,
+    redis_at,
+)
 
 IMPROVE = "/incidents/camera-flags-minority/improve/"
 REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")  # as the worker tests
@@ -183,6 +196,49 @@ class PageCacheFaultTests(SubmissionsTestCase):
             with self.assertNumQueries(0):
                 self.assertEqual(self.client.get(url).status_code, 200)
             caches["default"].clear()
+
+
+class SharedCacheClientTests(SimpleTestCase):
+    """The cache keeps one Redis client per server and process (config/cache.py), which must
+    outlive Redis going away and coming back."""
+
+    def test_one_client_serves_every_call_and_outlives_an_outage(self):
+        target = urllib.parse.urlsplit(REDIS)
+        proxy = TcpProxy(target.port or 6379, target.hostname or "127.0.0.1")
+        cache = RedisCache(
+            f"redis://127.0.0.1:{proxy.port}{target.path or '/0'}",
+            {"OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}},
+        )
+        try:
+            cache.set("shared-client-test", "kept", 60)
+            client = cache._cache.get_client(write=True)
+            self.assertEqual(cache.get("shared-client-test"), "kept")
+            self.assertIs(cache._cache.get_client(), client)
+            proxy.down()
+            with self.assertRaises((redis.ConnectionError, redis.TimeoutError)):
+                cache.get("shared-client-test")
+            proxy.up()
+            self.assertEqual(cache.get("shared-client-test"), "kept")
+            self.assertIs(cache._cache.get_client(), client)
+        finally:
+            proxy.up()
+            cache.delete("shared-client-test")
+            cache.close()
+            proxy.close()
+
+    def test_a_production_process_given_redis_uses_it(self):
+        code = (
+            "import django; django.setup(); from django.core.cache import caches; "
+            "cache = caches['default']; cache.set('shared-client-setting', 1, 60); "
+            "print(type(cache).__module__, type(cache).__name__, cache.get('shared-client-setting'))"
+        )
+        with tempfile.TemporaryDirectory() as static_root:
+            env = {**os.environ, **production_env(static_root), "CACHE_URL": REDIS}
+            env["DJANGO_SETTINGS_MODULE"] = "config.settings"
+            result = subprocess.run(  # noqa: S603
+                [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+            )
+        self.assertEqual(result.stdout.split(), ["config.cache", "RedisCache", "1"])
 
 
 class SiteProcessTestCase:
