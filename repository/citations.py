@@ -8,6 +8,7 @@ text the reader read; later edits never change what it points at.
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 from django.conf import settings
 from django.urls import reverse
@@ -51,12 +52,13 @@ class Citation:
     site_url: str
     external_ids: list = field(default_factory=list)  # [(label, value)]
 
-    @property
+    # Kept once worked out (a page reads them a dozen times); frozen as the fields are.
+    @cached_property
     def url(self):
         """The version's permanent address: what the citation points at."""
         return self.site_url + reverse("repository:incident_version", args=[self.slug, self.version])
 
-    @property
+    @cached_property
     def page_url(self):
         """The incident's current page."""
         return self.site_url + reverse("repository:incident", args=[self.slug])

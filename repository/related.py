@@ -41,22 +41,24 @@ def _among(column, ids):
     return f"{column} IN ({', '.join('%s' for _ in ids)})", list(ids)
 
 
-def _sharing(table, column, ids, incident_id, limit):
+def _sharing(table, column, ids, incident_id, limit, *, once_per_incident=False):
     """A statement of (incident_id, shared): how many of `ids` each unmerged incident shares,
     for the `limit` sharing most. Each linked id brings at most PER_LINK incidents (its
     newest), so a term carried by half the repository ("USA") costs no more than a rare one
     and the work does not grow with the repository. Incidents merged into another may keep
     their link rows (a sheet import merges them so): they count towards the PER_LINK of each
     id but are left out, through `merged` (the statement's list of them), before the `limit`
-    sharing most are taken."""
+    sharing most are taken. `once_per_incident`: the table links an incident to an id at most
+    once (a unique constraint), so no DISTINCT is needed to count each incident once per id."""
     if not ids:
         return "SELECT 0 AS incident_id, 0 AS shared WHERE 1 = 0", []
     ids = sorted(ids)
     if connection.vendor == "postgresql":
         # The table and column are the models' own names; every value is a parameter.
+        distinct = "" if once_per_incident else "DISTINCT "
         sql = (
             "SELECT c.incident_id, COUNT(*) AS shared FROM unnest(%s::bigint[]) AS l(id) "  # noqa: S608
-            f"CROSS JOIN LATERAL (SELECT DISTINCT x.incident_id FROM {table} x "
+            f"CROSS JOIN LATERAL (SELECT {distinct}x.incident_id FROM {table} x "
             f"WHERE x.{column} = l.id AND x.incident_id <> %s "
             "ORDER BY x.incident_id DESC LIMIT %s) c "
             "WHERE c.incident_id NOT IN (SELECT id FROM merged) "
@@ -85,7 +87,9 @@ def _candidates(entity_ids, term_ids, incident_id):
     by_entities, entity_params = _sharing(
         ENTITY_LINKS, "entity_id", entity_ids, incident_id, ENTITY_CANDIDATES
     )
-    by_terms, term_params = _sharing(TERM_LINKS, "term_id", term_ids, incident_id, CANDIDATES)
+    by_terms, term_params = _sharing(
+        TERM_LINKS, "term_id", term_ids, incident_id, CANDIDATES, once_per_incident=True
+    )
     if term_ids:
         among, among_params = _among("t.term_id", term_ids)
         shared_terms = f"(SELECT COUNT(*) FROM {TERM_LINKS} t WHERE t.incident_id = i.id AND {among})"  # noqa: S608
