@@ -41,7 +41,7 @@ from repository.models import Entity, Incident, IncidentEntity, Reference
 
 from .models import ModerationEvent, Submission
 
-# Chosen by reading the pairs they propose on the AIAAIC 2024 sheet (see the README).
+# Chosen by reading the pairs they propose on the AIAAIC 2024 sheet (see docs/editors.md).
 HEADLINE_SIMILARITY = 0.6
 HEADLINE_SIMILARITY_ALONE = 0.85
 ORGANISATION_SIMILARITY = 0.45
