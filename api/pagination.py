@@ -19,6 +19,10 @@ from rest_framework.exceptions import ValidationError
 
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
+# A cursor's numbers travel to the database as 64-bit integers (keys, LIMIT and OFFSET): one
+# outside that range is refused as any other foreign cursor, not left to overflow there.
+BIGINT_MAX = 2**63 - 1
+MAX_OFFSET = BIGINT_MAX - MAX_PAGE_SIZE - 1
 
 
 class InvalidCursor(ValidationError):
@@ -44,7 +48,11 @@ def _decode_value(field, value):
             raise ValueError("null")
         return None
     if field.kind == "int":
-        if not isinstance(value, int) or isinstance(value, bool):
+        if (
+            not isinstance(value, int)
+            or isinstance(value, bool)
+            or not -BIGINT_MAX - 1 <= value <= BIGINT_MAX
+        ):
             raise ValueError("int")
         return value
     if not isinstance(value, str):
@@ -80,7 +88,7 @@ def decode_cursor(token, sort, fields):
             raise ValueError("sort")
         if fields is None:
             offset = payload.get("o")
-            if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+            if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= MAX_OFFSET:
                 raise ValueError("offset")
             return offset
         values = payload.get("v")

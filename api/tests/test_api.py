@@ -8,6 +8,7 @@ from django.test import TestCase, override_settings
 from django.urls import reverse
 from openapi_spec_validator import validate
 
+from api.pagination import MAX_OFFSET, encode_cursor
 from api.tests.data import build
 from repository import schemas
 from repository.datasets import dataset_import
@@ -91,6 +92,27 @@ class BrowseAgreementTests(TestCase):
         second = self.client.get(first["next"]).json()
         slugs = [item["slug"] for item in first["results"] + second["results"]]
         self.assertEqual(slugs, self.browse("sort=newest")[1:11])
+
+    def test_a_cursor_out_of_the_databases_range_is_refused(self):
+        api = reverse("api:incidents")
+        too_large = [2**63, 2**64 + 5, 10**30]
+        for offset in too_large:
+            with self.subTest(offset=offset):
+                token = encode_cursor("relevance", offset=offset)
+                response = self.client.get(f"{api}?q=camera&sort=relevance&cursor={token}")
+                self.assertEqual(response.status_code, 400)
+                self.assertEqual(response.json()["error"]["code"], "invalid_cursor")
+        for number in [*too_large, -(2**63) - 1]:
+            with self.subTest(number=number):
+                token = encode_cursor("oldest", values=["2020-01-01", number])
+                response = self.client.get(f"{api}?sort=oldest&cursor={token}")
+                self.assertEqual(response.status_code, 400)
+                self.assertEqual(response.json()["error"]["code"], "invalid_cursor")
+        # The largest offset still in range answers an empty last page, not an error.
+        token = encode_cursor("relevance", offset=MAX_OFFSET)
+        response = self.client.get(f"{api}?q=camera&sort=relevance&cursor={token}")
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(response.json()["results"], [])
 
     def test_a_cursor_belongs_to_its_sort(self):
         cursor = self.client.get(f"{reverse('api:incidents')}?sort=newest&page_size=5").json()["next"]
