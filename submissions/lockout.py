@@ -9,7 +9,9 @@ This handler keeps both counts apart:
   log), so that guessing spread over many addresses stops while an attacker still cannot
   lock the editor out of their usual place.
 Both end AXES_COOLOFF_TIME after the last failure, or when the password is reset by email,
-or with `manage.py axes_reset_username NAME`.
+or with `manage.py axes_reset_username NAME`. A successful sign-in clears only the failures
+of its own address: clearing the username's everywhere (axes' default) would give an attacker
+guessing elsewhere fresh guesses each time the editor signs in.
 """
 
 from axes.handlers.database import AxesDatabaseHandler
@@ -37,3 +39,10 @@ class SignInLockoutHandler(AxesDatabaseHandler):
             bool(username)
             and AccessLog.objects.filter(username=username, ip_address=request.axes_ip_address).exists()
         )
+
+    def reset_user_attempts(self, request, credentials=None):
+        """On a successful sign-in (AXES_RESET_ON_SUCCESS): this username's failures from this
+        address only, not the username's from every address."""
+        pair, _username = self.get_user_attempts(request, credentials)
+        count, _ = pair.delete()
+        return count

@@ -120,6 +120,27 @@ class UsernameLockoutTests(SignInMixin, SubmissionsTestCase):
         self.guess_from_many_addresses()
         self.assertEqual(self.sign_in(usual, PASSWORD), 302)
 
+    def test_signing_in_clears_the_failures_of_that_address_only(self):
+        attacker = Client(REMOTE_ADDR="198.51.100.7")
+        self.assertEqual([self.sign_in(attacker, "wrong") for _ in range(5)], [200, 200, 200, 200, 429])
+        usual = Client(REMOTE_ADDR="203.0.113.20")
+        self.assertEqual(self.sign_in(usual, "mistyped"), 200)
+        self.assertEqual(self.sign_in(usual, PASSWORD), 302)
+        # The attacker's address stays locked and its failures still count towards the username.
+        self.assertEqual(self.sign_in(attacker, PASSWORD), 429)
+        self.assertEqual(
+            set(AccessAttempt.objects.filter(username="edith").values_list("ip_address", flat=True)),
+            {"198.51.100.7"},
+        )
+
+    def test_the_editors_sign_in_gives_guessing_elsewhere_no_fresh_guesses(self):
+        self.guess_from_many_addresses(guesses=19)  # one short of the username's limit
+        usual = Client(REMOTE_ADDR="203.0.113.20")
+        self.assertEqual(self.sign_in(usual, PASSWORD), 302)
+        self.guess_from_many_addresses(guesses=1)
+        self.assertEqual(self.sign_in(Client(REMOTE_ADDR="192.0.2.99"), PASSWORD), 429)
+        self.assertEqual(self.sign_in(Client(REMOTE_ADDR="203.0.113.20"), PASSWORD), 302)  # usual place
+
     def test_the_lock_cools_off(self):
         self.guess_from_many_addresses()
         AccessAttempt.objects.update(attempt_time=timezone.now() - timedelta(minutes=31))
