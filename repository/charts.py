@@ -28,7 +28,7 @@ from django.db.models.functions import ExtractYear, RowNumber
 from . import freshness
 from .filters import selected_labels
 from .models import Incident, IncidentUnderTerm
-from .sheet import escape_cell
+from .sheetformat import escape_cell
 
 CHART_VOCABULARIES = ("sector", "technology", "issue", "country")  # slugs, in page order
 TOP_TERMS = 6

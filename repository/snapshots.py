@@ -18,7 +18,7 @@ a leading apostrophe, which the importer strips.
 JSON: one array of items (`dataset_item`, the shape of `/incidents/<slug>/document.json`),
 one incident per line, so that it can be read whole with any JSON parser or line by line:
 `{"slug", "number", "revision", "created_at", "updated_at", "merged_into", "document"}`.
-`import_dataset` reads it back into an empty or existing database (`datasets.py`);
+`import_dataset` reads it back into an empty or existing database (`importers/dataset.py`);
 `schema/incident-snapshot.schema.json` describes it (served at /export/).
 """
 
@@ -37,10 +37,10 @@ from . import documents
 from .documents import split_values
 from .models import Incident, Vocabulary
 from .periods import period_human
-from .sheet import escape_cell
+from .sheetformat import escape_cell
 
 CHUNK = 500
-# (header, sub-header, target as repository.sheet reads it): the 2026 AIAAIC layout, then ours.
+# (header, sub-header, target as repository.importers.sheet reads it): the 2026 AIAAIC layout, then ours.
 EXPORT_COLUMNS = [
     ("AIAAIC ID#", "", "external_id"),
     ("Headline", "", "headline"),

@@ -67,7 +67,7 @@ def main():
     from django.db import connection
 
     from config.celery import app
-    from repository.sheet import sheet_import
+    from repository.importers.sheet import sheet_import
     from submissions.dedupe import duplicates_find
 
     app.conf.task_always_eager = True

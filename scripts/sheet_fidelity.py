@@ -35,9 +35,9 @@ from django.core.management import call_command  # noqa: E402
 from django.db.models import F  # noqa: E402
 
 from repository import documents  # noqa: E402
+from repository.importers.sheet import sheet_import  # noqa: E402
 from repository.models import EntityAlias, Incident, TermAlias  # noqa: E402
 from repository.periods import parse_period  # noqa: E402
-from repository.sheet import sheet_import  # noqa: E402
 
 
 def cell_values(text, separators=";"):

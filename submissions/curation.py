@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
 from repository import documents
+from repository.importers.sheet import merge_candidates
 from repository.models import CurationEvent, Entity, EntityAlias, Term, TermAlias, Vocabulary
 from repository.services import (
     CurationRefused,
@@ -32,7 +33,6 @@ from repository.services import (
     term_move,
     term_rename,
 )
-from repository.sheet import merge_candidates
 
 from .views import editor_required
 

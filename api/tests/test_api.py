@@ -11,7 +11,7 @@ from openapi_spec_validator import validate
 from api.pagination import MAX_OFFSET, encode_cursor
 from api.tests.data import build
 from repository import schemas
-from repository.datasets import dataset_import
+from repository.importers.dataset import dataset_import
 from repository.models import (
     CurationEvent,
     Entity,

@@ -8,9 +8,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import SimpleTestCase, TestCase
 
-from repository import aiid
+from repository.importers import aiid
+from repository.importers.reports import ImportReport
 from repository.models import Entity, EntityAlias, ExternalId, Incident, IncidentEntity, Reference, Revision
-from repository.reports import ImportReport
 from repository.services import incident_publish
 from repository.signals import incidents_imported
 from repository.tests.base import entities, publish

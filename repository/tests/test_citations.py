@@ -8,8 +8,8 @@ from django.conf import settings
 from django.test import TestCase, override_settings
 
 from repository import citations
+from repository.importers.pages import page_import, read_pages
 from repository.models import Incident, Revision
-from repository.pages import page_import, read_pages
 from repository.services import incident_publish
 
 SEED = Path(settings.BASE_DIR) / "data" / "pages" / "dahua-real-time-uyghur-warnings.txt"

@@ -11,9 +11,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from repository.bulk import PlannerStatistics, create_objects, insert_rows, update_column
+from repository.importers.sheet import CHUNK, sheet_import
 from repository.models import Entity, EntityAlias, Incident, Reference, SourceRecord
 from repository.services import PublishItem, Taxonomy, incidents_publish
-from repository.sheet import CHUNK, sheet_import
 from repository.tests.base import make_document, publish
 
 FIXTURES = Path(__file__).parent / "fixtures"

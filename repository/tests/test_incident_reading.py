@@ -397,7 +397,7 @@ class RelatedIncidentTests(TestCase):
 
     def test_an_incident_merged_with_its_links_kept_is_left_out(self):
         # A sheet import merges an incident by pointing it at its survivor and keeps its links
-        # (repository.datasets), so the link tables still name it.
+        # (repository.importers.dataset), so the link tables still name it.
         kept = publish(
             "Clearview AI merged by a sheet",
             occurred="2020",

@@ -9,8 +9,8 @@ from django.core.management.base import CommandError
 from django.test import TestCase
 from django.utils import timezone
 
+from repository.importers.pages import PageError, parse_page
 from repository.models import Entity, Incident, Reference, Revision, Term
-from repository.pages import PageError, parse_page
 from repository.tests.base import entities, terms
 
 FIXTURES = Path(__file__).parent / "fixtures"

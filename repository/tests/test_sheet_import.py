@@ -9,6 +9,7 @@ from django.core.management.base import CommandError
 from django.test import TestCase
 
 from repository.documents import document_from_incident
+from repository.importers.sheet import SheetError, sheet_import
 from repository.models import (
     Entity,
     EntityAlias,
@@ -20,7 +21,6 @@ from repository.models import (
     Term,
     TermAlias,
 )
-from repository.sheet import SheetError, sheet_import
 from repository.tests.base import entities, terms
 
 FIXTURES = Path(__file__).parent / "fixtures"

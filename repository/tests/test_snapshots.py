@@ -17,6 +17,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from repository import snapshots, tasks
+from repository.importers.reports import ImportReport
+from repository.importers.sheet import detect_layout
 from repository.models import (
     DatasetSnapshot,
     Entity,
@@ -27,14 +29,12 @@ from repository.models import (
     TermAlias,
     Vocabulary,
 )
-from repository.reports import ImportReport
 from repository.services import (
     SNAPSHOT_LOCK,
     SnapshotInProgress,
     dataset_snapshot_create,
     dataset_snapshots_prune,
 )
-from repository.sheet import detect_layout
 from repository.tests.base import publish
 
 FIXTURES = Path(__file__).parent / "fixtures"

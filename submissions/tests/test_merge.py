@@ -7,8 +7,8 @@ from unittest import mock
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, transaction
 
+from repository.importers.pages import page_import, read_pages
 from repository.models import Incident, Reference
-from repository.pages import page_import, read_pages
 from repository.services import incident_merge, incident_publish
 from repository.tests.base import publish
 from submissions import dedupe, services, tasks
@@ -208,7 +208,7 @@ class AfterImportTests(DuplicatesTestCase):
         queued.assert_called_once_with(args=([new.pk],))
 
     def test_the_sheet_import_queues_it_too(self):
-        from repository.sheet import sheet_import
+        from repository.importers.sheet import sheet_import
 
         data = (PAGES.parent / "sheet-2024.csv").read_bytes()
         with (

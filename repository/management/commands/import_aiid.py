@@ -2,8 +2,8 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from repository.aiid import AiidError, AiidRefused, aiid_import
-from repository.reports import write_summary
+from repository.importers.aiid import AiidError, AiidRefused, aiid_import
+from repository.importers.reports import write_summary
 
 
 class Command(BaseCommand):

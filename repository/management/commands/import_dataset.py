@@ -3,8 +3,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from repository.bulk import long_lived_objects
-from repository.datasets import DatasetError, dataset_import
-from repository.reports import write_summary
+from repository.importers.dataset import DatasetError, dataset_import
+from repository.importers.reports import write_summary
 
 
 class Command(BaseCommand):

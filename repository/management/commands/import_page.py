@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from repository.pages import PageError, page_import, read_pages
+from repository.importers.pages import PageError, page_import, read_pages
 
 
 class Command(BaseCommand):

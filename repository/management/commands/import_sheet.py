@@ -4,8 +4,8 @@ from django.core import checks
 from django.core.management.base import BaseCommand, CommandError
 
 from repository.bulk import long_lived_objects
-from repository.reports import write_summary
-from repository.sheet import SheetError, sheet_import
+from repository.importers.reports import write_summary
+from repository.importers.sheet import SheetError, sheet_import
 
 
 class Command(BaseCommand):

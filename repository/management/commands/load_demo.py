@@ -2,8 +2,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from repository.importers.pages import PageError, page_import, read_pages
 from repository.models import Incident
-from repository.pages import PageError, page_import, read_pages
 
 DEMO_PAGES = Path(__file__).resolve().parents[2] / "demo" / "pages"
 

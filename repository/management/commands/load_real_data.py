@@ -2,9 +2,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from repository.pages import PageError, page_import, read_pages
-from repository.reports import write_summary
-from repository.sheet import SheetError, sheet_import
+from repository.importers.pages import PageError, page_import, read_pages
+from repository.importers.reports import write_summary
+from repository.importers.sheet import SheetError, sheet_import
 
 DATA = Path(__file__).resolve().parents[3] / "data"
 SHEET = DATA / "aiaaic-repository-2024.csv"

@@ -27,17 +27,17 @@ from datetime import date
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
 from django.db import transaction
 
-from . import documents
-from .addresses import normalize_url
-from .documents import DocumentError, clean_name, fold
-from .models import ExternalId, Incident, SourceRecord
-from .periods import PeriodError, parse_partial_date, parse_period
+from .. import documents
+from ..addresses import normalize_url
+from ..documents import DocumentError, clean_name, fold
+from ..models import ExternalId, Incident, SourceRecord
+from ..periods import PeriodError, parse_partial_date, parse_period
+from ..services import IncidentMerged, Taxonomy, incident_publish, incident_search_refresh
+from ..signals import incidents_imported
+from .common import validate_web_address
 from .reports import ImportReport
-from .services import IncidentMerged, Taxonomy, incident_publish, incident_search_refresh
-from .signals import incidents_imported
 
 SOURCE = "aiid"
 SUMMARY = "Imported from the AI Incident Database"
@@ -73,7 +73,6 @@ DUPLICATE_COLUMNS = {"duplicate": ("duplicate_incident_number",), "true": ("true
 
 SLUG = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
 ISO_TIMESTAMP = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ]\d")
-_url_validator = URLValidator(schemes=["http", "https"])
 
 
 class AiidError(Exception):
@@ -336,7 +335,7 @@ def read_reports(path, report):
             continue
         url = values["url"].strip()
         try:
-            _url_validator(url)
+            validate_web_address(url)
             if len(url) > documents.MAX_LENGTHS["url"]:
                 raise ValidationError("too long")
         except ValidationError:

@@ -32,12 +32,11 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from . import documents, schemas
-from .bulk import PlannerStatistics
-from .documents import DocumentError
-from .models import Incident
-from .reports import Finding, ImportReport
-from .services import (
+from .. import documents, schemas
+from ..bulk import PlannerStatistics
+from ..documents import DocumentError
+from ..models import Incident
+from ..services import (
     IncidentMerged,
     StaleRevision,
     Taxonomy,
@@ -45,8 +44,9 @@ from .services import (
     incident_search_refresh,
     unique_slug,
 )
-from .services.taxonomy import entity_kind
-from .signals import incidents_imported
+from ..services.taxonomy import entity_kind
+from ..signals import incidents_imported
+from .reports import Finding, ImportReport
 
 CHUNK = 500
 SOURCE = "dataset"

@@ -32,12 +32,12 @@ from pathlib import Path
 
 from django.db import transaction
 
-from . import documents
-from .documents import DocumentError, clean_name, split_values, trim_url
-from .models import Incident, Vocabulary
-from .periods import PeriodError, more_precise, parse_partial_date, parse_period
-from .services import Taxonomy, incident_publish, make_slug
-from .signals import incidents_imported
+from .. import documents
+from ..documents import DocumentError, clean_name, split_values, trim_url
+from ..models import Incident, Vocabulary
+from ..periods import PeriodError, more_precise, parse_partial_date, parse_period
+from ..services import Taxonomy, incident_publish, make_slug
+from ..signals import incidents_imported
 
 INVITATION_LINES = {"can you improve this page?", "share your insights with us"}
 ROLE_LABELS = {

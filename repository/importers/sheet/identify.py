@@ -1,0 +1,252 @@
+"""Which published incident a row is (identity across exports), and which spellings in a
+sheet name one thing (folded, or reported as merge candidates)."""
+
+import re
+from collections import defaultdict
+from difflib import SequenceMatcher
+
+from ... import documents
+from ...addresses import normalize_url
+from ...documents import fold
+from ...models import Entity, ExternalId, Incident, Term
+from ...services import make_slug
+
+AIAAIC_PAGE = "https://www.aiaaic.org/"
+
+
+# Identity ----------------------------------------------------------------------------------
+
+
+def _words(text):
+    return {word for word in re.findall(r"[a-z0-9]+", documents.fold_text(text)) if len(word) > 2}
+
+
+def similar_headlines(a, b):
+    """Two headlines of one story: mostly the same words, or mostly the same text."""
+    if a == b:
+        return True  # what the comparisons below say of one text (an import run again: every row)
+    words_a, words_b = _words(a), _words(b)
+    if words_a and words_b:
+        shared = len(words_a & words_b) / min(len(words_a), len(words_b))
+        if shared >= 0.6:
+            return True
+    return SequenceMatcher(None, a.casefold(), b.casefold()).ratio() >= 0.75
+
+
+SKIP = object()  # a row Identities.find says to leave alone
+
+
+class Identities:
+    """Which published incident each row of a chunk is: a few indexed queries per chunk (ids,
+    normalised source links, slugs), so memory does not grow with the database."""
+
+    def __init__(self, rows):
+        self.by_id = defaultdict(list)  # AIAAIC id -> [incident id]
+        self.by_source = defaultdict(list)  # normalised source link -> [incident id]
+        self.by_slug = {}
+        self.headline, self.source = {}, {}
+        ids = {row.external_id for row in rows if row.external_id}
+        sources = {normalize_url(row.values.get("source_url", "")) for row in rows} - {""}
+        slugs = {row.values.get("permalink") or make_slug(slug_hint(row), "incident", 255) for row in rows}
+        pairs = ExternalId.objects.filter(
+            scheme="aiaaic", value__in=ids, incident__merged_into__isnull=True
+        ).values_list("value", "incident_id")
+        for value, incident_id in pairs:
+            self.by_id[value].append(incident_id)
+        # Three lookups, each on its own index (an OR of them would scan the table).
+        columns = ("pk", "slug", "headline", "source_key", "merged_into_id")
+        found = {}
+        for lookup in (
+            {"pk__in": {pk for pks in self.by_id.values() for pk in pks}},
+            {"source_key__in": sources},
+            {"slug__in": slugs},
+        ):
+            if next(iter(lookup.values())):
+                for values in Incident.objects.filter(**lookup).values_list(*columns):
+                    found[values[0]] = values
+        found = [found[pk] for pk in sorted(found)]
+        # A merged incident's source and slug now lead to the incident it was merged into.
+        survivors = {survivor for *_rest, survivor in found if survivor is not None}
+        known = {pk for pk, *_rest in found}
+        found += list(Incident.objects.filter(pk__in=survivors - known).values_list(*columns))
+        self.merged_slugs = set()
+        for pk, slug, headline, key, survivor in found:
+            self.headline[pk], self.source[pk] = headline, key
+            if survivor is None:
+                self.by_slug[slug] = pk
+                if key:
+                    self.by_source[key].append(pk)
+        for _pk, slug, _headline, key, survivor in found:
+            if survivor is not None:
+                self.merged_slugs.add(slug)
+                self.by_slug.setdefault(slug, survivor)
+                if key and survivor not in self.by_source[key]:
+                    self.by_source[key].append(survivor)
+        slugged = set(self.by_slug.values())
+        self.has_aiaaic = set(
+            ExternalId.objects.filter(scheme="aiaaic", incident_id__in=slugged).values_list(
+                "incident_id", flat=True
+            )
+        )
+
+    def find(self, row, report, taken):
+        """The incident the row updates, None for a new one (reporting a reused id), or SKIP
+        for a row whose incident another row of the file updated already."""
+        source = normalize_url(row.values.get("source_url", ""))
+        headline = row.headline
+        named = self.by_id.get(row.external_id, [])
+        candidates = [pk for pk in named if pk not in taken]
+        if named and not candidates:
+            pk = named[0]
+            report.add(
+                "merged-id",
+                f"{row.external_id} belongs to incident {pk} ({self.headline.get(pk, '')!r}) with another "
+                f"id of this file (the two were merged), and row {taken[pk]} updated it already: this "
+                "row is left as it is.",
+                row=row.line,
+            )
+            return SKIP
+        for pk in candidates:
+            if similar_headlines(self.headline[pk], headline) or (source and self.source[pk] == source):
+                return pk
+        for pk in self.by_source.get(source, []) if source else []:
+            if pk not in taken:
+                return pk
+        if candidates:
+            others = "; ".join(f"incident {pk}: {self.headline[pk]!r}" for pk in candidates)
+            report.add(
+                "id-reused",
+                f"{row.external_id} names {others} on the site, and {headline!r} here: a "
+                "different story, imported as a new incident; both keep the id.",
+                row=row.line,
+            )
+            return None
+        slug = row.values.get("permalink") or make_slug(slug_hint(row), "incident", 255)
+        pk = self.by_slug.get(slug)
+        if (
+            pk is not None
+            and pk not in taken
+            and (pk not in self.has_aiaaic or slug in self.merged_slugs)
+            and (row.values.get("permalink") is None or similar_headlines(self.headline[pk], headline))
+        ):
+            return pk  # a page (or a snapshot row) imported before, under the same slug
+        return None
+
+
+def slug_hint(row):
+    if row.values.get("permalink"):
+        return row.values["permalink"]
+    url = row.values.get("source_url", "")
+    if url.startswith(AIAAIC_PAGE):
+        return url.rstrip("/").rsplit("/", 1)[-1]
+    return row.headline
+
+
+# Spellings and merge candidates --------------------------------------------------------------
+
+
+def count_spellings(row, counts, first_row):
+    """Count the row's spellings of each folded name: counts[(scope, key)][spelling], and the
+    first row of each spelling."""
+    count_names(row.values.items(), row.line, counts, first_row)
+
+
+def count_names(values, line, counts, first_row):
+    for target, value in values:
+        kind, _, name = target.partition(":")
+        if kind not in ("terms", "entities"):
+            continue
+        scope = name if kind == "terms" else ("system" if name == "system" else "organisation")
+        for item in value:
+            if documents.is_placeholder(item):
+                continue
+            key = (scope, fold(item))
+            counts[key][item] += 1
+            first_row.setdefault((key, item), line)
+
+
+def report_folds(counts, first_row, report):
+    for (scope, _key), counter in counts.items():
+        if len(counter) > 1:
+            ranked = counter.most_common()
+            name = ranked[0][0]
+            variants = ", ".join(
+                f"{spelling!r} ({uses}×, first on row {first_row[((scope, _key), spelling)]})"
+                for spelling, uses in ranked[1:]
+            )
+            report.add("folded", f"{variants} folded into {name!r} ({ranked[0][1]}×).", column=scope)
+
+
+STOP_WORDS = {"of", "the", "and", "for", "de", "&"}
+
+
+def _initials(name):
+    words = [word for word in re.findall(r"[A-Za-z0-9]+", name) if word.casefold() not in STOP_WORDS]
+    if len(words) < 2 or any(len(word) < 3 for word in words):
+        return ""
+    return "".join(word[0] for word in words).casefold()
+
+
+def _deletions(key):
+    return {key[:i] + key[i + 1 :] for i in range(len(key))}
+
+
+def merge_candidates(names):
+    """Pairs of names in one vocabulary (or of organisations) that probably mean the same:
+    an acronym and its words ("UK", "United Kingdom"), a short name and its extension
+    ("US", "USA"), one or two letters apart ("Accuracy/reliability", "Accuracy/reliablity"),
+    and a combined name and its parts ("Meta/Facebook", "Meta")."""
+    by_key = {}
+    for name in names:
+        by_key.setdefault(fold(name), name)
+    pairs = set()
+    keys = list(by_key)
+    short = {key: by_key[key] for key in keys if 2 <= len(key) <= 5}
+    for key in keys:
+        initials = _initials(by_key[key])
+        if initials and initials in short and initials != key:
+            pairs.add(tuple(sorted((short[initials], by_key[key]))))
+    extended = defaultdict(list)  # a key without its last one or two characters -> the keys
+    for other in keys:
+        for extra in (1, 2):
+            if len(other) - extra >= 2:
+                extended[other[:-extra]].append(other)
+    for key, name in short.items():
+        for other in extended.get(key, ()):
+            pairs.add(tuple(sorted((name, by_key[other]))))
+    variants = defaultdict(set)
+    for key in keys:
+        if len(key) >= 7:
+            variants[key].add(key)
+            for deleted in _deletions(key):
+                variants[deleted].add(key)
+    for group in variants.values():
+        if 1 < len(group) <= 5:
+            group = sorted(group)
+            for i, a in enumerate(group):
+                for b in group[i + 1 :]:
+                    if re.findall(r"\d+", a) == re.findall(r"\d+", b):  # "USD 23m" is not "USD 30m"
+                        pairs.add(tuple(sorted((by_key[a], by_key[b]))))
+    for key, name in by_key.items():
+        if "/" in name:
+            for part in name.split("/"):
+                part_key = fold(part)
+                if part_key in by_key and part_key != key:
+                    pairs.add(tuple(sorted((name, by_key[part_key]))))
+    return sorted(pairs)
+
+
+def report_merge_candidates(taxonomy, scopes, report):
+    for scope in sorted(scopes):
+        if scope in taxonomy.vocabularies:
+            names = Term.objects.filter(vocabulary__slug=scope, merged_into__isnull=True).values_list(
+                "name", flat=True
+            )
+        elif scope == "organisation":
+            names = Entity.objects.filter(
+                kind=Entity.Kind.ORGANISATION, merged_into__isnull=True
+            ).values_list("name", flat=True)
+        else:
+            continue
+        for a, b in merge_candidates(list(names)):
+            report.add("merge-candidate", f"{a!r} and {b!r} may be one name.", column=scope)

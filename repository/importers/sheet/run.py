@@ -1,0 +1,261 @@
+"""The sheet import: two passes over the file, publishing a chunk of rows at a time."""
+
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from django.db import reset_queries, transaction
+
+from ... import documents
+from ...bulk import PlannerStatistics, insert_rows
+from ...documents import DocumentError
+from ...models import Incident, SourceRecord, Vocabulary
+from ...services import PublishItem, StaleRevision, Taxonomy, incidents_publish
+from ...signals import incidents_imported
+from ..reports import ImportReport
+from .columns import (
+    RowScanner,
+    apply_row,
+    check_row,
+    merge_copies,
+    parse_row,
+    report_unknown_columns,
+    row_view,
+)
+from .identify import SKIP, Identities, count_names, report_folds, report_merge_candidates, slug_hint
+from .layout import HEADER_SEARCH_ROWS, SheetError, SheetSource, detect_layout
+
+# The import ---------------------------------------------------------------------------------
+
+
+@dataclass
+class ImportResult:
+    layout: str
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    terms_created: int = 0
+    entities_created: int = 0
+    aliases_kept: int = 0
+    report: ImportReport = field(default_factory=ImportReport)
+    incident_ids: list = field(default_factory=list)  # created or changed
+    seconds: float = 0.0
+
+    @property
+    def warnings(self):
+        return [str(finding) for finding in self.report.warnings]
+
+
+CHUNK = 200
+SOURCE = "aiaaic"  # the SourceRecord of what the sheet said
+
+
+def sheet_import(*, data=None, path=None, progress=None, strict=False, blank_clears=False):
+    """Import an AIAAIC sheet export (`data` as bytes or text, or a file at `path`) in one
+    transaction. Returns ImportResult.
+
+    The file is read as a stream, twice: once for what the whole file says (spellings, ids
+    repeated), once to publish its rows a chunk at a time, so memory does not grow with it.
+    Raises SheetError when the file cannot be read at all (nothing is written), and with
+    `strict` when any warning was found (nothing is written either).
+    """
+    started = time.monotonic()
+    report = ImportReport()
+    source = SheetSource(data=data, path=path, report=report)
+    head = []
+    for line, cells in source.rows():
+        head.append(cells)
+        if line > HEADER_SEARCH_ROWS:
+            break
+    vocabularies = {v.slug: v for v in Vocabulary.objects.all()}
+    layout = detect_layout(head, report, vocabularies.values())
+    missing = sorted(
+        {
+            c.target.partition(":")[2]
+            for c in layout.columns
+            if c.target.startswith("terms:") and c.target.partition(":")[2] not in vocabularies
+        }
+    )
+    if missing:
+        raise SheetError(
+            f"The site has no vocabulary {', '.join(missing)}; the sheet's columns need them "
+            "(they come with the migrations: run `python manage.py migrate`)."
+        )
+
+    # First pass: spellings, ids met more than once (their later rows kept: the copies).
+    lines, seen, copies = 0, set(), defaultdict(list)
+    counts, first_row = defaultdict(Counter), {}
+    scanner = RowScanner(layout)
+    for line, cells in source.rows():
+        if line <= layout.data_start or not any(cell.strip() for cell in cells):
+            continue
+        lines += 1
+        scanned = scanner.scan(cells)
+        if scanned is None:
+            continue
+        external_id, names = scanned
+        if external_id and external_id in seen:
+            copies[external_id].append(parse_row(cells, line, layout, ImportReport(), Counter()))
+            continue
+        seen.add(external_id)
+        count_names(names, line, counts, first_row)
+    del seen
+    copy_lines = {row.line for rows in copies.values() for row in rows}
+    report_folds(counts, first_row, report)
+    result = ImportResult(layout=layout.name, rows=lines, report=report)
+    taxonomy = Taxonomy()
+    taxonomy.preferred = {key: counter.most_common(1)[0] for key, counter in counts.items()}
+    summary = f"Imported from the AIAAIC sheet ({layout.name} layout)"
+    with transaction.atomic():
+        taxonomy.preload()
+        for scope, old, new in taxonomy.rename_to_preferred():
+            report.add("renamed", f"{old!r} is now {new!r}, its most common spelling.", column=scope)
+        taxonomy.ensure(
+            terms=[
+                (scope, name)
+                for (scope, _key), names in counts.items()
+                if scope in vocabularies
+                for name in names
+            ],
+            entities=[
+                (name, "system" if scope == "system" else "deployer")
+                for (scope, _key), names in counts.items()
+                if scope in ("system", "organisation")
+                for name in names
+            ],
+        )
+        # Second pass: publish, a chunk at a time.
+        taken, chunk, unknown_counts = {}, [], Counter()
+        statistics = PlannerStatistics()
+        for line, cells in source.rows():
+            if line <= layout.data_start or line in copy_lines:
+                continue
+            row = parse_row(cells, line, layout, report, unknown_counts)
+            if row is None:
+                continue
+            if row.external_id in copies:
+                merge_copies(row, copies.pop(row.external_id), report)
+            if not check_row(row, set(vocabularies), report):
+                continue
+            chunk.append(row)
+            if len(chunk) == CHUNK:
+                before = result.created + result.updated
+                _publish_chunk(chunk, taken, taxonomy, summary, blank_clears, result)
+                statistics.wrote(result.created + result.updated - before)
+                chunk = []
+                if progress:
+                    progress(result.created + result.updated + result.unchanged, lines)
+        if chunk:
+            _publish_chunk(chunk, taken, taxonomy, summary, blank_clears, result)
+        if progress:
+            progress(result.created + result.updated + result.unchanged, lines)
+        report_unknown_columns(layout, unknown_counts, report)
+        result.skipped = lines - result.created - result.updated - result.unchanged - len(copy_lines)
+        result.aliases_kept = taxonomy.keep_spellings()
+        report_merge_candidates(taxonomy, {scope for scope, _key in counts}, report)
+        if strict and report.warnings:
+            raise SheetError(
+                f"--strict: {len(report.warnings):,} warning(s); nothing was imported.\n  "
+                + "\n  ".join(str(finding) for finding in report.warnings[:20])
+            )
+        changed = list(result.incident_ids)
+        transaction.on_commit(
+            lambda: incidents_imported.send(sender=Incident, incident_ids=changed, source=SOURCE)
+        )
+    result.terms_created = taxonomy.created_terms
+    result.entities_created = taxonomy.created_entities
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _publish_chunk(chunk, taken, taxonomy, summary, blank_clears, result):
+    """Publish a chunk of rows. `taken` maps each incident updated so far to its row."""
+    reset_queries()  # with DEBUG on, Django keeps every query's text: not an import's thousands
+    report = result.report
+    identities = Identities(chunk)
+    targets = []
+    for row in chunk:
+        pk = identities.find(row, report, taken)
+        if pk is not None and pk is not SKIP:
+            taken[pk] = row.line
+        targets.append(pk)
+    kept = [(row, pk) for row, pk in zip(chunk, targets, strict=True) if pk is not SKIP]
+    if not kept:
+        return
+    chunk, targets = [row for row, _pk in kept], [pk for _row, pk in kept]
+    found = [pk for pk in targets if pk is not None]
+    loaded = Incident.objects.select_related("current_revision").defer("search_vector").in_bulk(found)
+    records = {
+        record.incident_id: record
+        for record in SourceRecord.objects.filter(source=SOURCE, incident_id__in=found)
+    }
+    items = []
+    for row, pk in zip(chunk, targets, strict=True):
+        incident = loaded.get(pk) if pk is not None else None
+        record = records.get(pk)
+        if incident is None or incident.current_revision is None:
+            # A new incident's document is the row's alone: check_row validated it already.
+            document, normalized = row.checked, not blank_clears and record is None
+            if not normalized:
+                document = apply_row(
+                    documents.empty_document(),
+                    row,
+                    blank_clears=blank_clears,
+                    report=report,
+                    said=record.document if record is not None else None,
+                )
+        else:
+            base = incident.current_revision.document
+            document = apply_row(
+                base,
+                row,
+                blank_clears=blank_clears,
+                report=report,
+                said=record.document if record is not None else None,
+            )
+            # A row that changes nothing leaves the published document, which publishing
+            # normalized when it wrote it (an import run again: every row).
+            normalized = document == base and base.get("schema") == documents.SCHEMA_VERSION
+        items.append(
+            PublishItem(
+                document=document,
+                normalized=normalized,
+                incident=incident,
+                summary=summary,
+                slug=slug_hint(row),
+                expected_revision=incident.current_revision_id if incident else None,
+            )
+        )
+    lines = f"rows {chunk[0].line}-{chunk[-1].line}"
+    try:
+        outcomes = incidents_publish(items=items, taxonomy=taxonomy)
+    except StaleRevision:
+        raise SheetError(
+            f"{lines}: an incident was changed on the site while the import ran; nothing "
+            "was imported. Run the import again."
+        ) from None
+    except DocumentError as exc:
+        problems = "; ".join(f"{path}: {' '.join(msgs)}" for path, msgs in exc.message_dict.items())
+        raise SheetError(f"{lines}: {problems}") from None
+    new_records, changed_records = [], []
+    for row, outcome in zip(chunk, outcomes, strict=True):
+        view, record = row_view(row), records.get(outcome.incident.pk)
+        if record is None:
+            new_records.append({"incident_id": outcome.incident.pk, "source": SOURCE, "document": view})
+        elif record.document != view:
+            record.document = view
+            changed_records.append(record)
+    insert_rows(SourceRecord, new_records)
+    SourceRecord.objects.bulk_update(changed_records, ["document"], batch_size=CHUNK)
+    for row, outcome in zip(chunk, outcomes, strict=True):
+        taken[outcome.incident.pk] = row.line
+        if outcome.created:
+            result.created += 1
+        elif outcome.changed:
+            result.updated += 1
+        else:
+            result.unchanged += 1
+        if outcome.changed:
+            result.incident_ids.append(outcome.incident.pk)
