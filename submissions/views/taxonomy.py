@@ -34,7 +34,7 @@ from repository.services import (
 )
 from repository.sheet import merge_candidates
 
-from .views import editor_required
+from .common import editor_required
 
 PAGE_SIZE = 50
 ORGANISATIONS = "organisation"
