@@ -8,7 +8,7 @@ from django.urls import include, path
 from api.sitemaps import SITEMAPS, robots_txt
 from api.sitemaps import section as sitemap_section
 from repository.caching import public_page
-from submissions import views as submissions_views
+from submissions.views import accounts as submissions_accounts
 
 # Error pages that need neither the database nor the request body (config/views.py).
 handler400 = "config.views.bad_request"
@@ -18,9 +18,9 @@ urlpatterns = [
     # Browsers ask for /favicon.ico whatever the page says; resolved per request, after collectstatic.
     path("favicon.ico", lambda request: redirect(static("favicon.svg"), permanent=True)),
     path("admin/", admin.site.urls),
-    path("accounts/login/", submissions_views.login, name="login"),
+    path("accounts/login/", submissions_accounts.login, name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("accounts/password-reset/", submissions_views.password_reset, name="password_reset"),
+    path("accounts/password-reset/", submissions_accounts.password_reset, name="password_reset"),
     path(
         "accounts/password-reset/sent/",
         auth_views.PasswordResetDoneView.as_view(),
@@ -28,7 +28,7 @@ urlpatterns = [
     ),
     path(
         "accounts/reset/<uidb64>/<token>/",
-        submissions_views.password_reset_confirm,
+        submissions_accounts.password_reset_confirm,
         name="password_reset_confirm",
     ),
     path(

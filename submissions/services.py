@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from repository import documents
-from repository.models import Incident
+from repository.models import Incident, SourceMetadata
 from repository.services import (
     MergeRefused,
     StaleRevision,
@@ -26,7 +26,14 @@ from repository.services import (
 )
 
 from . import notifications
-from .models import ModerationEvent, Submission, SubmissionVersion, claim_cutoff, claim_free_for
+from .models import (
+    EditorProfile,
+    ModerationEvent,
+    Submission,
+    SubmissionVersion,
+    claim_cutoff,
+    claim_free_for,
+)
 
 
 class TransitionError(Exception):
@@ -287,6 +294,35 @@ def submission_approve(*, submission, editor, document=None, expected_revision=N
         )
 
 
+RESOLVE_CHOICES = ("base", "current", "proposed", "combined")
+
+
+def submission_resolve(*, submission, editor, choices, expected_revision, note=""):
+    """Approve an improvement whose incident moved on since its base, as the editor chose.
+
+    `choices` maps a field's path to one of RESOLVE_CHOICES (anything else is ignored);
+    `expected_revision` is the incident revision the editor chose against: if the incident
+    changed again meanwhile, nothing is published and the editor reviews it again.
+    """
+    if submission.kind != Submission.Kind.IMPROVEMENT:
+        raise TransitionError("Only an improvement can have a conflict to resolve.")
+    incident = Incident.objects.select_related("current_revision").get(pk=submission.incident_id)
+    if incident.merged_into_id:  # reviewed against the survivor
+        incident = Incident.objects.select_related("current_revision").get(pk=incident.merged_into_id)
+    if expected_revision != incident.current_revision_id:
+        raise ConflictError("The incident changed while you were choosing. Review it again.")
+    current = incident.current_revision.document if incident.current_revision else documents.empty_document()
+    rows = documents.three_way(submission.base_revision.document, current, submission.proposed)
+    chosen = {row.path: choices[row.path] for row in rows if choices.get(row.path) in RESOLVE_CHOICES}
+    return submission_approve(
+        submission=submission,
+        editor=editor,
+        document=documents.resolve(current, rows, chosen),
+        expected_revision=expected_revision,
+        note=note,
+    )
+
+
 def submission_merge_incidents(*, submission, editor, survivor, expected_revisions=None, note=""):
     """Approve a merge proposal: `survivor`, one of its two incidents, absorbs the other.
 
@@ -425,6 +461,43 @@ def submissions_reject(*, submissions, editor, reason, note=""):
 def submissions_release(*, submissions, editor):
     """Release many of one's claims, each exactly as `submission_release` would."""
     return _each(submissions, lambda submission: submission_release(submission=submission, editor=editor))
+
+
+def source_metadata_fetched(urls):
+    """What was fetched for each of these addresses, by address (those never fetched absent)."""
+    if not urls:
+        return {}
+    return {row.url: row for row in SourceMetadata.objects.filter(url__in=urls)}
+
+
+def reference_filled(reference, meta):
+    """The reference with its blank title, publisher and date taken from what was fetched."""
+    if meta is None or meta.status != SourceMetadata.Status.FETCHED:
+        return reference
+    return {
+        **reference,
+        "title": reference["title"] or meta.title,
+        "publisher": reference["publisher"] or meta.publisher,
+        "published": reference["published"] or meta.published,
+    }
+
+
+def submission_fill_metadata(*, submission, editor):
+    """Fill the proposed references' blank titles, publishers and dates with what was fetched,
+    as an edit of the proposal by `editor`."""
+    proposed = submission.proposed
+    urls = [ref["url"] for refs in proposed["references"].values() for ref in refs]
+    fetched = source_metadata_fetched(urls)
+    references = {
+        category: [reference_filled(ref, fetched.get(ref["url"])) for ref in refs]
+        for category, refs in proposed["references"].items()
+    }
+    return submission_edit(
+        submission=submission,
+        editor=editor,
+        proposed={**proposed, "references": references},
+        note="Filled in the fetched titles, publishers and dates",
+    )
 
 
 def submission_ask_changes(*, submission, editor, note):
@@ -583,3 +656,9 @@ def editor_create(*, username, email, password=None):
         user.save()
         user.groups.add(editors_group_ensure())
     return user, created
+
+
+def editor_settings_save(*, editor, notify):
+    """How `editor` wants to hear of new submissions; the profile is created on first save."""
+    profile, _ = EditorProfile.objects.update_or_create(user=editor, defaults={"notify": notify})
+    return profile

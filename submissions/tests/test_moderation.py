@@ -256,6 +256,33 @@ class StaleBaseTests(SubmissionsTestCase):
         self.assertContains(response, "changed while you were choosing")
         self.assertEqual(Incident.objects.get().summary, "An editor's summary")
 
+    def test_the_resolve_service_applies_the_choices_it_recognises(self):
+        services.submission_resolve(
+            submission=self.submission,
+            editor=self.editor,
+            choices={"summary": "proposed", "headline": "current", "occurred": "sideways"},
+            expected_revision=self.incident.current_revision_id,
+            note="Chosen",
+        )
+        incident = Incident.objects.get()
+        self.assertEqual(
+            (incident.headline, incident.summary, incident.occurred),
+            ("Camera system flags an ethnic minority to police", "Proposed summary", "2021-03"),
+        )
+        self.submission.refresh_from_db()
+        self.assertEqual(self.submission.state, Submission.State.APPROVED)
+
+    def test_the_resolve_service_refuses_a_revision_it_was_not_given(self):
+        with self.assertRaises(services.ConflictError):
+            services.submission_resolve(
+                submission=self.submission,
+                editor=self.editor,
+                choices={"summary": "proposed"},
+                expected_revision=self.submission.base_revision_id,
+                note="",
+            )
+        self.assertEqual(Incident.objects.get().summary, "An editor's summary")
+
 
 class ModerationPageTests(SubmissionsTestCase):
     def setUp(self):

@@ -248,6 +248,11 @@ class EditorPagesTests(SubmissionsTestCase):
         self.client.post("/moderation/settings/", {"notify": "digest"})
         self.assertEqual(EditorProfile.objects.get(user=self.editor).notify, "digest")
 
+    def test_looking_at_the_settings_writes_nothing(self):
+        response = self.client.get("/moderation/settings/")
+        self.assertContains(response, "An email for every submission")
+        self.assertFalse(EditorProfile.objects.filter(user=self.editor).exists())
+
     def test_broken_links_are_listed_for_editors_and_marked_on_the_incident_page(self):
         Reference.objects.update(
             checked_at=timezone.now(), status_code=404, final_url="https://news.example.org/a"

@@ -34,7 +34,7 @@ from repository.services import (
     term_rename,
 )
 
-from .views import editor_required
+from .common import editor_required
 
 PAGE_SIZE = 50
 ORGANISATIONS = "organisation"

@@ -1,0 +1,184 @@
+"""The public's pages: "Can you improve this page?", "Report an incident" and the
+contributor's private status page."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+
+from repository import documents
+from repository.models import Incident, Vocabulary
+
+from .. import services
+from ..duplicates import find_duplicates
+from ..forms import AddSourceForm, DuplicateChoiceForm, ImproveForm, NewIncidentForm, ReviseForm
+from ..models import Submission
+from ..ratelimit import rate_limited
+from .common import bot_refused, current_document, document_form, private_no_store
+
+
+@require_http_methods(["GET", "POST"])
+@rate_limited("submit")
+def improve(request, slug):
+    incident = get_object_or_404(Incident.objects.select_related("current_revision"), slug=slug)
+    if incident.merged_into_id:
+        survivor = Incident.objects.values_list("slug", flat=True).get(pk=incident.merged_into_id)
+        return redirect("submissions:improve", slug=survivor)
+    document = current_document(incident)
+    sending_source = request.method == "POST" and request.POST.get("form") == "source"
+    source_form = AddSourceForm(request.POST if sending_source else None, document=document)
+    if sending_source:
+        if source_form.is_bot():
+            return bot_refused(request)
+        if source_form.is_valid():
+            submission = services.submission_create(
+                kind=Submission.Kind.IMPROVEMENT,
+                incident=incident,
+                proposed=source_form.to_document(),
+                insight=source_form.cleaned_data["note"],
+            )
+            return redirect(submission.get_status_url() + "?sent=1")
+    vocabularies = list(Vocabulary.objects.all())
+    if sending_source:
+        form = ImproveForm(vocabularies=vocabularies, document=document)
+    else:
+        form = document_form(request, ImproveForm, vocabularies=vocabularies, document=document)
+    if request.method == "POST" and not sending_source and not form.rows_added:
+        if form.is_bot():
+            return bot_refused(request)
+        if form.is_valid():
+            data = form.cleaned_data
+            submission = services.submission_create(
+                kind=Submission.Kind.IMPROVEMENT,
+                incident=incident,
+                proposed=form.proposed,
+                insight=data["insight"],
+                name=data["name"],
+                email=data["email"],
+                credit=data["credit"],
+            )
+            return redirect(submission.get_status_url() + "?sent=1")
+    return render(
+        request,
+        "submissions/improve.html",
+        {"incident": incident, "form": form, "source_form": source_form},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@rate_limited("submit")
+def report(request):
+    vocabularies = list(Vocabulary.objects.filter(slug__in=NewIncidentForm.REPORT_VOCABULARIES))
+    form = NewIncidentForm(request.POST or None, vocabularies=vocabularies)
+    if request.method != "POST":
+        return render(request, "submissions/report.html", {"form": form})
+    if form.is_bot():
+        return bot_refused(request)
+    if not form.is_valid() or request.POST.get("step") == "edit":
+        # Invalid, or the contributor went back from the duplicate step: the report as typed.
+        return render(request, "submissions/report.html", {"form": form})
+    document = form.to_document()
+    candidates = find_duplicates(document)
+    if candidates and request.POST.get("step") != "send":
+        # Show what it may duplicate before it is sent.
+        choice = DuplicateChoiceForm(candidates=[c.incident for c in candidates])
+        return render(
+            request,
+            "submissions/report_duplicates.html",
+            {"form": form, "candidates": candidates, "choice": choice},
+        )
+    choice = DuplicateChoiceForm(request.POST, candidates=[c.incident for c in candidates])
+    if candidates and not choice.is_valid():
+        return render(
+            request,
+            "submissions/report_duplicates.html",
+            {"form": form, "candidates": candidates, "choice": choice},
+        )
+    data = form.cleaned_data
+    duplicate_of = choice.cleaned_data.get("duplicate_of") if candidates else None
+    contributor = {"name": data["name"], "email": data["email"], "credit": data["credit"]}
+    if duplicate_of is not None:
+        submission = services.submission_create(
+            kind=Submission.Kind.IMPROVEMENT,
+            incident=duplicate_of,
+            proposed=documents.merge(current_document(duplicate_of), document),
+            insight=data["narrative"],
+            **contributor,
+        )
+    else:
+        submission = services.submission_create(
+            kind=Submission.Kind.NEW_INCIDENT, proposed=document, **contributor
+        )
+    return redirect(submission.get_status_url() + "?sent=1")
+
+
+@require_http_methods(["GET", "POST"])
+@private_no_store
+def status(request, token):
+    submission = get_object_or_404(
+        Submission.objects.select_related("incident", "revision", "base_revision", "duplicate_of"),
+        token=token,
+    )
+    revise = None
+    if submission.state == Submission.State.NEEDS_CHANGES:
+        revise = ReviseForm(
+            request.POST if request.POST.get("action") == "resubmit" else None,
+            vocabularies=list(Vocabulary.objects.all()),
+            document=submission.proposed,
+        )
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "resubmit" and revise is not None:
+            if revise.is_bot():
+                return bot_refused(request)
+            if revise.is_valid():
+                return _resubmit(request, submission, revise)
+        elif action == "withdraw":
+            try:
+                services.submission_withdraw(submission=submission)
+                messages.success(request, "Your proposal is withdrawn; editors will not review it.")
+            except services.TransitionError as exc:
+                messages.error(request, str(exc))
+            return redirect(submission.get_status_url())
+        elif action == "resubmit":
+            messages.error(request, "It can no longer be revised.")
+            return redirect(submission.get_status_url())
+        else:
+            return HttpResponseBadRequest("Unknown action.")
+    return render(
+        request,
+        "submissions/status.html",
+        {
+            "submission": submission,
+            "sent": request.GET.get("sent") == "1",
+            "status_url": request.build_absolute_uri(submission.get_status_url()),
+            "changes": _proposed_changes(submission),
+            "form": revise,
+            "changes_expire_at": submission.changes_asked_at
+            and submission.changes_asked_at + timedelta(days=settings.NEEDS_CHANGES_EXPIRE_DAYS),
+        },
+    )
+
+
+def _proposed_changes(submission):
+    """What the contributor proposed, as the review page shows it: the diff against its base."""
+    if submission.is_merge:
+        return []
+    labels = dict(Vocabulary.objects.values_list("slug", "label"))
+    base = submission.base_revision.document if submission.base_revision_id else None
+    return documents.diff(base, submission.proposed, labels)
+
+
+def _resubmit(request, submission, form):
+    try:
+        services.submission_resubmit(
+            submission=submission, proposed=form.proposed, insight=form.cleaned_data["insight"]
+        )
+    except services.TransitionError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Thank you: your revision is with the editors again.")
+    return redirect(submission.get_status_url())
