@@ -419,6 +419,10 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Exactly one beat sends the periodic tasks, wherever beats run: it holds a lock in the broker's
+# Redis, renewed every tick, for BEAT_LOCK_TTL seconds; another beat stands by (config/beat.py).
+CELERY_BEAT_SCHEDULER = "config.beat:SingleBeatScheduler"
+BEAT_LOCK_TTL = env_int("BEAT_LOCK_TTL", 60, minimum=3)
 
 # Publishing a task waits at most about a second for the broker; a broker that is down
 # must not hold up a web request (what must not be lost is in the database first).
