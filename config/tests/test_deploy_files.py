@@ -119,6 +119,16 @@ class ComposeTests(SimpleTestCase):
         self.assertEqual(beat.get("deploy", {}).get("replicas", 1), 1)
         self.assertNotIn("scale", beat)
         self.assertEqual(command_of(self.services["migrate"]), ["migrate"])
+        built = {name for name, service in self.services.items() if "build" in service}
+        self.assertEqual(built, {"migrate"}, "one image, built once, run by every process of the site")
+        self.assertEqual(
+            {
+                s["image"]
+                for s in self.services.values()
+                if command_of(s)[:1] in (["web"], ["worker"], ["beat"])
+            },
+            {self.services["migrate"]["image"]},
+        )
         self.assertEqual(self.services["migrate"]["restart"], "no")
         for name in ("web1", "web2", "worker", "beat"):
             self.assertEqual(

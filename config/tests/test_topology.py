@@ -353,6 +353,11 @@ def test_every_process_started_through_the_entrypoint(site, capsys):
             print(f"topology: {what}: {seconds:.2f}s")
     for web in (site.web1, site.web2):
         assert request(web.port, "GET", "/readyz").status == 200
+        # The container's health check: the entrypoint's probe of the local web process.
+        probe = subprocess.run(  # noqa: S603 - our own entrypoint
+            [str(ENTRYPOINT), "probe", "/readyz"], env=web.env, capture_output=True, text=True, timeout=30
+        )
+        assert probe.returncode == 0, probe.stderr
     ready = request(site.nginx.port, "GET", "/readyz")
     assert ready.status == 200
     assert json.loads(ready.body) == {
