@@ -2,7 +2,8 @@
 
 Every setting that differs between a laptop and production is read from an environment
 variable with a working local default. A value that cannot be read is a loud
-ImproperlyConfigured at start-up, never a silent fallback.
+ImproperlyConfigured at start-up, never a silent fallback. The secrets (SECRET_KEY, the URLs
+that carry passwords, EMAIL_HOST_PASSWORD) may come from a file instead: NAME_FILE=/path.
 """
 
 import ipaddress
@@ -18,6 +19,20 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 def env_str(name, default=""):
     return os.environ.get(name, default).strip()
+
+
+def env_secret(name, default=""):
+    """A secret from NAME, or from the file NAME_FILE names (a container's or systemd's secret
+    file, so the value is in no environment listing and no image). Setting both is an error."""
+    path = os.environ.get(f"{name}_FILE", "").strip()
+    if not path:
+        return env_str(name, default)
+    if os.environ.get(name, "").strip():
+        raise ImproperlyConfigured(f"Set {name} or {name}_FILE, not both.")
+    try:
+        return Path(path).read_text().strip()
+    except OSError as exc:
+        raise ImproperlyConfigured(f"{name}_FILE could not be read: {exc}") from None
 
 
 def env_bool(name, default):
@@ -69,7 +84,7 @@ def env_list(name, default):
 # (and the tests, through pytest-env in pyproject.toml) turn it on for themselves.
 DEBUG = env_bool("DEBUG", False)
 
-SECRET_KEY = env_str("SECRET_KEY")
+SECRET_KEY = env_secret("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
@@ -153,7 +168,7 @@ TEMPLATES = [
 ]
 
 # Database: SQLite for the quick start, PostgreSQL (psycopg 3, pooled) in production.
-DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+DATABASE_URL = env_secret("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
 try:
     _database = dj_database_url.parse(DATABASE_URL)
 except ValueError as exc:
@@ -244,7 +259,7 @@ SUBMISSION_RATE_PERIOD = env_int("SUBMISSION_RATE_PERIOD", 3600, minimum=1)
 # every web and worker process), else this process's memory. Every Redis call gives up
 # after CACHE_SOCKET_TIMEOUT seconds; the rate limit then counts in the "local" cache of
 # this process for CACHE_BACKOFF_SECONDS (submissions/ratelimit.py).
-CACHE_URL = env_str("CACHE_URL") or env_str("REDIS_URL")
+CACHE_URL = env_secret("CACHE_URL") or env_secret("REDIS_URL")
 CACHE_SOCKET_TIMEOUT = env_float("CACHE_SOCKET_TIMEOUT", 0.25, minimum=0.01, maximum=0.5)
 CACHE_BACKOFF_SECONDS = env_int("CACHE_BACKOFF_SECONDS", 10, minimum=1)
 CACHES = {
@@ -297,7 +312,7 @@ EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(BASE_DIR / "sent-emails"))
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
-EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "AI Incident Repository <noreply@localhost>")
@@ -396,7 +411,7 @@ LOGGING = {
 }
 
 # Background work (Celery). With no broker configured, tasks run eagerly in-process.
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or env_str("REDIS_URL")
+CELERY_BROKER_URL = env_secret("CELERY_BROKER_URL") or env_secret("REDIS_URL")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = None
@@ -404,6 +419,10 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Exactly one beat sends the periodic tasks, wherever beats run: it holds a lock in the broker's
+# Redis, renewed every tick, for BEAT_LOCK_TTL seconds; another beat stands by (config/beat.py).
+CELERY_BEAT_SCHEDULER = "config.beat:SingleBeatScheduler"
+BEAT_LOCK_TTL = env_int("BEAT_LOCK_TTL", 60, minimum=3)
 
 # Publishing a task waits at most about a second for the broker; a broker that is down
 # must not hold up a web request (what must not be lost is in the database first).

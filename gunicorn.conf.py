@@ -1,0 +1,38 @@
+"""Gunicorn's settings: gunicorn reads this file from its working directory by itself.
+
+    gunicorn config.wsgi                      # what `deploy/entrypoint.sh web` runs
+
+The environment may change what differs between machines:
+    GUNICORN_BIND        where to listen (default 127.0.0.1:8000; the container's 0.0.0.0:8000)
+    WEB_CONCURRENCY      worker processes (default: two per core, at least 2)
+    GUNICORN_TIMEOUT     seconds a request may take before its worker is replaced (default 30)
+    FORWARDED_ALLOW_IPS  the proxy's addresses, whose X-Forwarded-Proto gunicorn believes
+                         (gunicorn reads it itself; the client's address is config/clientip.py's)
+"""
+
+import os
+
+bind = [address.strip() for address in os.environ.get("GUNICORN_BIND", "127.0.0.1:8000").split(",")]
+workers = int(os.environ.get("WEB_CONCURRENCY") or max(2, 2 * (os.cpu_count() or 1)))
+# Synchronous workers: a request holds one worker (and at most one pooled database connection).
+worker_class = "sync"
+# A request that hangs (a database that stopped answering) frees its worker after this; keep it
+# short, and shorter than the proxy's read timeout (deploy/nginx/proxy.conf: 60 s).
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+# On SIGTERM (a stop or a rolling restart) the listening socket closes at once and the requests
+# in flight get this long to finish.
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+# Workers are replaced now and then, which bounds any slow growth of their memory.
+max_requests = 2000
+max_requests_jitter = 200
+# Access and error logs go to standard output and error, for the container engine or journald.
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+access_log_format = '%(h)s "%({x-forwarded-for}i)s" %(t)s "%(r)s" %(s)s %(b)s %(M)sms'
+# The workers' heartbeat files in memory rather than on a container's layered file system.
+if os.path.isdir("/dev/shm"):  # noqa: S108 - gunicorn's own advice for containers
+    worker_tmp_dir = "/dev/shm"  # noqa: S108
+# Gunicorn's control socket is in the home directory by default: several web processes of one
+# user would share it. The site is controlled by signals (TERM, HUP) instead.
+control_socket_disable = True
