@@ -118,7 +118,10 @@ def incident_list(request):
             "page": page,
             "facets": facets,
             "chips": chips,
-            "suggestions": search.suggestions(filterset, chips) if not page.paginator.count else [],
+            # A correction is the way out of a misspelt search; dropping a word, of any other.
+            "suggestions": search.suggestions(filterset, chips)
+            if not page.paginator.count and correction is None
+            else [],
             "correction": correction,
         },
     )

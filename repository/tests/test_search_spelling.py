@@ -131,6 +131,7 @@ class DidYouMeanTests(SpellingTestCase):
         self.assertEqual(response.context["page"].paginator.count, 0)
         self.assertEqual(self.did_you_mean(response), "Did you mean facial recognition? 3 incidents")
         self.assertContains(response, 'href="?q=facial+recognition">facial <strong>recognition</strong></a>')
+        self.assertNotContains(response, "Try without one of them")
         # The link gives what it promised.
         self.assertEqual(len(self.headlines("facial recognition")), 3)
 
@@ -207,15 +208,16 @@ class QueryCountTests(TestCase):
         url = "/incidents/?q=recogntion+story"
         # vocabularies; term spellings; entity spellings; search synonyms; the count with the
         # facets (one statement, no results); whether the words are known; the nearest known word
-        # of the unknown one; the corrected search's spellings (three) and count; one count for
-        # each word to drop (two)
-        with self.assertNumQueries(13):
+        # of the unknown one; the corrected search's spellings (three) and count (no word to
+        # drop is offered besides it)
+        with self.assertNumQueries(11):
             small = self.client.get(url)
         self.populate(4, 40)
-        with self.assertNumQueries(13):
+        with self.assertNumQueries(11):
             large = self.client.get(url)
         self.assertEqual(small.context["correction"].count, 4)
         self.assertEqual(large.context["correction"].count, 44)
+        self.assertEqual(large.context["suggestions"], [])
 
 
 class SynonymEditorPageTests(TestCase):
