@@ -18,7 +18,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from . import freshness
 from .models import Entity, Incident, IncidentEntity, IncidentUnderTerm, Term
 from .periods import MAX_YEAR, MIN_YEAR
-from .search import Search, source_of
+from .search import Search, source_of, words_of
 
 FACET_LIMIT = 8
 FACET_EXPANDED_LIMIT = 100
@@ -114,7 +114,7 @@ class IncidentFilter(django_filters.FilterSet):
         the page shows it and a click on Apply keeps it."""
         form = super().form
         data = form.data
-        if self.is_bound and (data.get("q") or "").strip() and not data.get("sort"):
+        if self.is_bound and words_of(data.get("q") or "") and not data.get("sort"):
             form.data = data.copy()
             form.data["sort"] = "relevance"
         return form

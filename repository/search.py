@@ -2,16 +2,18 @@
 
 The reader's words are matched as words, in any order, stemmed (English), the last one also
 as a prefix ("recogn" finds "recognition") while it may still be being typed. A word, or a
-run of up to three words, that is a spelling of a term or an entity ("Uighur" for "Uyghur",
-"Open AI" for "OpenAI") also finds the other spellings of it. Results are ranked by
-relevance: a match in the headline counts most, then the summary, then the narrative, then
-the names of the incident's terms and entities.
+run of up to three words, that is a spelling of a term or an entity ("Open AI" for "OpenAI")
+or one side of a search synonym ("Uighur" for "Uyghur", `SearchSynonym`) also finds the other
+spellings of it. Results are ranked by relevance: a match in the headline counts most, then
+the summary, then the narrative, then the names of the incident's terms and entities. A word
+that no published incident holds (`SearchWord`) gets "Did you mean …?" (`correction`): the
+nearest known word, with how many incidents the corrected search finds.
 
 PostgreSQL keeps a weighted vector per incident (`Incident.search_vector`, GIN-indexed);
 SQLite keeps an FTS5 table (porter stemmer) whose rowid is the incident's id. Both are
-written by `index_refresh`, which publishing and merging call. A query is built from the
-reader's words only (letters and digits), never from their syntax, so no input can make it
-fail.
+written by `index_refresh`, which publishing and merging call, and which adds the new words
+to the table of known words. A query is built from the reader's words only (letters and
+digits), never from their syntax, so no input can make it fail.
 """
 
 # The SQL below is built from this module's constants and %s placeholders only.
@@ -85,8 +87,8 @@ class Group:
     @property
     def own(self):
         """Whether the words themselves are searched: not when they are only stop words that
-        another spelling stands for ("US" for "USA"), which PostgreSQL cannot find and SQLite
-        would find everywhere."""
+        another spelling stands for ("IT" for "information technology"), which PostgreSQL cannot
+        find and SQLite would find everywhere."""
         return not self.alternatives or any(word.casefold() not in STOP_WORDS for word in self.words)
 
 
@@ -100,7 +102,7 @@ class Search:
         """The reader's search text as groups of words, every one required; None without words.
 
         Looks up the other spellings of terms and entities and the search synonyms among the
-        words, stop words included ("US"): three queries."""
+        words, stop words included ("IT"): three queries."""
         words = words_of(text)[: MAX_WORDS * 2]
         if not words:
             return None

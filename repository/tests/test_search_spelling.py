@@ -54,6 +54,13 @@ class SynonymTests(SpellingTestCase):
             {self.camera.headline, self.states.headline, self.police.headline},
         )
 
+    def test_the_api_and_the_feed_search_the_synonyms_too(self):
+        body = self.client.get("/api/v1/incidents/", {"q": "Uighur"}).json()
+        self.assertEqual([item["document"]["headline"] for item in body["results"]], [self.camera.headline])
+        feed = self.client.get("/feeds/incidents/", {"q": "Uighur"})
+        self.assertContains(feed, "Camera system flags Uyghur minority")
+        self.assertNotContains(feed, "Deep fake video")
+
     def test_country_abbreviations_find_the_names(self):
         self.assertEqual(self.headlines("US agency"), {self.states.headline})
         self.assertEqual(self.headlines("USA"), {self.states.headline})
@@ -179,6 +186,8 @@ class RelevanceSortTests(SpellingTestCase):
 
     def test_a_chosen_sort_and_no_search_are_left_alone(self):
         self.assertEqual(self.selected_sort(self.client.get("/incidents/")), "occurred")
+        # A search text without words searches nothing: the date order, shown as such.
+        self.assertEqual(self.selected_sort(self.client.get("/incidents/", {"q": " !! "})), "occurred")
         response = self.client.get("/incidents/", {"q": "recognition", "sort": "oldest"})
         self.assertEqual(self.selected_sort(response), "oldest")
         self.assertEqual(response.context["page"].object_list[0].headline, self.police.headline)
