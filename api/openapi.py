@@ -15,7 +15,8 @@ def ref(name):
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def page_of(name, description):
+def page_of(name, description, **more):
+    """A page of a list; `more` are further properties of the page (optional ones)."""
     return {
         "type": "object",
         "description": description,
@@ -27,8 +28,23 @@ def page_of(name, description):
                 "description": "The next page's address (the same query with a cursor), or null on the last page.",
             },
             "results": {"type": "array", "items": ref(name)},
+            **more,
         },
     }
+
+
+DID_YOU_MEAN = {
+    "type": ["object", "null"],
+    "description": "With a search (`q`) whose words include some that no published incident holds, "
+    "on the first page: the same search with each of them replaced by the nearest known word, when "
+    "that finds more incidents, and how many; otherwise null. Absent without a search.",
+    "required": ["q", "count", "url"],
+    "properties": {
+        "q": {"type": "string", "description": "The corrected search text."},
+        "count": {"type": "integer", "description": "How many incidents it finds."},
+        "url": {"type": "string", "format": "uri", "description": "This list with it."},
+    },
+}
 
 
 def error_response(description):

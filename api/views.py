@@ -20,7 +20,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from repository import schemas, snapshots
+from repository import schemas, search, snapshots
 from repository.filters import SORTS, IncidentFilter
 from repository.models import Entity, Incident, IncidentEntity, Revision, Term, Vocabulary
 
@@ -158,7 +158,9 @@ class IncidentList(ReadView):
             CURSOR_PARAMETER,
             PAGE_SIZE_PARAMETER,
         ],
-        responses={200: openapi.page_of("IncidentItem", "A page of incidents.")},
+        responses={
+            200: openapi.page_of("IncidentItem", "A page of incidents.", did_you_mean=openapi.DID_YOU_MEAN)
+        },
     )
     def get(self, request):
         vocabularies = list(Vocabulary.objects.all())
@@ -177,7 +179,18 @@ class IncidentList(ReadView):
             size=page_size(request),
             key_of=lambda row: [row[field.name] for field in fields],
         )
-        return Response({"next": page_url(request, cursor), "results": [_item(row) for row in rows]})
+        body = {"next": page_url(request, cursor), "results": [_item(row) for row in rows]}
+        if filterset.text_search:
+            body["did_you_mean"] = None
+            if not request.query_params.get("cursor"):
+                correction = search.correction(filterset, filterset.qs.count)
+                if correction:
+                    body["did_you_mean"] = {
+                        "q": correction.text,
+                        "count": correction.count,
+                        "url": request.build_absolute_uri(f"{request.path}?{correction.query}"),
+                    }
+        return Response(body)
 
 
 def _incident(slug, *fields):

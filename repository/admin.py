@@ -13,6 +13,7 @@ from .models import (
     IncidentTerm,
     Reference,
     Revision,
+    SearchSynonym,
     SourceMetadata,
     SourceRecord,
     Term,
@@ -236,3 +237,17 @@ class CurationEventAdmin(ReadOnlyAdmin):
     list_select_related = ["editor"]
     search_fields = ["description", "note"]
     raw_id_fields = ["editor", "undoes", "revisions"]
+
+
+@admin.register(SearchSynonym)
+class SearchSynonymAdmin(ReadOnlyAdmin):
+    """Kept by editors on /moderation/search/synonyms/ (`services.search_synonym_add`), which
+    renews the cached result pages; listed here."""
+
+    list_display = ["spelling", "other", "created_by", "created_at", "editor_page"]
+    search_fields = ["spelling", "other"]
+    readonly_fields = ["editor_page"]
+
+    @admin.display(description="Edit")
+    def editor_page(self, synonym):
+        return format_html('<a href="{}">Search synonyms</a>', reverse("repository:synonyms"))

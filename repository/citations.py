@@ -3,6 +3,11 @@ and as the machine-readable markup on its page (Highwire `citation_*` meta tags,
 
 A citation always names a version (`/incidents/<slug>/v/<n>/`), the permanent address of the
 text the reader read; later edits never change what it points at.
+
+An incident that carries the id of another database (an AIAAIC id, an AI Incident Database id)
+came from it: every format names that database as an author alongside this site, with its
+licence (or, where the licence is not known, its terms of use), as the AIAAIC Repository's
+CC BY-SA 4.0 licence requires.
 """
 
 import json
@@ -20,6 +25,36 @@ from .snapshots import CONTENT_TYPES
 
 LICENSE_URL = "https://creativecommons.org/licenses/by-sa/4.0/"
 AIAAIC_URL = "https://www.aiaaic.org/aiaaic-repository"
+
+
+@dataclass(frozen=True)
+class Source:
+    """A database an incident came from, credited as an author of its citations."""
+
+    name: str  # as an author: "AIAAIC"
+    title: str  # the database: "AIAAIC Repository"
+    url: str
+    licence: str = ""  # "CC BY-SA 4.0"; empty when not known
+    licence_url: str = ""  # the licence, or else the database's terms of use
+
+    @property
+    def credit(self):
+        """'AIAAIC Repository (https://…), CC BY-SA 4.0 (https://…)'."""
+        terms = f"{self.licence} ({self.licence_url})" if self.licence else f"terms of use {self.licence_url}"
+        return f"{self.title} ({self.url}), {terms}"
+
+
+# By the scheme of an external id. The AI Incident Database states no licence for its data in
+# what the importer reads: it is credited with its terms of use.
+SOURCES = {
+    "aiaaic": Source("AIAAIC", "AIAAIC Repository", AIAAIC_URL, "CC BY-SA 4.0", LICENSE_URL),
+    "aiid": Source(
+        "AI Incident Database",
+        "AI Incident Database",
+        "https://incidentdatabase.ai/",
+        licence_url="https://incidentdatabase.ai/terms-of-use/",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -51,6 +86,7 @@ class Citation:
     site: str
     site_url: str
     external_ids: list = field(default_factory=list)  # [(label, value)]
+    sources: list = field(default_factory=list)  # [Source] the incident came from, credited
 
     # Kept once worked out (a page reads them a dozen times); frozen as the fields are.
     @cached_property
@@ -79,6 +115,23 @@ class Citation:
     def ids_note(self):
         return "; ".join(f"{label} id {value}" for label, value in self.external_ids)
 
+    @property
+    def authors(self):
+        """This site, then each database the incident came from."""
+        return [self.site, *(source.name for source in self.sources)]
+
+    @property
+    def credits_note(self):
+        """'From the AIAAIC Repository (…), CC BY-SA 4.0 (…).', or empty."""
+        if not self.sources:
+            return ""
+        return "From the " + "; the ".join(source.credit for source in self.sources) + "."
+
+    @property
+    def note(self):
+        """The external ids and the credits, for the formats' note field."""
+        return ". ".join(part for part in (self.ids_note, self.credits_note) if part)
+
     def filename(self, extension):
         return f"incident-{self.number}-v{self.version}.{extension}"
 
@@ -99,15 +152,28 @@ def citation_for(*, incident, revision):
             (documents.external_id_label(item["scheme"]), item["value"])
             for item in document.get("external_ids", [])
         ],
+        sources=list(
+            dict.fromkeys(
+                SOURCES[item["scheme"]]
+                for item in document.get("external_ids", [])
+                if item["scheme"] in SOURCES
+            )
+        ),
     )
 
 
+def _and(names):
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " & " + names[-1]
+
+
 def as_text(citation):
-    """An author-date reference (the site as corporate author), for pasting into a text."""
+    """An author-date reference (the site, and the databases the incident came from, as
+    corporate authors), for pasting into a text."""
     day = citation.day
+    credits = f"{citation.credits_note} " if citation.sources else ""
     return (
-        f"{citation.site}. ({day.year}, {day:%B} {day.day}). {citation.title} "
-        f"({citation.label}). {citation.url}"
+        f"{_and(citation.authors)}. ({day.year}, {day:%B} {day.day}). {citation.title} "
+        f"({citation.label}). {credits}{citation.url}"
     )
 
 
@@ -131,10 +197,10 @@ def bibtex_escape(text):
 
 
 def as_bibtex(citation):
-    """A @misc entry; the title and the corporate author in double braces keep their case."""
+    """A @misc entry; the title and the corporate authors in double braces keep their case."""
     day = citation.day
     fields = [
-        ("author", "{" + bibtex_escape(citation.site) + "}"),
+        ("author", " and ".join("{" + bibtex_escape(name) + "}" for name in citation.authors)),
         ("title", "{" + bibtex_escape(citation.title) + "}"),
         ("howpublished", bibtex_escape(f"{citation.site}, {citation.label.lower()}")),
         ("year", str(day.year)),
@@ -142,8 +208,8 @@ def as_bibtex(citation):
         ("date", day.isoformat()),
         ("url", citation.url),
     ]
-    if citation.ids_note:
-        fields.append(("note", bibtex_escape(citation.ids_note)))
+    if citation.note:
+        fields.append(("note", bibtex_escape(citation.note)))
     lines = [f"@misc{{{citation.key},"]
     for name, value in fields:
         if name == "month":
@@ -161,11 +227,11 @@ def _ris_value(text):
 def as_ris(citation):
     """An RIS record (a web page), lines ending CRLF as the format asks."""
     day = citation.day
-    note = citation.label + (f". {citation.ids_note}" if citation.ids_note else "")
+    note = citation.label + (f". {citation.note}" if citation.note else "")
     tags = [
         ("TY", "ELEC"),
         ("TI", citation.title),
-        ("AU", citation.site),
+        *(("AU", name) for name in citation.authors),
         ("PB", citation.site),
         ("PY", str(day.year)),
         ("DA", f"{day:%Y/%m/%d}/"),
@@ -185,7 +251,7 @@ def csl_item(citation):
         "id": citation.key,
         "type": "webpage",
         "title": citation.title,
-        "author": [{"literal": citation.site}],
+        "author": [{"literal": name} for name in citation.authors],
         "container-title": citation.site,
         "publisher": citation.site,
         "number": str(citation.number),
@@ -193,8 +259,8 @@ def csl_item(citation):
         "issued": {"date-parts": [[day.year, day.month, day.day]]},
         "URL": citation.url,
     }
-    if citation.ids_note:
-        item["note"] = citation.ids_note
+    if citation.note:
+        item["note"] = citation.note
     return item
 
 
@@ -237,7 +303,7 @@ def meta_tags(citation, document):
     """(name, content) pairs for `<meta>` tags, escaped by the template that writes them."""
     tags = [
         ("citation_title", citation.title),
-        ("citation_author", citation.site),
+        *(("citation_author", name) for name in citation.authors),
         ("citation_publisher", citation.site),
         ("citation_publication_date", f"{_date(citation.first_published):%Y/%m/%d}"),
         ("citation_online_date", f"{citation.day:%Y/%m/%d}"),
@@ -250,6 +316,7 @@ def meta_tags(citation, document):
     if keywords:
         tags.append(("citation_keywords", "; ".join(keywords)))
     tags += [("DC.identifier", f"{label} id {value}") for label, value in citation.external_ids]
+    tags += [("DC.source", source.credit) for source in citation.sources]
     return tags
 
 
@@ -282,6 +349,9 @@ def json_ld(citation, document):
         if url:
             same_as.append(url)
     publisher = {"@type": "Organization", "name": citation.site, "url": citation.site_url + "/"}
+    authors = [publisher] + [
+        {"@type": "Organization", "name": source.name, "url": source.url} for source in citation.sources
+    ]
     event = {"@type": "Event", "name": citation.title, **_period(document.get("occurred"))}
     if countries:
         event["location"] = [{"@type": "Country", "name": name} for name in countries]
@@ -297,7 +367,7 @@ def json_ld(citation, document):
         "dateModified": citation.date.isoformat(),
         "version": str(citation.version),
         "inLanguage": "en",
-        "author": publisher,
+        "author": authors if citation.sources else publisher,
         "publisher": publisher,
         "isAccessibleForFree": True,
         "license": LICENSE_URL,
@@ -311,8 +381,13 @@ def json_ld(citation, document):
         data["keywords"] = keywords
     if same_as:
         data["sameAs"] = same_as
+    based_on = [source.url for source in citation.sources]
     if document.get("source_url"):
-        data["isBasedOn"] = document["source_url"]
+        based_on.append(document["source_url"])
+    if based_on:
+        data["isBasedOn"] = based_on[0] if len(based_on) == 1 else based_on
+    if citation.sources:
+        data["creditText"] = citation.credits_note
     return data
 
 

@@ -18,7 +18,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from . import freshness
 from .models import Entity, Incident, IncidentEntity, IncidentUnderTerm, Term
 from .periods import MAX_YEAR, MIN_YEAR
-from .search import Search, search_words
+from .search import Search, source_of, words_of
 
 FACET_LIMIT = 8
 FACET_EXPANDED_LIMIT = 100
@@ -108,6 +108,17 @@ class IncidentFilter(django_filters.FilterSet):
             facet_filter.method = method
             self.filters[name] = facet_filter
 
+    @property
+    def form(self):
+        """The form; with a search and no sort chosen, its sort is "relevance", as applied:
+        the page shows it and a click on Apply keeps it."""
+        form = super().form
+        data = form.data
+        if self.is_bound and words_of(data.get("q") or "") and not data.get("sort"):
+            form.data = data.copy()
+            form.data["sort"] = "relevance"
+        return form
+
     def filter_queryset(self, queryset):
         data = self.form.cleaned_data
         for name, value in data.items():
@@ -180,7 +191,7 @@ class IncidentFilter(django_filters.FilterSet):
     def search(self, queryset, name, text):
         """Words in any order, stemmed, ranked (repository.search); `text_search` keeps the
         parsed search for the page (highlighting) and may be set beforehand to reuse one."""
-        if self.text_search is None or self.text_search.text != " ".join(search_words(text)):
+        if self.text_search is None or self.text_search.source != source_of(text):
             self.text_search = Search.parse(text)
         return self.text_search.apply(queryset) if self.text_search else queryset
 

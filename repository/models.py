@@ -699,3 +699,67 @@ class CurationEvent(models.Model):
 
     def __str__(self):
         return f"{self.get_action_display()}: {self.description}"
+
+
+class SearchSynonym(models.Model):
+    """Two spellings that a search treats as one ("Uighur" and "Uyghur", "UK" and "United
+    Kingdom"), beside the aliases of terms and entities: configuration that editors keep
+    (/moderation/search/synonyms/), not part of the published record. Each side is matched
+    folded, as a word or a run of up to three words (`repository.search`)."""
+
+    spelling = models.CharField(max_length=100)
+    other = models.CharField(max_length=100)
+    # The folded spellings (`documents.fold`), the lesser first.
+    key = models.CharField(max_length=100, editable=False)
+    other_key = models.CharField(max_length=100, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["key", "other_key"]
+        constraints = [
+            models.UniqueConstraint(fields=["spelling", "other"], name="repository_searchsynonym_one_pair"),
+            # Stored in one order, so that a pair is stored once; "deepfake" and "deep fake"
+            # fold alike and are told apart by their spellings.
+            models.CheckConstraint(
+                condition=Q(key__lt=F("other_key")) | Q(key=F("other_key"), spelling__lt=F("other")),
+                name="repository_searchsynonym_ordered_distinct",
+            ),
+        ]
+        indexes = [
+            # A search's words looked up on either side of the pairs.
+            models.Index(fields=["key"], name="repository_searchsynonym_key"),
+            models.Index(fields=["other_key"], name="repository_searchsynonym_other"),
+        ]
+
+    def __str__(self):
+        return f"{self.spelling} = {self.other}"
+
+    def save(self, *args, **kwargs):
+        from .documents import fold
+
+        first, second = sorted([(fold(self.spelling), self.spelling), (fold(self.other), self.other)])
+        self.key, self.spelling = first
+        self.other_key, self.other = second
+        super().save(*args, **kwargs)
+
+
+class SearchWord(models.Model):
+    """A word that the published incidents' headlines, summaries and narratives hold, as
+    written (lower case, not stemmed), with how many incidents held it when it was counted:
+    what "Did you mean …?" draws from. Kept by the search index (`search.words_refresh`):
+    publishing adds the new words of what it publishes; a full refresh counts again."""
+
+    word = models.CharField(max_length=40)
+    incidents = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            # Also the index of "is this word known?" for the words of a search.
+            models.UniqueConstraint(fields=["word"], name="repository_searchword_unique_word"),
+        ]
+
+    def __str__(self):
+        return self.word

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import version_views, views, views_stats
+from . import version_views, views, views_stats, views_synonyms
 
 app_name = "repository"
 urlpatterns = [
@@ -21,6 +21,8 @@ urlpatterns = [
     path("id/<slug:scheme>/<str:value>", views.external_id_resolve, name="external_id"),
     path("stats/", views_stats.stats, name="stats"),
     path("stats/<slug:chart>.csv", views_stats.stats_csv, name="stats_csv"),
+    path("moderation/search/synonyms/", views_synonyms.synonyms, name="synonyms"),
+    path("moderation/search/synonyms/<int:pk>/remove/", views_synonyms.synonym_remove, name="synonym_remove"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("export/", views.export_list, name="export"),

@@ -109,6 +109,7 @@ def incident_list(request):
     page.object_list = list(page.object_list)
     if filterset.text_search and page.object_list:
         search.mark_results(page.object_list, filterset.text_search)
+    correction = search.correction(filterset, facets.total) if filterset.text_search else None
     return render(
         request,
         "repository/incident_list.html",
@@ -117,7 +118,11 @@ def incident_list(request):
             "page": page,
             "facets": facets,
             "chips": chips,
-            "suggestions": search.suggestions(filterset, chips) if not page.paginator.count else [],
+            # A correction is the way out of a misspelt search; dropping a word, of any other.
+            "suggestions": search.suggestions(filterset, chips)
+            if not page.paginator.count and correction is None
+            else [],
+            "correction": correction,
         },
     )
 

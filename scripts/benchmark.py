@@ -225,6 +225,9 @@ def prepare(args):
         ("home", "/", "GET", False),
         ("browse", "/incidents/", "GET", False),
         ("browse, 3 facets", f"/incidents/?{chosen['facets']}", "GET", False),
+        ("search", "/incidents/?q=police", "GET", False),
+        ("search, a synonym", "/incidents/?q=Uighur", "GET", False),
+        ("search, misspelt", "/incidents/?q=facial+recogntion", "GET", False),
         ("search + 3 facets", f"/incidents/?q=police&{chosen['facets']}", "GET", False),
         ("term page (country)", f"/taxonomy/country/{chosen['country']}/", "GET", False),
         ("entity page", f"/entities/{chosen['entity']}/", "GET", False),
@@ -539,6 +542,7 @@ def label_of(name):
 
 
 def main():
+    global PREFIX  # one run, one set of databases
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -554,10 +558,14 @@ def main():
     parser.add_argument(
         "--redis-db", type=int, default=14, help="the 2k server's cache database (other: next)"
     )
+    parser.add_argument(
+        "--prefix", default=PREFIX, help=f"the databases' names before their size (default {PREFIX})"
+    )
     parser.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--chosen", help=argparse.SUPPRESS)
     parser.add_argument("--password", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    PREFIX = args.prefix
     if args.prepare:
         return prepare(args)
 

@@ -14,9 +14,10 @@ ENDPOINTS = [
     ("/api/v1/incidents/", 2, "vocabularies (the filter's facets); a page of incidents with documents"),
     (
         "/api/v1/incidents/?country=uk&sector=govt&deployer=acme-police&q=case&sort=newest&page_size=5",
-        6,
-        "vocabularies; the search words' other spellings (terms', entities'); the chosen terms' and "
-        "entity's ids; a page of incidents",
+        8,
+        "vocabularies; the search words' other spellings (terms', entities', search synonyms); the "
+        "chosen terms' and entity's ids; a page of incidents; whether the search words are known "
+        "(they are: no 'did you mean')",
     ),
     ("/api/v1/incidents/case-0/", 1, "the incident with its current revision"),
     ("/api/v1/incidents/case-0/revisions/", 2, "the incident; a page of its revisions"),

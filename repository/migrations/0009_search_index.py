@@ -15,7 +15,7 @@ def create_index(apps, schema_editor):
             f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5("
             "headline, summary, narrative, names, tokenize = 'porter unicode61 remove_diacritics 2')"
         )
-    index_refresh(using=connection)
+    index_refresh(using=connection, words=False)  # the table of words comes in 0017
 
 
 def drop_index(apps, schema_editor):

@@ -5,7 +5,8 @@
 - `references`: link health and source metadata;
 - `snapshots`: the dataset files;
 - `merging`: two incidents that describe one event become one (`incident_merge`);
-- `curation`: renaming, merging, moving and splitting terms and entities, audited and undoable.
+- `curation`: renaming, merging, moving and splitting terms and entities, audited and undoable;
+- `synonyms`: the spellings that a search treats as one.
 
 Callers import from `repository.services`; the modules import each other one way
 (publishing uses taxonomy; merging and curation use publishing; nothing imports them but
@@ -48,6 +49,7 @@ from .snapshots import (
     dataset_snapshot_create,
     dataset_snapshots_prune,
 )
+from .synonyms import SynonymRefused, search_synonym_add, search_synonym_remove
 from .taxonomy import Taxonomy, make_slug, unique_slug
 
 __all__ = [
@@ -60,6 +62,7 @@ __all__ = [
     "PublishResult",
     "SnapshotInProgress",
     "StaleRevision",
+    "SynonymRefused",
     "Taxonomy",
     "curation_undo",
     "dataset_snapshot_create",
@@ -76,6 +79,8 @@ __all__ = [
     "make_slug",
     "reference_check",
     "references_check_due",
+    "search_synonym_add",
+    "search_synonym_remove",
     "source_metadata_fetch",
     "source_metadata_request",
     "source_metadata_requeue",

@@ -12,8 +12,11 @@ from pathlib import Path
 
 import pytest
 from django.apps import apps
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 from django.core.cache import cache
+from django.test import Client
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect, sync_playwright
 
@@ -39,7 +42,9 @@ document.addEventListener("securitypolicyviolation", (event) => {
 """
 
 
-class IncidentPageInABrowserTests(StaticLiveServerTestCase):
+class BrowserTestCase(StaticLiveServerTestCase):
+    """Chromium for the class; `page()` a new page under the site's CSP watch."""
+
     @classmethod
     def setUpClass(cls):
         # Playwright's sync API runs an event loop in this thread (see test_browser.py).
@@ -79,6 +84,18 @@ class IncidentPageInABrowserTests(StaticLiveServerTestCase):
         import_module("repository.migrations.0002_vocabularies_and_search_index").create_vocabularies(
             apps, None
         )
+
+    def page(self, **options):
+        context = self.browser.new_context(base_url=self.live_server_url, **options)
+        context.set_default_timeout(TIMEOUT_MS)
+        self.addCleanup(context.close)
+        context.add_init_script(WATCH_CSP)
+        return context.new_page()
+
+
+class IncidentPageInABrowserTests(BrowserTestCase):
+    def setUp(self):
+        super().setUp()
         self.incident = publish(
             "Camera system flags an ethnic minority",
             slug="camera-flags-minority",
@@ -104,13 +121,6 @@ class IncidentPageInABrowserTests(StaticLiveServerTestCase):
             incident=self.incident,
         )
         publish("Lens Corp cameras in schools", occurred="2022", entities={"developer": ["Lens Corp"]})
-
-    def page(self, **options):
-        context = self.browser.new_context(base_url=self.live_server_url, **options)
-        context.set_default_timeout(TIMEOUT_MS)
-        self.addCleanup(context.close)
-        context.add_init_script(WATCH_CSP)
-        return context.new_page()
 
     def test_the_citation_block_works_under_the_csp(self):
         page = self.page(permissions=["clipboard-read", "clipboard-write"])
@@ -166,6 +176,75 @@ class IncidentPageInABrowserTests(StaticLiveServerTestCase):
         for url in (self.incident.get_absolute_url(), "/incidents/camera-flags-minority/v/1/"):
             with self.subTest(url=url):
                 page.goto(url)
+                page.add_script_tag(path=AXE_CORE)
+                violations = page.evaluate(
+                    """async () => (await axe.run(document, {
+                        runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"],
+                        resultTypes: ["violations"],
+                    })).violations.map(v => `${v.id}: ${v.help} (${v.nodes.map(n => n.target.join(" ")).join(", ")})`)"""
+                )
+                self.assertEqual(violations, [], url)
+
+
+class SearchInABrowserTests(BrowserTestCase):
+    """The browse page with a search: the sort it shows and keeps, "Did you mean", and the
+    editors' page of search synonyms, with no accessibility violations."""
+
+    def setUp(self):
+        super().setUp()
+        # The shipped synonyms, which the end of the previous test emptied as every table.
+        import_module("repository.migrations.0017_search_synonyms_and_words").add_synonyms(apps, None)
+        publish("Camera system flags an ethnic minority", occurred="February 2021", narrative="Uyghur")
+        publish("Camera maker's alerts", occurred="2020", narrative="Police cameras.")
+        publish("Lens Corp cameras in schools", occurred="2022", entities={"developer": ["Lens Corp"]})
+
+    def test_with_a_search_apply_keeps_the_relevance_sort(self):
+        page = self.page()
+        page.goto("/incidents/?q=camera")
+        sort = page.get_by_label("Sort by")
+        expect(sort).to_have_value("relevance")
+        page.get_by_label("Type").select_option("incident")
+        page.get_by_role("button", name="Apply").click()
+        page.wait_for_url("**type=incident**")
+        self.assertIn("sort=relevance", page.url)
+        expect(page.get_by_label("Sort by")).to_have_value("relevance")
+
+    def test_did_you_mean_leads_to_the_corrected_search(self):
+        page = self.page()
+        page.goto("/incidents/?q=camra+schools")
+        offer = page.locator("p.did-you-mean")
+        expect(offer).to_have_text("Did you mean camera schools? 1 incident")
+        offer.get_by_role("link").click()
+        expect(page.locator(".result-count")).to_contain_text("1 incident matching “camera schools”")
+
+    def test_the_search_states_and_the_synonyms_page_have_no_accessibility_violations(self):
+        if not os.path.isfile(AXE_CORE):
+            self.fail(f"The accessibility checks need axe-core at {AXE_CORE}.")
+        editor = get_user_model().objects.create_user("editor", password="unused")
+        editor.user_permissions.add(
+            Permission.objects.get(codename="moderate", content_type__app_label="submissions")
+        )
+        client = Client()
+        client.force_login(editor)
+        page = self.page(bypass_csp=True)  # lets axe-core's script in
+        page.context.add_cookies(
+            [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": self.live_server_url}]
+        )
+        for url in (
+            "/incidents/?q=camra",
+            "/incidents/?q=Uighur",
+            "/moderation/search/synonyms/",
+            "/moderation/search/synonyms/?error",
+        ):
+            with self.subTest(url=url):
+                if url.endswith("?error"):  # the form sent with the same spelling twice
+                    page.goto("/moderation/search/synonyms/")
+                    page.get_by_label("Spelling", exact=True).fill("camera")
+                    page.get_by_label("Searched together with").fill("Camera")
+                    page.get_by_role("button", name="Search them together").click()
+                    expect(page.locator(".error-summary")).to_be_visible()
+                else:
+                    page.goto(url)
                 page.add_script_tag(path=AXE_CORE)
                 violations = page.evaluate(
                     """async () => (await axe.run(document, {

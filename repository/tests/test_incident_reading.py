@@ -209,6 +209,11 @@ class IncidentPageMarkupTests(TestCase):
         day = self.incident.created_at.strftime("%Y/%m/%d")
         self.assertEqual(meta["citation_title"], ["Face search engine built from scraped photos"])
         self.assertEqual(meta["citation_publisher"], ["AI Incident Repository"])
+        # The databases the incident came from are its authors too, credited with their terms.
+        self.assertEqual(
+            meta["citation_author"], ["AI Incident Repository", "AIAAIC", "AI Incident Database"]
+        )
+        self.assertIn("CC BY-SA 4.0", meta["DC.source"][0])
         self.assertEqual(meta["citation_publication_date"], [day])
         self.assertEqual(meta["citation_date"], [day])
         self.assertEqual(
@@ -231,6 +236,13 @@ class IncidentPageMarkupTests(TestCase):
         self.assertEqual(data["datePublished"], self.incident.created_at.isoformat())
         self.assertEqual(data["version"], "1")
         self.assertEqual(data["publisher"]["name"], "AI Incident Repository")
+        self.assertEqual(
+            [author["name"] for author in data["author"]],
+            ["AI Incident Repository", "AIAAIC", "AI Incident Database"],
+        )
+        self.assertIn(
+            "AIAAIC Repository (https://www.aiaaic.org/aiaaic-repository), CC BY-SA 4.0", data["creditText"]
+        )
         self.assertEqual(data["license"], "https://creativecommons.org/licenses/by-sa/4.0/")
         self.assertEqual(data["about"]["@type"], "Event")
         self.assertEqual(data["about"]["startDate"], "2020")
@@ -284,8 +296,10 @@ class IncidentPageMarkupTests(TestCase):
         self.assertIn('<button type="button" class="copy" data-copy-target="cite-txt" hidden>', html)
         # Without the script, the citation is text on the page.
         self.assertIn(
-            f"AI Incident Repository. ({self.incident.created_at:%Y, %B} {self.incident.created_at.day}). "
-            f"Face search engine built from scraped photos (Incident {self.incident.number}, version 1).",
+            "AI Incident Repository, AIAAIC &amp; AI Incident Database. "
+            f"({self.incident.created_at:%Y, %B} {self.incident.created_at.day}). "
+            f"Face search engine built from scraped photos (Incident {self.incident.number}, version 1). "
+            "From the AIAAIC Repository",
             html,
         )
         scripts = [

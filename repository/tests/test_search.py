@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import TestCase
 
-from repository.models import Entity, EntityAlias, Incident, Term, TermAlias
+from repository.models import Entity, EntityAlias, Incident, SearchSynonym, Term, TermAlias
 from repository.search import FTS_TABLE, index_refresh
 from repository.services import incident_merge
 from repository.tests.base import publish
@@ -99,6 +99,9 @@ class SearchMatchingTests(SearchTestCase):
     def test_another_spelling_finds_what_the_term_or_entity_finds(self):
         uyghur = set(self.headlines("Uyghur"))
         self.assertEqual(uyghur, {self.camera.headline, self.xinjiang.headline})
+        # A search synonym shipped with the site; without it, the entity's alias finds them.
+        self.assertEqual(set(self.headlines("Uighur")), uyghur)
+        SearchSynonym.objects.all().delete()
         self.assertEqual(self.headlines("Uighur"), [])
         entity = Entity.objects.get(name="Uyghurs")
         EntityAlias.objects.create(entity=entity, name="Uighurs", key="uighurs")
@@ -220,13 +223,16 @@ class NoResultsTests(SearchTestCase):
 
     def test_the_counts_cost_one_query_each_and_are_bounded(self):
         url = "/incidents/?q=facial+police&country=uk&occurred_from=2030"
-        # vocabularies; term spellings; entity spellings; chosen terms; the count with the facets
-        # (one statement); then one count for each of the four things to drop (two words, UK, year)
-        with self.assertNumQueries(9):
+        # vocabularies; term spellings; entity spellings; search synonyms; chosen terms; the
+        # count with the facets (one statement); whether the words are known (they are: no
+        # "Did you mean"); then one count for each of the four things to drop (two words, UK, year)
+        with self.assertNumQueries(11):
             response = self.client.get(url)
         self.assertEqual(self.suggestions(response), [("Occurred from 2030", 1)])
-        # Seven words: six counts at most (after vocabularies, spellings and the count with facets).
-        with self.assertNumQueries(4 + 6):
+        # Seven words: after vocabularies, three lookups of spellings and the count with facets,
+        # whether the words are known, the nearest known word of three unknown ones at most (none
+        # is near), and six counts at most.
+        with self.assertNumQueries(5 + 1 + 3 + 6):
             response = self.client.get("/incidents/?q=police+zebra+yak+emu+gnu+owl+ant")
         self.assertEqual(self.suggestions(response), [])
 
@@ -268,13 +274,14 @@ class SearchQueryCountTests(TestCase):
     def test_the_list_with_a_search(self):
         self.populate(0, 4)
         url = "/incidents/?q=facial+recognition&country=country-1"
-        # vocabularies; term spellings; entity spellings; chosen terms; the count with the facets
-        # (one statement); the page of incidents; their countries and sectors; their deployers;
-        # their narratives (for the snippets)
-        with self.assertNumQueries(9):
+        # vocabularies; term spellings; entity spellings; search synonyms (which name "facial
+        # recognition": no word is looked up for "Did you mean"); chosen terms; the count with
+        # the facets (one statement); the page of incidents; their countries and sectors; their
+        # deployers; their narratives (for the snippets)
+        with self.assertNumQueries(10):
             small = self.client.get(url)
         self.populate(4, 40)
-        with self.assertNumQueries(9):
+        with self.assertNumQueries(10):
             large = self.client.get(url)
         self.assertEqual(small.context["page"].paginator.count, 1)
         self.assertEqual(large.context["page"].paginator.count, 7)
