@@ -32,11 +32,16 @@ from django.db import transaction
 from .. import documents
 from ..addresses import normalize_url
 from ..documents import DocumentError, clean_name, fold
-from ..models import ExternalId, Incident, SourceRecord
+from ..models import ExternalId, Incident
 from ..periods import PeriodError, parse_partial_date, parse_period
 from ..services import IncidentMerged, Taxonomy, incident_publish, incident_search_refresh
-from ..signals import incidents_imported
-from .common import validate_web_address
+from .common import (
+    imported_on_commit,
+    problem_text,
+    source_records,
+    source_records_save,
+    validate_web_address,
+)
 from .reports import ImportReport
 
 SOURCE = "aiid"
@@ -879,10 +884,7 @@ def _place_orphans(groups, report):
 def _records(groups):
     """{incident id: SourceRecord} of what the snapshot said at the last import (one query)."""
     ids = [group.incident.pk for group in groups if group.incident is not None]
-    return {
-        record.incident_id: record
-        for record in SourceRecord.objects.filter(source=SOURCE, incident_id__in=ids)
-    }
+    return source_records(source=SOURCE, incident_ids=ids)
 
 
 def source_view(group, record, headline="", report=None):
@@ -917,20 +919,6 @@ def _document_for(group, record, report):
     return reconcile(record, current, view, report, group.row), view
 
 
-def _save_records(views, records):
-    """Keep each incident's new view as the base of the next import (bulk)."""
-    changed, new = [], []
-    for incident_id, view in views.items():
-        record = records.get(incident_id)
-        if record is None:
-            new.append(SourceRecord(incident_id=incident_id, source=SOURCE, document=view))
-        elif record.document != view:
-            record.document = view
-            changed.append(record)
-    SourceRecord.objects.bulk_create(new, batch_size=CHUNK)
-    SourceRecord.objects.bulk_update(changed, ["document"], batch_size=CHUNK)
-
-
 class _Numbers:
     """Numbers for new incidents, after the highest one (one query, on first use)."""
 
@@ -963,12 +951,6 @@ def _publish(group, document, taxonomy, numbers):
         taxonomy=taxonomy,
         refresh_search=False,
     )
-
-
-def _problem(exc):
-    if isinstance(exc, DocumentError):
-        return "; ".join(f"{path}: {' '.join(messages)}" for path, messages in exc.message_dict.items())
-    return str(exc)
 
 
 def aiid_import(*, path_or_dir, progress=None, strict=False):
@@ -1023,7 +1005,7 @@ def aiid_import(*, path_or_dir, progress=None, strict=False):
                     result.skipped += 1
                     report.add(
                         "skipped-row",
-                        f"AIID incident {group.true_id} not imported: {_problem(exc)}",
+                        f"AIID incident {group.true_id} not imported: {problem_text(exc)}",
                         row=group.row,
                     )
                     continue
@@ -1036,7 +1018,7 @@ def aiid_import(*, path_or_dir, progress=None, strict=False):
                 result.unchanged += not outcome.changed
                 if outcome.changed:
                     changed_ids.append(outcome.incident.pk)
-            _save_records(views, records)
+            source_records_save(source=SOURCE, views=views, records=records)
             if progress:
                 progress(min(start + CHUNK, len(groups)), len(groups))
         taxonomy.keep_spellings()
@@ -1046,10 +1028,5 @@ def aiid_import(*, path_or_dir, progress=None, strict=False):
         result.incident_ids = changed_ids
         if strict and report.warnings:
             raise AiidRefused(report)
-        if changed_ids:
-            transaction.on_commit(
-                lambda: incidents_imported.send(
-                    sender=aiid_import, incident_ids=list(changed_ids), source=SOURCE
-                )
-            )
+        imported_on_commit(incident_ids=changed_ids, source=SOURCE)
     return result

@@ -45,7 +45,7 @@ from ..services import (
     unique_slug,
 )
 from ..services.taxonomy import entity_kind
-from ..signals import incidents_imported
+from .common import changed_meanwhile_text, imported_on_commit, problem_text
 from .reports import Finding, ImportReport
 
 CHUNK = 500
@@ -268,14 +268,6 @@ def _when(item, key, line, report, slug):
     return value if timezone.is_aware(value) else value.replace(tzinfo=UTC)
 
 
-def _problems(error):
-    """A DocumentError in one line: 'terms.mood: There is no vocabulary 'mood''."""
-    return "; ".join(
-        f"{path or 'document'}: {' '.join(messages).rstrip('.')}"
-        for path, messages in error.message_dict.items()
-    )
-
-
 def _check(line, item, validator, vocabularies, report):
     """The item as an Entry, or None when it is left out (and reported)."""
     if isinstance(item, _Unreadable):
@@ -294,7 +286,7 @@ def _check(line, item, validator, vocabularies, report):
             try:
                 document = documents.normalize(document, vocabularies=vocabularies)
             except DocumentError as exc:
-                report.add("invalid-item", f"{_problems(exc)}; left out.", line, slug)
+                report.add("invalid-item", f"{problem_text(exc)}; left out.", line, slug)
                 return None
             item, upgraded = {**item, "document": document}, True
             report.add("upgraded", "a schema 1 document, read as schema 2.", line, slug)
@@ -317,7 +309,7 @@ def _check(line, item, validator, vocabularies, report):
         try:
             clean = documents.normalize(document, vocabularies=vocabularies)
         except DocumentError as exc:
-            report.add("invalid-item", f"{_problems(exc)}; left out.", line, slug)
+            report.add("invalid-item", f"{problem_text(exc)}; left out.", line, slug)
             return None
     if clean != document:
         changes = documents.change_summary(documents.diff(document, clean))
@@ -464,10 +456,7 @@ class _Restore:
                 **arguments,
             )
         except StaleRevision:
-            raise DatasetError(
-                f"Line {entry.line}: incident {entry.slug} was changed on the site while the import ran; "
-                "nothing was imported. Run the import again."
-            ) from None
+            raise DatasetError(changed_meanwhile_text(f"Line {entry.line}: incident {entry.slug}")) from None
 
     def _create(self, entry, number):
         taken = self.taxonomy.incident_slugs
@@ -639,9 +628,5 @@ def _dataset_import(path, result, items, taxonomy, strict, progress):
             raise DatasetError(
                 f"{len(result.warnings):,} warning(s) with --strict; nothing was imported.", result.report
             )
-        ids = list(result.incident_ids)
-        if ids:
-            transaction.on_commit(
-                lambda: incidents_imported.send(sender=Incident, incident_ids=ids, source=SOURCE)
-            )
+        imported_on_commit(incident_ids=result.incident_ids, source=SOURCE)
     return result

@@ -37,7 +37,7 @@ from ..documents import DocumentError, clean_name, split_values, trim_url
 from ..models import Incident, Vocabulary
 from ..periods import PeriodError, more_precise, parse_partial_date, parse_period
 from ..services import Taxonomy, incident_publish, make_slug
-from ..signals import incidents_imported
+from .common import imported_on_commit, problem_text
 
 INVITATION_LINES = {"can you improve this page?", "share your insights with us"}
 ROLE_LABELS = {
@@ -68,6 +68,7 @@ URL = re.compile(r"https?://[^\s<>\"]+")
 BULLET = re.compile(r"^\s*(?:[-*•·]|\d+[.)])\s+")
 SUMMARY_LENGTH = 600
 HEADING_MAX_WORDS = 12
+SOURCE = "aiaaic"  # what `incidents_imported` says the pages came from
 SENTENCE_END = tuple(".!?:;,'\"”’)")
 
 
@@ -330,13 +331,11 @@ def page_import(*, pages, summary="Imported from an incident page", progress=Non
                     taxonomy=taxonomy,
                 )
             except DocumentError as exc:
-                problems = "; ".join(f"{path}: {' '.join(msgs)}" for path, msgs in exc.message_dict.items())
-                raise PageError(f"{slug}: {problems}") from None
+                raise PageError(f"{slug}: {problem_text(exc)}") from None
             results.append((slug, outcome))
             if progress:
                 progress(done, len(pages))
         taxonomy.keep_spellings()
-    changed = [outcome.incident.pk for _slug, outcome in results if outcome.changed]
-    if changed:
-        incidents_imported.send(sender=Incident, incident_ids=changed, source="aiaaic")
+        changed = [outcome.incident.pk for _slug, outcome in results if outcome.changed]
+        imported_on_commit(incident_ids=changed, source=SOURCE)
     return results

@@ -7,11 +7,10 @@ from dataclasses import dataclass, field
 from django.db import reset_queries, transaction
 
 from ... import documents
-from ...bulk import PlannerStatistics, insert_rows
-from ...documents import DocumentError
-from ...models import Incident, SourceRecord, Vocabulary
-from ...services import PublishItem, StaleRevision, Taxonomy, incidents_publish
-from ...signals import incidents_imported
+from ...bulk import PlannerStatistics
+from ...models import Incident, Vocabulary
+from ...services import PublishItem, Taxonomy
+from ..common import ChunkRefused, chunk_publish, imported_on_commit, source_records, source_records_save
 from ..reports import ImportReport
 from .columns import (
     RowScanner,
@@ -160,10 +159,7 @@ def sheet_import(*, data=None, path=None, progress=None, strict=False, blank_cle
                 f"--strict: {len(report.warnings):,} warning(s); nothing was imported.\n  "
                 + "\n  ".join(str(finding) for finding in report.warnings[:20])
             )
-        changed = list(result.incident_ids)
-        transaction.on_commit(
-            lambda: incidents_imported.send(sender=Incident, incident_ids=changed, source=SOURCE)
-        )
+        imported_on_commit(incident_ids=result.incident_ids, source=SOURCE)
     result.terms_created = taxonomy.created_terms
     result.entities_created = taxonomy.created_entities
     result.seconds = time.monotonic() - started
@@ -187,10 +183,7 @@ def _publish_chunk(chunk, taken, taxonomy, summary, blank_clears, result):
     chunk, targets = [row for row, _pk in kept], [pk for _row, pk in kept]
     found = [pk for pk in targets if pk is not None]
     loaded = Incident.objects.select_related("current_revision").defer("search_vector").in_bulk(found)
-    records = {
-        record.incident_id: record
-        for record in SourceRecord.objects.filter(source=SOURCE, incident_id__in=found)
-    }
+    records = source_records(source=SOURCE, incident_ids=found)
     items = []
     for row, pk in zip(chunk, targets, strict=True):
         incident = loaded.get(pk) if pk is not None else None
@@ -230,25 +223,11 @@ def _publish_chunk(chunk, taken, taxonomy, summary, blank_clears, result):
         )
     lines = f"rows {chunk[0].line}-{chunk[-1].line}"
     try:
-        outcomes = incidents_publish(items=items, taxonomy=taxonomy)
-    except StaleRevision:
-        raise SheetError(
-            f"{lines}: an incident was changed on the site while the import ran; nothing "
-            "was imported. Run the import again."
-        ) from None
-    except DocumentError as exc:
-        problems = "; ".join(f"{path}: {' '.join(msgs)}" for path, msgs in exc.message_dict.items())
-        raise SheetError(f"{lines}: {problems}") from None
-    new_records, changed_records = [], []
-    for row, outcome in zip(chunk, outcomes, strict=True):
-        view, record = row_view(row), records.get(outcome.incident.pk)
-        if record is None:
-            new_records.append({"incident_id": outcome.incident.pk, "source": SOURCE, "document": view})
-        elif record.document != view:
-            record.document = view
-            changed_records.append(record)
-    insert_rows(SourceRecord, new_records)
-    SourceRecord.objects.bulk_update(changed_records, ["document"], batch_size=CHUNK)
+        outcomes = chunk_publish(items=items, taxonomy=taxonomy, where=lines)
+    except ChunkRefused as exc:
+        raise SheetError(str(exc)) from None
+    views = {outcome.incident.pk: row_view(row) for row, outcome in zip(chunk, outcomes, strict=True)}
+    source_records_save(source=SOURCE, views=views, records=records)
     for row, outcome in zip(chunk, outcomes, strict=True):
         taken[outcome.incident.pk] = row.line
         if outcome.created:
