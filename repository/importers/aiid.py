@@ -36,7 +36,10 @@ from ..models import ExternalId, Incident
 from ..periods import PeriodError, parse_partial_date, parse_period
 from ..services import IncidentMerged, Taxonomy, incident_publish, incident_search_refresh
 from .common import (
-    imported_on_commit,
+    DryRun,
+    import_batch_finish,
+    import_batch_start,
+    import_run,
     problem_text,
     source_records,
     source_records_save,
@@ -47,7 +50,7 @@ from .reports import ImportReport
 SOURCE = "aiid"
 SUMMARY = "Imported from the AI Incident Database"
 CITE_URL = "https://incidentdatabase.ai/cite/{}/"
-CHUNK = 500
+CHUNK = 100  # incidents a transaction: an editor publishing meanwhile waits for one at most
 
 # Article texts in reports.csv are long: let the csv module read whole cells.
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
@@ -116,6 +119,8 @@ class AiidImportResult:
     skipped: int = 0  # incidents whose document the site could not take (a warning each)
     entities_created: int = 0
     incident_ids: list = field(default_factory=list)  # created or changed
+    batch: int | None = None  # the ImportBatch's id
+    dry_run: bool = False  # nothing was kept: the counts say what the import would change
 
     @property
     def warnings(self):
@@ -919,23 +924,10 @@ def _document_for(group, record, report):
     return reconcile(record, current, view, report, group.row), view
 
 
-class _Numbers:
-    """Numbers for new incidents, after the highest one (one query, on first use)."""
-
-    def __init__(self):
-        self.next = None
-
-    def take(self):
-        if self.next is None:
-            top = Incident.objects.order_by("-number").values_list("number", flat=True).first()
-            self.next = (top or 0) + 1
-        self.next += 1
-        return self.next - 1
-
-
-def _publish(group, document, taxonomy, numbers):
+def _publish(group, document, taxonomy, batch):
     """Publish a group's document; returns the PublishResult, or None when the incident
-    already says it all. Raises DocumentError or IncidentMerged."""
+    already says it all. Raises DocumentError or IncidentMerged. A new incident's number
+    is publishing's to give (under its lock), as for every other new incident."""
     incident = group.incident
     if (
         incident is not None
@@ -947,17 +939,21 @@ def _publish(group, document, taxonomy, numbers):
         document=document,
         incident=incident,
         summary=SUMMARY,
-        number=numbers.take() if incident is None else None,
         taxonomy=taxonomy,
         refresh_search=False,
+        import_batch=batch,
     )
 
 
-def aiid_import(*, path_or_dir, progress=None, strict=False):
-    """Import an AI Incident Database snapshot, all or nothing. Returns AiidImportResult.
+def aiid_import(*, path_or_dir, progress=None, strict=False, dry_run=False):
+    """Import an AI Incident Database snapshot. Returns AiidImportResult.
 
-    Raises AiidError when the snapshot cannot be read (nothing is written), and AiidRefused
-    (carrying the report) when `strict` is set and the snapshot has warnings.
+    The snapshot is read whole first: AiidError when it cannot be read (nothing is written).
+    Then its incidents are published a chunk at a time, each chunk committing on its own (an
+    editor publishing meanwhile waits for a chunk at most); an import run again leaves what
+    it imported already as it is, so a run that stopped is finished by running it again.
+    With `strict` (AiidRefused, carrying the report, when the snapshot has warnings) and
+    `dry_run` (rolled back at the end) the import is one transaction.
     """
     files = find_files(path_or_dir)
     report = ImportReport()
@@ -968,10 +964,22 @@ def aiid_import(*, path_or_dir, progress=None, strict=False):
     roots = resolve_duplicates(pairs, report)
     groups = _groups(facts, roots)
     result = AiidImportResult(files=files, report=report, rows=len(facts))
-    changed_ids = []
+    try:
+        with import_run(whole=strict or dry_run):
+            _import_groups(groups, facts, result, progress, strict, dry_run)
+    except DryRun:
+        result.dry_run = True
+    return result
 
+
+def _import_groups(groups, facts, result, progress, strict, dry_run):
+    report = result.report
+    batch, stopped = import_batch_start(
+        source=SOURCE, file_name=result.files.incidents.parent.name, report=report
+    )
+    changed_ids = []
+    taxonomy = Taxonomy()
     with transaction.atomic():
-        taxonomy = Taxonomy()
         taxonomy.preload()
         taxonomy.ensure(
             entities=[
@@ -983,50 +991,65 @@ def aiid_import(*, path_or_dir, progress=None, strict=False):
             ]
         )
         groups = _place_orphans(groups, report)
-        numbers = _Numbers()
-        for start in range(0, len(groups), CHUNK):
-            chunk = groups[start : start + CHUNK]
-            _match(chunk, report)
-            records = _records(chunk)
-            views = {}
-            for group in chunk:
-                for duplicate in group.duplicates:
-                    result.merged_duplicates += 1
-                    report.add(
-                        "duplicate-merged",
-                        f"AIID incident {duplicate.aiid_id} merged into {group.true_id}.",
-                        row=duplicate.row,
-                    )
-                try:
-                    record = records.get(group.incident.pk) if group.incident else None
-                    document, view = _document_for(group, record.document if record else None, report)
-                    outcome = _publish(group, document, taxonomy, numbers)
-                except (DocumentError, IncidentMerged) as exc:
-                    result.skipped += 1
-                    report.add(
-                        "skipped-row",
-                        f"AIID incident {group.true_id} not imported: {problem_text(exc)}",
-                        row=group.row,
-                    )
-                    continue
-                views[outcome.incident.pk if outcome else group.incident.pk] = view
-                if outcome is None:
-                    result.unchanged += 1
-                    continue
-                result.created += outcome.created
-                result.updated += outcome.changed and not outcome.created
-                result.unchanged += not outcome.changed
-                if outcome.changed:
-                    changed_ids.append(outcome.incident.pk)
-            source_records_save(source=SOURCE, views=views, records=records)
-            if progress:
-                progress(min(start + CHUNK, len(groups)), len(groups))
+    for start in range(0, len(groups), CHUNK):
+        with transaction.atomic():
+            changed_ids += _import_chunk(groups[start : start + CHUNK], taxonomy, result, batch)
+        if progress:
+            progress(min(start + CHUNK, len(groups)), len(groups))
+    with transaction.atomic():
         taxonomy.keep_spellings()
-        for start in range(0, len(changed_ids), CHUNK):
-            incident_search_refresh(incident_ids=changed_ids[start : start + CHUNK])
         result.entities_created = taxonomy.created_entities
         result.incident_ids = changed_ids
         if strict and report.warnings:
             raise AiidRefused(report)
-        imported_on_commit(incident_ids=changed_ids, source=SOURCE)
-    return result
+        import_batch_finish(
+            batch,
+            stopped=stopped,
+            created=result.created,
+            updated=result.updated,
+            incident_ids=changed_ids,
+            source=SOURCE,
+        )
+        result.batch = batch.pk
+        if dry_run:
+            raise DryRun
+
+
+def _import_chunk(chunk, taxonomy, result, batch):
+    """Publish a chunk of groups (in the caller's transaction); returns the ids changed."""
+    report, changed_ids = result.report, []
+    _match(chunk, report)
+    records = _records(chunk)
+    views = {}
+    for group in chunk:
+        for duplicate in group.duplicates:
+            result.merged_duplicates += 1
+            report.add(
+                "duplicate-merged",
+                f"AIID incident {duplicate.aiid_id} merged into {group.true_id}.",
+                row=duplicate.row,
+            )
+        try:
+            record = records.get(group.incident.pk) if group.incident else None
+            document, view = _document_for(group, record.document if record else None, report)
+            outcome = _publish(group, document, taxonomy, batch)
+        except (DocumentError, IncidentMerged) as exc:
+            result.skipped += 1
+            report.add(
+                "skipped-row",
+                f"AIID incident {group.true_id} not imported: {problem_text(exc)}",
+                row=group.row,
+            )
+            continue
+        views[outcome.incident.pk if outcome else group.incident.pk] = view
+        if outcome is None:
+            result.unchanged += 1
+            continue
+        result.created += outcome.created
+        result.updated += outcome.changed and not outcome.created
+        result.unchanged += not outcome.changed
+        if outcome.changed:
+            changed_ids.append(outcome.incident.pk)
+    source_records_save(source=SOURCE, views=views, records=records)
+    incident_search_refresh(incident_ids=changed_ids)
+    return changed_ids

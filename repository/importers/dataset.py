@@ -35,7 +35,7 @@ from django.utils.dateparse import parse_datetime
 from .. import documents, schemas
 from ..bulk import PlannerStatistics
 from ..documents import DocumentError
-from ..models import Incident
+from ..models import ImportBatch, Incident
 from ..services import (
     IncidentMerged,
     StaleRevision,
@@ -45,7 +45,7 @@ from ..services import (
     unique_slug,
 )
 from ..services.taxonomy import entity_kind
-from .common import changed_meanwhile_text, imported_on_commit, problem_text
+from .common import changed_meanwhile_text, import_batch_finish, problem_text
 from .reports import Finding, ImportReport
 
 CHUNK = 500
@@ -90,6 +90,7 @@ class DatasetResult:
     left_out: int = 0
     report: DatasetReport = field(default_factory=DatasetReport)
     incident_ids: list = field(default_factory=list)
+    batch: int | None = None  # the ImportBatch's id
 
     @property
     def warnings(self):
@@ -345,6 +346,7 @@ class _Restore:
         self.merges = []  # (entry, incident id)
         self.times = {}  # incident id -> {field: time}
         self.changed = set()  # ids of incidents created or published in this import
+        self.batch = ImportBatch.objects.create(source=SOURCE, file_name=result.file_name[:255])
 
     def chunk(self, pairs):
         entries = []
@@ -453,6 +455,7 @@ class _Restore:
                 summary=self.summary,
                 taxonomy=self.taxonomy,
                 refresh_search=False,
+                import_batch=self.batch,
                 **arguments,
             )
         except StaleRevision:
@@ -628,5 +631,13 @@ def _dataset_import(path, result, items, taxonomy, strict, progress):
             raise DatasetError(
                 f"{len(result.warnings):,} warning(s) with --strict; nothing was imported.", result.report
             )
-        imported_on_commit(incident_ids=result.incident_ids, source=SOURCE)
+        result.batch = restore.batch.pk
+        import_batch_finish(
+            restore.batch,
+            stopped=[],
+            created=result.created,
+            updated=result.updated,
+            incident_ids=result.incident_ids,
+            source=SOURCE,
+        )
     return result

@@ -34,10 +34,10 @@ from django.db import transaction
 
 from .. import documents
 from ..documents import DocumentError, clean_name, split_values, trim_url
-from ..models import Incident, Vocabulary
+from ..models import ImportBatch, Incident, Vocabulary
 from ..periods import PeriodError, more_precise, parse_partial_date, parse_period
 from ..services import Taxonomy, incident_publish, make_slug
-from .common import imported_on_commit, problem_text
+from .common import import_batch_finish, problem_text
 
 INVITATION_LINES = {"can you improve this page?", "share your insights with us"}
 ROLE_LABELS = {
@@ -308,6 +308,13 @@ def page_import(*, pages, summary="Imported from an incident page", progress=Non
     results = []
     taxonomy = Taxonomy()
     with transaction.atomic():
+        names = [slug for slug, _page in pages]
+        batch = ImportBatch.objects.create(
+            source="page",
+            file_name=(names[0] + (f" and {len(names) - 1} more" if len(names) > 1 else ""))[:255]
+            if names
+            else "",
+        )
         for done, (slug, page) in enumerate(pages, start=1):
             incident = (
                 Incident.objects.filter(slug=slug).select_related("current_revision", "merged_into").first()
@@ -329,6 +336,7 @@ def page_import(*, pages, summary="Imported from an incident page", progress=Non
                     summary=summary,
                     slug=slug,
                     taxonomy=taxonomy,
+                    import_batch=batch,
                 )
             except DocumentError as exc:
                 raise PageError(f"{slug}: {problem_text(exc)}") from None
@@ -336,6 +344,12 @@ def page_import(*, pages, summary="Imported from an incident page", progress=Non
             if progress:
                 progress(done, len(pages))
         taxonomy.keep_spellings()
-        changed = [outcome.incident.pk for _slug, outcome in results if outcome.changed]
-        imported_on_commit(incident_ids=changed, source=SOURCE)
+        import_batch_finish(
+            batch,
+            stopped=[],
+            created=sum(outcome.created for _slug, outcome in results),
+            updated=sum(outcome.changed and not outcome.created for _slug, outcome in results),
+            incident_ids=[outcome.incident.pk for _slug, outcome in results if outcome.changed],
+            source=SOURCE,
+        )
     return results

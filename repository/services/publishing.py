@@ -187,6 +187,7 @@ def incident_publish(
     taxonomy=None,
     refresh_search=True,
     expected_revision=None,
+    import_batch=None,
 ):
     """Publish a document as a new revision of `incident`, or as a new incident.
 
@@ -206,15 +207,18 @@ def incident_publish(
         author=author,
         credit=credit,
     )
-    [result] = incidents_publish(items=[item], taxonomy=taxonomy, refresh_search=refresh_search)
+    [result] = incidents_publish(
+        items=[item], taxonomy=taxonomy, refresh_search=refresh_search, import_batch=import_batch
+    )
     return result
 
 
-def incidents_publish(*, items, taxonomy=None, refresh_search=True):
+def incidents_publish(*, items, taxonomy=None, refresh_search=True, import_batch=None):
     """Publish many PublishItems at once (an import's chunk), with the same checks and the
     same revisions as one at a time, in a number of queries that does not grow with them.
     Returns a PublishResult per item, in order. Raises as incident_publish does, for the
-    first item at fault; nothing is written then (the caller's transaction rolls back)."""
+    first item at fault; nothing is written then (the caller's transaction rolls back).
+    The revisions carry `import_batch` (an ImportBatch) when an import publishes them."""
     taxonomy = taxonomy or Taxonomy()
     vocabularies = set(taxonomy.vocabularies)
     for item in items:
@@ -231,7 +235,7 @@ def incidents_publish(*, items, taxonomy=None, refresh_search=True):
                     taxonomy.load_document(item.document)
             for item in items:
                 item.document, item.term_rows, item.entity_rows = taxonomy.canonical(item.document)
-            results = _write(items, locked, taxonomy, refresh_search)
+            results = _write(items, locked, taxonomy, refresh_search, import_batch)
     if refusal is not None:
         raise refusal
     return results
@@ -276,14 +280,18 @@ def _refusal(items, locked):
     return None
 
 
-def _write(items, locked, taxonomy, refresh_search):
+def _write(items, locked, taxonomy, refresh_search, import_batch=None):
     """Write the revisions and rows of the items whose document changed (in a transaction)."""
     results = [None] * len(items)
     publishing, next_number, taken = [], None, set()
     for index, item in enumerate(items):
         if item.incident is None:
             if item.number is None:
-                next_number = next_number or _next_incident_number()
+                if next_number is None:
+                    next_number = _next_incident_number()
+                    if taxonomy.incident_slugs is not None:
+                        # Holding the number lock: every other new incident has committed.
+                        taxonomy.incident_slugs_refresh()
                 item.number, next_number = next_number, next_number + 1
             item.incident = Incident(number=item.number)
             item.incident.slug = _new_slug(item.slug or item.document["headline"], taxonomy, taken)
@@ -327,6 +335,7 @@ def _write(items, locked, taxonomy, refresh_search):
             summary=_revision_summary(item.summary, item.previous, item.document, labels),
             credit=item.credit[:200],
             author=item.author,
+            import_batch=import_batch,
         )
         for _index, item in publishing
     ]
