@@ -38,8 +38,10 @@ from ..documents import DocumentError
 from ..models import ImportBatch, Incident
 from ..services import (
     IncidentMerged,
+    MergeRefused,
     StaleRevision,
     Taxonomy,
+    incident_merge,
     incident_publish,
     incident_search_refresh,
     unique_slug,
@@ -344,7 +346,8 @@ class _Restore:
         self.numbers = set()  # numbers given in this import
         self.renumber = []  # entries whose number is taken here: created once the file is read
         self.merges = []  # (entry, incident id)
-        self.times = {}  # incident id -> {field: time}
+        self.times = {}  # incident id -> {field: time}, not yet written
+        self.file_times = {}  # incident id -> {field: time}, every one the file gave
         self.changed = set()  # ids of incidents created or published in this import
         self.batch = ImportBatch.objects.create(source=SOURCE, file_name=result.file_name[:255])
 
@@ -390,7 +393,7 @@ class _Restore:
                 continue
             owner = numbers.get(entry.number)
             if owner is None and entry.number not in self.numbers:
-                self._create(entry, entry.number)
+                self._create(entry)
             else:
                 self.renumber.append((entry, owner))
         self._save_times()
@@ -399,7 +402,7 @@ class _Restore:
         """Create the incidents whose numbers were taken (above every number now in use),
         link the merged ones, and keep the spellings met."""
         for entry, owner in self.renumber:
-            incident = self._create(entry, None)
+            incident = self._create(entry, refused_told=True)
             self.report.add(
                 "number-taken",
                 f"number {entry.number} is {'incident ' + owner if owner else 'another item of the file'} "
@@ -409,6 +412,7 @@ class _Restore:
             )
         self._save_times()
         self._link_merges()
+        self._save_times()
         self.taxonomy.keep_spellings(count_uses=False)
         ids = sorted(self.changed)
         for start in range(0, len(ids), CHUNK):
@@ -461,11 +465,22 @@ class _Restore:
         except StaleRevision:
             raise DatasetError(changed_meanwhile_text(f"Line {entry.line}: incident {entry.slug}")) from None
 
-    def _create(self, entry, number):
+    def _create(self, entry, refused_told=False):
+        """Create the entry's incident, asking publishing for the file's number: it is given
+        when free (those in use were put off to `finish`, so that they do not take the
+        numbers of items further on); another is given otherwise, and reported."""
         taken = self.taxonomy.incident_slugs
         slug = entry.slug if entry.slug not in taken else unique_slug(entry.slug, taken.__contains__, 255)
-        outcome = self._publish(entry, slug=slug, number=number)
+        outcome = self._publish(entry, slug=slug, number=entry.number)
         incident = outcome.incident
+        if outcome.number_refused is not None and not refused_told:
+            self.report.add(
+                "number-taken",
+                f"number {entry.number} was given to another incident while the import ran; this "
+                f"incident is number {incident.number}.",
+                entry.line,
+                entry.slug,
+            )
         if incident.slug != entry.slug:
             reason = (
                 "the slug names a different story here"
@@ -532,7 +547,7 @@ class _Restore:
         if entry.updated_at:
             times["updated_at"] = entry.updated_at
         if times:
-            self.times[incident.pk] = times
+            self.times[incident.pk] = self.file_times[incident.pk] = times
 
     def _save_times(self):
         """Give the incidents restored in a chunk the times the file has (a save would set
@@ -585,10 +600,23 @@ class _Restore:
                     "merge-differs", "merged into itself in the file; left unmerged.", entry.line, entry.slug
                 )
             else:
-                Incident.objects.filter(pk=pk).update(merged_into=target)
+                # As an editor merges: the merged incident's links move to its survivor.
+                try:
+                    incident_merge(
+                        survivor=Incident(pk=target), merged=Incident(pk=pk), editor=None, note=self.summary
+                    )
+                except MergeRefused as exc:
+                    self.report.add(
+                        "merge-differs", f"{str(exc).rstrip('.')}; left unmerged.", entry.line, entry.slug
+                    )
+                    continue
                 self.report.add(
                     "merged", f"merged into {entry.merged_into}, as in the file.", entry.line, entry.slug
                 )
+                self.changed.add(target)
+                for incident_id in (pk, target):  # the merge's revisions are dated now: the file's times
+                    if incident_id in self.file_times:
+                        self.times[incident_id] = self.file_times[incident_id]
                 if pk not in self.changed:
                     self.changed.add(pk)
                     self.result.unchanged -= 1

@@ -31,18 +31,47 @@ class PublishResult:
     incident: Incident
     revision: Revision | None  # None when the document was already the published one
     created: bool
+    number_refused: int | None = None  # the number asked for, in use: the incident got another
 
     @property
     def changed(self):
         return self.revision is not None
 
 
-def _next_incident_number():
+def _lock_numbers():
+    """Serialise number allocation between concurrent publishers until commit."""
     if connection.vendor == "postgresql":
-        # Serialise number allocation between concurrent publishers until commit.
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext('repository_incident_number'))")
-    return (Incident.objects.aggregate(top=Max("number"))["top"] or 0) + 1
+
+
+def _grant_numbers(items, taxonomy):
+    """Give each new item its number, under the number lock: the number it asks for when no
+    incident has it (a restore keeps its file's numbers), the next after every number in use
+    otherwise (and `number_refused` says which was asked for)."""
+    new = [item for item in items if item.incident is None]
+    if not new:
+        return
+    _lock_numbers()
+    if taxonomy.incident_slugs is not None:
+        taxonomy.incident_slugs_refresh()  # holding the lock: every other new incident has committed
+    asked = {item.number for item in new if item.number is not None}
+    in_use = (
+        set(Incident.objects.filter(number__in=asked).values_list("number", flat=True)) if asked else set()
+    )
+    for item in new:
+        item.number_refused = None
+        if item.number is not None and item.number not in in_use:
+            in_use.add(item.number)
+        elif item.number is not None:
+            item.number_refused, item.number = item.number, None
+    next_number = None
+    for item in new:
+        if item.number is None:
+            if next_number is None:
+                top = Incident.objects.aggregate(top=Max("number"))["top"] or 0
+                next_number = max([top, *in_use]) + 1
+            item.number, next_number = next_number, next_number + 1
 
 
 def _sync_links(model, key_of, wanted_by_incident, fresh_ids, update_fields, make):
@@ -170,6 +199,7 @@ class PublishItem:
     # validated it row by row already): it is not normalized a second time.
     normalized: bool = False
     # Filled while publishing.
+    number_refused: int | None = None
     term_rows: list = field(default_factory=list)
     entity_rows: list = field(default_factory=list)
     previous: dict | None = None
@@ -283,16 +313,10 @@ def _refusal(items, locked):
 def _write(items, locked, taxonomy, refresh_search, import_batch=None):
     """Write the revisions and rows of the items whose document changed (in a transaction)."""
     results = [None] * len(items)
-    publishing, next_number, taken = [], None, set()
+    publishing, taken = [], set()
+    _grant_numbers(items, taxonomy)
     for index, item in enumerate(items):
         if item.incident is None:
-            if item.number is None:
-                if next_number is None:
-                    next_number = _next_incident_number()
-                    if taxonomy.incident_slugs is not None:
-                        # Holding the number lock: every other new incident has committed.
-                        taxonomy.incident_slugs_refresh()
-                item.number, next_number = next_number, next_number + 1
             item.incident = Incident(number=item.number)
             item.incident.slug = _new_slug(item.slug or item.document["headline"], taxonomy, taken)
             publishing.append((index, item))
@@ -342,7 +366,9 @@ def _write(items, locked, taxonomy, refresh_search, import_batch=None):
     create_objects(Revision, revisions, key="incident_id")
     for (index, item), revision in zip(publishing, revisions, strict=True):
         item.incident.current_revision = revision
-        results[index] = PublishResult(item.incident, revision, item.incident.pk in new_ids)
+        results[index] = PublishResult(
+            item.incident, revision, item.incident.pk in new_ids, number_refused=item.number_refused
+        )
     # Each incident now points at its newest revision: one UPDATE for them all; then the search
     # index follows the new text, terms and entities (on PostgreSQL, the same statement).
     published_ids = [item.incident.pk for _index, item in publishing]

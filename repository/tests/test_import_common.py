@@ -26,9 +26,10 @@ from repository.importers.sheet.columns import (
 )
 from repository.importers.sheet.layout import Column, SheetLayout
 from repository.models import Incident, SourceRecord
-from repository.services import incident_publish
+from repository.services import PublishItem, incident_publish, incidents_publish
 from repository.sheetformat import COLUMN_NAMES
 from repository.signals import incidents_imported
+from repository.tests.base import make_document
 
 PAGE = Path(__file__).parent / "fixtures" / "pages" / "welfare-fraud-algorithm-flags-single-parents.txt"
 
@@ -148,3 +149,17 @@ class ColumnReaderTests(TestCase):
         self.assertNotIn("type", row.values)
         self.assertEqual([f.kind for f in report.warnings], ["unreadable-cell"])
         self.assertIn("'gadget' is not a type", str(report.warnings[0]))
+
+
+class NumbersFromPublishingTests(TestCase):
+    def test_publishing_grants_the_numbers_asked_for_when_free_and_says_which_were_not(self):
+        taken = incident_publish(document=make_document("An incident already here")).incident
+        items = [
+            PublishItem(document=make_document("Asks for a free number"), number=40),
+            PublishItem(document=make_document("Asks for a number in use"), number=taken.number),
+            PublishItem(document=make_document("Asks for the number another item got"), number=40),
+            PublishItem(document=make_document("Asks for nothing")),
+        ]
+        results = incidents_publish(items=items)
+        self.assertEqual([r.incident.number for r in results], [40, 41, 42, 43])
+        self.assertEqual([r.number_refused for r in results], [None, taken.number, 40, None])
