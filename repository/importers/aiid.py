@@ -34,9 +34,11 @@ from ..addresses import normalize_url
 from ..documents import DocumentError, clean_name, fold
 from ..models import ExternalId, Incident
 from ..periods import PeriodError, parse_partial_date, parse_period
-from ..services import IncidentMerged, Taxonomy, incident_publish, incident_search_refresh
+from ..services import PublishItem, Taxonomy
 from .common import (
+    ChunkRefused,
     DryRun,
+    chunk_publish,
     import_batch_finish,
     import_batch_start,
     import_run,
@@ -796,6 +798,7 @@ class Group:
     true: Facts | None
     duplicates: list = field(default_factory=list)
     incident: Incident | None = None  # the stored incident, once looked up
+    view: dict | None = None  # what the snapshot says of it, once worked out
 
     @property
     def members(self):
@@ -924,25 +927,42 @@ def _document_for(group, record, report):
     return reconcile(record, current, view, report, group.row), view
 
 
-def _publish(group, document, taxonomy, batch):
-    """Publish a group's document; returns the PublishResult, or None when the incident
-    already says it all. Raises DocumentError or IncidentMerged. A new incident's number
-    is publishing's to give (under its lock), as for every other new incident."""
+def _item(group, document, taxonomy, batch):
+    """The PublishItem of a group's document (normalized here, so that a document the site
+    refuses is this group's finding alone), or None when the incident already says it all.
+    Raises DocumentError. A new incident's number is publishing's to give."""
+    document = documents.normalize(document, vocabularies=set(taxonomy.vocabularies))
     incident = group.incident
     if (
         incident is not None
         and incident.current_revision is not None
-        and documents.normalize(document) == incident.current_revision.document
+        and document == incident.current_revision.document
     ):
         return None
-    return incident_publish(
-        document=document,
-        incident=incident,
-        summary=SUMMARY,
-        taxonomy=taxonomy,
-        refresh_search=False,
-        import_batch=batch,
-    )
+    return PublishItem(document=document, incident=incident, summary=SUMMARY, normalized=True)
+
+
+def _publish_items(pending, taxonomy, batch):
+    """Publish [(group, item)] together (the sheet's path: `incidents_publish`); when
+    publishing refuses them (an incident merged since it was read), one at a time, each
+    refusal a finding. Returns [(group, PublishResult or the refusal)]."""
+    if not pending:
+        return []
+    try:
+        outcomes = chunk_publish(
+            items=[item for _group, item in pending], taxonomy=taxonomy, where="", import_batch=batch
+        )
+        return list(zip([group for group, _item in pending], outcomes, strict=True))
+    except ChunkRefused:
+        pass
+    done = []
+    for group, item in pending:
+        try:
+            [outcome] = chunk_publish(items=[item], taxonomy=taxonomy, where="", import_batch=batch)
+        except ChunkRefused as exc:
+            outcome = exc.error
+        done.append((group, outcome))
+    return done
 
 
 def aiid_import(*, path_or_dir, progress=None, strict=False, dry_run=False):
@@ -1016,11 +1036,12 @@ def _import_groups(groups, facts, result, progress, strict, dry_run):
 
 
 def _import_chunk(chunk, taxonomy, result, batch):
-    """Publish a chunk of groups (in the caller's transaction); returns the ids changed."""
+    """Publish a chunk of groups together (in the caller's transaction); returns the ids
+    changed. Two groups that lead to one incident are published one after the other."""
     report, changed_ids = result.report, []
     _match(chunk, report)
     records = _records(chunk)
-    views = {}
+    views, pending, published = {}, [], []
     for group in chunk:
         for duplicate in group.duplicates:
             result.merged_duplicates += 1
@@ -1032,8 +1053,8 @@ def _import_chunk(chunk, taxonomy, result, batch):
         try:
             record = records.get(group.incident.pk) if group.incident else None
             document, view = _document_for(group, record.document if record else None, report)
-            outcome = _publish(group, document, taxonomy, batch)
-        except (DocumentError, IncidentMerged) as exc:
+            item = _item(group, document, taxonomy, batch)
+        except DocumentError as exc:
             result.skipped += 1
             report.add(
                 "skipped-row",
@@ -1041,15 +1062,32 @@ def _import_chunk(chunk, taxonomy, result, batch):
                 row=group.row,
             )
             continue
-        views[outcome.incident.pk if outcome else group.incident.pk] = view
-        if outcome is None:
+        group.view = view
+        if item is None:
+            views[group.incident.pk] = view
             result.unchanged += 1
             continue
+        if group.incident is not None and any(
+            other.incident and other.incident.pk == group.incident.pk for other, _item in pending
+        ):
+            published += _publish_items(pending, taxonomy, batch)
+            pending = []
+        pending.append((group, item))
+    published += _publish_items(pending, taxonomy, batch)
+    for group, outcome in published:
+        if isinstance(outcome, Exception):
+            result.skipped += 1
+            report.add(
+                "skipped-row",
+                f"AIID incident {group.true_id} not imported: {problem_text(outcome)}",
+                row=group.row,
+            )
+            continue
+        views[outcome.incident.pk] = group.view
         result.created += outcome.created
         result.updated += outcome.changed and not outcome.created
         result.unchanged += not outcome.changed
         if outcome.changed:
             changed_ids.append(outcome.incident.pk)
     source_records_save(source=SOURCE, views=views, records=records)
-    incident_search_refresh(incident_ids=changed_ids)
     return changed_ids
