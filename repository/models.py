@@ -519,6 +519,10 @@ class Revision(models.Model):
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The import that published it (None for an editor's change); `import_batch_undo` reads it.
+    import_batch = models.ForeignKey(
+        "ImportBatch", null=True, blank=True, on_delete=models.PROTECT, related_name="revisions"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -534,6 +538,35 @@ class Revision(models.Model):
 
     def __str__(self):
         return f"{self.incident_id} r{self.number}"
+
+
+class ImportBatch(models.Model):
+    """One run of an importer: the revisions it published carry its id, so that it can be
+    listed and undone. A run commits a chunk at a time; `finished_at` stays empty for a run
+    that stopped half-way (running it again finishes it)."""
+
+    source = models.CharField(max_length=20, help_text="The importer: aiaaic, aiid, dataset, page.")
+    file_name = models.CharField(max_length=255, blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(finished_at__isnull=True) | Q(finished_at__gte=F("started_at")),
+                name="repository_importbatch_finished_after_start",
+            ),
+        ]
+
+    def __str__(self):
+        return f"import {self.pk} ({self.source}{', ' + self.file_name if self.file_name else ''})"
 
 
 class SourceRecord(models.Model):

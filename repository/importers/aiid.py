@@ -32,17 +32,27 @@ from django.db import transaction
 from .. import documents
 from ..addresses import normalize_url
 from ..documents import DocumentError, clean_name, fold
-from ..models import ExternalId, Incident, SourceRecord
+from ..models import ExternalId, Incident
 from ..periods import PeriodError, parse_partial_date, parse_period
-from ..services import IncidentMerged, Taxonomy, incident_publish, incident_search_refresh
-from ..signals import incidents_imported
-from .common import validate_web_address
+from ..services import PublishItem, Taxonomy
+from .common import (
+    ChunkRefused,
+    DryRun,
+    chunk_publish,
+    import_batch_finish,
+    import_batch_start,
+    import_run,
+    problem_text,
+    source_records,
+    source_records_save,
+    validate_web_address,
+)
 from .reports import ImportReport
 
 SOURCE = "aiid"
 SUMMARY = "Imported from the AI Incident Database"
 CITE_URL = "https://incidentdatabase.ai/cite/{}/"
-CHUNK = 500
+CHUNK = 100  # incidents a transaction: an editor publishing meanwhile waits for one at most
 
 # Article texts in reports.csv are long: let the csv module read whole cells.
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
@@ -111,6 +121,8 @@ class AiidImportResult:
     skipped: int = 0  # incidents whose document the site could not take (a warning each)
     entities_created: int = 0
     incident_ids: list = field(default_factory=list)  # created or changed
+    batch: int | None = None  # the ImportBatch's id
+    dry_run: bool = False  # nothing was kept: the counts say what the import would change
 
     @property
     def warnings(self):
@@ -786,6 +798,7 @@ class Group:
     true: Facts | None
     duplicates: list = field(default_factory=list)
     incident: Incident | None = None  # the stored incident, once looked up
+    view: dict | None = None  # what the snapshot says of it, once worked out
 
     @property
     def members(self):
@@ -879,10 +892,7 @@ def _place_orphans(groups, report):
 def _records(groups):
     """{incident id: SourceRecord} of what the snapshot said at the last import (one query)."""
     ids = [group.incident.pk for group in groups if group.incident is not None]
-    return {
-        record.incident_id: record
-        for record in SourceRecord.objects.filter(source=SOURCE, incident_id__in=ids)
-    }
+    return source_records(source=SOURCE, incident_ids=ids)
 
 
 def source_view(group, record, headline="", report=None):
@@ -917,65 +927,53 @@ def _document_for(group, record, report):
     return reconcile(record, current, view, report, group.row), view
 
 
-def _save_records(views, records):
-    """Keep each incident's new view as the base of the next import (bulk)."""
-    changed, new = [], []
-    for incident_id, view in views.items():
-        record = records.get(incident_id)
-        if record is None:
-            new.append(SourceRecord(incident_id=incident_id, source=SOURCE, document=view))
-        elif record.document != view:
-            record.document = view
-            changed.append(record)
-    SourceRecord.objects.bulk_create(new, batch_size=CHUNK)
-    SourceRecord.objects.bulk_update(changed, ["document"], batch_size=CHUNK)
-
-
-class _Numbers:
-    """Numbers for new incidents, after the highest one (one query, on first use)."""
-
-    def __init__(self):
-        self.next = None
-
-    def take(self):
-        if self.next is None:
-            top = Incident.objects.order_by("-number").values_list("number", flat=True).first()
-            self.next = (top or 0) + 1
-        self.next += 1
-        return self.next - 1
-
-
-def _publish(group, document, taxonomy, numbers):
-    """Publish a group's document; returns the PublishResult, or None when the incident
-    already says it all. Raises DocumentError or IncidentMerged."""
+def _item(group, document, taxonomy, batch):
+    """The PublishItem of a group's document (normalized here, so that a document the site
+    refuses is this group's finding alone), or None when the incident already says it all.
+    Raises DocumentError. A new incident's number is publishing's to give."""
+    document = documents.normalize(document, vocabularies=set(taxonomy.vocabularies))
     incident = group.incident
     if (
         incident is not None
         and incident.current_revision is not None
-        and documents.normalize(document) == incident.current_revision.document
+        and document == incident.current_revision.document
     ):
         return None
-    return incident_publish(
-        document=document,
-        incident=incident,
-        summary=SUMMARY,
-        number=numbers.take() if incident is None else None,
-        taxonomy=taxonomy,
-        refresh_search=False,
-    )
+    return PublishItem(document=document, incident=incident, summary=SUMMARY, normalized=True)
 
 
-def _problem(exc):
-    if isinstance(exc, DocumentError):
-        return "; ".join(f"{path}: {' '.join(messages)}" for path, messages in exc.message_dict.items())
-    return str(exc)
+def _publish_items(pending, taxonomy, batch):
+    """Publish [(group, item)] together (the sheet's path: `incidents_publish`); when
+    publishing refuses them (an incident merged since it was read), one at a time, each
+    refusal a finding. Returns [(group, PublishResult or the refusal)]."""
+    if not pending:
+        return []
+    try:
+        outcomes = chunk_publish(
+            items=[item for _group, item in pending], taxonomy=taxonomy, where="", import_batch=batch
+        )
+        return list(zip([group for group, _item in pending], outcomes, strict=True))
+    except ChunkRefused:
+        pass
+    done = []
+    for group, item in pending:
+        try:
+            [outcome] = chunk_publish(items=[item], taxonomy=taxonomy, where="", import_batch=batch)
+        except ChunkRefused as exc:
+            outcome = exc.error
+        done.append((group, outcome))
+    return done
 
 
-def aiid_import(*, path_or_dir, progress=None, strict=False):
-    """Import an AI Incident Database snapshot, all or nothing. Returns AiidImportResult.
+def aiid_import(*, path_or_dir, progress=None, strict=False, dry_run=False):
+    """Import an AI Incident Database snapshot. Returns AiidImportResult.
 
-    Raises AiidError when the snapshot cannot be read (nothing is written), and AiidRefused
-    (carrying the report) when `strict` is set and the snapshot has warnings.
+    The snapshot is read whole first: AiidError when it cannot be read (nothing is written).
+    Then its incidents are published a chunk at a time, each chunk committing on its own (an
+    editor publishing meanwhile waits for a chunk at most); an import run again leaves what
+    it imported already as it is, so a run that stopped is finished by running it again.
+    With `strict` (AiidRefused, carrying the report, when the snapshot has warnings) and
+    `dry_run` (rolled back at the end) the import is one transaction.
     """
     files = find_files(path_or_dir)
     report = ImportReport()
@@ -986,10 +984,22 @@ def aiid_import(*, path_or_dir, progress=None, strict=False):
     roots = resolve_duplicates(pairs, report)
     groups = _groups(facts, roots)
     result = AiidImportResult(files=files, report=report, rows=len(facts))
-    changed_ids = []
+    try:
+        with import_run(whole=strict or dry_run):
+            _import_groups(groups, facts, result, progress, strict, dry_run)
+    except DryRun:
+        result.dry_run = True
+    return result
 
+
+def _import_groups(groups, facts, result, progress, strict, dry_run):
+    report = result.report
+    batch, stopped = import_batch_start(
+        source=SOURCE, file_name=result.files.incidents.parent.name, report=report
+    )
+    changed_ids = []
+    taxonomy = Taxonomy()
     with transaction.atomic():
-        taxonomy = Taxonomy()
         taxonomy.preload()
         taxonomy.ensure(
             entities=[
@@ -1001,55 +1011,83 @@ def aiid_import(*, path_or_dir, progress=None, strict=False):
             ]
         )
         groups = _place_orphans(groups, report)
-        numbers = _Numbers()
-        for start in range(0, len(groups), CHUNK):
-            chunk = groups[start : start + CHUNK]
-            _match(chunk, report)
-            records = _records(chunk)
-            views = {}
-            for group in chunk:
-                for duplicate in group.duplicates:
-                    result.merged_duplicates += 1
-                    report.add(
-                        "duplicate-merged",
-                        f"AIID incident {duplicate.aiid_id} merged into {group.true_id}.",
-                        row=duplicate.row,
-                    )
-                try:
-                    record = records.get(group.incident.pk) if group.incident else None
-                    document, view = _document_for(group, record.document if record else None, report)
-                    outcome = _publish(group, document, taxonomy, numbers)
-                except (DocumentError, IncidentMerged) as exc:
-                    result.skipped += 1
-                    report.add(
-                        "skipped-row",
-                        f"AIID incident {group.true_id} not imported: {_problem(exc)}",
-                        row=group.row,
-                    )
-                    continue
-                views[outcome.incident.pk if outcome else group.incident.pk] = view
-                if outcome is None:
-                    result.unchanged += 1
-                    continue
-                result.created += outcome.created
-                result.updated += outcome.changed and not outcome.created
-                result.unchanged += not outcome.changed
-                if outcome.changed:
-                    changed_ids.append(outcome.incident.pk)
-            _save_records(views, records)
-            if progress:
-                progress(min(start + CHUNK, len(groups)), len(groups))
+    for start in range(0, len(groups), CHUNK):
+        with transaction.atomic():
+            changed_ids += _import_chunk(groups[start : start + CHUNK], taxonomy, result, batch)
+        if progress:
+            progress(min(start + CHUNK, len(groups)), len(groups))
+    with transaction.atomic():
         taxonomy.keep_spellings()
-        for start in range(0, len(changed_ids), CHUNK):
-            incident_search_refresh(incident_ids=changed_ids[start : start + CHUNK])
         result.entities_created = taxonomy.created_entities
         result.incident_ids = changed_ids
         if strict and report.warnings:
             raise AiidRefused(report)
-        if changed_ids:
-            transaction.on_commit(
-                lambda: incidents_imported.send(
-                    sender=aiid_import, incident_ids=list(changed_ids), source=SOURCE
-                )
+        import_batch_finish(
+            batch,
+            stopped=stopped,
+            created=result.created,
+            updated=result.updated,
+            incident_ids=changed_ids,
+            source=SOURCE,
+        )
+        result.batch = batch.pk
+        if dry_run:
+            raise DryRun
+
+
+def _import_chunk(chunk, taxonomy, result, batch):
+    """Publish a chunk of groups together (in the caller's transaction); returns the ids
+    changed. Two groups that lead to one incident are published one after the other."""
+    report, changed_ids = result.report, []
+    _match(chunk, report)
+    records = _records(chunk)
+    views, pending, published = {}, [], []
+    for group in chunk:
+        for duplicate in group.duplicates:
+            result.merged_duplicates += 1
+            report.add(
+                "duplicate-merged",
+                f"AIID incident {duplicate.aiid_id} merged into {group.true_id}.",
+                row=duplicate.row,
             )
-    return result
+        try:
+            record = records.get(group.incident.pk) if group.incident else None
+            document, view = _document_for(group, record.document if record else None, report)
+            item = _item(group, document, taxonomy, batch)
+        except DocumentError as exc:
+            result.skipped += 1
+            report.add(
+                "skipped-row",
+                f"AIID incident {group.true_id} not imported: {problem_text(exc)}",
+                row=group.row,
+            )
+            continue
+        group.view = view
+        if item is None:
+            views[group.incident.pk] = view
+            result.unchanged += 1
+            continue
+        if group.incident is not None and any(
+            other.incident and other.incident.pk == group.incident.pk for other, _item in pending
+        ):
+            published += _publish_items(pending, taxonomy, batch)
+            pending = []
+        pending.append((group, item))
+    published += _publish_items(pending, taxonomy, batch)
+    for group, outcome in published:
+        if isinstance(outcome, Exception):
+            result.skipped += 1
+            report.add(
+                "skipped-row",
+                f"AIID incident {group.true_id} not imported: {problem_text(outcome)}",
+                row=group.row,
+            )
+            continue
+        views[outcome.incident.pk] = group.view
+        result.created += outcome.created
+        result.updated += outcome.changed and not outcome.created
+        result.unchanged += not outcome.changed
+        if outcome.changed:
+            changed_ids.append(outcome.incident.pk)
+    source_records_save(source=SOURCE, views=views, records=records)
+    return changed_ids

@@ -1,6 +1,146 @@
-"""What the importers share."""
+"""What every importer does the same way: publishing a chunk of documents, keeping what a
+source said (its `SourceRecord`), telling the other apps once the import has committed, and
+the words for a document the site refuses."""
+
+from contextlib import contextmanager, nullcontext
 
 from django.core.validators import URLValidator
+from django.db import transaction
+from django.utils import timezone
+
+from ..bulk import insert_rows
+from ..documents import DocumentError
+from ..models import ImportBatch, Incident, Revision, SourceRecord
+from ..services import IncidentMerged, StaleRevision, incidents_publish
+from ..signals import incidents_imported
 
 # A source or reference link: an http(s) address (raises ValidationError otherwise).
 validate_web_address = URLValidator(schemes=["http", "https"])
+
+RECORD_BATCH = 500
+
+
+class ChunkRefused(Exception):
+    """Publishing refused a chunk: a document the site does not take, or an incident changed
+    (or merged) on the site since the import read it. `message` says which, and where."""
+
+    def __init__(self, message, error):
+        super().__init__(message)
+        self.error = error
+
+
+def problem_text(error):
+    """One text for why a document was refused: 'terms.mood: There is no vocabulary 'mood''
+    for a DocumentError (each path and its messages), the message otherwise."""
+    if isinstance(error, DocumentError):
+        return "; ".join(
+            f"{path or 'document'}: {' '.join(messages).rstrip('.')}"
+            for path, messages in error.message_dict.items()
+        )
+    return str(error)
+
+
+def changed_meanwhile_text(where, committed=False):
+    done = (
+        "the chunks before it were imported; run the import again to finish it (what is imported "
+        "already is left as it is)"
+        if committed
+        else "nothing was imported. Run the import again"
+    )
+    return f"{where}: an incident was changed on the site while the import ran; {done}."
+
+
+def chunk_publish(*, items, taxonomy, where, import_batch=None, refresh_search=True):
+    """Publish a chunk of PublishItems (`incidents_publish`); returns a PublishResult each.
+    Raises ChunkRefused with one text for every importer ("rows 2-201: …") when publishing
+    refuses the chunk; nothing of the chunk is written then."""
+    try:
+        return incidents_publish(
+            items=items, taxonomy=taxonomy, refresh_search=refresh_search, import_batch=import_batch
+        )
+    except (StaleRevision, IncidentMerged) as exc:
+        raise ChunkRefused(changed_meanwhile_text(where), exc) from None
+    except DocumentError as exc:
+        raise ChunkRefused(f"{where}: {problem_text(exc)}", exc) from None
+
+
+def source_records(*, source, incident_ids):
+    """{incident id: SourceRecord} of what `source` said of these incidents at its last import."""
+    return {
+        record.incident_id: record
+        for record in SourceRecord.objects.filter(source=source, incident_id__in=incident_ids)
+    }
+
+
+def source_records_save(*, source, views, records):
+    """Keep what `source` says now of each incident (`views`: {incident id: document}) as the
+    base of its next import: new records inserted, changed ones updated, in bulk."""
+    new, changed = [], []
+    for incident_id, view in views.items():
+        record = records.get(incident_id)
+        if record is None:
+            new.append({"incident_id": incident_id, "source": source, "document": view})
+        elif record.document != view:
+            record.document = view
+            changed.append(record)
+    insert_rows(SourceRecord, new)
+    SourceRecord.objects.bulk_update(changed, ["document"], batch_size=RECORD_BATCH)
+
+
+def imported_on_commit(*, incident_ids, source):
+    """Send `incidents_imported` once the transaction that published them commits (at once
+    outside one), when any incident was created or changed."""
+    ids = list(incident_ids)
+    if ids:
+        transaction.on_commit(
+            lambda: incidents_imported.send(sender=Incident, incident_ids=ids, source=source)
+        )
+
+
+class DryRun(Exception):
+    """Raised at the end of an import run with `dry_run`, to roll back all it wrote."""
+
+
+@contextmanager
+def import_run(*, whole):
+    """The transaction around a whole import: one for all of it when `whole` (a dry run, or
+    --strict, which must be able to write nothing), none otherwise (each chunk commits)."""
+    with transaction.atomic() if whole else nullcontext():
+        yield
+
+
+def import_batch_start(*, source, file_name, report):
+    """A new ImportBatch for a run of `source`, and the earlier runs of the source that never
+    finished (a run stopped half-way, or one still running): this run finishes them, since an
+    import run again leaves what it imported already as it is. The report says so."""
+    stopped = list(
+        ImportBatch.objects.filter(source=source, finished_at__isnull=True, undone_at__isnull=True).order_by(
+            "pk"
+        )
+    )
+    for batch in stopped:
+        report.add(
+            "run-again",
+            f"import {batch.pk} ({batch.file_name or source}, started {batch.started_at:%Y-%m-%d %H:%M} UTC) "
+            "did not finish (or is still running): this run finishes what it left.",
+        )
+    return ImportBatch.objects.create(source=source, file_name=file_name[:255]), stopped
+
+
+def import_batch_finish(batch, *, stopped, created, updated, incident_ids, source):
+    """Mark the run (and the stopped runs it finished) done, and tell the other apps, once
+    this commits, of every incident the run (`incident_ids`) and the stopped runs created or
+    changed."""
+    now = timezone.now()
+    ImportBatch.objects.filter(pk=batch.pk).update(finished_at=now, created=created, updated=updated)
+    ids = list(incident_ids)
+    if stopped:
+        ImportBatch.objects.filter(pk__in=[b.pk for b in stopped], finished_at__isnull=True).update(
+            finished_at=now
+        )
+        ids += [pk for pk in batch_incident_ids(*stopped) if pk not in set(ids)]
+    imported_on_commit(incident_ids=ids, source=source)
+
+
+def batch_incident_ids(*batches):
+    return Revision.objects.filter(import_batch__in=batches).values_list("incident_id", flat=True).distinct()

@@ -8,7 +8,8 @@ refused before anything is written.
 
 Each item is checked against the snapshot schema (`schemas.py`) and by `documents.normalize`;
 an item that fails is left out and reported with its line, and the others are restored.
-Everything is written in one transaction, through `incident_publish` only:
+Everything is written in one transaction, through publishing only (`incidents_publish`, a
+chunk of items at a time):
 
 - an incident is found by its slug when that slug names the same story here (the same
   number, a shared external id or the same headline); otherwise it is created with the
@@ -35,17 +36,19 @@ from django.utils.dateparse import parse_datetime
 from .. import documents, schemas
 from ..bulk import PlannerStatistics
 from ..documents import DocumentError
-from ..models import Incident
+from ..models import ImportBatch, Incident
 from ..services import (
     IncidentMerged,
+    MergeRefused,
+    PublishItem,
     StaleRevision,
     Taxonomy,
-    incident_publish,
+    incident_merge,
     incident_search_refresh,
     unique_slug,
 )
 from ..services.taxonomy import entity_kind
-from ..signals import incidents_imported
+from .common import ChunkRefused, changed_meanwhile_text, chunk_publish, import_batch_finish, problem_text
 from .reports import Finding, ImportReport
 
 CHUNK = 500
@@ -90,6 +93,7 @@ class DatasetResult:
     left_out: int = 0
     report: DatasetReport = field(default_factory=DatasetReport)
     incident_ids: list = field(default_factory=list)
+    batch: int | None = None  # the ImportBatch's id
 
     @property
     def warnings(self):
@@ -268,14 +272,6 @@ def _when(item, key, line, report, slug):
     return value if timezone.is_aware(value) else value.replace(tzinfo=UTC)
 
 
-def _problems(error):
-    """A DocumentError in one line: 'terms.mood: There is no vocabulary 'mood''."""
-    return "; ".join(
-        f"{path or 'document'}: {' '.join(messages).rstrip('.')}"
-        for path, messages in error.message_dict.items()
-    )
-
-
 def _check(line, item, validator, vocabularies, report):
     """The item as an Entry, or None when it is left out (and reported)."""
     if isinstance(item, _Unreadable):
@@ -294,7 +290,7 @@ def _check(line, item, validator, vocabularies, report):
             try:
                 document = documents.normalize(document, vocabularies=vocabularies)
             except DocumentError as exc:
-                report.add("invalid-item", f"{_problems(exc)}; left out.", line, slug)
+                report.add("invalid-item", f"{problem_text(exc)}; left out.", line, slug)
                 return None
             item, upgraded = {**item, "document": document}, True
             report.add("upgraded", "a schema 1 document, read as schema 2.", line, slug)
@@ -317,7 +313,7 @@ def _check(line, item, validator, vocabularies, report):
         try:
             clean = documents.normalize(document, vocabularies=vocabularies)
         except DocumentError as exc:
-            report.add("invalid-item", f"{_problems(exc)}; left out.", line, slug)
+            report.add("invalid-item", f"{problem_text(exc)}; left out.", line, slug)
             return None
     if clean != document:
         changes = documents.change_summary(documents.diff(document, clean))
@@ -351,8 +347,10 @@ class _Restore:
         self.numbers = set()  # numbers given in this import
         self.renumber = []  # entries whose number is taken here: created once the file is read
         self.merges = []  # (entry, incident id)
-        self.times = {}  # incident id -> {field: time}
+        self.times = {}  # incident id -> {field: time}, not yet written
+        self.file_times = {}  # incident id -> {field: time}, every one the file gave
         self.changed = set()  # ids of incidents created or published in this import
+        self.batch = ImportBatch.objects.create(source=SOURCE, file_name=result.file_name[:255])
 
     def chunk(self, pairs):
         entries = []
@@ -387,25 +385,30 @@ class _Restore:
                 "number", "slug"
             )
         )
+        creates, updates = [], []
         for entry in entries:
             incident = found.get(entry.slug)
             if incident is not None and not self._same_story(incident, entry):
                 incident = None
             if incident is not None:
-                self._update(entry, incident)
+                if self._needs_update(entry, incident):
+                    updates.append((entry, incident))
                 continue
             owner = numbers.get(entry.number)
             if owner is None and entry.number not in self.numbers:
-                self._create(entry, entry.number)
+                self.numbers.add(entry.number)  # kept for it: created below, with the chunk's others
+                creates.append(entry)
             else:
                 self.renumber.append((entry, owner))
+        self._update_all(updates)
+        self._create_all(creates)
         self._save_times()
 
     def finish(self):
         """Create the incidents whose numbers were taken (above every number now in use),
         link the merged ones, and keep the spellings met."""
         for entry, owner in self.renumber:
-            incident = self._create(entry, None)
+            [incident] = self._create_all([entry], refused_told=True)
             self.report.add(
                 "number-taken",
                 f"number {entry.number} is {'incident ' + owner if owner else 'another item of the file'} "
@@ -415,6 +418,7 @@ class _Restore:
             )
         self._save_times()
         self._link_merges()
+        self._save_times()
         self.taxonomy.keep_spellings(count_uses=False)
         ids = sorted(self.changed)
         for start in range(0, len(ids), CHUNK):
@@ -454,46 +458,67 @@ class _Restore:
             )
         return same
 
-    def _publish(self, entry, **arguments):
+    def _publish(self, items, where):
+        """Publish a chunk's items together (the sheet's path), or raise DatasetError."""
         try:
-            return incident_publish(
-                document=entry.document,
-                summary=self.summary,
-                taxonomy=self.taxonomy,
-                refresh_search=False,
-                **arguments,
-            )
-        except StaleRevision:
-            raise DatasetError(
-                f"Line {entry.line}: incident {entry.slug} was changed on the site while the import ran; "
-                "nothing was imported. Run the import again."
-            ) from None
+            return chunk_publish(items=items, taxonomy=self.taxonomy, where=where, import_batch=self.batch)
+        except ChunkRefused as exc:
+            if isinstance(exc.error, StaleRevision):
+                raise DatasetError(changed_meanwhile_text(where)) from None
+            raise
 
-    def _create(self, entry, number):
-        taken = self.taxonomy.incident_slugs
-        slug = entry.slug if entry.slug not in taken else unique_slug(entry.slug, taken.__contains__, 255)
-        outcome = self._publish(entry, slug=slug, number=number)
-        incident = outcome.incident
-        if incident.slug != entry.slug:
-            reason = (
-                "the slug names a different story here"
-                if slug != entry.slug
-                else "not a slug this site writes"
-            )
-            self.report.add(
-                "slug-taken", f"{reason}; this incident is {incident.slug}.", entry.line, entry.slug
-            )
-        self.numbers.add(incident.number)
-        self.result.created += 1
-        self.changed.add(incident.pk)
-        self.local[entry.slug] = incident.pk
-        self._keep_times(incident, entry, created=True)
-        self._check_identical(entry, outcome.revision.document)
-        if entry.merged_into:
-            self.merges.append((entry, incident.pk))
-        return incident
+    def _item(self, entry, **arguments):
+        return PublishItem(document=entry.document, summary=self.summary, normalized=True, **arguments)
 
-    def _update(self, entry, incident):
+    def _create_all(self, entries, refused_told=False):
+        """Create the entries' incidents, asking publishing for the file's numbers: each is
+        given when free (those in use were put off to `finish`, so that they do not take the
+        numbers of items further on); another is given otherwise, and reported."""
+        if not entries:
+            return []
+        taken, slugs = self.taxonomy.incident_slugs, []
+        for entry in entries:
+            in_use = lambda slug: slug in taken or slug in slugs  # noqa: E731
+            slugs.append(entry.slug if not in_use(entry.slug) else unique_slug(entry.slug, in_use, 255))
+        where = f"Lines {entries[0].line}-{entries[-1].line}"
+        items = [
+            self._item(entry, slug=slug, number=entry.number)
+            for entry, slug in zip(entries, slugs, strict=True)
+        ]
+        outcomes = self._publish(items, where)
+        created = []
+        for entry, slug, outcome in zip(entries, slugs, outcomes, strict=True):
+            incident = outcome.incident
+            if outcome.number_refused is not None and not refused_told:
+                self.report.add(
+                    "number-taken",
+                    f"number {entry.number} was given to another incident while the import ran; this "
+                    f"incident is number {incident.number}.",
+                    entry.line,
+                    entry.slug,
+                )
+            if incident.slug != entry.slug:
+                reason = (
+                    "the slug names a different story here"
+                    if slug != entry.slug
+                    else "not a slug this site writes"
+                )
+                self.report.add(
+                    "slug-taken", f"{reason}; this incident is {incident.slug}.", entry.line, entry.slug
+                )
+            self.numbers.add(incident.number)
+            self.result.created += 1
+            self.changed.add(incident.pk)
+            self.local[entry.slug] = incident.pk
+            self._keep_times(incident, entry, created=True)
+            self._check_identical(entry, outcome.revision.document)
+            if entry.merged_into:
+                self.merges.append((entry, incident.pk))
+            created.append(incident)
+        return created
+
+    def _needs_update(self, entry, incident):
+        """Note the entry's incident here; True when its document differs from the file's."""
         self.local[entry.slug] = incident.pk
         self.numbers.add(incident.number)
         if entry.merged_into or incident.merged_into_id:
@@ -501,27 +526,49 @@ class _Restore:
         current = incident.current_revision.document if incident.current_revision else None
         if current == entry.document:
             self.result.unchanged += 1
+            return False
+        return True
+
+    def _update_all(self, updates):
+        """Publish the file's documents of incidents found here, together; one merged here
+        is left as it is (the chunk's others are then published one at a time)."""
+        if not updates:
             return
+        items = [
+            self._item(entry, incident=incident, expected_revision=incident.current_revision_id)
+            for entry, incident in updates
+        ]
         try:
-            outcome = self._publish(entry, incident=incident, expected_revision=incident.current_revision_id)
-        except IncidentMerged:
-            self.report.add(
-                "merge-differs",
-                "merged into another incident here, and its document in the file differs; left as is.",
-                entry.line,
-                entry.slug,
-            )
-            self.result.unchanged += 1
-            return
-        if outcome.changed:
-            self.result.updated += 1
-            self.changed.add(incident.pk)
-            self._keep_times(incident, entry, created=False)
-            stored = outcome.revision.document
-        else:
-            self.result.unchanged += 1
-            stored = current
-        self._check_identical(entry, stored)
+            outcomes = self._publish(items, f"Lines {updates[0][0].line}-{updates[-1][0].line}")
+        except ChunkRefused:
+            outcomes = []
+            for (entry, _incident), item in zip(updates, items, strict=True):
+                try:
+                    [outcome] = self._publish([item], f"Line {entry.line}: incident {entry.slug}")
+                except ChunkRefused as exc:
+                    outcome = exc.error
+                outcomes.append(outcome)
+        for (entry, incident), outcome in zip(updates, outcomes, strict=True):
+            if isinstance(outcome, IncidentMerged):
+                self.report.add(
+                    "merge-differs",
+                    "merged into another incident here, and its document in the file differs; left as is.",
+                    entry.line,
+                    entry.slug,
+                )
+                self.result.unchanged += 1
+                continue
+            if isinstance(outcome, Exception):
+                raise DatasetError(f"Line {entry.line}: incident {entry.slug}: {problem_text(outcome)}")
+            if outcome.changed:
+                self.result.updated += 1
+                self.changed.add(incident.pk)
+                self._keep_times(incident, entry, created=False)
+                stored = outcome.revision.document
+            else:
+                self.result.unchanged += 1
+                stored = incident.current_revision.document
+            self._check_identical(entry, stored)
 
     def _check_identical(self, entry, stored):
         if stored != entry.document:
@@ -540,7 +587,7 @@ class _Restore:
         if entry.updated_at:
             times["updated_at"] = entry.updated_at
         if times:
-            self.times[incident.pk] = times
+            self.times[incident.pk] = self.file_times[incident.pk] = times
 
     def _save_times(self):
         """Give the incidents restored in a chunk the times the file has (a save would set
@@ -593,10 +640,23 @@ class _Restore:
                     "merge-differs", "merged into itself in the file; left unmerged.", entry.line, entry.slug
                 )
             else:
-                Incident.objects.filter(pk=pk).update(merged_into=target)
+                # As an editor merges: the merged incident's links move to its survivor.
+                try:
+                    incident_merge(
+                        survivor=Incident(pk=target), merged=Incident(pk=pk), editor=None, note=self.summary
+                    )
+                except MergeRefused as exc:
+                    self.report.add(
+                        "merge-differs", f"{str(exc).rstrip('.')}; left unmerged.", entry.line, entry.slug
+                    )
+                    continue
                 self.report.add(
                     "merged", f"merged into {entry.merged_into}, as in the file.", entry.line, entry.slug
                 )
+                self.changed.add(target)
+                for incident_id in (pk, target):  # the merge's revisions are dated now: the file's times
+                    if incident_id in self.file_times:
+                        self.times[incident_id] = self.file_times[incident_id]
                 if pk not in self.changed:
                     self.changed.add(pk)
                     self.result.unchanged -= 1
@@ -639,9 +699,13 @@ def _dataset_import(path, result, items, taxonomy, strict, progress):
             raise DatasetError(
                 f"{len(result.warnings):,} warning(s) with --strict; nothing was imported.", result.report
             )
-        ids = list(result.incident_ids)
-        if ids:
-            transaction.on_commit(
-                lambda: incidents_imported.send(sender=Incident, incident_ids=ids, source=SOURCE)
-            )
+        result.batch = restore.batch.pk
+        import_batch_finish(
+            restore.batch,
+            stopped=[],
+            created=result.created,
+            updated=result.updated,
+            incident_ids=result.incident_ids,
+            source=SOURCE,
+        )
     return result

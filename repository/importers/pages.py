@@ -34,10 +34,10 @@ from django.db import transaction
 
 from .. import documents
 from ..documents import DocumentError, clean_name, split_values, trim_url
-from ..models import Incident, Vocabulary
+from ..models import ImportBatch, Incident, Vocabulary
 from ..periods import PeriodError, more_precise, parse_partial_date, parse_period
 from ..services import Taxonomy, incident_publish, make_slug
-from ..signals import incidents_imported
+from .common import import_batch_finish, problem_text
 
 INVITATION_LINES = {"can you improve this page?", "share your insights with us"}
 ROLE_LABELS = {
@@ -68,6 +68,7 @@ URL = re.compile(r"https?://[^\s<>\"]+")
 BULLET = re.compile(r"^\s*(?:[-*•·]|\d+[.)])\s+")
 SUMMARY_LENGTH = 600
 HEADING_MAX_WORDS = 12
+SOURCE = "aiaaic"  # what `incidents_imported` says the pages came from
 SENTENCE_END = tuple(".!?:;,'\"”’)")
 
 
@@ -307,6 +308,13 @@ def page_import(*, pages, summary="Imported from an incident page", progress=Non
     results = []
     taxonomy = Taxonomy()
     with transaction.atomic():
+        names = [slug for slug, _page in pages]
+        batch = ImportBatch.objects.create(
+            source="page",
+            file_name=(names[0] + (f" and {len(names) - 1} more" if len(names) > 1 else ""))[:255]
+            if names
+            else "",
+        )
         for done, (slug, page) in enumerate(pages, start=1):
             incident = (
                 Incident.objects.filter(slug=slug).select_related("current_revision", "merged_into").first()
@@ -328,15 +336,20 @@ def page_import(*, pages, summary="Imported from an incident page", progress=Non
                     summary=summary,
                     slug=slug,
                     taxonomy=taxonomy,
+                    import_batch=batch,
                 )
             except DocumentError as exc:
-                problems = "; ".join(f"{path}: {' '.join(msgs)}" for path, msgs in exc.message_dict.items())
-                raise PageError(f"{slug}: {problems}") from None
+                raise PageError(f"{slug}: {problem_text(exc)}") from None
             results.append((slug, outcome))
             if progress:
                 progress(done, len(pages))
         taxonomy.keep_spellings()
-    changed = [outcome.incident.pk for _slug, outcome in results if outcome.changed]
-    if changed:
-        incidents_imported.send(sender=Incident, incident_ids=changed, source="aiaaic")
+        import_batch_finish(
+            batch,
+            stopped=[],
+            created=sum(outcome.created for _slug, outcome in results),
+            updated=sum(outcome.changed and not outcome.created for _slug, outcome in results),
+            incident_ids=[outcome.incident.pk for _slug, outcome in results if outcome.changed],
+            source=SOURCE,
+        )
     return results

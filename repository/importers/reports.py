@@ -32,6 +32,7 @@ KINDS = {
     "folded": ("Variant spellings folded into one name (kept as aliases)", False),
     "renamed": ("Names changed to their most common spelling", False),
     "merge-candidate": ("Probable variants not folded (candidates for an editor to merge)", False),
+    "run-again": ("Earlier runs that stopped before their end (this run finishes them)", False),
     # JSON dataset snapshots (import_dataset)
     "invalid-item": ("Items left out: they break the snapshot schema or the document rules", True),
     "unknown-schema": ("Items left out: documents of a schema version this site does not read", True),
@@ -117,3 +118,13 @@ def write_summary(report, write, limit=10):
             write(f"  {finding}", finding.is_warning)
         if len(shown) < len(findings):
             write(f"  … and {len(findings) - len(shown):,} more (--report FILE lists them all)", False)
+
+
+def write_changes(changes, write, limit=20):
+    """Print what an import changed (or would change): one line per incident created or
+    updated, `changes` as (state, number, slug, what changed)."""
+    shown = changes if limit is None else changes[:limit]
+    for state, number, slug, summary in shown:
+        write(f"  {state:7} #{number} {slug}: {summary}")
+    if len(shown) < len(changes):
+        write(f"  … and {len(changes) - len(shown):,} more (-v 2 lists them all)")

@@ -31,18 +31,47 @@ class PublishResult:
     incident: Incident
     revision: Revision | None  # None when the document was already the published one
     created: bool
+    number_refused: int | None = None  # the number asked for, in use: the incident got another
 
     @property
     def changed(self):
         return self.revision is not None
 
 
-def _next_incident_number():
+def _lock_numbers():
+    """Serialise number allocation between concurrent publishers until commit."""
     if connection.vendor == "postgresql":
-        # Serialise number allocation between concurrent publishers until commit.
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext('repository_incident_number'))")
-    return (Incident.objects.aggregate(top=Max("number"))["top"] or 0) + 1
+
+
+def _grant_numbers(items, taxonomy):
+    """Give each new item its number, under the number lock: the number it asks for when no
+    incident has it (a restore keeps its file's numbers), the next after every number in use
+    otherwise (and `number_refused` says which was asked for)."""
+    new = [item for item in items if item.incident is None]
+    if not new:
+        return
+    _lock_numbers()
+    if taxonomy.incident_slugs is not None:
+        taxonomy.incident_slugs_refresh()  # holding the lock: every other new incident has committed
+    asked = {item.number for item in new if item.number is not None}
+    in_use = (
+        set(Incident.objects.filter(number__in=asked).values_list("number", flat=True)) if asked else set()
+    )
+    for item in new:
+        item.number_refused = None
+        if item.number is not None and item.number not in in_use:
+            in_use.add(item.number)
+        elif item.number is not None:
+            item.number_refused, item.number = item.number, None
+    next_number = None
+    for item in new:
+        if item.number is None:
+            if next_number is None:
+                top = Incident.objects.aggregate(top=Max("number"))["top"] or 0
+                next_number = max([top, *in_use]) + 1
+            item.number, next_number = next_number, next_number + 1
 
 
 def _sync_links(model, key_of, wanted_by_incident, fresh_ids, update_fields, make):
@@ -170,6 +199,7 @@ class PublishItem:
     # validated it row by row already): it is not normalized a second time.
     normalized: bool = False
     # Filled while publishing.
+    number_refused: int | None = None
     term_rows: list = field(default_factory=list)
     entity_rows: list = field(default_factory=list)
     previous: dict | None = None
@@ -187,6 +217,7 @@ def incident_publish(
     taxonomy=None,
     refresh_search=True,
     expected_revision=None,
+    import_batch=None,
 ):
     """Publish a document as a new revision of `incident`, or as a new incident.
 
@@ -206,15 +237,18 @@ def incident_publish(
         author=author,
         credit=credit,
     )
-    [result] = incidents_publish(items=[item], taxonomy=taxonomy, refresh_search=refresh_search)
+    [result] = incidents_publish(
+        items=[item], taxonomy=taxonomy, refresh_search=refresh_search, import_batch=import_batch
+    )
     return result
 
 
-def incidents_publish(*, items, taxonomy=None, refresh_search=True):
+def incidents_publish(*, items, taxonomy=None, refresh_search=True, import_batch=None):
     """Publish many PublishItems at once (an import's chunk), with the same checks and the
     same revisions as one at a time, in a number of queries that does not grow with them.
     Returns a PublishResult per item, in order. Raises as incident_publish does, for the
-    first item at fault; nothing is written then (the caller's transaction rolls back)."""
+    first item at fault; nothing is written then (the caller's transaction rolls back).
+    The revisions carry `import_batch` (an ImportBatch) when an import publishes them."""
     taxonomy = taxonomy or Taxonomy()
     vocabularies = set(taxonomy.vocabularies)
     for item in items:
@@ -231,7 +265,7 @@ def incidents_publish(*, items, taxonomy=None, refresh_search=True):
                     taxonomy.load_document(item.document)
             for item in items:
                 item.document, item.term_rows, item.entity_rows = taxonomy.canonical(item.document)
-            results = _write(items, locked, taxonomy, refresh_search)
+            results = _write(items, locked, taxonomy, refresh_search, import_batch)
     if refusal is not None:
         raise refusal
     return results
@@ -276,15 +310,13 @@ def _refusal(items, locked):
     return None
 
 
-def _write(items, locked, taxonomy, refresh_search):
+def _write(items, locked, taxonomy, refresh_search, import_batch=None):
     """Write the revisions and rows of the items whose document changed (in a transaction)."""
     results = [None] * len(items)
-    publishing, next_number, taken = [], None, set()
+    publishing, taken = [], set()
+    _grant_numbers(items, taxonomy)
     for index, item in enumerate(items):
         if item.incident is None:
-            if item.number is None:
-                next_number = next_number or _next_incident_number()
-                item.number, next_number = next_number, next_number + 1
             item.incident = Incident(number=item.number)
             item.incident.slug = _new_slug(item.slug or item.document["headline"], taxonomy, taken)
             publishing.append((index, item))
@@ -327,13 +359,16 @@ def _write(items, locked, taxonomy, refresh_search):
             summary=_revision_summary(item.summary, item.previous, item.document, labels),
             credit=item.credit[:200],
             author=item.author,
+            import_batch=import_batch,
         )
         for _index, item in publishing
     ]
     create_objects(Revision, revisions, key="incident_id")
     for (index, item), revision in zip(publishing, revisions, strict=True):
         item.incident.current_revision = revision
-        results[index] = PublishResult(item.incident, revision, item.incident.pk in new_ids)
+        results[index] = PublishResult(
+            item.incident, revision, item.incident.pk in new_ids, number_refused=item.number_refused
+        )
     # Each incident now points at its newest revision: one UPDATE for them all; then the search
     # index follows the new text, terms and entities (on PostgreSQL, the same statement).
     published_ids = [item.incident.pk for _index, item in publishing]

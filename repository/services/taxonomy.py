@@ -89,7 +89,15 @@ class Taxonomy:
         for vocabulary_id, slug in Term.objects.values_list("vocabulary_id", "slug"):
             self._term_slugs.setdefault(vocabulary_id, set()).add(slug)
         self._entity_slugs = set(Entity.objects.values_list("slug", flat=True))
-        self.incident_slugs = set(Incident.objects.values_list("slug", flat=True))
+        self.incident_slugs, self._incident_top = set(), 0
+        self.incident_slugs_refresh()
+
+    def incident_slugs_refresh(self):
+        """Add the slugs of incidents created since they were loaded (by another publisher,
+        while an import commits chunk by chunk): one query on the primary key."""
+        for pk, slug in Incident.objects.filter(pk__gt=self._incident_top).values_list("pk", "slug"):
+            self.incident_slugs.add(slug)
+            self._incident_top = max(self._incident_top, pk)
 
     def _add_entity(self, key, entity):
         found = self._entities.setdefault((entity.kind, key), [])

@@ -75,8 +75,9 @@ class SheetImportQueryTests(TestCase):
     def test_each_further_chunk_takes_the_same_queries(self):
         one, two, three = self.counts(CHUNK), self.counts(2 * CHUNK), self.counts(3 * CHUNK)
         self.assertEqual(two[1] - one[1], three[1] - two[1])
-        # A chunk run again: identities, incidents, source records and the lock.
-        self.assertLessEqual(two[1] - one[1], 8)
+        # A chunk run again: identities, incidents, source records and the lock, and the
+        # savepoint the chunk's transaction is inside a test (its start and release).
+        self.assertLessEqual(two[1] - one[1], 10)
         if connection.vendor != "postgresql":
             return  # SQLite writes a chunk's rows a few hundred at a time (see above)
         self.assertEqual(two[0] - one[0], three[0] - two[0])

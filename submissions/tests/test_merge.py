@@ -202,8 +202,9 @@ class AfterImportTests(DuplicatesTestCase):
                 )
             queued.assert_not_called()  # not before the commit
             self.assertTrue(callbacks)
-            for callback in callbacks:
-                callback()
+            with self.captureOnCommitCallbacks(execute=True):  # the commit: the signal, then its queueing
+                for callback in callbacks:
+                    callback()
         new = results[0][1].incident
         queued.assert_called_once_with(args=([new.pk],))
 

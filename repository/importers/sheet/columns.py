@@ -1,5 +1,6 @@
-"""Reading a sheet's rows: each cell into the value its column holds, rows of one id merged,
-and a row laid over an incident's document."""
+"""Reading a sheet's rows: each cell into the value its column holds (a table of column
+readers, each resolving its cell, cleaning its text and assigning the value, run by one loop
+in `parse_row`), rows of one id merged, and a row laid over an incident's document."""
 
 import json
 import re
@@ -50,12 +51,6 @@ def sheet_period(text):
     return (period.iso() if period else ""), ""
 
 
-def _urls_and_text(raw):
-    urls = [documents.trim_url(url) for url in URL_PATTERN.findall(raw)]
-    text = " ".join(URL_PATTERN.sub(" ", raw).split())
-    return urls, text
-
-
 def _checked_url(url):
     validate_web_address(url)
     if len(url) > documents.MAX_LENGTHS["source_url"]:
@@ -63,34 +58,82 @@ def _checked_url(url):
     return url
 
 
-def _read_cell(column, raw, values, report, line, snapshot=False):
-    """Read one non-blank cell into `values`. Raises ValueError for a cell left out."""
-    target = column.target
-    if target == "headline":
-        headline = clean_name(raw)
+# Column readers -------------------------------------------------------------------------------
+#
+# What each kind of column holds, as a table of small readers run by one loop (`parse_row`):
+# a reader resolves its cell in a row, cleans the cell's text into a value (raising ValueError
+# or PeriodError for a cell left out, reporting what it kept with a note) and assigns the value
+# to the row. The column a reader reads is found by name (`layout.detect_layout`).
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Where a cell is, for what a reader reports of it."""
+
+    column: object  # layout.Column
+    line: int
+    report: object  # ImportReport
+    snapshot: bool = False
+
+    def note(self, kind, text):
+        self.report.add(kind, text, row=self.line, column=self.column.title)
+
+
+class ColumnReader:
+    """A column of the sheet: resolve the cell, clean its text, assign the value."""
+
+    def resolve(self, cells, column):
+        """The cell's text in a row, without the apostrophe the snapshot writer escapes with."""
+        return unescape_cell(cells[column.index]) if column.index < len(cells) else ""
+
+    def clean(self, raw, cell):
+        return raw.strip()
+
+    def assign(self, value, values, target):
+        values[target] = value
+
+
+class HeadlineReader(ColumnReader):
+    def clean(self, raw, cell):
+        headline, whole = clean_name(raw), None
         limit = documents.MAX_LENGTHS["headline"]
         if len(headline) > limit:
-            values.setdefault("extra", {})[column.title] = headline
+            whole = headline
             headline = headline[: limit - 1].rsplit(" ", 1)[0] + "…"
-            report.add(
+            cell.note(
                 "unreadable-cell",
                 f"longer than {limit} characters: shortened; the whole headline is kept under "
                 "'Other source columns'.",
-                row=line,
-                column=column.title,
             )
+        return headline, whole, cell.column.title
+
+    def assign(self, value, values, target):
+        headline, whole, title = value
+        if whole is not None:
+            values.setdefault("extra", {})[title] = whole
         values["headline"] = headline
-    elif target == "type":
+
+
+class TypeReader(ColumnReader):
+    def clean(self, raw, cell):
         kind = raw.strip().lower()
         if kind not in documents.TYPES:
             raise ValueError(f"{raw.strip()!r} is not a type ({', '.join(documents.TYPES)})")
-        values["type"] = kind
-    elif target == "occurred":
+        return kind
+
+
+class OccurredReader(ColumnReader):
+    def clean(self, raw, cell):
         iso, note = sheet_period(raw)
         if note:
-            report.add("ambiguous", note + ".", row=line, column=column.title)
-        values["occurred"] = iso
-    elif target == "released":
+            cell.note("ambiguous", note + ".")
+        return iso
+
+
+class ReleasedReader(ColumnReader):
+    """Years (or dates) of release, several to a cell."""
+
+    def clean(self, raw, cell):
         years, bad = [], []
         for part in split_values(raw):
             try:
@@ -99,69 +142,125 @@ def _read_cell(column, raw, values, report, line, snapshot=False):
                 bad.append(part)
                 continue
             if note:
-                report.add("ambiguous", note + ".", row=line, column=column.title)
+                cell.note("ambiguous", note + ".")
             years.append(iso)
         if bad:
-            report.add(
+            cell.note(
                 "unreadable-cell",
                 f"{'; '.join(bad)!r} cannot be read as a year or date; left out"
                 + (f", kept {'; '.join(years)}." if years else "."),
-                row=line,
-                column=column.title,
             )
-        if years:
-            values["released"] = "; ".join(years)
-    elif target in ("source", "summary_links"):
-        urls, text = _urls_and_text(raw)
-        if target == "source" and not urls:
+        return "; ".join(years) if years else None
+
+    def assign(self, value, values, target):
+        if value is not None:
+            values[target] = value
+
+
+class LinksReader(ColumnReader):
+    """A source link (the first address), more addresses (kept as references) and text (the
+    summary, when no summary column says it). `required`: a cell without an address is left out."""
+
+    def __init__(self, *, required):
+        self.required = required
+
+    def clean(self, raw, cell):
+        urls = [documents.trim_url(url) for url in URL_PATTERN.findall(raw)]
+        text = " ".join(URL_PATTERN.sub(" ", raw).split())
+        if self.required and not urls:
             raise ValueError(f"{raw.strip()[:60]!r} is not a web address")
+        source = None
         if urls:
             try:
-                values["source_url"] = _checked_url(urls[0])
+                source = _checked_url(urls[0])
             except ValidationError:
-                report.add(
-                    "unreadable-cell",
-                    f"{urls[0][:60]!r} is not a web address; left out.",
-                    row=line,
-                    column=column.title,
-                )
-            for url in urls[1:]:  # more addresses than the one source: kept as references
-                values.setdefault("more_urls", []).append(url)
+                cell.note("unreadable-cell", f"{urls[0][:60]!r} is not a web address; left out.")
+        return source, urls[1:], text
+
+    def assign(self, value, values, target):
+        source, more, text = value
+        if source is not None:
+            values["source_url"] = source
+        for url in more:
+            values.setdefault("more_urls", []).append(url)
         if text:
             values.setdefault("summary", text)
-    elif target in ("summary", "narrative"):
-        values[target] = raw.strip()
-    elif target == "external_ids":
+
+
+class ExternalIdsReader(ColumnReader):
+    def clean(self, raw, cell):
         ids = []
         for part in split_values(raw):
             scheme, colon, value = part.partition(":")
             if not colon or not value.strip():
                 raise ValueError(f"{part!r} is not scheme:value")
             ids.append({"scheme": scheme.strip().lower(), "value": value.strip()})
-        values["external_ids"] = ids
-    elif target in ("placeholders", "extra"):
+        return ids
+
+
+class JsonReader(ColumnReader):
+    """A JSON value of this site's snapshots: an object, or a list of references."""
+
+    def __init__(self, kind, what):
+        self.kind, self.what = kind, what
+
+    def clean(self, raw, cell):
         try:
-            mapping = json.loads(raw)
+            value = json.loads(raw)
         except json.JSONDecodeError:
-            raise ValueError("is not a JSON object") from None
-        if not isinstance(mapping, dict):
-            raise ValueError("is not a JSON object")
-        values[target] = mapping
-    elif target.startswith("references:"):
-        try:
-            items = json.loads(raw)
-        except json.JSONDecodeError:
-            raise ValueError("is not a JSON list of references") from None
-        if not isinstance(items, list):
-            raise ValueError("is not a JSON list of references")
-        values[target] = items
-    elif target == "permalink":
+            raise ValueError(f"is not {self.what}") from None
+        if not isinstance(value, self.kind):
+            raise ValueError(f"is not {self.what}")
+        return value
+
+
+class PermalinkReader(ColumnReader):
+    def clean(self, raw, cell):
         match = re.search(r"/incidents/([^/?#]+)", raw)
-        if match:
-            values["permalink"] = match[1]
-    else:  # terms:… and entities:…; snapshots separate by ';' only (a name may hold a comma)
-        separators = ";," if target in COMMA_SEPARATED and not snapshot else ";"
-        values[target] = split_values(raw, separators)
+        return match[1] if match else None
+
+    def assign(self, value, values, target):
+        if value is not None:
+            values["permalink"] = value
+
+
+class NamesReader(ColumnReader):
+    """Terms or entities, several to a cell. Snapshots separate them by ';' only (a name may
+    hold a comma); AIAAIC's exports also separate countries by commas ("USA, UK")."""
+
+    @staticmethod
+    def separators(target, snapshot):
+        return ";," if target in COMMA_SEPARATED and not snapshot else ";"
+
+    def clean(self, raw, cell):
+        return split_values(raw, self.separators(cell.column.target, cell.snapshot))
+
+
+NAMES_READER = NamesReader()
+# target (or the part before ':') -> its reader
+READERS = {
+    "headline": HeadlineReader(),
+    "type": TypeReader(),
+    "occurred": OccurredReader(),
+    "released": ReleasedReader(),
+    "source": LinksReader(required=True),
+    "summary_links": LinksReader(required=False),
+    "summary": ColumnReader(),
+    "narrative": ColumnReader(),
+    "external_ids": ExternalIdsReader(),
+    "placeholders": JsonReader(dict, "a JSON object"),
+    "extra": JsonReader(dict, "a JSON object"),
+    "references": JsonReader(list, "a JSON list of references"),
+    "permalink": PermalinkReader(),
+    "terms": NAMES_READER,
+    "entities": NAMES_READER,
+}
+UNKNOWN_READER = ColumnReader()
+
+
+def reader_for(target):
+    """The reader of a column target ("headline", "terms:country", …)."""
+    return READERS.get(target) or READERS.get(target.partition(":")[0], NAMES_READER)
 
 
 def parse_row(cells, line, layout, report, unknown_counts):
@@ -170,7 +269,8 @@ def parse_row(cells, line, layout, report, unknown_counts):
         return None
     values, blank, external_id, bad_id = {}, set(), "", False
     for column in layout.columns:
-        raw = unescape_cell(cells[column.index]) if column.index < len(cells) else ""
+        reader = reader_for(column.target) if column.target else UNKNOWN_READER
+        raw = reader.resolve(cells, column)
         if not raw.strip():
             if column.target:
                 blank.add(column.target)
@@ -195,9 +295,11 @@ def parse_row(cells, line, layout, report, unknown_counts):
                 bad_id = True
             continue
         try:
-            _read_cell(column, raw, values, report, line, layout.snapshot)
+            value = reader.clean(raw, Cell(column, line, report, layout.snapshot))
         except (ValueError, PeriodError) as exc:
             report.add("unreadable-cell", f"{str(exc).rstrip('.')}; left out.", row=line, column=column.title)
+            continue
+        reader.assign(value, values, column.target)
     for index in range(len(layout.columns), len(cells)):  # cells beyond the column row
         if cells[index].strip():
             title = f"Column {column_letter(index)}"
@@ -228,8 +330,7 @@ class RowScanner:
             elif column.target == "external_id":
                 self.external_id = column.index
             elif column.target.startswith(("terms:", "entities:")):
-                snapshot = layout.snapshot
-                separators = ";," if column.target in COMMA_SEPARATED and not snapshot else ";"
+                separators = NamesReader.separators(column.target, layout.snapshot)
                 self.names.append((column.index, column.target, separators))
 
     @staticmethod

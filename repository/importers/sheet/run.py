@@ -7,11 +7,20 @@ from dataclasses import dataclass, field
 from django.db import reset_queries, transaction
 
 from ... import documents
-from ...bulk import PlannerStatistics, insert_rows
-from ...documents import DocumentError
-from ...models import Incident, SourceRecord, Vocabulary
-from ...services import PublishItem, StaleRevision, Taxonomy, incidents_publish
-from ...signals import incidents_imported
+from ...bulk import PlannerStatistics
+from ...models import Incident, Vocabulary
+from ...services import IncidentMerged, PublishItem, StaleRevision, Taxonomy
+from ..common import (
+    ChunkRefused,
+    DryRun,
+    changed_meanwhile_text,
+    chunk_publish,
+    import_batch_finish,
+    import_batch_start,
+    import_run,
+    source_records,
+    source_records_save,
+)
 from ..reports import ImportReport
 from .columns import (
     RowScanner,
@@ -42,6 +51,9 @@ class ImportResult:
     report: ImportReport = field(default_factory=ImportReport)
     incident_ids: list = field(default_factory=list)  # created or changed
     seconds: float = 0.0
+    batch: int | None = None  # the ImportBatch's id
+    dry_run: bool = False  # nothing was kept: the counts say what the import would change
+    changes: list = field(default_factory=list)  # (created|updated, number, slug, summary)
 
     @property
     def warnings(self):
@@ -52,14 +64,23 @@ CHUNK = 200
 SOURCE = "aiaaic"  # the SourceRecord of what the sheet said
 
 
-def sheet_import(*, data=None, path=None, progress=None, strict=False, blank_clears=False):
-    """Import an AIAAIC sheet export (`data` as bytes or text, or a file at `path`) in one
-    transaction. Returns ImportResult.
+def sheet_import(
+    *, data=None, path=None, progress=None, strict=False, blank_clears=False, dry_run=False, file_name=""
+):
+    """Import an AIAAIC sheet export (`data` as bytes or text, or a file at `path`).
+    Returns ImportResult.
 
     The file is read as a stream, twice: once for what the whole file says (spellings, ids
-    repeated), once to publish its rows a chunk at a time, so memory does not grow with it.
+    repeated; a file that cannot be read fails here, before anything is written), once to
+    publish its rows a chunk at a time, so memory does not grow with it. Each chunk commits
+    on its own, so that editors publishing meanwhile wait for a chunk at most, never for the
+    whole file; an import run again leaves what it imported already as it is, so a run that
+    stopped half-way is finished by running it again. Its revisions carry a new ImportBatch.
+
     Raises SheetError when the file cannot be read at all (nothing is written), and with
-    `strict` when any warning was found (nothing is written either).
+    `strict` when any warning was found (nothing is written either: a strict run is one
+    transaction). `dry_run` imports in one transaction and rolls it back: the result says
+    what the import would change.
     """
     started = time.monotonic()
     report = ImportReport()
@@ -107,7 +128,61 @@ def sheet_import(*, data=None, path=None, progress=None, strict=False, blank_cle
     result = ImportResult(layout=layout.name, rows=lines, report=report)
     taxonomy = Taxonomy()
     taxonomy.preferred = {key: counter.most_common(1)[0] for key, counter in counts.items()}
-    summary = f"Imported from the AIAAIC sheet ({layout.name} layout)"
+    run = _Run(
+        source=source,
+        layout=layout,
+        lines=lines,
+        copies=copies,
+        copy_lines=copy_lines,
+        counts=counts,
+        vocabularies=vocabularies,
+        taxonomy=taxonomy,
+        summary=f"Imported from the AIAAIC sheet ({layout.name} layout)",
+        blank_clears=blank_clears,
+        result=result,
+        progress=progress,
+        strict=strict,
+        dry_run=dry_run,
+        file_name=file_name or (path.name if hasattr(path, "name") else str(path or "")),
+    )
+    try:
+        with import_run(whole=strict or dry_run):
+            _import_rows(run)
+    except DryRun:
+        result.dry_run = True
+    result.terms_created = taxonomy.created_terms
+    result.entities_created = taxonomy.created_entities
+    result.seconds = time.monotonic() - started
+    return result
+
+
+@dataclass
+class _Run:
+    """What the second pass works with: the file and what the first pass found in it."""
+
+    source: SheetSource
+    layout: object
+    lines: int
+    copies: dict  # id -> the later rows of an id met more than once
+    copy_lines: set
+    counts: dict  # (scope, key) -> Counter of spellings
+    vocabularies: dict
+    taxonomy: Taxonomy
+    summary: str
+    blank_clears: bool
+    result: ImportResult
+    progress: object
+    strict: bool
+    dry_run: bool
+    file_name: str
+
+
+def _import_rows(run):
+    """The second pass: the taxonomy's new names first, then the rows a chunk at a time (each
+    chunk a transaction of its own, or a savepoint in a whole-import transaction), then the
+    spellings met and the run marked finished."""
+    result, report, taxonomy, counts = run.result, run.result.report, run.taxonomy, run.counts
+    batch, stopped = import_batch_start(source=SOURCE, file_name=run.file_name, report=report)
     with transaction.atomic():
         taxonomy.preload()
         for scope, old, new in taxonomy.rename_to_preferred():
@@ -116,7 +191,7 @@ def sheet_import(*, data=None, path=None, progress=None, strict=False, blank_cle
             terms=[
                 (scope, name)
                 for (scope, _key), names in counts.items()
-                if scope in vocabularies
+                if scope in run.vocabularies
                 for name in names
             ],
             entities=[
@@ -126,52 +201,62 @@ def sheet_import(*, data=None, path=None, progress=None, strict=False, blank_cle
                 for name in names
             ],
         )
-        # Second pass: publish, a chunk at a time.
-        taken, chunk, unknown_counts = {}, [], Counter()
-        statistics = PlannerStatistics()
-        for line, cells in source.rows():
-            if line <= layout.data_start or line in copy_lines:
-                continue
-            row = parse_row(cells, line, layout, report, unknown_counts)
-            if row is None:
-                continue
-            if row.external_id in copies:
-                merge_copies(row, copies.pop(row.external_id), report)
-            if not check_row(row, set(vocabularies), report):
-                continue
-            chunk.append(row)
-            if len(chunk) == CHUNK:
-                before = result.created + result.updated
-                _publish_chunk(chunk, taken, taxonomy, summary, blank_clears, result)
-                statistics.wrote(result.created + result.updated - before)
-                chunk = []
-                if progress:
-                    progress(result.created + result.updated + result.unchanged, lines)
-        if chunk:
-            _publish_chunk(chunk, taken, taxonomy, summary, blank_clears, result)
-        if progress:
-            progress(result.created + result.updated + result.unchanged, lines)
-        report_unknown_columns(layout, unknown_counts, report)
-        result.skipped = lines - result.created - result.updated - result.unchanged - len(copy_lines)
+    taken, chunk, unknown_counts = {}, [], Counter()
+    statistics = PlannerStatistics()
+    layout, copies = run.layout, run.copies
+    for line, cells in run.source.rows():
+        if line <= layout.data_start or line in run.copy_lines:
+            continue
+        row = parse_row(cells, line, layout, report, unknown_counts)
+        if row is None:
+            continue
+        if row.external_id in copies:
+            merge_copies(row, copies.pop(row.external_id), report)
+        if not check_row(row, set(run.vocabularies), report):
+            continue
+        chunk.append(row)
+        if len(chunk) == CHUNK:
+            before = result.created + result.updated
+            _publish_chunk(chunk, taken, run, batch)
+            statistics.wrote(result.created + result.updated - before)
+            chunk = []
+            if run.progress:
+                run.progress(result.created + result.updated + result.unchanged, run.lines)
+    if chunk:
+        _publish_chunk(chunk, taken, run, batch)
+    if run.progress:
+        run.progress(result.created + result.updated + result.unchanged, run.lines)
+    report_unknown_columns(layout, unknown_counts, report)
+    result.skipped = run.lines - result.created - result.updated - result.unchanged - len(run.copy_lines)
+    with transaction.atomic():
         result.aliases_kept = taxonomy.keep_spellings()
         report_merge_candidates(taxonomy, {scope for scope, _key in counts}, report)
-        if strict and report.warnings:
+        if run.strict and report.warnings:
             raise SheetError(
                 f"--strict: {len(report.warnings):,} warning(s); nothing was imported.\n  "
                 + "\n  ".join(str(finding) for finding in report.warnings[:20])
             )
-        changed = list(result.incident_ids)
-        transaction.on_commit(
-            lambda: incidents_imported.send(sender=Incident, incident_ids=changed, source=SOURCE)
+        import_batch_finish(
+            batch,
+            stopped=stopped,
+            created=result.created,
+            updated=result.updated,
+            incident_ids=result.incident_ids,
+            source=SOURCE,
         )
-    result.terms_created = taxonomy.created_terms
-    result.entities_created = taxonomy.created_entities
-    result.seconds = time.monotonic() - started
-    return result
+        result.batch = batch.pk
+        if run.dry_run:
+            raise DryRun
 
 
-def _publish_chunk(chunk, taken, taxonomy, summary, blank_clears, result):
-    """Publish a chunk of rows. `taken` maps each incident updated so far to its row."""
+def _publish_chunk(chunk, taken, run, batch):
+    """Publish a chunk of rows, in a transaction of its own. `taken` maps each incident
+    updated so far to its row."""
+    with transaction.atomic():
+        _publish_rows(chunk, taken, run.taxonomy, run.summary, run.blank_clears, run.result, batch)
+
+
+def _publish_rows(chunk, taken, taxonomy, summary, blank_clears, result, batch):
     reset_queries()  # with DEBUG on, Django keeps every query's text: not an import's thousands
     report = result.report
     identities = Identities(chunk)
@@ -187,10 +272,7 @@ def _publish_chunk(chunk, taken, taxonomy, summary, blank_clears, result):
     chunk, targets = [row for row, _pk in kept], [pk for _row, pk in kept]
     found = [pk for pk in targets if pk is not None]
     loaded = Incident.objects.select_related("current_revision").defer("search_vector").in_bulk(found)
-    records = {
-        record.incident_id: record
-        for record in SourceRecord.objects.filter(source=SOURCE, incident_id__in=found)
-    }
+    records = source_records(source=SOURCE, incident_ids=found)
     items = []
     for row, pk in zip(chunk, targets, strict=True):
         incident = loaded.get(pk) if pk is not None else None
@@ -230,25 +312,11 @@ def _publish_chunk(chunk, taken, taxonomy, summary, blank_clears, result):
         )
     lines = f"rows {chunk[0].line}-{chunk[-1].line}"
     try:
-        outcomes = incidents_publish(items=items, taxonomy=taxonomy)
-    except StaleRevision:
-        raise SheetError(
-            f"{lines}: an incident was changed on the site while the import ran; nothing "
-            "was imported. Run the import again."
-        ) from None
-    except DocumentError as exc:
-        problems = "; ".join(f"{path}: {' '.join(msgs)}" for path, msgs in exc.message_dict.items())
-        raise SheetError(f"{lines}: {problems}") from None
-    new_records, changed_records = [], []
-    for row, outcome in zip(chunk, outcomes, strict=True):
-        view, record = row_view(row), records.get(outcome.incident.pk)
-        if record is None:
-            new_records.append({"incident_id": outcome.incident.pk, "source": SOURCE, "document": view})
-        elif record.document != view:
-            record.document = view
-            changed_records.append(record)
-    insert_rows(SourceRecord, new_records)
-    SourceRecord.objects.bulk_update(changed_records, ["document"], batch_size=CHUNK)
+        outcomes = chunk_publish(items=items, taxonomy=taxonomy, where=lines, import_batch=batch)
+    except ChunkRefused as exc:
+        raise SheetError(_refused_text(exc, lines, result)) from None
+    views = {outcome.incident.pk: row_view(row) for row, outcome in zip(chunk, outcomes, strict=True)}
+    source_records_save(source=SOURCE, views=views, records=records)
     for row, outcome in zip(chunk, outcomes, strict=True):
         taken[outcome.incident.pk] = row.line
         if outcome.created:
@@ -259,3 +327,22 @@ def _publish_chunk(chunk, taken, taxonomy, summary, blank_clears, result):
             result.unchanged += 1
         if outcome.changed:
             result.incident_ids.append(outcome.incident.pk)
+            result.changes.append(
+                (
+                    "created" if outcome.created else "updated",
+                    outcome.incident.number,
+                    outcome.incident.slug,
+                    outcome.revision.summary.removeprefix(f"{summary}: "),
+                )
+            )
+
+
+def _refused_text(exc, lines, result):
+    """Why a chunk was refused, and what of the file is imported (the chunks before it, each
+    committed, unless the run is one transaction)."""
+    if isinstance(exc.error, StaleRevision | IncidentMerged):
+        committed = not transaction.get_connection().in_atomic_block and bool(
+            result.created + result.updated + result.unchanged
+        )
+        return changed_meanwhile_text(lines, committed=committed)
+    return str(exc)

@@ -10,7 +10,9 @@ class Command(BaseCommand):
     help = (
         "Import the AI Incident Database's public snapshot (its CSV export): a directory holding "
         "incidents.csv and, when present, entities.csv, reports.csv and the duplicates file, or an "
-        "incidents.csv with those next to it. All or nothing; safe to run again."
+        "incidents.csv with those next to it. Read whole first (an unreadable snapshot changes "
+        "nothing), then published a chunk at a time, each committing on its own; safe to run "
+        "again, and a run that stopped half-way is finished by running it again."
     )
 
     def add_arguments(self, parser):
@@ -23,8 +25,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--strict", action="store_true", help="Import nothing when the snapshot has any warning."
         )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Print what the import would change, and change nothing."
+        )
 
-    def handle(self, *args, path, report_path, strict, verbosity, **options):
+    def handle(self, *args, path, report_path, strict, dry_run, verbosity, **options):
         self.stdout.write(f"Importing the AI Incident Database snapshot {path} …")
         started = time.monotonic()
 
@@ -33,7 +38,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {done:,}/{total:,} incidents")
 
         try:
-            result = aiid_import(path_or_dir=path, progress=progress, strict=strict)
+            result = aiid_import(path_or_dir=path, progress=progress, strict=strict, dry_run=dry_run)
         except AiidRefused as exc:
             self._report(exc.report, report_path, verbosity)
             raise CommandError(str(exc)) from None
@@ -55,12 +60,14 @@ class Command(BaseCommand):
             f"{result.merged_duplicates:,} merged duplicates",
             f"{len(result.warnings):,} warnings",
         ]
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"{result.rows:,} rows: {', '.join(counts)} ({result.entities_created:,} new entities) "
-                f"in {time.monotonic() - started:.1f}s."
-            )
+        summary = (
+            f"{result.rows:,} rows: {', '.join(counts)} ({result.entities_created:,} new entities) "
+            f"in {time.monotonic() - started:.1f}s."
         )
+        if result.dry_run:
+            self.stdout.write(f"Dry run: nothing was changed. The import would give: {summary}")
+            return
+        self.stdout.write(self.style.SUCCESS(f"{summary} Import batch {result.batch}."))
 
     def _report(self, report, path, verbosity):
         def write(text, warning):

@@ -4,7 +4,7 @@ from django.core import checks
 from django.core.management.base import BaseCommand, CommandError
 
 from repository.bulk import long_lived_objects
-from repository.importers.reports import write_summary
+from repository.importers.reports import write_changes, write_summary
 from repository.importers.sheet import SheetError, sheet_import
 
 
@@ -12,7 +12,8 @@ class Command(BaseCommand):
     help = (
         "Import an export of the AIAAIC Repository sheet (CSV), any layout since 2023, or a "
         "snapshot of this site. Columns are read by name; row problems are warnings (the row or "
-        "cell is left out and reported), never a refusal. One transaction; safe to run again."
+        "cell is left out and reported), never a refusal. Each chunk of rows commits on its own; "
+        "safe to run again, and a run that stopped half-way is finished by running it again."
     )
     # The models' checks guard what the import writes; the others (URLs, templates, security
     # settings) concern serving pages and would only add to every import's time.
@@ -21,14 +22,19 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("path", help="The CSV file exported from the sheet.")
         parser.add_argument("--report", metavar="FILE", help="Write every warning and note to FILE as CSV.")
-        parser.add_argument("--strict", action="store_true", help="Refuse the whole file on any warning.")
+        parser.add_argument(
+            "--strict", action="store_true", help="Refuse the whole file on any warning (one transaction)."
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Print what the import would change, and change nothing."
+        )
         parser.add_argument(
             "--blank-clears",
             action="store_true",
             help="A blank cell clears the stored value (by default it keeps it).",
         )
 
-    def handle(self, *args, path, verbosity, report, strict, blank_clears, **options):
+    def handle(self, *args, path, verbosity, report, strict, blank_clears, dry_run, **options):
         file = Path(path)
         if not file.is_file():
             raise CommandError(f"No such file: {file}")
@@ -40,7 +46,9 @@ class Command(BaseCommand):
 
         try:
             with long_lived_objects():
-                result = sheet_import(path=file, progress=progress, strict=strict, blank_clears=blank_clears)
+                result = sheet_import(
+                    path=file, progress=progress, strict=strict, blank_clears=blank_clears, dry_run=dry_run
+                )
         except SheetError as exc:
             raise CommandError(str(exc)) from None
 
@@ -52,12 +60,15 @@ class Command(BaseCommand):
         if report:
             result.report.write_csv(report)
             self.stdout.write(f"Report written to {report}.")
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Layout {result.layout}, {result.rows:,} rows: {result.created:,} created, "
-                f"{result.updated:,} updated, {result.unchanged:,} unchanged, {result.skipped:,} skipped, "
-                f"{len(result.report.warnings):,} warnings, {len(result.report.notes):,} notes "
-                f"({result.terms_created:,} new terms, {result.entities_created:,} new entities, "
-                f"{result.aliases_kept:,} spellings kept) in {result.seconds:.1f} s."
-            )
+        counts = (
+            f"Layout {result.layout}, {result.rows:,} rows: {result.created:,} created, "
+            f"{result.updated:,} updated, {result.unchanged:,} unchanged, {result.skipped:,} skipped, "
+            f"{len(result.report.warnings):,} warnings, {len(result.report.notes):,} notes "
+            f"({result.terms_created:,} new terms, {result.entities_created:,} new entities, "
+            f"{result.aliases_kept:,} spellings kept) in {result.seconds:.1f} s."
         )
+        if result.dry_run:
+            self.stdout.write(f"Dry run: nothing was changed. The import would give: {counts}")
+            write_changes(result.changes, self.stdout.write, limit=None if verbosity > 1 else 20)
+            return
+        self.stdout.write(self.style.SUCCESS(f"{counts} Import batch {result.batch}."))
