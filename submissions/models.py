@@ -72,6 +72,12 @@ class Submission(models.Model):
         help_text="The published revision the proposal started from.",
     )
     proposed = models.JSONField(help_text="The proposed incident document.")
+    names = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Names the proposal gave that were read as the taxonomy spells them: "
+        '[{"path", "given", "name", "how"}] ("Dahua" as Zhejiang Dahua Technology, an alias).',
+    )
     insight = models.TextField(blank=True)
     # Private: never shown on a public page. Email is scrubbed after the retention period.
     name = models.CharField(max_length=100, blank=True)

@@ -34,6 +34,7 @@ from .models import (
     claim_cutoff,
     claim_free_for,
 )
+from .names import names_resolve, names_unknown, new_name_token
 
 
 class TransitionError(Exception):
@@ -108,12 +109,14 @@ def submission_create(*, kind, proposed, incident=None, insight="", name="", ema
         if incident is None or incident.current_revision_id is None:
             raise TransitionError("An improvement needs a published incident.")
         base_revision = incident.current_revision
+    proposed, names = names_resolve(proposed=proposed, base=base_revision.document if base_revision else None)
     with transaction.atomic():
         submission = Submission.objects.create(
             kind=kind,
             incident=incident if kind == Submission.Kind.IMPROVEMENT else None,
             base_revision=base_revision,
             proposed=proposed,
+            names=names,
             insight=insight.strip(),
             name=name.strip(),
             email=email.strip(),
@@ -123,6 +126,38 @@ def submission_create(*, kind, proposed, incident=None, insight="", name="", ema
         notifications.notifications_for_submission(submission=submission)
         _fetch_metadata(submission, base_revision)
     return submission
+
+
+def _names_resolved(submission, proposed):
+    """The proposal's names as the taxonomy spells them, and every match still in it (an
+    earlier one the contributor or an editor has not removed since, and the new ones)."""
+    base = submission.base_revision.document if submission.base_revision_id else None
+    proposed, found = names_resolve(proposed=proposed, base=base)
+    kept = [
+        match
+        for match in submission.names
+        if match["name"] in documents.get_path(proposed, match["path"])
+        and all((match["path"], match["given"]) != (new["path"], new["given"]) for new in found)
+    ]
+    return proposed, kept + found
+
+
+def _check_new_names(document, base, confirmed_new):
+    """Refuse to create a term or entity the editor has not confirmed as new (when the caller
+    asks for confirmations: `confirmed_new` a collection of `new_name_token`s, else None)."""
+    if confirmed_new is None:
+        return
+    unconfirmed = [
+        name
+        for path, name in names_unknown(document=document, base=base)
+        if new_name_token(path, name) not in confirmed_new
+    ]
+    if unconfirmed:
+        listed = ", ".join(f"“{name}”" for name in unconfirmed)
+        raise TransitionError(
+            f"Approving would create {listed}: confirm that each is new, or edit the proposal to name "
+            "what exists."
+        )
 
 
 def _fetch_metadata(submission, base_revision):
@@ -183,11 +218,12 @@ def submission_edit(*, submission, editor, proposed, note=""):
     with transaction.atomic():
         current = _locked(submission)
         _check_can_act(current, editor)
+        proposed, names = _names_resolved(current, proposed)
         if proposed == current.proposed:
             return current
         before = current.proposed
-        current.proposed = proposed
-        current.save(update_fields=["proposed", "updated_at"])
+        current.proposed, current.names = proposed, names
+        current.save(update_fields=["proposed", "names", "updated_at"])
         changes = documents.diff(before, proposed)
         _event(
             current,
@@ -261,13 +297,17 @@ def _publish_approval(submission, editor, document, incident, expected_revision,
     return submission
 
 
-def submission_approve(*, submission, editor, document=None, expected_revision=None, note=""):
+def submission_approve(
+    *, submission, editor, document=None, expected_revision=None, note="", confirmed_new=None
+):
     """Publish the proposal (or the editor's resolution of it) as a new revision.
 
     For an improvement, `expected_revision` is the incident revision the editor reviewed
     against; it defaults to the proposal's base, so a proposal on a stale base is a
     ConflictError until the editor resolves it. An improvement of an incident merged since
     goes to the survivor, only as the editor resolved it against the survivor's document.
+    `confirmed_new` (from the review page) names the new terms and entities the editor
+    confirmed; any other new one refuses the approval.
     """
     if submission.kind == Submission.Kind.MERGE:
         raise TransitionError("Choose which of the two incidents survives, then merge them.")
@@ -289,6 +329,8 @@ def submission_approve(*, submission, editor, document=None, expected_revision=N
         else:
             incident, expected = None, None
         document = document if document is not None else current.proposed
+        published = incident.current_revision if incident is not None else None
+        _check_new_names(document, published.document if published else None, confirmed_new)
         return _publish_approval(
             current, editor, document, incident, expected, ModerationEvent.Action.APPROVE, note, data
         )
@@ -297,7 +339,7 @@ def submission_approve(*, submission, editor, document=None, expected_revision=N
 RESOLVE_CHOICES = ("base", "current", "proposed", "combined")
 
 
-def submission_resolve(*, submission, editor, choices, expected_revision, note=""):
+def submission_resolve(*, submission, editor, choices, expected_revision, note="", confirmed_new=None):
     """Approve an improvement whose incident moved on since its base, as the editor chose.
 
     `choices` maps a field's path to one of RESOLVE_CHOICES (anything else is ignored);
@@ -320,6 +362,7 @@ def submission_resolve(*, submission, editor, choices, expected_revision, note="
         document=documents.resolve(current, rows, chosen),
         expected_revision=expected_revision,
         note=note,
+        confirmed_new=confirmed_new,
     )
 
 
@@ -375,7 +418,7 @@ def submission_merge_incidents(*, submission, editor, survivor, expected_revisio
     return current
 
 
-def submission_merge(*, submission, editor, target, expected_revision=None, note=""):
+def submission_merge(*, submission, editor, target, expected_revision=None, note="", confirmed_new=None):
     """Add a new-incident report's facts and references to an existing incident."""
     if submission.kind != Submission.Kind.NEW_INCIDENT:
         raise TransitionError("Only a report of a new incident can be merged into another incident.")
@@ -385,7 +428,8 @@ def submission_merge(*, submission, editor, target, expected_revision=None, note
             target = Incident.objects.select_related("current_revision").get(pk=target.merged_into_id)
         current = _decide(submission, editor)
         base = target.current_revision.document if target.current_revision else documents.empty_document()
-        document = documents.merge(base, current.proposed)
+        document, _ = names_resolve(proposed=documents.merge(base, current.proposed), base=base)
+        _check_new_names(document, base, confirmed_new)
         return _publish_approval(
             current,
             editor,
@@ -554,12 +598,13 @@ def submission_resubmit(*, submission, proposed, insight=""):
         SubmissionVersion.objects.create(
             submission=current, number=number, proposed=current.proposed, insight=current.insight
         )
+        proposed, current.names = _names_resolved(current, proposed)
         changes = documents.diff(current.proposed, proposed)
         current.proposed = proposed
         current.insight = insight.strip() or current.insight
         current.state = Submission.State.PENDING
         current.decision_note = ""
-        current.save(update_fields=["proposed", "insight", "state", "decision_note", "updated_at"])
+        current.save(update_fields=["proposed", "names", "insight", "state", "decision_note", "updated_at"])
         _event(
             current,
             action=ModerationEvent.Action.RESUBMIT,

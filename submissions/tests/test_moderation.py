@@ -368,9 +368,9 @@ class ModerationPageTests(SubmissionsTestCase):
             },
         )
         # session; user; user permissions; group permissions; the submission and its relations;
-        # its events; vocabularies; new names (terms; entities); fetched metadata of the added
-        # references; the header count
-        with self.assertNumQueries(11):
+        # its events; vocabularies; the names it adds that no alias knows (terms; no entity is
+        # added); fetched metadata of the added references; the header count
+        with self.assertNumQueries(10):
             response = self.client.get(f"/moderation/{submission.pk}/")
         changes = {change.path: change for change in response.context["changes"]}
         self.assertEqual(set(changes), {"headline", "terms.country", "references.research"})

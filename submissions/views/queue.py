@@ -15,8 +15,9 @@ from .. import services
 from ..dedupe import reason_text
 from ..duplicates import find_duplicates, lookalike_groups
 from ..filters import SubmissionFilter
-from ..forms import AskChangesForm, BulkForm, MergeForm, NoteForm, RejectForm, new_names
+from ..forms import AskChangesForm, BulkForm, MergeForm, NoteForm, RejectForm
 from ..models import ModerationEvent, Submission
+from ..names import names_unknown, new_name_token
 from ..stats import queue_figures
 from .common import current_document, editor_required, next_param, queue_url_checked
 
@@ -174,11 +175,24 @@ def _review_context(submission):
         context["candidates"] = find_duplicates(
             proposed, exclude=[submission.incident_id] if submission.incident_id else []
         )
-    new = new_names(proposed)
+    published = (
+        current_document(submission.incident.merged_into or submission.incident)
+        if submission.incident_id
+        else None
+    )
+    unknown = names_unknown(document=proposed, base=published)
     context["new"] = {
-        "terms": [(labels.get(slug, slug), name) for slug, name in new["terms"]],
-        "entities": new["entities"],
+        "terms": [
+            (labels.get(path[6:], path[6:]), name) for path, name in unknown if path.startswith("terms.")
+        ],
+        "entities": sorted({name for path, name in unknown if path.startswith("entities.")}),
     }
+    context["new_names"] = [
+        (new_name_token(path, name), documents.path_label(path, labels), name) for path, name in unknown
+    ]
+    context["matched_names"] = [
+        {**match, "label": documents.path_label(match["path"], labels)} for match in submission.names
+    ]
     added = [
         (category, reference)
         for change in context["changes"]
