@@ -145,3 +145,29 @@ def new_name_token(path, name):
     organisation whatever its role), 'terms.country:freedonia'."""
     group, _, scope = path.partition(".")
     return f"{_entity_kind(scope) if group == 'entities' else path}:{documents.fold(name)}"
+
+
+def names_identity(*docs):
+    """The `identity` for `documents.three_way` over these documents: a term or entity name
+    is what it resolves to through the aliases (so "Dahua" and "Zhejiang Dahua Technology"
+    are one item when an alias says so); other lists keep their own identity. Two queries."""
+    keys = {"entities": set(), "terms": set()}
+    for document in docs:
+        for path, name in _added(documents.empty_document(), document):
+            keys[path.partition(".")[0]].add(documents.fold(name))
+    found = _lookups(keys)
+
+    def identity(path):
+        group, _, scope = path.partition(".")
+        if group not in keys:
+            return documents.item_identity(path)
+        scope = _entity_kind(scope) if group == "entities" else scope
+
+        def key(name):
+            folded = documents.fold(name)
+            canonical = found.get((group, scope, folded))
+            return documents.fold(canonical) if canonical else folded
+
+        return key
+
+    return identity

@@ -34,7 +34,7 @@ from .models import (
     claim_cutoff,
     claim_free_for,
 )
-from .names import names_resolve, names_unknown, new_name_token
+from .names import names_identity, names_resolve, names_unknown, new_name_token
 
 
 class TransitionError(Exception):
@@ -303,9 +303,11 @@ def submission_approve(
     """Publish the proposal (or the editor's resolution of it) as a new revision.
 
     For an improvement, `expected_revision` is the incident revision the editor reviewed
-    against; it defaults to the proposal's base, so a proposal on a stale base is a
-    ConflictError until the editor resolves it. An improvement of an incident merged since
-    goes to the survivor, only as the editor resolved it against the survivor's document.
+    against. When the incident moved on since the proposal's base, the proposal merges with
+    the newer changes field by field and item by item (DESIGN.md, "Submission states"); a
+    field or item both sides changed differently is a ConflictError until the editor resolves
+    it. An improvement of an incident merged since goes to the survivor, only as the editor
+    resolved it against the survivor's document.
     `confirmed_new` (from the review page) names the new terms and entities the editor
     confirmed; any other new one refuses the approval.
     """
@@ -319,7 +321,7 @@ def submission_approve(
             expected = expected_revision or current.base_revision_id
             if incident.merged_into_id is not None:
                 survivor = Incident.objects.get(pk=incident.merged_into_id)
-                if document is None or expected_revision is None:
+                if expected_revision is None:
                     raise ConflictError(
                         f"Incident #{incident.number} was merged into incident #{survivor.number}: "
                         "review the proposal against that one."
@@ -328,8 +330,17 @@ def submission_approve(
                 incident = survivor
         else:
             incident, expected = None, None
-        document = document if document is not None else current.proposed
         published = incident.current_revision if incident is not None else None
+        if (
+            document is None
+            and incident is not None
+            and incident.current_revision_id != current.base_revision_id
+        ):
+            # The incident moved on: the proposal's changes merge with the newer ones, unless
+            # both sides changed one field or item differently.
+            document = _merged(current, published.document)
+            expected = expected_revision or incident.current_revision_id
+        document = document if document is not None else current.proposed
         _check_new_names(document, published.document if published else None, confirmed_new)
         return _publish_approval(
             current, editor, document, incident, expected, ModerationEvent.Action.APPROVE, note, data
@@ -354,7 +365,7 @@ def submission_resolve(*, submission, editor, choices, expected_revision, note="
     if expected_revision != incident.current_revision_id:
         raise ConflictError("The incident changed while you were choosing. Review it again.")
     current = incident.current_revision.document if incident.current_revision else documents.empty_document()
-    rows = documents.three_way(submission.base_revision.document, current, submission.proposed)
+    _, rows = submission_merge_rows(submission=submission, current=current)
     chosen = {row.path: choices[row.path] for row in rows if choices.get(row.path) in RESOLVE_CHOICES}
     return submission_approve(
         submission=submission,
@@ -364,6 +375,26 @@ def submission_resolve(*, submission, editor, choices, expected_revision, note="
         note=note,
         confirmed_new=confirmed_new,
     )
+
+
+def submission_merge_rows(*, submission, current):
+    """The proposal seen three ways against `current` (the incident's document now), its
+    list items told apart by their normalised address or what their name resolves to."""
+    base = submission.base_revision.document
+    identity = names_identity(base, current, submission.proposed)
+    return base, documents.three_way(base, current, submission.proposed, identity=identity)
+
+
+def _merged(submission, current):
+    """The proposal merged into `current`, or ConflictError naming what both sides changed."""
+    _, rows = submission_merge_rows(submission=submission, current=current)
+    conflicts = [row.label for row in rows if row.conflict]
+    if conflicts:
+        raise ConflictError(
+            f"The incident changed since this proposal was made, and both changed {', '.join(conflicts)}: "
+            "choose which version to keep."
+        )
+    return documents.resolve(current, rows, {})
 
 
 def submission_merge_incidents(*, submission, editor, survivor, expected_revisions=None, note=""):

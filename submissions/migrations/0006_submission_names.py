@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('submissions', '0005_needs_changes_and_versions'),
+        ("submissions", "0005_needs_changes_and_versions"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='submission',
-            name='names',
-            field=models.JSONField(blank=True, default=list, help_text='Names the proposal gave that were read as the taxonomy spells them: [{"path", "given", "name", "how"}] ("Dahua" as Zhejiang Dahua Technology, an alias).'),
+            model_name="submission",
+            name="names",
+            field=models.JSONField(
+                blank=True,
+                default=list,
+                help_text='Names the proposal gave that were read as the taxonomy spells them: [{"path", "given", "name", "how"}] ("Dahua" as Zhejiang Dahua Technology, an alias).',
+            ),
         ),
     ]

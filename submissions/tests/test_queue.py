@@ -320,8 +320,10 @@ class ConflictViewTests(SubmissionsTestCase):
     def test_each_fields_choices_are_one_labelled_group(self):
         html = self.client.get(f"/moderation/{self.submission.pk}/").content.decode()
         self.assertInHTML("<legend>Occurred <strong>(conflict: changed by both)</strong></legend>", html)
-        self.assertInHTML("<legend>Headline</legend>", html)
-        self.assertEqual(html.count('<fieldset class="three-way'), 2)
+        # Only the conflict has choices; the headline, changed by the proposal alone, is merged.
+        self.assertInHTML('<h3>Headline <span class="helptext">(changed by the proposal)</span></h3>', html)
+        self.assertEqual(html.count('<fieldset class="three-way'), 1)
+        self.assertNotIn('name="choice_headline"', html)
         fieldset = html[
             html.index("<legend>Occurred") : html.index("</fieldset>", html.index("<legend>Occurred"))
         ]

@@ -168,7 +168,11 @@ def _review_context(submission):
             current_revision=target.current_revision_id,
         )
         if stale and submission.is_pending:
-            context["merge_rows"] = documents.three_way(base, current, proposed, labels)
+            _, rows = services.submission_merge_rows(submission=submission, current=current)
+            for row in rows:
+                row.label = documents.path_label(row.path, labels)
+            context["merge_rows"] = rows
+            context["conflicts"] = [row for row in rows if row.conflict]
         context["changes"] = documents.diff(base, proposed, labels)
     else:
         context["changes"] = documents.diff(None, proposed, labels)
