@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from repository import documents
-from repository.models import Incident, SourceMetadata
+from repository.models import Incident, SourceMetadata, Vocabulary
 from repository.services import (
     MergeRefused,
     StaleRevision,
@@ -25,7 +25,7 @@ from repository.services import (
     source_metadata_request,
 )
 
-from . import notifications
+from . import grouping, notifications
 from .models import (
     EditorProfile,
     ModerationEvent,
@@ -103,13 +103,18 @@ def _claim_before(submission):
 
 def submission_create(*, kind, proposed, incident=None, insight="", name="", email="", credit=False):
     """Record a contributor's proposal. Raises DocumentError on an invalid document."""
-    proposed = documents.normalize(proposed)
+    sent, proposed = proposed, documents.normalize(proposed)
     base_revision = None
     if kind == Submission.Kind.IMPROVEMENT:
         if incident is None or incident.current_revision_id is None:
             raise TransitionError("An improvement needs a published incident.")
         base_revision = incident.current_revision
-    proposed, names = names_resolve(proposed=proposed, base=base_revision.document if base_revision else None)
+    base = base_revision.document if base_revision else None
+    # As sent: a source the incident cites under another spelling is one the document drops.
+    flagged = grouping.sources_already_known(
+        base=base, sent=sent, incident_id=incident.pk if base_revision else None
+    )
+    proposed, names = names_resolve(proposed=proposed, base=base)
     with transaction.atomic():
         submission = Submission.objects.create(
             kind=kind,
@@ -117,15 +122,34 @@ def submission_create(*, kind, proposed, incident=None, insight="", name="", ema
             base_revision=base_revision,
             proposed=proposed,
             names=names,
+            sources_flagged=flagged,
             insight=insight.strip(),
             name=name.strip(),
             email=email.strip(),
             credit=bool(credit and name.strip()),
         )
+        _queue_fields(submission)
+        submission.save(update_fields=["effect", "effect_kind", "source_keys", "group_key"])
         _event(submission, action=ModerationEvent.Action.SUBMIT, to_state=Submission.State.PENDING)
         notifications.notifications_for_submission(submission=submission)
         _fetch_metadata(submission, base_revision)
     return submission
+
+
+def _queue_fields(submission):
+    """What the queue shows of a proposal, worked out now rather than on each view: what it
+    does, the sources it adds and the look-alikes it is grouped with."""
+    base = submission.base_revision.document if submission.base_revision_id else None
+    labels = dict(Vocabulary.objects.values_list("slug", "label"))
+    submission.effect_kind, submission.effect = grouping.proposal_effect(
+        kind=submission.kind, base=base, proposed=submission.proposed, labels=labels
+    )
+    submission.source_keys = (
+        grouping.added_source_keys(base=base, proposed=submission.proposed)
+        if submission.kind == Submission.Kind.IMPROVEMENT
+        else []
+    )
+    submission.group_key = grouping.group_key_for(submission)
 
 
 def _names_resolved(submission, proposed):
@@ -223,7 +247,18 @@ def submission_edit(*, submission, editor, proposed, note=""):
             return current
         before = current.proposed
         current.proposed, current.names = proposed, names
-        current.save(update_fields=["proposed", "names", "updated_at"])
+        _queue_fields(current)
+        current.save(
+            update_fields=[
+                "proposed",
+                "names",
+                "effect",
+                "effect_kind",
+                "source_keys",
+                "group_key",
+                "updated_at",
+            ]
+        )
         changes = documents.diff(before, proposed)
         _event(
             current,
@@ -635,7 +670,13 @@ def submission_resubmit(*, submission, proposed, insight=""):
         current.insight = insight.strip() or current.insight
         current.state = Submission.State.PENDING
         current.decision_note = ""
-        current.save(update_fields=["proposed", "names", "insight", "state", "decision_note", "updated_at"])
+        _queue_fields(current)
+        current.save(
+            update_fields=[
+                *["proposed", "names", "insight", "state", "decision_note", "updated_at"],
+                *["effect", "effect_kind", "source_keys", "group_key"],
+            ]
+        )
         _event(
             current,
             action=ModerationEvent.Action.RESUBMIT,

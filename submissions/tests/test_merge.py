@@ -244,10 +244,11 @@ class MergeProposalPageTests(DuplicatesTestCase):
         self.client.force_login(self.editor)
 
     def test_the_queue_lists_merge_proposals_with_both_incidents(self):
-        # session; user; user permissions; group permissions; counts by state; the pending
-        # reports compared for look-alikes; page count; page; the header count
-        with self.assertNumQueries(9):
+        # session; user; user permissions; group permissions; counts by state; page count; page;
+        # the header count (merge pairs have no look-alike group)
+        with self.assertNumQueries(8):
             response = self.client.get("/moderation/?kind=merge")
+        self.assertContains(response, '<td class="effect">Merge pair</td>', html=True, count=3)
         self.assertEqual(len(response.context["page"].object_list), 3)
         self.assertContains(
             response, f"#{self.same_headline.number} Camera system flags ethnic minority to the police"

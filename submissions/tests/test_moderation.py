@@ -337,15 +337,18 @@ class ModerationPageTests(SubmissionsTestCase):
     def test_the_queue_costs_the_same_whatever_its_length(self):
         for n in range(3):
             self.propose(headline=f"Change {n}")
-        # session; user; user permissions; group permissions; counts by state; the pending reports
-        # compared for look-alikes; page count; page; the header count
-        with self.assertNumQueries(9):
+        # session; user; user permissions; group permissions; counts by state; page count; page;
+        # the header count (no row has look-alikes: no query for them)
+        with self.assertNumQueries(8):
             self.client.get("/moderation/")
         for n in range(20):
             self.propose(headline=f"More {n}")
             self.report_new(headline=f"Report {n}")
+            self.report_new(headline=f"Chatbot tells teenager {n} to hurt himself")
+        # ... and one for the look-alikes of the page's rows (their stored group keys)
         with self.assertNumQueries(9):
-            self.client.get("/moderation/")
+            response = self.client.get("/moderation/")
+        self.assertContains(response, "reports look alike")
 
     def test_the_review_page_of_an_improvement(self):
         submission = self.propose(

@@ -13,9 +13,10 @@ from repository.models import Reference, Vocabulary
 
 from .. import services
 from ..dedupe import reason_text
-from ..duplicates import find_duplicates, lookalike_groups
+from ..duplicates import find_duplicates
 from ..filters import SubmissionFilter
 from ..forms import AskChangesForm, BulkForm, MergeForm, NoteForm, RejectForm
+from ..grouping import group_members
 from ..models import ModerationEvent, Submission
 from ..names import names_unknown, new_name_token
 from ..stats import queue_figures
@@ -33,9 +34,11 @@ def queue(request):
         submissions.qs.select_related("incident", "other_incident", "claimed_by"), QUEUE_PAGE_SIZE
     ).get_page(request.GET.get("page"))
     counts = dict(base.values_list("state").annotate(n=Count("id")).order_by())
-    groups = lookalike_groups()
-    for submission in page.object_list:
-        submission.lookalikes = [pk for pk in groups.get(submission.pk, []) if pk != submission.pk]
+    rows = list(page.object_list)
+    groups = group_members([submission.group_key for submission in rows if submission.is_pending])
+    for submission in rows:
+        mates = groups.get(submission.group_key, []) if submission.is_pending else []
+        submission.lookalikes = [pk for pk in mates if pk != submission.pk]
     return render(
         request,
         "submissions/queue.html",
