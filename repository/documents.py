@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
+from .addresses import address_key
 from .models import Incident, IncidentEntity, Reference
 from .periods import PeriodError, parse_partial_date, parse_period
 
@@ -317,6 +318,19 @@ def _normalize_reference(raw, path, errors):
     return reference
 
 
+def reference_key(reference):
+    """What makes two references one source: the address as the duplicate check compares it
+    (no scheme, `www.`, tracking parameters, fragment or trailing slash)."""
+    return address_key(reference["url"]) or reference["url"]
+
+
+def _fill_blanks(reference, other):
+    """Give `reference` the title, publisher and date `other` has where its own are blank."""
+    for field in ("title", "publisher", "published"):
+        if not reference.get(field) and other.get(field):
+            reference[field] = other[field]
+
+
 def normalize(document, vocabularies=None):
     """Validate a document and return its canonical form. Raises DocumentError.
 
@@ -393,13 +407,18 @@ def normalize(document, vocabularies=None):
     if not isinstance(references, dict) or set(references) - set(CATEGORIES):
         errors["references"] = [f"References are listed by category: {', '.join(CATEGORIES)}."]
         references = {}
-    seen_urls = set()
+    seen = {}  # one source once, by its normalised address: the first spelling is kept
     for category in CATEGORIES:
         for raw in references.get(category) or []:
             reference = _normalize_reference(raw, f"references.{category}", errors)
-            if reference and reference["url"] not in seen_urls:
-                seen_urls.add(reference["url"])
-                clean["references"][category].append(reference)
+            if not reference:
+                continue
+            key = reference_key(reference)
+            if key in seen:
+                _fill_blanks(seen[key], reference)
+                continue
+            seen[key] = reference
+            clean["references"][category].append(reference)
 
     if errors:
         raise DocumentError(errors)
@@ -562,23 +581,99 @@ def set_path(document, path, value):
     return document
 
 
-def _item_key(path):
-    """What makes two items of a list field the same item: a URL, an id, a folded name."""
+def item_identity(path):
+    """What makes two items of a list field the same item: a reference's normalised address,
+    an external id, a folded name. (Callers that know the taxonomy pass their own, which
+    reads a name through its aliases.)"""
     group = path.partition(".")[0]
     if group == "references":
-        return lambda item: item["url"]
+        return reference_key
     if group == "external_ids":
         return lambda item: (item["scheme"], item["value"])
     return fold
+
+
+def _keyed(items, key):
+    """{key: item} in list order; a second item of one key fills the first one's blanks."""
+    keyed = {}
+    for item in items:
+        k = key(item)
+        if k in keyed:
+            if isinstance(item, dict):
+                keyed[k] = {**keyed[k]}
+                _fill_blanks(keyed[k], item)
+            continue
+        keyed[k] = item
+    return keyed
+
+
+def _same_item(current, proposed):
+    """An item both sides added: the incident's version, with blanks the proposal fills."""
+    if isinstance(current, dict) and isinstance(proposed, dict):
+        item = {**current}
+        _fill_blanks(item, proposed)
+        return item
+    return current
+
+
+@dataclass
+class ListMerge:
+    """A list field merged item by item: `merged` takes each item from the side that changed
+    it (added, removed or edited); `conflicts` are the items both sides changed differently
+    (`merged` keeps the incident's version of them; `combined` the proposal's)."""
+
+    merged: list
+    combined: list
+    conflicts: list
+
+
+def merge_items(base, current, proposed, key):
+    """Merge three versions of a list field, the items told apart by `key`."""
+    b, c, p = _keyed(base, key), _keyed(current, key), _keyed(proposed, key)
+    merged, combined, conflicts = [], [], []
+
+    def both(item):
+        merged.append(item)
+        combined.append(item)
+
+    for k, now in c.items():
+        if k in p:
+            if k not in b:
+                both(_same_item(now, p[k]))
+            elif p[k] in (b[k], now):
+                both(now)
+            elif now == b[k]:
+                both(p[k])
+            else:  # edited differently on both sides
+                conflicts.append(p[k])
+                merged.append(now)
+                combined.append(p[k])
+        elif k in b:  # the proposal removed it
+            if now != b[k]:  # ... and the incident changed it meanwhile
+                conflicts.append(now)
+                merged.append(now)
+        else:  # the incident added it
+            both(now)
+    for k, item in p.items():
+        if k in c:
+            continue
+        if k not in b:  # the proposal added it
+            both(item)
+        elif item != b[k]:  # the incident removed what the proposal changed
+            conflicts.append(item)
+            combined.append(item)
+    return ListMerge(merged, combined, conflicts)
 
 
 @dataclass
 class FieldMerge:
     """One field seen three ways: where the proposal started, the incident now, the proposal.
 
-    A list field both sides changed can also be kept "combined": the incident's list now
-    with the proposal's own additions and removals applied (a reference the proposal adds
-    joins the references the incident gained meanwhile), which is its default.
+    A text field both sides changed, differently, is a conflict. A list field is merged item
+    by item (`identity` tells its items apart): where the two sides changed different items,
+    or the same item the same way, its "combined" value (the default) holds both sides'
+    changes; only an item both changed differently, or one changed on one side and removed
+    on the other, is a conflict.
     """
 
     path: str
@@ -586,6 +681,7 @@ class FieldMerge:
     current: object
     proposed: object
     label: str = ""
+    identity: object = None
 
     @property
     def proposal_changed(self):
@@ -596,27 +692,51 @@ class FieldMerge:
         return self.current != self.base
 
     @property
-    def conflict(self):
-        """Both sides changed the field, differently: an editor must choose."""
+    def changed_on_both_sides(self):
         return self.proposal_changed and self.incident_changed and self.proposed != self.current
+
+    @functools.cached_property
+    def items(self):
+        """The item-by-item merge of a list field both sides changed (else None)."""
+        if not (self.changed_on_both_sides and self.is_list):
+            return None
+        return merge_items(self.base, self.current, self.proposed, self.identity or item_identity(self.path))
+
+    @property
+    def conflict(self):
+        """Both sides changed the field, or the same item of a list, differently: an editor
+        must choose."""
+        if not self.changed_on_both_sides:
+            return False
+        return bool(self.items.conflicts) if self.is_list else True
+
+    @property
+    def conflicts(self):
+        """The items of a list both sides changed differently."""
+        return self.items.conflicts if self.items is not None else []
+
+    @property
+    def merged(self):
+        """What publishing keeps without a choice: the changed side's value, or for a list
+        both sides changed, the items merged (conflicting ones as published now)."""
+        if self.items is not None:
+            return self.items.merged
+        return self.proposed if self.proposal_changed else self.current
 
     @property
     def combined(self):
-        """For a list both sides changed: the current list with the proposal's changes; else None."""
-        if not (self.conflict and self.is_list):
-            return None
-        key = _item_key(self.path)
-        base = {key(item) for item in self.base}
-        proposed = {key(item) for item in self.proposed}
-        kept = [item for item in self.current if key(item) in proposed or key(item) not in base]
-        have = {key(item) for item in kept}
-        return kept + [item for item in self.proposed if key(item) not in base and key(item) not in have]
+        """For a list both sides changed: both sides' changes, the proposal's version of any
+        conflicting item; else None."""
+        return self.items.combined if self.items is not None else None
 
     @property
     def default(self):
-        """The side to keep when there is no conflict (or "combined" for a list)."""
+        """The side to keep when nothing is chosen: none for a conflict (the editor chooses),
+        "combined" for a list both sides changed, else the side that changed."""
         if self.conflict:
-            return "combined" if self.is_list else None
+            return None
+        if self.items is not None:
+            return "combined"
         return "proposed" if self.proposal_changed else "current"
 
     @property
@@ -645,19 +765,28 @@ def path_label(path, vocabulary_labels=None):
     return (vocabulary_labels or {}).get(name, name)
 
 
-def three_way(base, current, proposed, vocabulary_labels=None):
-    """The fields either side changed since `base`, as FieldMerge rows in page order."""
+def three_way(base, current, proposed, vocabulary_labels=None, identity=None):
+    """The fields either side changed since `base`, as FieldMerge rows in page order.
+
+    `identity(path)`, when given, returns the function that tells a list's items apart
+    (default: `item_identity`)."""
     rows = []
     for path in document_paths(base, current, proposed):
         row = FieldMerge(path, get_path(base, path), get_path(current, path), get_path(proposed, path))
         row.label = path_label(path, vocabulary_labels)
+        row.identity = identity(path) if identity else None
         if row.proposal_changed or row.incident_changed:
             rows.append(row)
     return rows
 
 
+def has_conflicts(rows):
+    return any(row.conflict for row in rows)
+
+
 def resolve(current, rows, choices):
-    """`current` with each changed field taken from the side chosen for it ({path: side})."""
+    """`current` with each changed field taken from the side chosen for it ({path: side}); a
+    field with no choice takes its default (the merged value)."""
     document = current
     for row in rows:
         side = choices.get(row.path) or row.default

@@ -345,6 +345,8 @@ def _propose(findings, corpus):
                 other_incident_id=second,
                 reasons=finding.reasons,
                 proposed={},
+                effect="merge pair",
+                effect_kind=Submission.Effect.MERGE,
             )
         )
     created = []

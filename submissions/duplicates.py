@@ -9,12 +9,9 @@ from django.db import connection
 from django.db.models import Case, Count, IntegerField, Q, Value, When
 
 from repository import documents
-from repository.addresses import address_key, normalize_url
+from repository.addresses import address_key
 from repository.models import EntityAlias, Incident, IncidentEntity, Reference
 from repository.periods import parse_period
-
-from .dedupe import headline_words
-from .models import Submission
 
 LIMIT = 8
 CANDIDATE_FIELDS = ("pk", "headline", "slug", "summary", "occurred", "number")
@@ -220,63 +217,3 @@ def find_duplicates(document, exclude=()):
         add([incident], f"names the same deployer or developer in the same period: {spelled}")
     ranked = sorted(candidates.values(), key=lambda c: (-len(c.reasons), -c.incident.number))
     return ranked[:LIMIT]
-
-
-LOOKALIKE_HEADLINE = 0.6  # share of meaningful headline words two pending reports have in common
-LOOKALIKE_MAX_POSTING = 50  # a word in more pending reports than this says nothing
-
-
-def _lookalike_keys(headline, source_url, references):
-    """What two pending reports are compared on: their headline's words and their pages."""
-    urls = [source_url or ""]
-    for items in (references or {}).values() if isinstance(references, dict) else []:
-        urls += [item.get("url", "") for item in items if isinstance(item, dict)]
-    pages = {key for key in map(normalize_url, filter(None, urls)) if "/" in key}
-    return headline_words(headline if isinstance(headline, str) else ""), pages
-
-
-def lookalike_groups():
-    """Pending reports of new incidents that look like one incident (a shared source page once
-    normalised, or headlines sharing most of their words), as {submission id: sorted group of
-    ids}. One query, whatever the number of reports."""
-    rows = Submission.objects.filter(
-        state=Submission.State.PENDING, kind=Submission.Kind.NEW_INCIDENT
-    ).values_list("pk", "proposed__headline", "proposed__source_url", "proposed__references")
-    parent = {}
-
-    def find(pk):
-        while parent[pk] != pk:
-            parent[pk] = parent[parent[pk]]
-            pk = parent[pk]
-        return pk
-
-    def join(a, b):
-        parent[find(a)] = find(b)
-
-    words, by_page, by_word = {}, defaultdict(list), defaultdict(list)
-    for pk, headline, source_url, references in rows:
-        parent[pk] = pk
-        words[pk], pages = _lookalike_keys(headline, source_url, references)
-        for page in pages:
-            by_page[page].append(pk)
-        for word in words[pk]:
-            by_word[word].append(pk)
-    for pks in by_page.values():
-        for other in pks[1:]:
-            join(pks[0], other)
-    compared = set()
-    for pks in by_word.values():
-        if len(pks) > LOOKALIKE_MAX_POSTING:
-            continue
-        for i, a in enumerate(pks):
-            for b in pks[i + 1 :]:
-                if (a, b) in compared:
-                    continue
-                compared.add((a, b))
-                union = words[a] | words[b]
-                if len(union) >= 2 and len(words[a] & words[b]) / len(union) >= LOOKALIKE_HEADLINE:
-                    join(a, b)
-    groups = defaultdict(list)
-    for pk in parent:
-        groups[find(pk)].append(pk)
-    return {pk: sorted(group) for group in groups.values() if len(group) > 1 for pk in group}

@@ -18,6 +18,12 @@ CLAIM_CHOICES = [
 class SubmissionFilter(django_filters.FilterSet):
     state = django_filters.ChoiceFilter(choices=Submission.State.choices, empty_label="Any state")
     kind = django_filters.ChoiceFilter(choices=Submission.Kind.choices, empty_label="Any kind")
+    does = django_filters.ChoiceFilter(
+        field_name="effect_kind",
+        choices=Submission.Effect.choices,
+        empty_label="Anything",
+        label="What it does",
+    )
     incident = django_filters.CharFilter(
         method="for_incident",
         label="Incident",

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from repository import documents
 from repository.addresses import normalize_url
-from repository.models import EntityAlias, Incident, Reference, TermAlias
+from repository.models import Incident, Reference, TermAlias
 from repository.periods import PeriodError, parse_period
 
 from .models import EditorProfile, Submission
@@ -602,37 +602,6 @@ class AskChangesForm(forms.Form):
         label="What should change",
         help_text="Shown to the contributor, who can revise and send it again.",
     )
-
-
-def new_names(document):
-    """The proposal's term and entity names that the taxonomy does not know yet (two queries).
-
-    Returns {"terms": [(vocabulary slug, name)], "entities": [name]}.
-    """
-    terms = [(slug, name) for slug, names in document["terms"].items() for name in names]
-    entities = [name for names in document["entities"].values() for name in names]
-    known_terms = (
-        set(
-            TermAlias.objects.filter(key__in={documents.fold(name) for _, name in terms}).values_list(
-                "vocabulary__slug", "key"
-            )
-        )
-        if terms
-        else set()
-    )
-    known_entities = (
-        set(
-            EntityAlias.objects.filter(key__in={documents.fold(name) for name in entities}).values_list(
-                "key", flat=True
-            )
-        )
-        if entities
-        else set()
-    )
-    return {
-        "terms": [(slug, name) for slug, name in terms if (slug, documents.fold(name)) not in known_terms],
-        "entities": sorted({name for name in entities if documents.fold(name) not in known_entities}),
-    }
 
 
 class EditorPasswordResetForm(PasswordResetForm):

@@ -41,6 +41,15 @@ class Submission(models.Model):
         WITHDRAWN = "withdrawn", "Withdrawn"
         EXPIRED = "expired", "Expired (changes asked, none came)"
 
+    class Effect(models.TextChoices):
+        """What a proposal does, as the queue filters on it."""
+
+        SOURCES = "sources", "Adds or removes sources"
+        FIELDS = "fields", "Changes fields"
+        INSIGHT = "insight", "Shares an insight only"
+        NEW = "new", "New incident"
+        MERGE = "merge", "Merge pair"
+
     class Reason(models.TextChoices):
         DUPLICATE = "duplicate", "Duplicate of an existing incident"
         OUT_OF_SCOPE = "out_of_scope", "Out of scope"
@@ -72,6 +81,26 @@ class Submission(models.Model):
         help_text="The published revision the proposal started from.",
     )
     proposed = models.JSONField(help_text="The proposed incident document.")
+    names = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Names the proposal gave that were read as the taxonomy spells them: "
+        '[{"path", "given", "name", "how"}] ("Dahua" as Zhejiang Dahua Technology, an alias).',
+    )
+    # Worked out when the proposal is stored or changed (submissions.grouping), for the queue.
+    effect = models.CharField(max_length=200, blank=True, help_text="What it does: 'adds 1 source'.")
+    effect_kind = models.CharField(max_length=20, choices=Effect.choices, blank=True)
+    source_keys = models.JSONField(
+        default=list, blank=True, help_text="The normalised addresses of the sources it adds."
+    )
+    sources_flagged = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Sources it sent that the incident already cited or another proposal already had.",
+    )
+    group_key = models.CharField(
+        max_length=40, blank=True, help_text="Shared by pending proposals that look alike."
+    )
     insight = models.TextField(blank=True)
     # Private: never shown on a public page. Email is scrubbed after the retention period.
     name = models.CharField(max_length=100, blank=True)
@@ -168,6 +197,12 @@ class Submission(models.Model):
             models.Index(fields=["state", "created_at"], name="submissions_queue"),
             # "How many proposals wait on this incident" on incident pages.
             models.Index(fields=["incident", "state"], name="submissions_by_incident"),
+            # The queue's look-alikes of a page of rows: pending proposals by group key.
+            models.Index(
+                fields=["group_key"],
+                name="submissions_pending_groups",
+                condition=Q(state="pending") & ~Q(group_key=""),
+            ),
             # The expiry task: proposals sent back for changes, oldest request first.
             models.Index(
                 fields=["changes_asked_at"],

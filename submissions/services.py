@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from repository import documents
-from repository.models import Incident, SourceMetadata
+from repository.models import Incident, SourceMetadata, Vocabulary
 from repository.services import (
     MergeRefused,
     StaleRevision,
@@ -25,7 +25,7 @@ from repository.services import (
     source_metadata_request,
 )
 
-from . import notifications
+from . import grouping, notifications
 from .models import (
     EditorProfile,
     ModerationEvent,
@@ -34,6 +34,7 @@ from .models import (
     claim_cutoff,
     claim_free_for,
 )
+from .names import names_identity, names_resolve, names_unknown, new_name_token
 
 
 class TransitionError(Exception):
@@ -102,27 +103,85 @@ def _claim_before(submission):
 
 def submission_create(*, kind, proposed, incident=None, insight="", name="", email="", credit=False):
     """Record a contributor's proposal. Raises DocumentError on an invalid document."""
-    proposed = documents.normalize(proposed)
+    sent, proposed = proposed, documents.normalize(proposed)
     base_revision = None
     if kind == Submission.Kind.IMPROVEMENT:
         if incident is None or incident.current_revision_id is None:
             raise TransitionError("An improvement needs a published incident.")
         base_revision = incident.current_revision
+    base = base_revision.document if base_revision else None
+    # As sent: a source the incident cites under another spelling is one the document drops.
+    flagged = grouping.sources_already_known(
+        base=base, sent=sent, incident_id=incident.pk if base_revision else None
+    )
+    proposed, names = names_resolve(proposed=proposed, base=base)
     with transaction.atomic():
         submission = Submission.objects.create(
             kind=kind,
             incident=incident if kind == Submission.Kind.IMPROVEMENT else None,
             base_revision=base_revision,
             proposed=proposed,
+            names=names,
+            sources_flagged=flagged,
             insight=insight.strip(),
             name=name.strip(),
             email=email.strip(),
             credit=bool(credit and name.strip()),
         )
+        _queue_fields(submission)
+        submission.save(update_fields=["effect", "effect_kind", "source_keys", "group_key"])
         _event(submission, action=ModerationEvent.Action.SUBMIT, to_state=Submission.State.PENDING)
         notifications.notifications_for_submission(submission=submission)
         _fetch_metadata(submission, base_revision)
     return submission
+
+
+def _queue_fields(submission):
+    """What the queue shows of a proposal, worked out now rather than on each view: what it
+    does, the sources it adds and the look-alikes it is grouped with."""
+    base = submission.base_revision.document if submission.base_revision_id else None
+    labels = dict(Vocabulary.objects.values_list("slug", "label"))
+    submission.effect_kind, submission.effect = grouping.proposal_effect(
+        kind=submission.kind, base=base, proposed=submission.proposed, labels=labels
+    )
+    submission.source_keys = (
+        grouping.added_source_keys(base=base, proposed=submission.proposed)
+        if submission.kind == Submission.Kind.IMPROVEMENT
+        else []
+    )
+    submission.group_key = grouping.group_key_for(submission)
+
+
+def _names_resolved(submission, proposed):
+    """The proposal's names as the taxonomy spells them, and every match still in it (an
+    earlier one the contributor or an editor has not removed since, and the new ones)."""
+    base = submission.base_revision.document if submission.base_revision_id else None
+    proposed, found = names_resolve(proposed=proposed, base=base)
+    kept = [
+        match
+        for match in submission.names
+        if match["name"] in documents.get_path(proposed, match["path"])
+        and all((match["path"], match["given"]) != (new["path"], new["given"]) for new in found)
+    ]
+    return proposed, kept + found
+
+
+def _check_new_names(document, base, confirmed_new):
+    """Refuse to create a term or entity the editor has not confirmed as new (when the caller
+    asks for confirmations: `confirmed_new` a collection of `new_name_token`s, else None)."""
+    if confirmed_new is None:
+        return
+    unconfirmed = [
+        name
+        for path, name in names_unknown(document=document, base=base)
+        if new_name_token(path, name) not in confirmed_new
+    ]
+    if unconfirmed:
+        listed = ", ".join(f"“{name}”" for name in unconfirmed)
+        raise TransitionError(
+            f"Approving would create {listed}: confirm that each is new, or edit the proposal to name "
+            "what exists."
+        )
 
 
 def _fetch_metadata(submission, base_revision):
@@ -183,11 +242,23 @@ def submission_edit(*, submission, editor, proposed, note=""):
     with transaction.atomic():
         current = _locked(submission)
         _check_can_act(current, editor)
+        proposed, names = _names_resolved(current, proposed)
         if proposed == current.proposed:
             return current
         before = current.proposed
-        current.proposed = proposed
-        current.save(update_fields=["proposed", "updated_at"])
+        current.proposed, current.names = proposed, names
+        _queue_fields(current)
+        current.save(
+            update_fields=[
+                "proposed",
+                "names",
+                "effect",
+                "effect_kind",
+                "source_keys",
+                "group_key",
+                "updated_at",
+            ]
+        )
         changes = documents.diff(before, proposed)
         _event(
             current,
@@ -261,13 +332,19 @@ def _publish_approval(submission, editor, document, incident, expected_revision,
     return submission
 
 
-def submission_approve(*, submission, editor, document=None, expected_revision=None, note=""):
+def submission_approve(
+    *, submission, editor, document=None, expected_revision=None, note="", confirmed_new=None
+):
     """Publish the proposal (or the editor's resolution of it) as a new revision.
 
     For an improvement, `expected_revision` is the incident revision the editor reviewed
-    against; it defaults to the proposal's base, so a proposal on a stale base is a
-    ConflictError until the editor resolves it. An improvement of an incident merged since
-    goes to the survivor, only as the editor resolved it against the survivor's document.
+    against. When the incident moved on since the proposal's base, the proposal merges with
+    the newer changes field by field and item by item (DESIGN.md, "Submission states"); a
+    field or item both sides changed differently is a ConflictError until the editor resolves
+    it. An improvement of an incident merged since goes to the survivor, only as the editor
+    resolved it against the survivor's document.
+    `confirmed_new` (from the review page) names the new terms and entities the editor
+    confirmed; any other new one refuses the approval.
     """
     if submission.kind == Submission.Kind.MERGE:
         raise TransitionError("Choose which of the two incidents survives, then merge them.")
@@ -279,7 +356,7 @@ def submission_approve(*, submission, editor, document=None, expected_revision=N
             expected = expected_revision or current.base_revision_id
             if incident.merged_into_id is not None:
                 survivor = Incident.objects.get(pk=incident.merged_into_id)
-                if document is None or expected_revision is None:
+                if expected_revision is None:
                     raise ConflictError(
                         f"Incident #{incident.number} was merged into incident #{survivor.number}: "
                         "review the proposal against that one."
@@ -288,7 +365,18 @@ def submission_approve(*, submission, editor, document=None, expected_revision=N
                 incident = survivor
         else:
             incident, expected = None, None
+        published = incident.current_revision if incident is not None else None
+        if (
+            document is None
+            and incident is not None
+            and incident.current_revision_id != current.base_revision_id
+        ):
+            # The incident moved on: the proposal's changes merge with the newer ones, unless
+            # both sides changed one field or item differently.
+            document = _merged(current, published.document)
+            expected = expected_revision or incident.current_revision_id
         document = document if document is not None else current.proposed
+        _check_new_names(document, published.document if published else None, confirmed_new)
         return _publish_approval(
             current, editor, document, incident, expected, ModerationEvent.Action.APPROVE, note, data
         )
@@ -297,7 +385,7 @@ def submission_approve(*, submission, editor, document=None, expected_revision=N
 RESOLVE_CHOICES = ("base", "current", "proposed", "combined")
 
 
-def submission_resolve(*, submission, editor, choices, expected_revision, note=""):
+def submission_resolve(*, submission, editor, choices, expected_revision, note="", confirmed_new=None):
     """Approve an improvement whose incident moved on since its base, as the editor chose.
 
     `choices` maps a field's path to one of RESOLVE_CHOICES (anything else is ignored);
@@ -312,7 +400,7 @@ def submission_resolve(*, submission, editor, choices, expected_revision, note="
     if expected_revision != incident.current_revision_id:
         raise ConflictError("The incident changed while you were choosing. Review it again.")
     current = incident.current_revision.document if incident.current_revision else documents.empty_document()
-    rows = documents.three_way(submission.base_revision.document, current, submission.proposed)
+    _, rows = submission_merge_rows(submission=submission, current=current)
     chosen = {row.path: choices[row.path] for row in rows if choices.get(row.path) in RESOLVE_CHOICES}
     return submission_approve(
         submission=submission,
@@ -320,7 +408,28 @@ def submission_resolve(*, submission, editor, choices, expected_revision, note="
         document=documents.resolve(current, rows, chosen),
         expected_revision=expected_revision,
         note=note,
+        confirmed_new=confirmed_new,
     )
+
+
+def submission_merge_rows(*, submission, current):
+    """The proposal seen three ways against `current` (the incident's document now), its
+    list items told apart by their normalised address or what their name resolves to."""
+    base = submission.base_revision.document
+    identity = names_identity(base, current, submission.proposed)
+    return base, documents.three_way(base, current, submission.proposed, identity=identity)
+
+
+def _merged(submission, current):
+    """The proposal merged into `current`, or ConflictError naming what both sides changed."""
+    _, rows = submission_merge_rows(submission=submission, current=current)
+    conflicts = [row.label for row in rows if row.conflict]
+    if conflicts:
+        raise ConflictError(
+            f"The incident changed since this proposal was made, and both changed {', '.join(conflicts)}: "
+            "choose which version to keep."
+        )
+    return documents.resolve(current, rows, {})
 
 
 def submission_merge_incidents(*, submission, editor, survivor, expected_revisions=None, note=""):
@@ -375,7 +484,7 @@ def submission_merge_incidents(*, submission, editor, survivor, expected_revisio
     return current
 
 
-def submission_merge(*, submission, editor, target, expected_revision=None, note=""):
+def submission_merge(*, submission, editor, target, expected_revision=None, note="", confirmed_new=None):
     """Add a new-incident report's facts and references to an existing incident."""
     if submission.kind != Submission.Kind.NEW_INCIDENT:
         raise TransitionError("Only a report of a new incident can be merged into another incident.")
@@ -385,7 +494,8 @@ def submission_merge(*, submission, editor, target, expected_revision=None, note
             target = Incident.objects.select_related("current_revision").get(pk=target.merged_into_id)
         current = _decide(submission, editor)
         base = target.current_revision.document if target.current_revision else documents.empty_document()
-        document = documents.merge(base, current.proposed)
+        document, _ = names_resolve(proposed=documents.merge(base, current.proposed), base=base)
+        _check_new_names(document, base, confirmed_new)
         return _publish_approval(
             current,
             editor,
@@ -554,12 +664,19 @@ def submission_resubmit(*, submission, proposed, insight=""):
         SubmissionVersion.objects.create(
             submission=current, number=number, proposed=current.proposed, insight=current.insight
         )
+        proposed, current.names = _names_resolved(current, proposed)
         changes = documents.diff(current.proposed, proposed)
         current.proposed = proposed
         current.insight = insight.strip() or current.insight
         current.state = Submission.State.PENDING
         current.decision_note = ""
-        current.save(update_fields=["proposed", "insight", "state", "decision_note", "updated_at"])
+        _queue_fields(current)
+        current.save(
+            update_fields=[
+                *["proposed", "names", "insight", "state", "decision_note", "updated_at"],
+                *["effect", "effect_kind", "source_keys", "group_key"],
+            ]
+        )
         _event(
             current,
             action=ModerationEvent.Action.RESUBMIT,

@@ -502,3 +502,115 @@ class ImproveReviewPublishTests(StaticLiveServerTestCase):
             expect(desk.get_by_role("searchbox", name="Search", exact=True)).to_be_visible()
             expect(desk.locator("details.filters-fold > summary")).to_be_hidden()
             expect(desk.locator(".incident-row .headline mark", has_text="Police").first).to_be_visible()
+
+    # Proposals that land clean -----------------------------------------------------------
+
+    def test_a_report_naming_an_organisation_by_an_alias_is_approved_without_a_new_entity(self):
+        from repository import documents
+        from repository.models import Entity, EntityAlias, Incident
+
+        lens = Entity.objects.get(name="Lens Corp")
+        EntityAlias.objects.create(
+            entity=lens, name="LensCorp International", key=documents.fold("LensCorp International")
+        )
+        entities_before = Entity.objects.count()
+        with self.screenshots_on_failure():
+            contributor = self.page("contributor")
+            contributor.goto("/submit/")
+            form = contributor.locator("main form")
+            form.get_by_label("Headline").fill("Camera system flags minority to police")
+            form.get_by_label("Occurred").fill("February 2021")
+            form.get_by_label("What happened").fill("The cameras alerted police.")
+            form.get_by_label("Deployer").fill("Acme Retail")
+            form.get_by_label("Developer").fill("LensCorp International")
+            form.get_by_label("Sources").fill("https://news.example.org/report")
+            form.get_by_role("button", name="Continue").click()
+            contributor.get_by_label(f"Mine is this one: {OLD_HEADLINE}").check()
+            contributor.get_by_role("button", name="Send for review").click()
+            expect(contributor).to_have_url(re.compile(r"/submissions/[\w-]+/\?sent=1$"))
+
+            editor = self.page("editor", bypass_csp=True)
+            self.sign_in_editor(editor)
+            editor.locator("table.queue").get_by_role("link", name=re.compile(OLD_HEADLINE)).click()
+            expect(editor.locator(".matched-names")).to_contain_text(
+                "“LensCorp International” → Lens Corp (alias)"
+            )
+            expect(editor.locator('input[name="confirm_new"]')).to_have_count(0)
+            self.assert_accessible(editor)
+            editor.get_by_role("button", name="Approve as proposed").click()
+            expect(editor.locator(".messages")).to_contain_text("Approved and published.")
+
+        self.assertEqual(Entity.objects.count(), entities_before)
+        incident = Incident.objects.get(pk=self.incident.pk)
+        self.assertEqual(incident.current_revision.document["entities"]["developer"], ["Lens Corp"])
+        self.assertEqual(incident.type, self.incident.type)  # approving did not set it
+
+    def test_two_proposals_on_different_fields_are_both_approved_as_proposed(self):
+        from submissions.models import Submission
+
+        document = self.incident.current_revision.document
+        for changes in ({"narrative": "The alerts named the minority."}, {"headline": NEW_HEADLINE}):
+            services.submission_create(
+                kind=Submission.Kind.IMPROVEMENT, incident=self.incident, proposed={**document, **changes}
+            )
+        with self.screenshots_on_failure():
+            editor = self.page("editor", bypass_csp=True)
+            self.sign_in_editor(editor)
+            editor.locator("table.queue").get_by_role("link", name=re.compile(OLD_HEADLINE)).first.click()
+            editor.get_by_role("button", name="Approve as proposed").click()
+            expect(editor.locator(".messages")).to_contain_text("Approved and published.")
+            # On to the second, made against the revision before: merged, no choice to make.
+            expect(editor.locator(".three-way-merge h2")).to_contain_text("merged, no conflict")
+            expect(editor.locator('input[type="radio"][name^="choice_"]')).to_have_count(0)
+            self.assert_accessible(editor)
+            editor.get_by_role("button", name="Approve as proposed").click()
+            expect(editor.locator(".messages")).to_contain_text("Approved and published.")
+
+            visitor = self.page("visitor")
+            visitor.goto(self.incident.get_absolute_url())
+            expect(visitor.get_by_role("heading", level=1)).to_have_text(NEW_HEADLINE)
+            expect(visitor.locator("main")).to_contain_text("The alerts named the minority.")
+            visitor.get_by_role("link", name="History of this page").click()
+            expect(visitor.locator("#revision-3")).to_be_visible()
+
+    def test_the_same_source_in_two_spellings_is_published_once(self):
+        from repository.models import Reference
+
+        spellings = [
+            "https://www.latimes.com/business/story/camera-alerts",
+            "http://latimes.com/business/story/camera-alerts/?utm_source=x",
+        ]
+        with self.screenshots_on_failure():
+            for n, url in enumerate(spellings):
+                contributor = self.page(f"contributor-{n}")
+                contributor.goto(f"/incidents/{self.incident.slug}/improve/")
+                source = contributor.locator(".add-source")
+                source.get_by_label("Web address").fill(url)
+                source.get_by_role("button", name="Send the source for review").click()
+                expect(contributor).to_have_url(re.compile(r"/submissions/[\w-]+/\?sent=1$"))
+            expect(contributor.locator(".sources-known")).to_contain_text("someone else proposed it too")
+
+            editor = self.page("editor", bypass_csp=True)
+            self.sign_in_editor(editor)
+            expect(editor.locator(".lookalike").first).to_contain_text("2 proposals add the same source")
+            expect(editor.locator("td.effect").first).to_have_text("Adds 1 source")
+            self.assert_accessible(editor)
+            editor.locator("table.queue").get_by_role("link", name=re.compile(OLD_HEADLINE)).first.click()
+            editor.get_by_role("button", name="Approve as proposed").click()
+            expect(editor.locator(".messages")).to_contain_text("Approved and published.")
+            # On to the second: it adds nothing the page lacks now, and merges without a choice.
+            expect(editor.locator(".three-way-merge h2")).to_contain_text("merged, no conflict")
+            editor.get_by_role("button", name="Approve as proposed").click()
+            expect(editor.locator(".messages")).to_contain_text("Approved and published.")
+
+            visitor = self.page("visitor")
+            visitor.goto(self.incident.get_absolute_url())
+            expect(visitor.locator("main a[href*='latimes.com']")).to_have_count(1)
+        self.assertEqual(
+            list(
+                Reference.objects.filter(incident=self.incident, url__contains="latimes").values_list(
+                    "url", flat=True
+                )
+            ),
+            [spellings[0]],
+        )

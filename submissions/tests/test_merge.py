@@ -245,10 +245,11 @@ class MergeProposalPageTests(DuplicatesTestCase):
         self.client.force_login(self.editor)
 
     def test_the_queue_lists_merge_proposals_with_both_incidents(self):
-        # session; user; user permissions; group permissions; counts by state; the pending
-        # reports compared for look-alikes; page count; page; the header count
-        with self.assertNumQueries(9):
+        # session; user; user permissions; group permissions; counts by state; page count; page;
+        # the header count (merge pairs have no look-alike group)
+        with self.assertNumQueries(8):
             response = self.client.get("/moderation/?kind=merge")
+        self.assertContains(response, '<td class="effect">Merge pair</td>', html=True, count=3)
         self.assertEqual(len(response.context["page"].object_list), 3)
         self.assertContains(
             response, f"#{self.same_headline.number} Camera system flags ethnic minority to the police"
@@ -434,21 +435,22 @@ class PendingImprovementMeetsMergeTests(SubmissionsTestCase):
         services.submission_reject(submission=pending, editor=self.editor, reason=Submission.Reason.OTHER)
         self.assertEqual(Incident.objects.get(pk=self.incident.pk).released, "")
 
-    def test_a_proposal_on_the_survivor_goes_through_the_conflict_view(self):
+    def test_a_proposal_on_the_survivor_merges_with_what_the_merge_added(self):
         document = self.incident.current_revision.document
         pending = self.improve(self.incident, references=self.new_source(document))
         incident_merge(survivor=self.incident, merged=self.twin, editor=self.editor)
         survivor = Incident.objects.get(pk=self.incident.pk)
-        with self.assertRaises(services.ConflictError):
-            services.submission_approve(submission=pending, editor=self.editor)
         self.client.force_login(self.editor)
         response = self.client.get(f"/moderation/{pending.pk}/")
-        self.assertContains(response, "The incident changed after this proposal was made")
+        self.assertContains(
+            response, "The incident changed after this proposal was made: merged, no conflict"
+        )
+        self.assertContains(response, "Approve as proposed")
         rows = {row.path: row for row in response.context["merge_rows"]}
-        self.assertTrue(rows["references.news"].conflict)
+        self.assertFalse(rows["references.news"].conflict)  # different sources on each side
         self.assertEqual(rows["references.news"].default, "combined")
         self.client.post(
-            f"/moderation/{pending.pk}/resolve/", {"expected_revision": survivor.current_revision_id}
+            f"/moderation/{pending.pk}/approve/", {"expected_revision": survivor.current_revision_id}
         )
         pending.refresh_from_db()
         self.assertEqual(pending.state, Submission.State.APPROVED)

@@ -320,8 +320,10 @@ class ConflictViewTests(SubmissionsTestCase):
     def test_each_fields_choices_are_one_labelled_group(self):
         html = self.client.get(f"/moderation/{self.submission.pk}/").content.decode()
         self.assertInHTML("<legend>Occurred <strong>(conflict: changed by both)</strong></legend>", html)
-        self.assertInHTML("<legend>Headline</legend>", html)
-        self.assertEqual(html.count('<fieldset class="three-way'), 2)
+        # Only the conflict has choices; the headline, changed by the proposal alone, is merged.
+        self.assertInHTML('<h3>Headline <span class="helptext">(changed by the proposal)</span></h3>', html)
+        self.assertEqual(html.count('<fieldset class="three-way'), 1)
+        self.assertNotIn('name="choice_headline"', html)
         fieldset = html[
             html.index("<legend>Occurred") : html.index("</fieldset>", html.index("<legend>Occurred"))
         ]
@@ -375,3 +377,100 @@ class LookalikeTests(SubmissionsTestCase):
         services.submission_reject(submission=first, editor=self.editor, reason="duplicate")
         self.client.force_login(self.editor)
         self.assertNotContains(self.client.get("/moderation/"), "reports look alike")
+
+
+class TriageTests(SubmissionsTestCase):
+    """Each row says what the proposal does and for which incident; look-alikes are grouped
+    when they are stored; the queue filters by what they do."""
+
+    def setUp(self):
+        super().setUp()
+        self.client.force_login(self.editor)
+        self.document = self.incident.current_revision.document
+
+    def add_source(self, url):
+        references = self.document["references"]
+        return self.propose(references={**references, "news": [*references["news"], {"url": url}]})
+
+    def test_each_row_says_what_it_does(self):
+        source = self.add_source("https://news.example.org/b")
+        fields = self.propose(
+            summary="Fuller.",
+            terms={**self.document["terms"], "technology": ["Facial recognition", "Robotics"]},
+        )
+        report = self.report_new()
+        self.assertEqual((source.effect, source.effect_kind), ("adds 1 source", "sources"))
+        self.assertEqual((fields.effect, fields.effect_kind), ("changes Summary and Technology", "fields"))
+        self.assertEqual((report.effect, report.effect_kind), ("new incident", "new"))
+        response = self.client.get("/moderation/")
+        self.assertContains(response, '<td class="effect">Adds 1 source</td>', html=True)
+        self.assertContains(response, '<td class="effect">Changes Summary and Technology</td>', html=True)
+        self.assertContains(response, f"#{self.incident.number} {self.incident.headline}", count=2)
+        only_sources = self.client.get("/moderation/?does=sources").context["page"].object_list
+        self.assertEqual([s.pk for s in only_sources], [source.pk])
+
+    def test_one_source_proposed_twice_in_two_spellings_is_flagged_and_grouped(self):
+        first = self.add_source("https://www.latimes.com/business/story/robot")
+        second = self.add_source("http://latimes.com/business/story/robot/?utm_source=x")
+        other = self.add_source("https://news.example.org/other")
+        self.assertEqual(first.group_key, "")
+        first.refresh_from_db()
+        self.assertTrue(first.group_key)
+        self.assertEqual(second.group_key, first.group_key)
+        self.assertEqual(other.group_key, "")
+        self.assertEqual(
+            second.sources_flagged,
+            [
+                {
+                    "url": "http://latimes.com/business/story/robot/?utm_source=x",
+                    "where": "proposal",
+                    "submission": first.pk,
+                }
+            ],
+        )
+        status = self.client.get(second.get_status_url())
+        self.assertContains(status, "someone else proposed it too")
+        rows = {s.pk: s.lookalikes for s in self.client.get("/moderation/").context["page"].object_list}
+        self.assertEqual((rows[first.pk], rows[second.pk], rows[other.pk]), ([second.pk], [first.pk], []))
+
+    def test_a_source_the_page_cites_under_another_spelling_is_flagged_and_not_added(self):
+        proposal = self.add_source("http://news.example.org/a/?utm_campaign=y")
+        self.assertEqual(proposal.sources_flagged[0]["where"], "page")
+        self.assertEqual(proposal.proposed["references"]["news"], self.document["references"]["news"])
+        self.assertContains(self.client.get(proposal.get_status_url()), "the page cites it already")
+
+    def test_groups_are_kept_when_a_proposal_is_edited(self):
+        first = self.add_source("https://news.example.org/same")
+        second = self.add_source("https://news.example.org/same/")
+        services.submission_edit(
+            submission=second, editor=self.editor, proposed={**second.proposed, "summary": "X"}
+        )
+        second.refresh_from_db()
+        first.refresh_from_db()
+        self.assertEqual(second.group_key, first.group_key)
+        self.assertEqual(second.effect, "changes Summary; adds 1 source")
+
+
+class QueueBackfillMigrationTests(SubmissionsTestCase):
+    def test_it_works_out_effects_and_groups_of_the_proposals_stored_before(self):
+        import importlib
+
+        from django.apps import apps
+
+        migration = importlib.import_module("submissions.migrations.0008_queue_effect_and_groups")
+        references = self.incident.current_revision.document["references"]
+        same = [
+            self.propose(references={**references, "news": [*references["news"], {"url": url}]})
+            for url in ("https://news.example.org/same", "http://www.news.example.org/same/")
+        ]
+        reports = [self.report_new(headline="Chatbot tells a teenager to hurt himself") for _ in range(2)]
+        Submission.objects.update(effect="", effect_kind="", source_keys=[], group_key="")
+        migration.backfill(apps, None)
+        rows = {s.pk: s for s in Submission.objects.all()}
+        self.assertEqual(rows[same[0].pk].effect, "adds 1 source")
+        self.assertEqual(rows[same[0].pk].source_keys, ["news.example.org/same"])
+        self.assertTrue(rows[same[0].pk].group_key)
+        self.assertEqual(rows[same[0].pk].group_key, rows[same[1].pk].group_key)
+        self.assertEqual(rows[reports[0].pk].group_key, rows[reports[1].pk].group_key)
+        self.assertNotEqual(rows[reports[0].pk].group_key, rows[same[0].pk].group_key)
+        self.assertEqual(rows[reports[1].pk].effect, "new incident")

@@ -98,6 +98,7 @@ def approve(request, pk):
             editor=request.user,
             expected_revision=_revision_id(request),
             note=request.POST.get("note", "")[:1000],
+            confirmed_new=set(request.POST.getlist("confirm_new")),
         )
 
     return _act(request, pk, action, "Approved and published.", decision=True)
@@ -118,6 +119,7 @@ def resolve(request, pk):
             choices=choices,
             expected_revision=_revision_id(request),
             note=request.POST.get("note", "")[:1000],
+            confirmed_new=set(request.POST.getlist("confirm_new")),
         )
 
     return _act(request, pk, action, "Approved with your choices and published.", decision=True)

@@ -104,7 +104,9 @@ def report(request):
         submission = services.submission_create(
             kind=Submission.Kind.IMPROVEMENT,
             incident=duplicate_of,
-            proposed=documents.merge(current_document(duplicate_of), document),
+            # The report's type is the form's default, not the contributor's choice: the
+            # incident's own type stays as it is.
+            proposed=documents.merge(current_document(duplicate_of), {**document, "type": ""}),
             insight=data["narrative"],
             **contributor,
         )

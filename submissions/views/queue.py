@@ -13,10 +13,12 @@ from repository.models import Reference, Vocabulary
 
 from .. import services
 from ..dedupe import reason_text
-from ..duplicates import find_duplicates, lookalike_groups
+from ..duplicates import find_duplicates
 from ..filters import SubmissionFilter
-from ..forms import AskChangesForm, BulkForm, MergeForm, NoteForm, RejectForm, new_names
+from ..forms import AskChangesForm, BulkForm, MergeForm, NoteForm, RejectForm
+from ..grouping import group_members
 from ..models import ModerationEvent, Submission
+from ..names import names_unknown, new_name_token
 from ..stats import queue_figures
 from .common import current_document, editor_required, next_param, queue_url_checked
 
@@ -32,9 +34,11 @@ def queue(request):
         submissions.qs.select_related("incident", "other_incident", "claimed_by"), QUEUE_PAGE_SIZE
     ).get_page(request.GET.get("page"))
     counts = dict(base.values_list("state").annotate(n=Count("id")).order_by())
-    groups = lookalike_groups()
-    for submission in page.object_list:
-        submission.lookalikes = [pk for pk in groups.get(submission.pk, []) if pk != submission.pk]
+    rows = list(page.object_list)
+    groups = group_members([submission.group_key for submission in rows if submission.is_pending])
+    for submission in rows:
+        mates = groups.get(submission.group_key, []) if submission.is_pending else []
+        submission.lookalikes = [pk for pk in mates if pk != submission.pk]
     return render(
         request,
         "submissions/queue.html",
@@ -167,18 +171,35 @@ def _review_context(submission):
             current_revision=target.current_revision_id,
         )
         if stale and submission.is_pending:
-            context["merge_rows"] = documents.three_way(base, current, proposed, labels)
+            _, rows = services.submission_merge_rows(submission=submission, current=current)
+            for row in rows:
+                row.label = documents.path_label(row.path, labels)
+            context["merge_rows"] = rows
+            context["conflicts"] = [row for row in rows if row.conflict]
         context["changes"] = documents.diff(base, proposed, labels)
     else:
         context["changes"] = documents.diff(None, proposed, labels)
         context["candidates"] = find_duplicates(
             proposed, exclude=[submission.incident_id] if submission.incident_id else []
         )
-    new = new_names(proposed)
+    published = (
+        current_document(submission.incident.merged_into or submission.incident)
+        if submission.incident_id
+        else None
+    )
+    unknown = names_unknown(document=proposed, base=published)
     context["new"] = {
-        "terms": [(labels.get(slug, slug), name) for slug, name in new["terms"]],
-        "entities": new["entities"],
+        "terms": [
+            (labels.get(path[6:], path[6:]), name) for path, name in unknown if path.startswith("terms.")
+        ],
+        "entities": sorted({name for path, name in unknown if path.startswith("entities.")}),
     }
+    context["new_names"] = [
+        (new_name_token(path, name), documents.path_label(path, labels), name) for path, name in unknown
+    ]
+    context["matched_names"] = [
+        {**match, "label": documents.path_label(match["path"], labels)} for match in submission.names
+    ]
     added = [
         (category, reference)
         for change in context["changes"]
