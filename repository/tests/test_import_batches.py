@@ -133,6 +133,14 @@ class ImportBesideEditorsTests(TransactionTestCase):
         approval = Incident.objects.get(headline="Warehouse robot injures worker")
         self.assertIsNone(approval.current_revision.import_batch)
 
+
+@mock.patch.object(sheet_run, "CHUNK", SMALL_CHUNK)
+class StoppedRunTests(TransactionTestCase):
+    def setUp(self):
+        # The vocabularies come with the migrations; a TransactionTestCase empties the tables.
+        migration = importlib.import_module("repository.migrations.0002_vocabularies_and_search_index")
+        migration.create_vocabularies(apps, None)
+
     def test_a_run_killed_after_some_chunks_then_run_again_ends_as_one_clean_run(self):
         data = sheet_of(5 * SMALL_CHUNK)
 
