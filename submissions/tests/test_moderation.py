@@ -413,6 +413,13 @@ class ModerationPageTests(SubmissionsTestCase):
         response = self.client.post(
             f"/moderation/{report.pk}/merge/", {"target": str(self.incident.number)}, follow=True
         )
+        # RoboDeliver is new to the taxonomy: merging would create it, so the editor confirms it.
+        self.assertContains(response, "Approving would create “RoboDeliver”")
+        response = self.client.post(
+            f"/moderation/{report.pk}/merge/",
+            {"target": str(self.incident.number), "confirm_new": "organisation:robodeliver"},
+            follow=True,
+        )
         self.assertContains(response, "Merged into")
         response = self.client.post(f"/moderation/{report.pk}/note/", {"note": "Checked twice."}, follow=True)
         self.assertContains(response, "Checked twice.")

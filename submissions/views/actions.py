@@ -139,6 +139,7 @@ def merge(request, pk):
             editor=request.user,
             target=form.cleaned_data["target"],
             note=request.POST.get("note", "")[:1000],
+            confirmed_new=set(request.POST.getlist("confirm_new")),
         )
 
     return _act(
