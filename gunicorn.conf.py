@@ -5,6 +5,7 @@
 The environment may change what differs between machines:
     GUNICORN_BIND        where to listen (default 127.0.0.1:8000; the container's 0.0.0.0:8000)
     WEB_CONCURRENCY      worker processes (default: two per core, at least 2)
+    GUNICORN_THREADS     threads per worker (default: DATABASE_POOL_MAX + 4)
     GUNICORN_TIMEOUT     seconds a request may take before its worker is replaced (default 30)
     FORWARDED_ALLOW_IPS  the proxy's addresses, whose X-Forwarded-Proto gunicorn believes
                          (gunicorn reads it itself; the client's address is config/clientip.py's)
@@ -14,10 +15,15 @@ import os
 
 bind = [address.strip() for address in os.environ.get("GUNICORN_BIND", "127.0.0.1:8000").split(",")]
 workers = int(os.environ.get("WEB_CONCURRENCY") or max(2, 2 * (os.cpu_count() or 1)))
-# Synchronous workers: a request holds one worker (and at most one pooled database connection).
-worker_class = "sync"
-# A request that hangs (a database that stopped answering) frees its worker after this; keep it
-# short, and shorter than the proxy's read timeout (deploy/nginx/proxy.conf: 60 s).
+# Threaded workers with more threads than the process's pooled database connections: when
+# PostgreSQL stops answering, the requests holding a connection hang, but the others still have
+# a thread: /healthz and pages from the cache keep answering, and a request waiting for a
+# connection gets its 503 page after DATABASE_POOL_TIMEOUT. A request that hangs is ended for
+# its client by the proxy's read timeout (deploy/nginx/proxy.conf); its thread is freed when the
+# database answers or its connection breaks.
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS") or int(os.environ.get("DATABASE_POOL_MAX") or 10) + 4)
+# A worker whose main loop stops (not a slow request: its threads run on) is replaced after this.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 # On SIGTERM (a stop or a rolling restart) the listening socket closes at once and the requests
 # in flight get this long to finish.

@@ -191,9 +191,11 @@ if _database["ENGINE"] == "django.db.backends.postgresql":
         "keepalives_count": 3,
         "tcp_user_timeout": 5000,  # milliseconds
     }
+    # Django's backend with a pool that reconnects within half a second of PostgreSQL's return
+    # and checks connections without a round trip (config/postgresql/base.py).
+    _database["ENGINE"] = "config.postgresql"
     if env_bool("DATABASE_POOL", True):
         # psycopg's pool keeps connections per process; CONN_MAX_AGE must stay 0 with it.
-        # It reconnects by itself, with backoff, when PostgreSQL comes back.
         _database["OPTIONS"]["pool"] = {
             "min_size": env_int("DATABASE_POOL_MIN", 1),
             "max_size": env_int("DATABASE_POOL_MAX", 10, minimum=1),
