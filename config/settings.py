@@ -471,6 +471,8 @@ LINK_CHECK_BATCH_SIZE = env_int("LINK_CHECK_BATCH_SIZE", 100, minimum=1)  # queu
 LINK_CHECK_EVERY_MINUTES = env_int("LINK_CHECK_EVERY_MINUTES", 30, minimum=1)
 
 EXPORT_DIR = Path(env_str("EXPORT_DIR", str(BASE_DIR / "exports")))
+# Where `manage.py backup` writes its backups unless told (docs/operating.md, Backups).
+BACKUP_DIR = Path(env_str("BACKUP_DIR", str(BASE_DIR / "backups")))
 EXPORT_KEEP = env_int("EXPORT_KEEP", 7, minimum=1)  # snapshots kept per format
 EXPORT_HOUR = env_int("EXPORT_HOUR", 3)  # the nightly snapshot, in TIME_ZONE
 if EXPORT_HOUR > 23:
