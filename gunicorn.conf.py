@@ -35,10 +35,29 @@ max_requests_jitter = 200
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
-access_log_format = '%(h)s "%({x-forwarded-for}i)s" %(t)s "%(r)s" %(s)s %(b)s %(M)sms'
+access_log_format = '%(h)s "%({x-forwarded-for}i)s" %(t)s "%(r)s" %(s)s %(b)s %(M)sms %({x-request-id}o)s'
 # The workers' heartbeat files in memory rather than on a container's layered file system.
 if os.path.isdir("/dev/shm"):  # noqa: S108 - gunicorn's own advice for containers
     worker_tmp_dir = "/dev/shm"  # noqa: S108
 # Gunicorn's control socket is in the home directory by default: several web processes of one
 # user would share it. The site is controlled by signals (TERM, HUP) instead.
 control_socket_disable = True
+
+
+# Prometheus metrics of several workers (config/metrics.py): each writes its values to files in
+# PROMETHEUS_MULTIPROC_DIR, which must be empty when the server starts, and a worker that exits
+# leaves its live gauges behind unless marked dead.
+def on_starting(server):
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        for name in os.listdir(directory):
+            if name.endswith(".db"):
+                os.remove(os.path.join(directory, name))
+
+
+def child_exit(server, worker):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -11,6 +11,11 @@ app = Celery("airepo")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+# The id of the request that queued a task is in the task's log lines (config/observability.py).
+from config.observability import celery_connect  # noqa: E402
+
+celery_connect()
+
 log = logging.getLogger(__name__)
 
 BROKER_BACKOFF_SECONDS = 10.0  # after a failed publish, this process does not try again for this long
