@@ -13,6 +13,10 @@ and it is replaced rather than given to the request. A check that queried the se
 hang a request on a paused server as long as the query it guards; this one never blocks. A
 connection cut silently (no goodbye) fails the request's first query after the TCP keepalives
 and `tcp_user_timeout` of config/settings.py.
+
+`Pool` overrides two private methods of psycopg_pool 3.3 (`_add_connection`, and the check
+loop of `getconn`), so psycopg-pool is pinned in requirements.txt; the fault tests
+(config/tests/test_database_faults.py) fail if an upgrade changes what they rely on.
 """
 
 import select
