@@ -2,7 +2,6 @@
 
 import logging
 import os
-import time
 
 from celery import Celery
 
@@ -12,10 +11,14 @@ app = Celery("airepo")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+# The id of the request that queued a task is in the task's log lines (config/observability.py).
+from config.observability import celery_connect  # noqa: E402
+
+celery_connect()
+
 log = logging.getLogger(__name__)
 
 BROKER_BACKOFF_SECONDS = 10.0  # after a failed publish, this process does not try again for this long
-_broker_down_until = 0.0
 
 
 def enqueue_many(task, calls):
@@ -27,15 +30,17 @@ def enqueue_many(task, calls):
     A broker that is down is logged, never the caller's failure: what must not be lost is in
     the database first and re-queued by a periodic task. Without a broker, tasks run here.
     """
-    global _broker_down_until
     from django.conf import settings
+
+    from config import backoff
 
     calls = list(calls)
     if app.conf.task_always_eager:
         for args in calls:
             task.apply_async(args=args)
         return len(calls)
-    if time.monotonic() < _broker_down_until:
+    broker = backoff.for_url(app.conf.broker_url)  # shared with the cache when it is the same Redis
+    if not broker.available():
         return 0
     taken = 0
     try:
@@ -44,7 +49,7 @@ def enqueue_many(task, calls):
                 task.apply_async(args=args, connection=conn, **settings.TASK_PUBLISH_OPTIONS)
                 taken += 1
     except Exception as exc:  # the transports' errors have no common base class
-        _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
+        broker.failed(BROKER_BACKOFF_SECONDS)
         log.warning("Could not queue %s (%d of %d queued): %s", task.name, taken, len(calls), exc)
     return taken
 
@@ -56,5 +61,6 @@ def enqueue(task, *args):
 
 def broker_backoff_reset():
     """Forget a failed publish (for tests that bring the broker back)."""
-    global _broker_down_until
-    _broker_down_until = 0.0
+    from config import backoff
+
+    backoff.reset_all()

@@ -120,6 +120,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # The request's id (X-Request-ID, from nginx only) in its log lines and its response.
+    "config.observability.RequestIdMiddleware",
+    # Requests counted and timed for /metrics (config/metrics.py).
+    "config.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     # CORS for the read API only (CORS_URLS_REGEX); before CommonMiddleware, as it asks.
@@ -191,9 +195,11 @@ if _database["ENGINE"] == "django.db.backends.postgresql":
         "keepalives_count": 3,
         "tcp_user_timeout": 5000,  # milliseconds
     }
+    # Django's backend with a pool that reconnects within half a second of PostgreSQL's return
+    # and checks connections without a round trip (config/postgresql/base.py).
+    _database["ENGINE"] = "config.postgresql"
     if env_bool("DATABASE_POOL", True):
         # psycopg's pool keeps connections per process; CONN_MAX_AGE must stay 0 with it.
-        # It reconnects by itself, with backoff, when PostgreSQL comes back.
         _database["OPTIONS"]["pool"] = {
             "min_size": env_int("DATABASE_POOL_MIN", 1),
             "max_size": env_int("DATABASE_POOL_MAX", 10, minimum=1),
@@ -324,7 +330,7 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]  # the load balancer's probes speak plain HTTP
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]  # probes and scrapers inside the network
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
@@ -402,13 +408,38 @@ if SITEMAP_LIMIT > 50000:
         f"SITEMAP_LIMIT must be at most 50000 (the sitemap protocol's limit), not {SITEMAP_LIMIT}."
     )
 
+# Logs on standard error, each line with the request's (or task's) id (config/observability.py);
+# LOG_FORMAT=json writes one JSON object per line for a log collector.
+LOG_FORMAT = env_str("LOG_FORMAT", "text").lower()
+if LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "config.observability.RequestIdFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "config.observability.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["request_id"], "formatter": LOG_FORMAT}
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"axes": {"level": "WARNING"}},
 }
+# Celery's worker logs through the configuration above rather than its own, so its lines carry
+# the task's id (the id of the request that queued it, when there was one) and LOG_FORMAT.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# Unhandled errors to a Sentry-compatible service when SENTRY_DSN is set (sentry-sdk).
+SENTRY_DSN = env_secret("SENTRY_DSN")
+if SENTRY_DSN:
+    from config.observability import sentry_init
+
+    sentry_init(SENTRY_DSN, environment=env_str("SENTRY_ENVIRONMENT", "production"), release=None)
+
+# /metrics (Prometheus) answers only requests bearing this token; unset, it is a 404.
+METRICS_TOKEN = env_secret("METRICS_TOKEN")
 
 # Background work (Celery). With no broker configured, tasks run eagerly in-process.
 CELERY_BROKER_URL = env_secret("CELERY_BROKER_URL") or env_secret("REDIS_URL")
@@ -469,6 +500,8 @@ LINK_CHECK_BATCH_SIZE = env_int("LINK_CHECK_BATCH_SIZE", 100, minimum=1)  # queu
 LINK_CHECK_EVERY_MINUTES = env_int("LINK_CHECK_EVERY_MINUTES", 30, minimum=1)
 
 EXPORT_DIR = Path(env_str("EXPORT_DIR", str(BASE_DIR / "exports")))
+# Where `manage.py backup` writes its backups unless told (docs/operating.md, Backups).
+BACKUP_DIR = Path(env_str("BACKUP_DIR", str(BASE_DIR / "backups")))
 EXPORT_KEEP = env_int("EXPORT_KEEP", 7, minimum=1)  # snapshots kept per format
 EXPORT_HOUR = env_int("EXPORT_HOUR", 3)  # the nightly snapshot, in TIME_ZONE
 if EXPORT_HOUR > 23:

@@ -7,6 +7,7 @@ from django.urls import include, path
 
 from api.sitemaps import SITEMAPS, robots_txt
 from api.sitemaps import section as sitemap_section
+from config.metrics import metrics_view
 from repository.caching import public_page
 from submissions.views import accounts as submissions_accounts
 
@@ -18,6 +19,8 @@ urlpatterns = [
     # Browsers ask for /favicon.ico whatever the page says; resolved per request, after collectstatic.
     path("favicon.ico", lambda request: redirect(static("favicon.svg"), permanent=True)),
     path("admin/", admin.site.urls),
+    # Prometheus metrics for the operator's scraper, behind METRICS_TOKEN (config/metrics.py).
+    path("metrics", metrics_view, name="metrics"),
     path("accounts/login/", submissions_accounts.login, name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password-reset/", submissions_accounts.password_reset, name="password_reset"),

@@ -329,6 +329,7 @@ class PageCacheMiddleware:
             entry, tokens = _lookup(request, _scopes_in_use)
             if entry is not None:
                 response = _hit(request, entry)
+                request.page_cache_hit = True  # for the request metrics (config/metrics.py)
                 # The one header the middleware after this one would have added.
                 response.headers.setdefault("X-Frame-Options", settings.X_FRAME_OPTIONS)
                 return response

@@ -15,12 +15,13 @@ Scopes:
 """
 
 import contextlib
-import time
 import uuid
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+
+from config import backoff
 
 PUBLISHED = "published"
 SNAPSHOTS = "snapshots"
@@ -34,23 +35,24 @@ def cache_key(scope=PUBLISHED):
 
 # When the cache fails (Redis down or hanging), this process leaves it alone for
 # CACHE_BACKOFF_SECONDS: every reader of it (pages, counts, charts) computes afresh meanwhile,
-# so a hanging cache costs one timeout, not one per lookup.
-_down_until = 0.0
+# so a hanging cache costs one timeout, not one per lookup. The record is the server's, shared
+# by the process's threads and by the rate limit and the broker on the same Redis
+# (config/backoff.py).
+def _backoff():
+    return backoff.for_url(settings.CACHE_URL)
 
 
 def cache_available():
-    return time.monotonic() >= _down_until
+    return _backoff().available()
 
 
 def cache_failed():
-    global _down_until
-    _down_until = time.monotonic() + settings.CACHE_BACKOFF_SECONDS
+    _backoff().failed(settings.CACHE_BACKOFF_SECONDS)
 
 
 def backoff_reset():
     """Use the cache again at once (for tests that bring it back)."""
-    global _down_until
-    _down_until = 0.0
+    backoff.reset_all()
 
 
 def cache_get(key):

@@ -17,20 +17,19 @@ from django.core.cache import caches
 from django.shortcuts import render
 from redis.exceptions import RedisError
 
+from config import backoff
 from config.clientip import client_ip
 
 log = logging.getLogger(__name__)
 
 CACHE_ERRORS = (RedisError, OSError)
-_shared_down_until = 0.0
 
 __all__ = ["client_ip", "hit", "rate_limited", "shared_cache_backoff_reset"]
 
 
 def shared_cache_backoff_reset():
     """Try the shared cache again at once (for tests that bring it back)."""
-    global _shared_down_until
-    _shared_down_until = 0.0
+    backoff.reset_all()
 
 
 def _count(cache, key, period):
@@ -44,12 +43,12 @@ def _count(cache, key, period):
 
 def _count_anywhere(key, period):
     """Count in the shared cache if it answers, else in this process."""
-    global _shared_down_until
-    if time.monotonic() >= _shared_down_until:
+    shared = backoff.for_url(settings.CACHE_URL)  # the server's record, shared by threads
+    if shared.available():
         try:
             return _count(caches["default"], key, period)
         except CACHE_ERRORS as exc:
-            _shared_down_until = time.monotonic() + settings.CACHE_BACKOFF_SECONDS
+            shared.failed(settings.CACHE_BACKOFF_SECONDS)
             log.warning(
                 "Rate limit: the shared cache failed (%s: %s); counting in this process for %ss.",
                 type(exc).__name__,

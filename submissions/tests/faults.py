@@ -92,7 +92,10 @@ def free_port():
 
 class TcpProxy:
     """Forwards 127.0.0.1:<port> to a target; `down()` cuts every connection and refuses new
-    ones (as a network drop or a stopped database would), `up()` forwards again."""
+    ones (as a network drop or a stopped database would), `up()` forwards again. `pause()`
+    keeps every connection open and accepts new ones but forwards nothing (as a server stopped
+    with SIGSTOP, or a network that drops packets, looks to its clients); `resume()` lets
+    what was held through."""
 
     def __init__(self, target_port, target_host="127.0.0.1"):
         self.target = (target_host, target_port)
@@ -100,7 +103,15 @@ class TcpProxy:
         self.lock = threading.Lock()
         self.sockets = []
         self.listener = None
+        self.flowing = threading.Event()
+        self.flowing.set()
         self.up()
+
+    def pause(self):
+        self.flowing.clear()
+
+    def resume(self):
+        self.flowing.set()
 
     def up(self):
         with self.lock:
@@ -122,7 +133,9 @@ class TcpProxy:
                 with contextlib.suppress(OSError):
                     sock.close()
 
-    close = down
+    def close(self):
+        self.down()
+        self.flowing.set()  # the held data goes nowhere now: its threads end
 
     def _accept(self, listener):
         while True:
@@ -145,10 +158,10 @@ class TcpProxy:
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
-    @staticmethod
-    def _pipe(source, sink):
+    def _pipe(self, source, sink):
         try:
             while chunk := source.recv(65536):
+                self.flowing.wait()
                 sink.sendall(chunk)
         except OSError:
             pass
@@ -165,7 +178,7 @@ class Site:
     """The site served by gunicorn in a process of its own, configured as in production
     (DEBUG off, collected static files), with `env` on top."""
 
-    def __init__(self, env, static_root):
+    def __init__(self, env, static_root, workers=1):
         import os
         import subprocess
         import sys
@@ -180,7 +193,7 @@ class Site:
                 "gunicorn",
                 "config.wsgi",
                 "--workers",
-                "1",
+                str(workers),
                 "--bind",
                 f"127.0.0.1:{self.port}",
             ],

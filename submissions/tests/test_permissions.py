@@ -206,6 +206,32 @@ class PermissionMatrixTests(SubmissionsTestCase):
                 self.assertEqual(self.client.get(url).status_code, 200)
 
 
+class MetricsPermissionTests(SubmissionsTestCase):
+    """/metrics: only the scraper holding METRICS_TOKEN, whoever else asks (editors too)."""
+
+    def test_metrics_are_hidden_without_a_token_configured(self):
+        for who in (None, self.outsider, self.editor):
+            with self.subTest(who=who), self.settings(METRICS_TOKEN=""):
+                if who:
+                    self.client.force_login(who)
+                self.assertEqual(self.client.get("/metrics", HTTP_AUTHORIZATION="Bearer ").status_code, 404)
+
+    def test_metrics_need_the_token(self):
+        with self.settings(METRICS_TOKEN="s3cret-scraper-token"):
+            for who in (None, self.outsider, self.editor):
+                with self.subTest(who=who):
+                    if who:
+                        self.client.force_login(who)
+                    self.assertEqual(self.client.get("/metrics").status_code, 403)
+                    self.assertEqual(
+                        self.client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code, 403
+                    )
+            self.client.logout()
+            response = self.client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-scraper-token")
+            self.assertEqual(response.status_code, 200)
+            self.assertIn("no-store", response["Cache-Control"])
+
+
 class HostileInputTests(SubmissionsTestCase):
     """Whatever a contributor types is shown as text on every page that shows it."""
 
