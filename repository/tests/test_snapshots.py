@@ -34,6 +34,7 @@ from repository.services import (
     SnapshotInProgress,
     dataset_snapshot_create,
     dataset_snapshots_prune,
+    incident_merge,
 )
 from repository.tests.base import publish
 
@@ -331,6 +332,20 @@ class RoundTripTests(ExportDirMixin, TestCase):
         self.assertIn("0 created, 0 updated, 3 unchanged", output.getvalue())
         self.assertIn("Snapshot read as: this installation's", output.getvalue())
         self.assertEqual((identities(), Revision.objects.count()), (before, revisions))
+
+    def test_a_snapshot_back_after_a_merge_leaves_the_merge_as_it_is(self):
+        self.shared_id_incidents()
+        path = self.export_dir / "before-merge.csv"
+        path.write_bytes(self.read(self.snapshot()["csv"]))
+        survivor, merged = Incident.objects.filter(external_ids__value="AIAAIC0042").order_by("number")
+        incident_merge(survivor=survivor, merged=merged, editor=None)
+        output = StringIO()
+        call_command("import_sheet", str(path), stdout=output)
+        self.assertIn("Snapshot read as: this installation's", output.getvalue())
+        self.assertIn("0 created", output.getvalue())
+        self.assertIn(f"incident {merged.number} was merged here into an incident row", output.getvalue())
+        self.assertEqual(Incident.objects.count(), 3)  # the merged incident is not made again
+        self.assertEqual(Incident.objects.get(pk=merged.pk).merged_into_id, survivor.pk)
 
     def test_a_snapshot_into_another_installation_is_an_ordinary_sheet(self):
         self.shared_id_incidents()

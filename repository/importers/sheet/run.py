@@ -298,14 +298,15 @@ def _publish_chunk(chunk, taken, run, batch):
 
 
 def _by_number(chunk):
-    """{number: incident id} of the published incidents a snapshot's rows name by number and
-    slug (a restore, or a snapshot back into its installation)."""
+    """{number: incident id} of the incidents a snapshot's rows name by number and slug (a
+    restore, or a snapshot back into its installation); an incident merged since leads to the
+    incident it was merged into."""
     wanted = {row.values["number"]: row.values.get("permalink") for row in chunk if row.values.get("number")}
     return {
-        number: pk
-        for number, slug, pk in Incident.objects.filter(
-            number__in=list(wanted), merged_into__isnull=True
-        ).values_list("number", "slug", "pk")
+        number: survivor or pk
+        for number, slug, pk, survivor in Incident.objects.filter(number__in=list(wanted)).values_list(
+            "number", "slug", "pk", "merged_into_id"
+        )
         if wanted[number] == slug
     }
 
@@ -320,6 +321,14 @@ def _publish_rows(chunk, taken, taxonomy, summary, blank_clears, result, batch, 
     for row in chunk:
         if identity and row.values.get("number"):
             pk = by_number.get(row.values["number"])
+            if pk in taken:
+                report.add(
+                    "merged-id",
+                    f"incident {row.values['number']} was merged here into an incident row {taken[pk]} "
+                    "updated already: this row is left as it is.",
+                    row=row.line,
+                )
+                pk = SKIP
         else:
             pk = identities.find(row, report, taken)
         if pk is not None and pk is not SKIP:
