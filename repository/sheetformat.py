@@ -61,6 +61,7 @@ COLUMN_NAMES = {
     "placeholders": _names("Unknown roles"),
     "extra": _names("Other source columns"),
     "permalink": _names("Permalink"),
+    "number": _names("Number"),  # a snapshot's incident number: with the permalink, its identity here
 }
 HARM_GROUPS = {
     "external": ("individual", "societal", "environmental"),

@@ -10,8 +10,11 @@ from its current revision's document. The columns are the newest AIAAIC layout's
 spreadsheet made for AIAAIC's sheet reads them), then every field that layout lacks: type,
 released, transparency, internal harms, harmed parties, unknown roles, summary, narrative,
 source, external ids, references by section (JSON lists), other source columns (a JSON
-object) and the permalink; and a column for each vocabulary added since. `import_sheet` on a
-snapshot rebuilds identical documents. Multi-valued cells are joined with "; ". A cell a
+object), the permalink and the incident's number; and a column for each vocabulary added
+since. The permalink's slug and the number are the incident's identity in this installation:
+`import_sheet` on a snapshot, into an empty database or back into the installation it came
+from, rebuilds the same incidents (numbers, slugs) with identical documents, incidents that
+share an AIAAIC id included; into another installation it is an ordinary sheet. Multi-valued cells are joined with "; ". A cell a
 spreadsheet would read as a formula (starting with =, +, -, @, tab or carriage return) gets
 a leading apostrophe, which the importer strips.
 
@@ -80,6 +83,7 @@ EXPORT_COLUMNS = [
     ("References", "News, commentary, analysis", "references:news"),
     ("Other source columns", "", "extra"),
     ("Permalink", "", "permalink"),
+    ("Number", "", "number"),
 ]
 FILE_PREFIX = "incidents-"
 TEMP_PREFIX = ".incidents-"
@@ -148,7 +152,7 @@ def _json(value):
     return json.dumps(value, ensure_ascii=False, sort_keys=True) if value else ""
 
 
-def sheet_row(document, columns, permalink=""):
+def sheet_row(document, columns, permalink="", number=None):
     """One incident as a row of the snapshot sheet."""
     row = []
     for _header, _sub, target in columns:
@@ -177,6 +181,8 @@ def sheet_row(document, columns, permalink=""):
             value = "; ".join(document.get("entities", {}).get(name, []))
         elif target == "permalink":
             value = permalink
+        elif target == "number":
+            value = "" if number is None else str(number)
         else:  # headline, summary, narrative
             value = document.get(target, "")
         row.append(escape_cell(value))
@@ -259,7 +265,7 @@ def write_dataset(*, stem, title, progress=None):
             for number, slug, document, rest in rows:
                 if not rest["merged_into"]:  # the CSV lists incidents; the JSON mirrors merges too
                     permalink = site + reverse("repository:incident", args=[slug])
-                    sheet.writerow(sheet_row(document, columns, permalink))
+                    sheet.writerow(sheet_row(document, columns, permalink, number))
                     listed += 1
                 item = dataset_item(slug=slug, number=number, document=document, **rest)
                 out.write(("\n" if count == 0 else ",\n") + json.dumps(item, ensure_ascii=False))

@@ -48,7 +48,14 @@ from ..services import (
     unique_slug,
 )
 from ..services.taxonomy import entity_kind
-from .common import ChunkRefused, changed_meanwhile_text, chunk_publish, import_batch_finish, problem_text
+from .common import (
+    ChunkRefused,
+    DryRun,
+    changed_meanwhile_text,
+    chunk_publish,
+    import_batch_finish,
+    problem_text,
+)
 from .reports import Finding, ImportReport
 
 CHUNK = 500
@@ -94,6 +101,8 @@ class DatasetResult:
     report: DatasetReport = field(default_factory=DatasetReport)
     incident_ids: list = field(default_factory=list)
     batch: int | None = None  # the ImportBatch's id
+    dry_run: bool = False  # nothing was kept: the counts say what the restore would change
+    changes: list = field(default_factory=list)  # with dry_run: (created|updated, number, slug, summary)
 
     @property
     def warnings(self):
@@ -350,6 +359,7 @@ class _Restore:
         self.times = {}  # incident id -> {field: time}, not yet written
         self.file_times = {}  # incident id -> {field: time}, every one the file gave
         self.changed = set()  # ids of incidents created or published in this import
+        self.created_ids = set()  # ids of incidents created in this import
         self.batch = ImportBatch.objects.create(source=SOURCE, file_name=result.file_name[:255])
 
     def chunk(self, pairs):
@@ -509,6 +519,7 @@ class _Restore:
             self.numbers.add(incident.number)
             self.result.created += 1
             self.changed.add(incident.pk)
+            self.created_ids.add(incident.pk)
             self.local[entry.slug] = incident.pk
             self._keep_times(incident, entry, created=True)
             self._check_identical(entry, outcome.revision.document)
@@ -663,19 +674,23 @@ class _Restore:
                     self.result.updated += 1
 
 
-def dataset_import(*, path, strict=False, progress=None):
+def dataset_import(*, path, strict=False, progress=None, dry_run=False):
     """Restore the JSON snapshot at `path` into this database, in one transaction.
 
     Returns a DatasetResult. Raises DatasetError for a file that is not a JSON array, and,
     with `strict`, when anything was left out or changed (then nothing is written).
-    `progress(items read)` is called after each chunk.
+    `progress(items read)` is called after each chunk. `dry_run` rolls the transaction back:
+    the result says what the restore would change (`changes`).
     """
     path = Path(path)
     result = DatasetResult(file_name=path.name)
     result.layout, items = read_items(path)
     taxonomy = Taxonomy()
     try:
-        return _dataset_import(path, result, items, taxonomy, strict, progress)
+        return _dataset_import(path, result, items, taxonomy, strict, progress, dry_run)
+    except DryRun:
+        result.dry_run, result.batch = True, None
+        return result
     except IntegrityError as exc:
         raise DatasetError(
             f"The database refused a write ({str(exc).strip()[:200]}); nothing was imported. "
@@ -683,7 +698,7 @@ def dataset_import(*, path, strict=False, progress=None):
         ) from None
 
 
-def _dataset_import(path, result, items, taxonomy, strict, progress):
+def _dataset_import(path, result, items, taxonomy, strict, progress, dry_run=False):
     with transaction.atomic():
         taxonomy.preload()
         restore = _Restore(result=result, taxonomy=taxonomy, summary=SUMMARY.format(name=path.name))
@@ -708,4 +723,21 @@ def _dataset_import(path, result, items, taxonomy, strict, progress):
             incident_ids=result.incident_ids,
             source=SOURCE,
         )
+        if dry_run:
+            result.changes = _changes(result, restore.created_ids, SUMMARY.format(name=path.name))
+            raise DryRun
     return result
+
+
+def _changes(result, created_ids, summary):
+    """What the restore changed, as the sheet's dry run prints it (read before rolling back)."""
+    rows = Incident.objects.filter(pk__in=result.incident_ids).order_by("number")
+    return [
+        (
+            "created" if pk in created_ids else "updated",
+            number,
+            slug,
+            (said or "").removeprefix(f"{summary}: "),
+        )
+        for pk, number, slug, said in rows.values_list("pk", "number", "slug", "current_revision__summary")
+    ]

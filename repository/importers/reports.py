@@ -32,6 +32,7 @@ KINDS = {
     "folded": ("Variant spellings folded into one name (kept as aliases)", False),
     "renamed": ("Names changed to their most common spelling", False),
     "merge-candidate": ("Probable variants not folded (candidates for an editor to merge)", False),
+    "snapshot-mode": ("How a snapshot of this site was read", False),
     "run-again": ("Earlier runs that stopped before their end (this run finishes them)", False),
     # JSON dataset snapshots (import_dataset)
     "invalid-item": ("Items left out: they break the snapshot schema or the document rules", True),

@@ -20,6 +20,7 @@ from repository import documents, schemas, snapshots
 from repository.models import (
     Entity,
     EntityAlias,
+    ImportBatch,
     Incident,
     IncidentTerm,
     Revision,
@@ -470,6 +471,33 @@ class RoundTripTests(ExportDirMixin, TestCase):
             ],
         )
         self.assertEqual(self.signals, [("dataset", sorted(Incident.objects.values_list("pk", flat=True)))])
+
+    def test_a_dry_run_prints_what_the_restore_would_change_and_changes_nothing(self):
+        path = self.write_snapshot()
+        survivors = {item["merged_into"] for item in self.items(path)}
+        items = [
+            item for item in self.items(path) if not item["merged_into"] and item["slug"] not in survivors
+        ]
+        changed = Incident.objects.select_related("current_revision").get(slug=items[0]["slug"])
+        document = {**changed.current_revision.document, "summary": "Changed here since the snapshot."}
+        incident_publish(document=document, incident=changed)
+        gone = Incident.objects.filter(slug__in=[item["slug"] for item in items[1:3]])
+        gone.update(current_revision=None)
+        Revision.objects.filter(incident__in=gone).delete()
+        gone.delete()
+        before, revisions, batches = published_state(), Revision.objects.count(), ImportBatch.objects.count()
+
+        out = self.restore(path, "--dry-run", "-v", "2")
+
+        self.assertIn("Dry run: nothing was changed. The restore would give:", out)
+        self.assertIn("2 created, 1 updated", out)
+        self.assertIn(f"updated #{items[0]['number']} {items[0]['slug']}:", out)
+        for item in items[1:3]:
+            self.assertIn(f"created #{item['number']} {item['slug']}: Created", out)
+        self.assertEqual(published_state(), before)
+        self.assertEqual((Revision.objects.count(), ImportBatch.objects.count()), (revisions, batches))
+        self.assertEqual(self.signals, [])
+        self.assertIn("2 created, 1 updated", self.restore(path))  # and the restore itself agrees
 
     def test_a_restored_merged_incident_equals_one_merged_by_an_editor(self):
         wipe_published_record()

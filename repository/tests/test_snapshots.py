@@ -34,6 +34,7 @@ from repository.services import (
     SnapshotInProgress,
     dataset_snapshot_create,
     dataset_snapshots_prune,
+    incident_merge,
 )
 from repository.tests.base import publish
 
@@ -47,6 +48,14 @@ def read_csv(data):
 def documents_by_slug():
     return {
         incident.slug: incident.current_revision.document
+        for incident in Incident.objects.select_related("current_revision")
+    }
+
+
+def identities():
+    """{slug: (number, document)} of every incident."""
+    return {
+        incident.slug: (incident.number, incident.current_revision.document)
         for incident in Incident.objects.select_related("current_revision")
     }
 
@@ -292,6 +301,74 @@ class RoundTripTests(ExportDirMixin, TestCase):
             with self.subTest(slug):
                 self.assertEqual(after[slug], document)
 
+    def shared_id_incidents(self):
+        """Two stories under one AIAAIC id (AIAAIC reuses ids), and one of our own."""
+        publish("Police face scanner misidentifies shoppers", external_id="AIAAIC0042", occurred="2021")
+        publish(
+            "Chatbot gives dangerous diet advice",
+            external_id="AIAAIC0042",
+            occurred="2023",
+            terms={"technology": ["Chatbot"]},
+        )
+        publish("Council chatbot tells tenants to leave", occurred="2022")
+        self.assertEqual(Incident.objects.filter(external_ids__value="AIAAIC0042").count(), 2)
+
+    def test_incidents_sharing_an_aiaaic_id_round_trip_into_an_empty_database(self):
+        self.shared_id_incidents()
+        Incident.objects.filter(slug__startswith="council").update(number=17)  # numbers with a gap
+        before = identities()
+        _docs, _after, output, _data = self.round_trip()
+        self.assertIn("Snapshot read as: a restore", output)
+        self.assertIn("3 created", output)
+        self.assertEqual(identities(), before)
+
+    def test_a_snapshot_back_into_its_own_installation_changes_nothing(self):
+        self.shared_id_incidents()
+        before, revisions = identities(), Revision.objects.count()
+        path = self.export_dir / "same.csv"
+        path.write_bytes(self.read(self.snapshot()["csv"]))
+        output = StringIO()
+        call_command("import_sheet", str(path), stdout=output)
+        self.assertIn("0 created, 0 updated, 3 unchanged", output.getvalue())
+        self.assertIn("Snapshot read as: this installation's", output.getvalue())
+        self.assertEqual((identities(), Revision.objects.count()), (before, revisions))
+
+    def test_a_snapshot_back_after_a_merge_leaves_the_merge_as_it_is(self):
+        self.shared_id_incidents()
+        path = self.export_dir / "before-merge.csv"
+        path.write_bytes(self.read(self.snapshot()["csv"]))
+        survivor, merged = Incident.objects.filter(external_ids__value="AIAAIC0042").order_by("number")
+        incident_merge(survivor=survivor, merged=merged, editor=None)
+        output = StringIO()
+        call_command("import_sheet", str(path), stdout=output)
+        self.assertIn("Snapshot read as: this installation's", output.getvalue())
+        self.assertIn("0 created", output.getvalue())
+        self.assertIn(f"incident {merged.number} was merged here into an incident row", output.getvalue())
+        self.assertEqual(Incident.objects.count(), 3)  # the merged incident is not made again
+        self.assertEqual(Incident.objects.get(pk=merged.pk).merged_into_id, survivor.pk)
+
+    def test_a_snapshot_into_another_installation_is_an_ordinary_sheet(self):
+        self.shared_id_incidents()
+        data = self.read(self.snapshot()["csv"])
+        wipe_published_record()
+        # Another installation: its numbers 1-3 are other incidents.
+        for headline in ("Delivery robot blocks ramp", "Voice clone scams bank", "Hiring tool ranks names"):
+            publish(headline, occurred="2020")
+        others = identities()
+        path = self.export_dir / "other.csv"
+        path.write_bytes(data)
+        output = StringIO()
+        call_command("import_sheet", str(path), stdout=output)
+        self.assertIn("Snapshot read as: another installation's", output.getvalue())
+        self.assertIn("3 created, 0 updated", output.getvalue())
+        after = identities()
+        for slug, (number, document) in others.items():
+            self.assertEqual(after[slug], (number, document))  # left as they were
+        new = {slug: number for slug, (number, _document) in after.items() if slug not in others}
+        self.assertEqual(sorted(new.values()), [4, 5, 6])  # numbers of this installation
+        shared = [slug for slug, (_n, document) in after.items() if "AIAAIC0042" in str(document)]
+        self.assertEqual(len(shared), 2)  # still two stories, as an ordinary sheet keeps them
+
     def test_cells_a_spreadsheet_would_run_as_formulas_are_escaped(self):
         publish('=HYPERLINK("https://evil.example")', summary="+1 203 555", narrative="@SUM(1)")
         publish("-2 for the model", entities={"deployer": ["\tTabbed Ltd"]})
@@ -311,7 +388,9 @@ class RoundTripTests(ExportDirMixin, TestCase):
         seed = Incident.objects.get(slug="dahua-real-time-uyghur-warnings")
         self.assertEqual((seed.occurred, seed.aiaaic_id), ("2021-02", "AIAAIC0563"))
         self.assertIn("Amazon thermal cameras contract", seed.narrative)
+        numbers = dict(Incident.objects.values_list("slug", "number"))
         before, after, output, data = self.round_trip()
+        self.assertEqual(dict(Incident.objects.values_list("slug", "number")), numbers)
         self.assertEqual(len(before), 1670)
         self.assertIn("1,670 created", output)
         self.assertEqual(set(after), set(before))

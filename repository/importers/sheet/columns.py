@@ -224,6 +224,16 @@ class PermalinkReader(ColumnReader):
             values["permalink"] = value
 
 
+class NumberReader(ColumnReader):
+    """A snapshot's incident number."""
+
+    def clean(self, raw, cell):
+        raw = raw.strip()
+        if not raw.isdigit() or int(raw) < 1:
+            raise ValueError("is not an incident number")
+        return int(raw)
+
+
 class NamesReader(ColumnReader):
     """Terms or entities, several to a cell. Snapshots separate them by ';' only (a name may
     hold a comma); AIAAIC's exports also separate countries by commas ("USA, UK")."""
@@ -252,6 +262,7 @@ READERS = {
     "extra": JsonReader(dict, "a JSON object"),
     "references": JsonReader(list, "a JSON list of references"),
     "permalink": PermalinkReader(),
+    "number": NumberReader(),
     "terms": NAMES_READER,
     "entities": NAMES_READER,
 }
@@ -322,11 +333,15 @@ class RowScanner:
     of its term and entity columns, as `parse_row` splits them)."""
 
     def __init__(self, layout):
-        self.headline = self.external_id = None
+        self.headline = self.external_id = self.number = self.permalink = None
         self.names = []  # (index, target, separators)
         for column in layout.columns:
             if column.target == "headline":
                 self.headline = column.index
+            elif column.target == "number" and layout.snapshot:
+                self.number = column.index
+            elif column.target == "permalink":
+                self.permalink = column.index
             elif column.target == "external_id":
                 self.external_id = column.index
             elif column.target.startswith(("terms:", "entities:")):
@@ -349,6 +364,15 @@ class RowScanner:
             if raw.strip():
                 names.append((target, split_values(raw, separators)))
         return external_id, names
+
+    def identity(self, cells):
+        """(number, slug) of a snapshot's row, or None: a row of another file, or one whose
+        number or permalink cannot be read."""
+        if self.number is None or self.permalink is None:
+            return None
+        number = self._raw(cells, self.number).strip()
+        slug = PermalinkReader().clean(self._raw(cells, self.permalink), None)
+        return (int(number), slug) if number.isdigit() and int(number) > 0 and slug else None
 
 
 def report_unknown_columns(layout, unknown_counts, report):
@@ -478,7 +502,7 @@ def apply_row(document, row, *, blank_clears=False, report=None, said=None):
             news = list(document["references"]["news"])
             news += [{"url": url} for url in value if url not in known]
             document["references"]["news"] = news
-        elif target in ("permalink",):
+        elif target in ("permalink", "number"):
             continue
         else:
             document[target] = value

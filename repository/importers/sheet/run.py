@@ -54,6 +54,10 @@ class ImportResult:
     batch: int | None = None  # the ImportBatch's id
     dry_run: bool = False  # nothing was kept: the counts say what the import would change
     changes: list = field(default_factory=list)  # (created|updated, number, slug, summary)
+    # How a snapshot of this site was read: "restore" (into an empty database), "same" (back
+    # into the installation it came from), "sheet" (another installation's: an ordinary sheet);
+    # "" for a file that is no snapshot with numbers.
+    snapshot_mode: str = ""
 
     @property
     def warnings(self):
@@ -106,7 +110,7 @@ def sheet_import(
         )
 
     # First pass: spellings, ids met more than once (their later rows kept: the copies).
-    lines, seen, copies = 0, set(), defaultdict(list)
+    lines, seen, copies, numbered = 0, set(), defaultdict(list), {}
     counts, first_row = defaultdict(Counter), {}
     scanner = RowScanner(layout)
     for line, cells in source.rows():
@@ -117,7 +121,11 @@ def sheet_import(
         if scanned is None:
             continue
         external_id, names = scanned
-        if external_id and external_id in seen:
+        identity = scanner.identity(cells)
+        if identity is not None and identity[0] not in numbered:
+            # A snapshot's rows are incidents of their own, even when they share an id.
+            numbered[identity[0]] = identity[1]
+        elif external_id and external_id in seen:
             copies[external_id].append(parse_row(cells, line, layout, ImportReport(), Counter()))
             continue
         seen.add(external_id)
@@ -126,6 +134,7 @@ def sheet_import(
     copy_lines = {row.line for rows in copies.values() for row in rows}
     report_folds(counts, first_row, report)
     result = ImportResult(layout=layout.name, rows=lines, report=report)
+    result.snapshot_mode = snapshot_mode(numbered, report)
     taxonomy = Taxonomy()
     taxonomy.preferred = {key: counter.most_common(1)[0] for key, counter in counts.items()}
     run = _Run(
@@ -144,6 +153,7 @@ def sheet_import(
         strict=strict,
         dry_run=dry_run,
         file_name=file_name or (path.name if hasattr(path, "name") else str(path or "")),
+        identity=result.snapshot_mode in ("restore", "same"),
     )
     try:
         with import_run(whole=strict or dry_run):
@@ -175,6 +185,35 @@ class _Run:
     strict: bool
     dry_run: bool
     file_name: str
+    identity: bool = False  # a snapshot's number and slug say which incident a row is
+
+
+def snapshot_mode(numbered, report):
+    """How to read a snapshot whose rows carry their number and slug (`numbered`: {number:
+    slug}): "restore" into a database without incidents and "same" back into the installation
+    it came from (every number of the file in use here names the same slug: the rows are
+    those incidents, by number, and new ones ask publishing for their numbers), "sheet"
+    otherwise (another installation's: read as an ordinary sheet, its numbers not forced on
+    unrelated incidents); "" for a file without numbers. The report says which."""
+    if not numbered:
+        return ""
+    here = dict(Incident.objects.filter(number__in=list(numbered)).values_list("number", "slug"))
+    if not here and not Incident.objects.exists():
+        mode, text = "restore", "into an empty database: its incidents keep their numbers and slugs."
+    elif here and all(numbered[number] == slug for number, slug in here.items()):
+        mode, text = (
+            "same",
+            "of this installation: each row updates the incident of its number and slug, and "
+            "its other rows are created with theirs.",
+        )
+    else:
+        mode, text = (
+            "sheet",
+            "of another installation (its numbers and slugs name other incidents here): read "
+            "as an ordinary sheet, its numbers not kept.",
+        )
+    report.add("snapshot-mode", f"A snapshot of this site, {text}")
+    return mode
 
 
 def _import_rows(run):
@@ -253,16 +292,45 @@ def _publish_chunk(chunk, taken, run, batch):
     """Publish a chunk of rows, in a transaction of its own. `taken` maps each incident
     updated so far to its row."""
     with transaction.atomic():
-        _publish_rows(chunk, taken, run.taxonomy, run.summary, run.blank_clears, run.result, batch)
+        _publish_rows(
+            chunk, taken, run.taxonomy, run.summary, run.blank_clears, run.result, batch, run.identity
+        )
 
 
-def _publish_rows(chunk, taken, taxonomy, summary, blank_clears, result, batch):
+def _by_number(chunk):
+    """{number: incident id} of the incidents a snapshot's rows name by number and slug (a
+    restore, or a snapshot back into its installation); an incident merged since leads to the
+    incident it was merged into."""
+    wanted = {row.values["number"]: row.values.get("permalink") for row in chunk if row.values.get("number")}
+    return {
+        number: survivor or pk
+        for number, slug, pk, survivor in Incident.objects.filter(number__in=list(wanted)).values_list(
+            "number", "slug", "pk", "merged_into_id"
+        )
+        if wanted[number] == slug
+    }
+
+
+def _publish_rows(chunk, taken, taxonomy, summary, blank_clears, result, batch, identity=False):
     reset_queries()  # with DEBUG on, Django keeps every query's text: not an import's thousands
     report = result.report
-    identities = Identities(chunk)
+    by_number = _by_number(chunk) if identity else {}
+    unnumbered = [row for row in chunk if not (identity and row.values.get("number"))]
+    identities = Identities(unnumbered) if unnumbered else None
     targets = []
     for row in chunk:
-        pk = identities.find(row, report, taken)
+        if identity and row.values.get("number"):
+            pk = by_number.get(row.values["number"])
+            if pk in taken:
+                report.add(
+                    "merged-id",
+                    f"incident {row.values['number']} was merged here into an incident row {taken[pk]} "
+                    "updated already: this row is left as it is.",
+                    row=row.line,
+                )
+                pk = SKIP
+        else:
+            pk = identities.find(row, report, taken)
         if pk is not None and pk is not SKIP:
             taken[pk] = row.line
         targets.append(pk)
@@ -307,6 +375,7 @@ def _publish_rows(chunk, taken, taxonomy, summary, blank_clears, result, batch):
                 incident=incident,
                 summary=summary,
                 slug=slug_hint(row),
+                number=row.values.get("number") if identity and incident is None else None,
                 expected_revision=incident.current_revision_id if incident else None,
             )
         )
@@ -319,6 +388,13 @@ def _publish_rows(chunk, taken, taxonomy, summary, blank_clears, result, batch):
     source_records_save(source=SOURCE, views=views, records=records)
     for row, outcome in zip(chunk, outcomes, strict=True):
         taken[outcome.incident.pk] = row.line
+        if outcome.number_refused is not None:
+            report.add(
+                "number-taken",
+                f"number {outcome.number_refused} names another incident here; this incident is "
+                f"number {outcome.incident.number}.",
+                row=row.line,
+            )
         if outcome.created:
             result.created += 1
         elif outcome.changed:

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from repository.bulk import long_lived_objects
 from repository.importers.dataset import DatasetError, dataset_import
-from repository.importers.reports import write_summary
+from repository.importers.reports import write_changes, write_summary
 
 
 class Command(BaseCommand):
@@ -21,8 +21,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--strict", action="store_true", help="Import nothing if any item is left out or changed."
         )
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Change nothing: print what the restore would create and update.",
+        )
 
-    def handle(self, *args, path, report, strict, verbosity, **options):
+    def handle(self, *args, path, report, strict, dry_run, verbosity, **options):
         file = Path(path)
         if not file.is_file():
             raise CommandError(f"No such file: {file}")
@@ -34,19 +39,22 @@ class Command(BaseCommand):
 
         try:
             with long_lived_objects():
-                result = dataset_import(path=file, strict=strict, progress=progress)
+                result = dataset_import(path=file, strict=strict, progress=progress, dry_run=dry_run)
         except DatasetError as exc:
             if exc.report is not None:
                 self._summary(exc.report, report, verbosity)
             raise CommandError(str(exc)) from None
         self._summary(result.report, report, verbosity)
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"{result.items:,} items ({'one per line' if result.layout == 'lines' else 'read whole'}): "
-                f"{result.created:,} created, {result.updated:,} updated, {result.unchanged:,} unchanged, "
-                f"{result.left_out:,} left out, {len(result.warnings):,} warnings."
-            )
+        counts = (
+            f"{result.items:,} items ({'one per line' if result.layout == 'lines' else 'read whole'}): "
+            f"{result.created:,} created, {result.updated:,} updated, {result.unchanged:,} unchanged, "
+            f"{result.left_out:,} left out, {len(result.warnings):,} warnings."
         )
+        if result.dry_run:
+            self.stdout.write(f"Dry run: nothing was changed. The restore would give: {counts}")
+            write_changes(result.changes, self.stdout.write, limit=None if verbosity > 1 else 20)
+            return
+        self.stdout.write(self.style.SUCCESS(counts))
 
     def _summary(self, findings, path, verbosity):
         def write(text, warning):

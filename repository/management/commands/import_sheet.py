@@ -7,6 +7,12 @@ from repository.bulk import long_lived_objects
 from repository.importers.reports import write_changes, write_summary
 from repository.importers.sheet import SheetError, sheet_import
 
+SNAPSHOT_MODES = {
+    "restore": "a restore (numbers and slugs kept)",
+    "same": "this installation's (rows matched by number and slug)",
+    "sheet": "another installation's (an ordinary sheet, numbers not kept)",
+}
+
 
 class Command(BaseCommand):
     help = (
@@ -67,6 +73,8 @@ class Command(BaseCommand):
             f"({result.terms_created:,} new terms, {result.entities_created:,} new entities, "
             f"{result.aliases_kept:,} spellings kept) in {result.seconds:.1f} s."
         )
+        if result.snapshot_mode:
+            counts += f" Snapshot read as: {SNAPSHOT_MODES[result.snapshot_mode]}."
         if result.dry_run:
             self.stdout.write(f"Dry run: nothing was changed. The import would give: {counts}")
             write_changes(result.changes, self.stdout.write, limit=None if verbosity > 1 else 20)
