@@ -75,7 +75,9 @@ class PermissionMatrixTests(SubmissionsTestCase):
                 {"names": "Acme Retail\nLens Corp", "confirmed": "yes"},
                 302,
             ),
-            ("post", f"{tax}/log/{event.pk}/undo/", {}, 302),
+            ("get", f"{tax}/log/{event.pk}/undo/", {}, 200),  # the undo's confirmation
+            ("post", f"{tax}/log/{event.pk}/undo/", {}, 200),  # not confirmed: the same page
+            ("post", f"{tax}/log/{event.pk}/undo/", {"confirmed": "yes"}, 302),
             ("get", "/moderation/", {}, 200),
             ("get", "/moderation/?state=rejected&claimed=mine", {}, 200),
             ("get", f"/moderation/{pk}/", {}, 200),
@@ -187,7 +189,6 @@ class PermissionMatrixTests(SubmissionsTestCase):
                 f"/moderation/taxonomy/entities/{entity.pk}/{action}/"
                 for action in ("rename", "merge", "split")
             ],
-            "/moderation/taxonomy/log/1/undo/",
         ):
             with self.subTest(url=url):
                 self.assertEqual(self.client.get(url).status_code, 405)
