@@ -1,5 +1,8 @@
 """The editors' taxonomy desk: finding, previewing, confirming, undoing."""
 
+from django.test import SimpleTestCase
+
+from repository.canonical import merge_direction
 from repository.models import CurationEvent, Entity, Incident, Term
 from repository.services import incident_publish, term_merge, term_rename
 from repository.tests.base import entities, make_document, publish, terms
@@ -63,10 +66,12 @@ class TaxonomyPagesTests(SubmissionsTestCase):
     def test_variants_pair_probable_duplicates_with_the_incidents_each_merge_touches(self):
         response = self.client.get("/moderation/taxonomy/variants/", {"scope": "country"})
         pairs = [
-            (a["name"], a["count"], b["name"], b["count"]) for a, b in response.context["page"].object_list
+            (a["name"], a["count"], b["name"], b["count"], why)
+            for a, b, why in response.context["page"].object_list
         ]
-        self.assertEqual(pairs, [("US", 1, "USA", 1)])
+        self.assertEqual(pairs, [("US", 1, "USA", 1, "as many uses each: the longer name")])
         self.assertContains(response, "“US” into “USA” (1 incident)")
+        self.assertContains(response, 'aria-label="Swap: “USA” into “US” (1 incident)"')
         response = self.client.get("/moderation/taxonomy/variants/", {"scope": "organisation"})
         self.assertEqual(response.context["page"].object_list, [])
 
@@ -74,8 +79,8 @@ class TaxonomyPagesTests(SubmissionsTestCase):
         # Two rows of one name but for case, as an older database may hold.
         twin = Term.objects.create(vocabulary=country("USA").vocabulary, name="usa", slug="usa-2")
         response = self.client.get("/moderation/taxonomy/variants/", {"scope": "country"})
-        pairs = {(a["pk"], b["pk"]) for a, b in response.context["page"].object_list}
-        self.assertIn((country("USA").pk, twin.pk), pairs)
+        pairs = {frozenset((a["pk"], b["pk"])) for a, b, _why in response.context["page"].object_list}
+        self.assertIn(frozenset((country("USA").pk, twin.pk)), pairs)
 
     def test_the_variants_page_costs_the_same_whatever_the_number_of_terms(self):
         # session; user; user permissions; group permissions; vocabularies; the names with
@@ -341,3 +346,80 @@ class PreviewTests(SubmissionsTestCase):
             response = self.client.get(url)
         self.assertEqual(len(response.context["rows"]), 25)
         self.assertEqual(len(self.client.get(url, {"page": 2}).context["rows"]), 8)
+
+
+def variant(name, count):
+    return {"name": name, "count": count}
+
+
+class MergeDirectionTests(SimpleTestCase):
+    """Probable variants are suggested towards the vocabulary's canonical name, otherwise
+    towards the name with more uses."""
+
+    def direction(self, scope, one, other):
+        merged, survivor, why = merge_direction(scope, one, other)
+        return merged["name"], survivor["name"], why
+
+    def test_towards_the_canonical_country_name_even_with_fewer_uses(self):
+        for one, other in [(variant("UK", 190), variant("United Kingdom", 1))] * 2:
+            self.assertEqual(
+                self.direction("country", one, other),
+                ("UK", "United Kingdom", "“United Kingdom” is the usual name"),
+            )
+            self.assertEqual(self.direction("country", other, one)[:2], ("UK", "United Kingdom"))
+        self.assertEqual(
+            self.direction("country", variant("Burkina Faso", 1), variant("Burkino Faso", 1))[:2],
+            ("Burkino Faso", "Burkina Faso"),
+        )
+        # Folded: case and punctuation aside.
+        self.assertEqual(
+            self.direction("country", variant("S. Korea", 20), variant("south korea", 1))[:2],
+            ("S. Korea", "south korea"),
+        )
+
+    def test_otherwise_towards_more_uses(self):
+        # Both canonical, neither canonical, or a vocabulary without a list.
+        self.assertEqual(
+            self.direction("country", variant("Niger", 1), variant("Nigeria", 3)),
+            ("Niger", "Nigeria", "“Nigeria” is used more"),
+        )
+        self.assertEqual(
+            self.direction("country", variant("UAE", 4), variant("UAE/Dubai", 2))[:2], ("UAE/Dubai", "UAE")
+        )
+        self.assertEqual(
+            self.direction("sector", variant("Govt", 9), variant("Government", 2))[:2], ("Government", "Govt")
+        )
+        self.assertEqual(
+            self.direction("organisation", variant("Meta", 2), variant("Meta/Facebook", 5))[:2],
+            ("Meta", "Meta/Facebook"),
+        )
+
+    def test_a_tie_goes_to_the_longer_then_the_first_name(self):
+        self.assertEqual(
+            self.direction("sector", variant("Govt", 2), variant("Government", 2)),
+            ("Govt", "Government", "as many uses each: the longer name"),
+        )
+        self.assertEqual(self.direction("sector", variant("Abc", 2), variant("Abd", 2))[:2], ("Abd", "Abc"))
+        self.assertEqual(self.direction("sector", variant("Abd", 2), variant("Abc", 2))[:2], ("Abd", "Abc"))
+
+
+class VariantsDirectionPageTests(SubmissionsTestCase):
+    def test_the_page_shows_each_pair_in_its_suggested_direction_with_both_counts(self):
+        self.client.force_login(self.editor)
+        for n in range(3):
+            publish(f"British case {n}", terms={"country": ["UK"], "sector": ["Educaton"]})
+        publish("A British case", terms={"country": ["United Kingdom"], "sector": ["Education"]})
+        response = self.client.get("/moderation/taxonomy/variants/", {"scope": "country"})
+        rows = [
+            (a["name"], a["count"], b["name"], b["count"]) for a, b, _ in response.context["page"].object_list
+        ]
+        self.assertIn(("UK", 3, "United Kingdom", 1), rows)
+        self.assertContains(response, "“United Kingdom” is the usual name")
+        html = response.content.decode()
+        suggested = html.index("“UK” into “United Kingdom” (3 incidents)</button>")
+        swap = html.index('aria-label="Swap: “United Kingdom” into “UK” (1 incident)"')
+        self.assertLess(suggested, swap)
+        response = self.client.get("/moderation/taxonomy/variants/", {"scope": "sector"})
+        rows = [(a["name"], b["name"], why) for a, b, why in response.context["page"].object_list]
+        # No list of sectors: towards the spelling with more uses, misspelt or not.
+        self.assertIn(("Education", "Educaton", "“Educaton” is used more"), rows)

@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from repository import documents
+from repository.canonical import merge_direction
 from repository.importers.sheet import merge_candidates
 from repository.models import CurationEvent, Entity, EntityAlias, Term, TermAlias, Vocabulary
 from repository.services import (
@@ -226,8 +227,9 @@ def _candidate_pairs(scope, rows):
 @require_safe
 @editor_required
 def variants(request):
-    """Probable variants within one vocabulary (or among organisations), each pair with the
-    incidents a merge either way would touch."""
+    """Probable variants within one vocabulary (or among organisations), each pair as
+    (merged, survivor, why) in the suggested direction (`merge_direction`), with the incidents
+    carrying each."""
     vocabularies = list(Vocabulary.objects.order_by("order", "label"))
     scopes = [(v.slug, v.label) for v in vocabularies] + [(ORGANISATIONS, "Organisations")]
     scope = request.GET.get("scope") or scopes[0][0]
@@ -249,7 +251,8 @@ def variants(request):
     for pk, name, count in rows:
         by_name.setdefault(name, (pk, count))
     pairs = [
-        (
+        merge_direction(
+            scope,
             {"pk": by_name[a][0], "name": a, "count": by_name[a][1]},
             {"pk": by_name[b][0], "name": b, "count": by_name[b][1]},
         )
