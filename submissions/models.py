@@ -283,6 +283,7 @@ class ModerationEvent(models.Model):
         EDIT = "edit", "Edited the proposal"
         APPROVE = "approve", "Approved"
         MERGE = "merge", "Merged into an incident"
+        UNMERGE = "unmerge", "Merge undone"
         REJECT = "reject", "Rejected"
         WITHDRAW = "withdraw", "Withdrawn"
         ASK_CHANGES = "ask_changes", "Asked for changes"

@@ -29,7 +29,7 @@ from .curation import (
     term_move,
     term_rename,
 )
-from .merging import MergeRefused, MergeResult, incident_merge
+from .merging import MergeRefused, MergeResult, incident_merge, incident_merge_undo
 from .publishing import (
     IncidentMerged,
     PublishItem,
@@ -79,6 +79,7 @@ __all__ = [
     "entity_roles_of",
     "entity_split",
     "incident_merge",
+    "incident_merge_undo",
     "incident_publish",
     "incident_revert",
     "incident_search_refresh",

@@ -104,7 +104,16 @@ class PermissionMatrixTests(SubmissionsTestCase):
             ("get", f"/moderation/{pair.pk}/", {}, 200),
             ("post", f"/moderation/{self.vague.pk}/ask-changes/", {"note": "Which city?"}, 302),
             ("post", "/moderation/bulk/", {"ids": [self.spam.pk], "action": "reject", "reason": "spam"}, 302),
-            ("post", f"/moderation/{pair.pk}/merge-incidents/", {"survivor": self.incident.pk}, 302),
+            ("get", f"/moderation/{pair.pk}/merge-incidents/undo/", {}, 200),  # nothing to undo yet
+            ("post", f"/moderation/{pair.pk}/merge-incidents/undo/", {"confirmed": "yes"}, 302),  # refused
+            ("post", f"/moderation/{pair.pk}/merge-incidents/", {"survivor": self.incident.pk}, 200),
+            (
+                "post",
+                f"/moderation/{pair.pk}/merge-incidents/",
+                {"survivor": self.incident.pk, "confirmed": "yes"},
+                302,
+            ),
+            ("get", f"/moderation/{pair.pk}/merge-incidents/undo/", {}, 200),  # the undo's confirmation
         ]
 
     def test_anonymous_visitors_are_sent_to_sign_in(self):
