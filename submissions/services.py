@@ -570,6 +570,12 @@ def submission_reject(*, submission, editor, reason, note="", duplicate_of=None)
     if that incident was merged), which the contributor's status page then links to."""
     if reason not in Submission.Reason.values:
         raise TransitionError("Choose a reason for the rejection.")
+    if (submission.kind == Submission.Kind.MERGE) != (reason in Submission.PAIR_REASONS):
+        raise TransitionError(
+            "Dismiss a merge pair with one of its own reasons."
+            if submission.kind == Submission.Kind.MERGE
+            else "That reason is for dismissing a merge pair."
+        )
     if duplicate_of is not None:
         if reason != Submission.Reason.DUPLICATE:
             raise TransitionError("Name the incident it duplicates only when rejecting it as a duplicate.")

@@ -602,3 +602,68 @@ class MergeConfirmationAndUndoTests(DuplicatesTestCase):
             f"/moderation/{self.proposal.pk}/merge-incidents/undo/", {"confirmed": "yes"}, follow=True
         )
         self.assertContains(response, "Only a merge this proposal made can be undone here.")
+
+
+class PairDismissalReasonTests(DuplicatesTestCase):
+    """A machine-proposed pair is dismissed with reasons of its own, for good, and counted."""
+
+    def setUp(self):
+        super().setUp()
+        dedupe.duplicates_find()
+        self.client.force_login(self.editor)
+        self.pairs = {
+            submission.other_incident_id: submission
+            for submission in Submission.objects.filter(kind=Submission.Kind.MERGE)
+        }
+
+    def test_the_pair_page_offers_only_the_pair_reasons(self):
+        pair = self.pairs[self.same_headline.pk]
+        response = self.client.get(f"/moderation/{pair.pk}/")
+        self.assertEqual(
+            [label for _value, label in response.context["reject_form"].fields["reason"].choices],
+            ["Not the same event", "Related but distinct", "Same event, keep apart"],
+        )
+        self.assertNotContains(response, "Spam")
+        # And a report's page does not offer them.
+        report = self.report_new()
+        response = self.client.get(f"/moderation/{report.pk}/")
+        offered = {value for value, _label in response.context["reject_form"].fields["reason"].choices}
+        self.assertIn("spam", offered)
+        self.assertFalse(offered & set(Submission.PAIR_REASONS))
+
+    def test_each_pair_reason_dismisses_for_good_and_is_counted(self):
+        for reason, pair in zip(Submission.PAIR_REASONS, self.pairs.values(), strict=True):
+            response = self.client.post(f"/moderation/{pair.pk}/reject/", {"reason": reason}, follow=True)
+            self.assertContains(response, "Dismissed: this pair will not be proposed again.")
+            pair.refresh_from_db()
+            self.assertEqual((pair.state, pair.reason), (Submission.State.REJECTED, reason))
+        result = dedupe.duplicates_find()
+        self.assertEqual((result.proposed, result.known), (0, 3))
+        by_reason = dict(self.client.get("/moderation/stats/").context["figures"]["by_reason"])
+        self.assertEqual(
+            {label: n for label, n in by_reason.items() if label.startswith("Pair dismissed")},
+            {
+                "Pair dismissed: Not the same event": 1,
+                "Pair dismissed: Related but distinct": 1,
+                "Pair dismissed: Same event, keep apart": 1,
+            },
+        )
+
+    def test_submission_reasons_are_refused_for_a_pair_and_pair_reasons_for_a_report(self):
+        pair = self.pairs[self.same_headline.pk]
+        response = self.client.post(f"/moderation/{pair.pk}/reject/", {"reason": "spam"}, follow=True)
+        self.assertContains(response, "Select a valid choice")
+        with self.assertRaisesMessage(services.TransitionError, "Dismiss a merge pair with one of its own"):
+            services.submission_reject(
+                submission=pair, editor=self.editor, reason=Submission.Reason.DUPLICATE
+            )
+        report = self.report_new()
+        with self.assertRaisesMessage(
+            services.TransitionError, "That reason is for dismissing a merge pair."
+        ):
+            services.submission_reject(
+                submission=report, editor=self.editor, reason=Submission.Reason.RELATED
+            )
+        pair.refresh_from_db()
+        report.refresh_from_db()
+        self.assertEqual((pair.state, report.state), (Submission.State.PENDING, Submission.State.PENDING))

@@ -18,7 +18,15 @@ from repository.services import IncidentMerged, incident_revert
 
 from .. import services
 from ..filters import SubmissionFilter
-from ..forms import AskChangesForm, DocumentForm, MergeForm, NoteForm, RejectForm, whole_number
+from ..forms import (
+    AskChangesForm,
+    DocumentForm,
+    MergeForm,
+    NoteForm,
+    PairDismissForm,
+    RejectForm,
+    whole_number,
+)
 from ..models import Submission, claim_free_for
 from .common import back_to_review, document_form, editor_required, next_param, with_next
 
@@ -233,7 +241,9 @@ def merge_incidents(request, pk):
 @require_POST
 @editor_required
 def reject(request, pk):
-    form = RejectForm(request.POST)
+    """Reject a submission, or dismiss a merge pair for good (with a pair's own reasons)."""
+    is_pair = Submission.objects.filter(pk=pk, kind=Submission.Kind.MERGE).exists()
+    form = (PairDismissForm if is_pair else RejectForm)(request.POST)
     if not form.is_valid():
         messages.error(request, " ".join(error for errors in form.errors.values() for error in errors))
         return back_to_review(request, pk)
@@ -247,7 +257,13 @@ def reject(request, pk):
             duplicate_of=form.cleaned_data["duplicate_of"],
         )
 
-    return _act(request, pk, action, "Rejected.", decision=True)
+    return _act(
+        request,
+        pk,
+        action,
+        "Dismissed: this pair will not be proposed again." if is_pair else "Rejected.",
+        decision=True,
+    )
 
 
 @require_POST
