@@ -489,7 +489,7 @@ def submission_merge_incidents(*, submission, editor, survivor, expected_revisio
     return current
 
 
-def submission_merge_incidents_undone_by(submission):
+def submission_merge_to_undo(submission):
     """The merge event of an approved merge proposal that can be offered for undo, or None
     (not a merge proposal, not merged, merged before undo was recorded, or undone since)."""
     if submission.kind != Submission.Kind.MERGE or submission.state != Submission.State.APPROVED:
@@ -509,7 +509,7 @@ def submission_merge_incidents_undo(*, submission, editor, note=""):
     changed since)."""
     with transaction.atomic():
         current = Submission.objects.select_for_update().get(pk=submission.pk)
-        event = submission_merge_incidents_undone_by(current)
+        event = submission_merge_to_undo(current)
         if event is None:
             raise TransitionError("Only a merge this proposal made can be undone here.")
         try:

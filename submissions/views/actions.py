@@ -374,7 +374,7 @@ def merge_incidents_undo(request, pk):
     """Undo the merge a merge proposal made: first a confirmation of what comes back, then,
     confirmed, both incidents as they were and the proposal pending again."""
     submission = get_object_or_404(Submission.objects.select_related("incident", "other_incident"), pk=pk)
-    event = services.submission_merge_incidents_undone_by(submission)
+    event = services.submission_merge_to_undo(submission)
     if request.method != "POST" or request.POST.get("confirmed") != "yes":
         sides = {
             submission.incident.number: submission.incident,
