@@ -530,9 +530,25 @@ class RejectForm(forms.Form):
         return data
 
 
+class PairDismissForm(forms.Form):
+    """Dismissing a machine-proposed merge pair, for good, with a pair's own reasons."""
+
+    reason = forms.ChoiceField(
+        choices=[
+            (value, label) for value, label in Submission.Reason.choices if value in Submission.PAIR_REASONS
+        ],
+        initial=Submission.Reason.NOT_DUPLICATE,
+    )
+    duplicate_of = forms.CharField(required=False, widget=forms.HiddenInput)  # never for a pair
+    note = forms.CharField(required=False, max_length=5000)
+
+    def clean_duplicate_of(self):
+        return None
+
+
 BULK_MAX = 200
 BULK_REASONS = [
-    (value, label) for value, label in Submission.Reason.choices if value != Submission.Reason.NOT_DUPLICATE
+    (value, label) for value, label in Submission.Reason.choices if value not in Submission.PAIR_REASONS
 ]
 
 

@@ -55,8 +55,13 @@ class Submission(models.Model):
         OUT_OF_SCOPE = "out_of_scope", "Out of scope"
         INSUFFICIENT_SOURCES = "insufficient_sources", "Insufficient sources"
         SPAM = "spam", "Spam"
-        NOT_DUPLICATE = "not_duplicate", "Not the same incident"
         OTHER = "other", "Other"
+        # A machine-proposed merge pair's own dismissals (and only theirs).
+        NOT_DUPLICATE = "not_duplicate", "Not the same event"
+        RELATED = "related", "Related but distinct"
+        KEEP_APART = "keep_apart", "Same event, keep apart"
+
+    PAIR_REASONS = (Reason.NOT_DUPLICATE, Reason.RELATED, Reason.KEEP_APART)
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
@@ -283,6 +288,7 @@ class ModerationEvent(models.Model):
         EDIT = "edit", "Edited the proposal"
         APPROVE = "approve", "Approved"
         MERGE = "merge", "Merged into an incident"
+        UNMERGE = "unmerge", "Merge undone"
         REJECT = "reject", "Rejected"
         WITHDRAW = "withdraw", "Withdrawn"
         ASK_CHANGES = "ask_changes", "Asked for changes"

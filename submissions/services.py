@@ -16,11 +16,12 @@ from django.db.models import Q
 from django.utils import timezone
 
 from repository import documents
-from repository.models import Incident, SourceMetadata, Vocabulary
+from repository.models import Incident, Revision, SourceMetadata, Vocabulary
 from repository.services import (
     MergeRefused,
     StaleRevision,
     incident_merge,
+    incident_merge_undo,
     incident_publish,
     source_metadata_request,
 )
@@ -478,7 +479,64 @@ def submission_merge_incidents(*, submission, editor, survivor, expected_revisio
                 "survivor": result.survivor.number,
                 "merged": result.merged.number,
                 "revision": result.survivor_revision.number,
+                # What its undo needs: the merged incident's last revision and the incidents
+                # that pointed at it.
+                "merged_revision": result.merged_revision.pk,
+                "repointed": result.repointed,
             },
+        )
+        current.refresh_from_db()
+    return current
+
+
+def submission_merge_to_undo(submission):
+    """The merge event of an approved merge proposal that can be offered for undo, or None
+    (not a merge proposal, not merged, merged before undo was recorded, or undone since)."""
+    if submission.kind != Submission.Kind.MERGE or submission.state != Submission.State.APPROVED:
+        return None
+    event = (
+        submission.events.filter(action=ModerationEvent.Action.MERGE).order_by("-created_at", "-pk").first()
+    )
+    if event is None or "merged_revision" not in event.data or submission.revision_id is None:
+        return None
+    return event
+
+
+def submission_merge_incidents_undo(*, submission, editor, note=""):
+    """Undo the merge an approved merge proposal made (`repository.services.incident_merge_undo`):
+    both incidents as they were, each with a new revision, and the proposal pending again.
+    Raises TransitionError, saying why, when the merge cannot be undone (either incident
+    changed since)."""
+    with transaction.atomic():
+        current = Submission.objects.select_for_update().get(pk=submission.pk)
+        event = submission_merge_to_undo(current)
+        if event is None:
+            raise TransitionError("Only a merge this proposal made can be undone here.")
+        try:
+            incident_merge_undo(
+                survivor_revision=Revision.objects.get(pk=current.revision_id),
+                merged_revision=Revision.objects.get(pk=event.data["merged_revision"]),
+                repointed=event.data.get("repointed", []),
+                editor=editor,
+                note=note,
+            )
+        except MergeRefused as exc:
+            raise TransitionError(str(exc)) from None
+        Submission.objects.filter(pk=current.pk).update(
+            state=Submission.State.PENDING,
+            revision=None,
+            decided_by=None,
+            decided_at=None,
+            updated_at=timezone.now(),
+        )
+        _event(
+            current,
+            action=ModerationEvent.Action.UNMERGE,
+            actor=editor,
+            from_state=Submission.State.APPROVED,
+            to_state=Submission.State.PENDING,
+            note=note.strip(),
+            data={"survivor": event.data["survivor"], "merged": event.data["merged"]},
         )
         current.refresh_from_db()
     return current
@@ -512,6 +570,12 @@ def submission_reject(*, submission, editor, reason, note="", duplicate_of=None)
     if that incident was merged), which the contributor's status page then links to."""
     if reason not in Submission.Reason.values:
         raise TransitionError("Choose a reason for the rejection.")
+    if (submission.kind == Submission.Kind.MERGE) != (reason in Submission.PAIR_REASONS):
+        raise TransitionError(
+            "Dismiss a merge pair with one of its own reasons."
+            if submission.kind == Submission.Kind.MERGE
+            else "That reason is for dismissing a merge pair."
+        )
     if duplicate_of is not None:
         if reason != Submission.Reason.DUPLICATE:
             raise TransitionError("Name the incident it duplicates only when rejecting it as a duplicate.")

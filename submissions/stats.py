@@ -56,7 +56,13 @@ def queue_figures(*, now=None, with_editors=False):
     # 2. Decisions by outcome and reason.
     labels = dict(Submission.Reason.choices)
     by_reason = [
-        ("Approved" if state == Submission.State.APPROVED else f"Rejected: {labels.get(reason, reason)}", n)
+        (
+            "Approved"
+            if state == Submission.State.APPROVED
+            else f"{'Pair dismissed' if reason in Submission.PAIR_REASONS else 'Rejected'}: "
+            f"{labels.get(reason, reason)}",
+            n,
+        )
         for state, reason, n in decided.values_list("state", "reason")
         .annotate(n=Count("id"))
         .order_by("-n", "state", "reason")

@@ -46,6 +46,9 @@ urlpatterns = [
     path("moderation/<int:pk>/resolve/", actions.resolve, name="resolve"),
     path("moderation/<int:pk>/merge/", actions.merge, name="merge"),
     path("moderation/<int:pk>/merge-incidents/", actions.merge_incidents, name="merge_incidents"),
+    path(
+        "moderation/<int:pk>/merge-incidents/undo/", actions.merge_incidents_undo, name="merge_incidents_undo"
+    ),
     path("moderation/<int:pk>/reject/", actions.reject, name="reject"),
     path("moderation/<int:pk>/ask-changes/", actions.ask_changes, name="ask_changes"),
     path("moderation/<int:pk>/note/", actions.note, name="note"),

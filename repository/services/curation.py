@@ -22,6 +22,7 @@ from ..models import (
     Incident,
     IncidentEntity,
     IncidentTerm,
+    IncidentUnderTerm,
     Revision,
     Term,
     TermAlias,
@@ -152,6 +153,57 @@ def term_incident_count(term):
 
 def entity_incident_count(entity):
     return IncidentEntity.objects.filter(entity=entity).values("incident_id").distinct().count()
+
+
+def _touched(incident_ids):
+    # The incidents `_republish` writes: live (not merged away) and published.
+    return (
+        Incident.objects.filter(pk__in=incident_ids, merged_into__isnull=True, current_revision__isnull=False)
+        .only("pk", "number", "slug", "headline")
+        .order_by("number")
+    )
+
+
+def term_incidents_touched(*, term, below=False):
+    """The incidents a change to this term touches, by number, for the editor's preview: those
+    carrying it (a rename or merge republishes each), or with `below` every incident under it
+    or a term below it (a move changes the terms each is filed under)."""
+    if below:
+        return _touched(IncidentUnderTerm.objects.filter(term=term).values("incident_id"))
+    return _touched(IncidentTerm.objects.filter(term=term).values("incident_id"))
+
+
+def entity_incidents_touched(*, entity):
+    """The incidents naming this entity (a rename, merge or split republishes each), by number."""
+    return _touched(IncidentEntity.objects.filter(entity=entity).values("incident_id"))
+
+
+def entity_roles_of(*, entity, incident_ids):
+    """{incident id: [role labels]} in which each of these incidents names the entity."""
+    roles = {}
+    links = IncidentEntity.objects.filter(entity=entity, incident_id__in=incident_ids).order_by("role")
+    for incident_id, role in links.values_list("incident_id", "role"):
+        roles.setdefault(incident_id, []).append(IncidentEntity.Role(role).label)
+    return roles
+
+
+def curation_event_incidents(*, event):
+    """The revisions an event published, one per incident, by incident number, each with its
+    incident: an incident whose current revision is no longer that one (or that was merged
+    away) changed since, and refuses the event's undo."""
+    return (
+        event.revisions.select_related("incident")
+        .only(
+            "pk",
+            "number",
+            "incident__number",
+            "incident__slug",
+            "incident__headline",
+            "incident__current_revision_id",
+            "incident__merged_into_id",
+        )
+        .order_by("incident__number")
+    )
 
 
 # Terms ----------------------------------------------------------------------------------------

@@ -36,6 +36,8 @@ class MergeResult:
     merged: Incident
     survivor_revision: Revision
     merged_revision: Revision
+    # Incidents merged into `merged` earlier, pointed at the survivor by this merge.
+    repointed: list
 
 
 def _short(headline):
@@ -143,7 +145,8 @@ def incident_merge(*, survivor, merged, editor, note="", expected_revisions=None
             summary=_with_note(f"Merged into incident #{survivor.number}", note)[:300],
             author=editor,
         )
-        Incident.objects.filter(merged_into=merged).update(merged_into=survivor)
+        repointed = list(Incident.objects.filter(merged_into=merged).values_list("pk", flat=True))
+        Incident.objects.filter(pk__in=repointed).update(merged_into=survivor)
         merged.merged_into = survivor
         merged.current_revision = merged_revision
         merged.search_vector = None
@@ -156,4 +159,86 @@ def incident_merge(*, survivor, merged, editor, note="", expected_revisions=None
         # The survivor's text grew; the merged incident leaves the index.
         incident_search_refresh(incident_ids=[survivor.pk, merged.pk])
         freshness.changed()
-    return MergeResult(survivor, merged, survivor_revision, merged_revision)
+    return MergeResult(survivor, merged, survivor_revision, merged_revision, repointed)
+
+
+def _revision_before(revision):
+    return Revision.objects.get(incident_id=revision.incident_id, number=revision.number - 1)
+
+
+def incident_merge_undo(*, survivor_revision, merged_revision, repointed=(), editor, note=""):
+    """Undo the merge that wrote these two revisions (`MergeResult.survivor_revision` and
+    `.merged_revision`), in one transaction: the survivor is published back as it was before
+    (a new revision), the merged incident comes back with its own document, links and history
+    (a new revision of its pre-merge document), and the incidents the merge pointed from it to
+    the survivor (`repointed`) point at it again. Pending proposals on it, which were reviewed
+    against the survivor, are reviewed against it again.
+
+    Refused (MergeRefused, saying why) when either incident changed since: a newer revision of
+    either, the merged incident no longer merged into the survivor, or the survivor merged away.
+    Returns (survivor's new revision, merged incident's new revision)."""
+    with transaction.atomic():
+        pair = [survivor_revision.incident_id, merged_revision.incident_id]
+        locked = {
+            incident.pk: incident
+            for incident in Incident.objects.select_for_update(of=("self",))
+            .filter(pk__in=pair)
+            .order_by("pk")
+        }
+        survivor, merged = locked[pair[0]], locked[pair[1]]
+        if merged.merged_into_id != survivor.pk:
+            raise MergeRefused(
+                f"Incident #{merged.number} is no longer merged into incident #{survivor.number}: "
+                "the merge cannot be undone."
+            )
+        if survivor.merged_into_id is not None:
+            raise MergeRefused(
+                f"Incident #{survivor.number} was merged into incident "
+                f"#{_number_of(survivor.merged_into_id)} since: the merge cannot be undone."
+            )
+        for incident, revision in ((survivor, survivor_revision), (merged, merged_revision)):
+            if incident.current_revision_id != revision.pk:
+                raise MergeRefused(
+                    f"Incident #{incident.number} changed since the merge: it cannot be undone. "
+                    "Undo the later changes first, or edit the incidents by hand."
+                )
+        merged_before = _revision_before(merged_revision).document
+        if merged_before == merged_revision.document:
+            # Publishing it again would write nothing, and its links would stay gone.
+            raise MergeRefused(
+                f"Incident #{merged.number} already held everything of incident #{survivor.number}: "
+                "its merge cannot be undone here."
+            )
+        summary = _with_note(f"Undid the merge of incident #{merged.number} into this one", note)[:300]
+        # The survivor first: it gives back the external ids and references it took.
+        before = _revision_before(survivor_revision).document
+        result = incident_publish(
+            document=before,
+            incident=survivor,
+            author=editor,
+            summary=summary,
+            expected_revision=survivor_revision.pk,
+        )
+        survivor_back = result.revision
+        if survivor_back is None:  # the merge changed nothing in it: its history still says so
+            survivor_back = Revision.objects.create(
+                incident=survivor,
+                number=survivor_revision.number + 1,
+                document=before,
+                summary=summary,
+                author=editor,
+            )
+            Incident.objects.filter(pk=survivor.pk).update(current_revision=survivor_back)
+        Incident.objects.filter(pk=merged.pk).update(merged_into=None)
+        merged.refresh_from_db()
+        merged_back = incident_publish(
+            document=merged_before,
+            incident=merged,
+            author=editor,
+            summary=_with_note(f"Merge into incident #{survivor.number} undone", note)[:300],
+            expected_revision=merged_revision.pk,
+        ).revision
+        Incident.objects.filter(pk__in=list(repointed), merged_into=survivor).update(merged_into=merged)
+        incident_search_refresh(incident_ids=pair)
+        freshness.changed()
+    return survivor_back, merged_back

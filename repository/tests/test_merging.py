@@ -16,6 +16,7 @@ from repository.services import (
     StaleRevision,
     dataset_snapshot_create,
     incident_merge,
+    incident_merge_undo,
     incident_publish,
 )
 from repository.tests.base import entities, publish, terms
@@ -254,3 +255,64 @@ class MergedIncidentSnapshotTests(MergeTestCase):
         table = list(csv.reader((directory / by_format["csv"].file_name).open(encoding="utf-8")))
         self.assertEqual([row[1] for row in table[3:]], [self.survivor.headline])
         self.assertEqual(by_format["json"].incident_count, 1)
+
+
+class MergeUndoTests(MergeTestCase):
+    """`incident_merge_undo`: both incidents as they were before the merge, with their links."""
+
+    def undo(self, result, **kwargs):
+        return incident_merge_undo(
+            survivor_revision=result.survivor_revision,
+            merged_revision=result.merged_revision,
+            repointed=result.repointed,
+            editor=self.editor,
+            **kwargs,
+        )
+
+    def test_both_incidents_come_back_with_their_terms_entities_references_and_ids(self):
+        before = {
+            i.pk: (terms(i, "country"), terms(i, "issue"), entities(i, "system"))
+            for i in (self.survivor, self.merged)
+        }
+        result = self.merge()
+        survivor_back, merged_back = self.undo(result, note="Two events")
+        self.assertEqual((survivor_back.number, merged_back.number), (3, 3))
+        for incident in (self.survivor, self.merged):
+            incident = Incident.objects.get(pk=incident.pk)
+            self.assertIsNone(incident.merged_into_id)
+            self.assertEqual(
+                (terms(incident, "country"), terms(incident, "issue"), entities(incident, "system")),
+                before[incident.pk],
+            )
+        self.assertEqual(
+            list(ExternalId.objects.filter(incident=self.merged).values_list("value", flat=True)), ["12"]
+        )
+        self.assertEqual(
+            sorted(Reference.objects.filter(incident=self.survivor).values_list("url", flat=True)),
+            ["https://news.example.org/aclu"],
+        )
+        self.assertEqual(Reference.objects.filter(incident=self.merged).count(), 3)
+
+    def test_a_merged_incident_that_held_all_of_the_survivor_is_refused(self):
+        # The union of the two is exactly the merged incident's own document: publishing it
+        # back would write nothing, and its links would stay gone.
+        kept = publish("Camera flags a shopper", occurred="2021")
+        fuller = publish(
+            "Camera flags a shopper",
+            occurred="2021",
+            references={"news": [{"url": "https://news.example.org/shopper", "title": "Shopper"}]},
+        )
+        result = incident_merge(survivor=kept, merged=fuller, editor=self.editor)
+        with self.assertRaisesMessage(MergeRefused, "its merge cannot be undone here"):
+            self.undo(result)
+        self.assertEqual(Incident.objects.get(pk=fuller.pk).merged_into_id, kept.pk)
+
+    def test_a_change_to_either_incident_since_refuses_the_undo(self):
+        result = self.merge()
+        survivor = Incident.objects.get(pk=self.survivor.pk)
+        incident_publish(
+            document={**survivor.current_revision.document, "released": "2019"}, incident=survivor
+        )
+        with self.assertRaisesMessage(MergeRefused, f"Incident #{survivor.number} changed since the merge"):
+            self.undo(result)
+        self.assertEqual(Incident.objects.get(pk=self.merged.pk).merged_into_id, survivor.pk)

@@ -15,14 +15,18 @@ from pathlib import Path
 
 import pytest
 from django.apps import apps
+from django.contrib.auth import get_user_model
 from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 from django.core.cache import cache
 from django.test import override_settings
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect, sync_playwright
 
+from repository.models import Incident, Term
+from repository.services import term_merge
 from repository.tests.base import publish
 from submissions import services
+from submissions.models import Submission
 from submissions.tests.base import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -268,16 +272,82 @@ class ImproveReviewPublishTests(StaticLiveServerTestCase):
             editor.get_by_role("button", name="“Hong Kongg” into “Hong Kong” (1 incident)").click()
             expect(editor.get_by_role("heading", level=1)).to_have_text("Merge a term")
             expect(editor.locator("main")).to_contain_text("1 incident will get a new revision")
+            touched = editor.get_by_role("table", name="The incidents it changes")
+            expect(touched.locator("tbody tr")).to_have_count(1)
+            expect(touched).to_contain_text("A misspelt country")
+            expect(touched).to_contain_text("Country: “Hong Kongg” becomes “Hong Kong”")
+            self.assert_accessible(editor)
             editor.get_by_role("button", name="Confirm").click()
             expect(editor.locator(".messages")).to_contain_text("Done. 1 incident(s) got a new revision.")
             expect(editor.get_by_role("heading", level=1)).to_have_text("Hong Kong")
             self.assert_accessible(editor)
 
+            # The undo is confirmed too, from a page listing the incident it publishes back.
+            editor.goto("/moderation/taxonomy/log/")
+            editor.get_by_role("link", name="Undo: Country: “Hong Kongg” merged into “Hong Kong”").click()
+            expect(editor.get_by_role("heading", level=1)).to_have_text("Undo a change")
+            touched = editor.get_by_role("table", name="The incidents it changed")
+            expect(touched).to_contain_text("A misspelt country")
+            self.assert_accessible(editor)
+            editor.get_by_role("button", name="Confirm the undo").click()
+            expect(editor.locator(".messages")).to_contain_text("Undone. 1 incident(s) got a new revision.")
             visitor = self.page("visitor")
+            visitor.goto("/taxonomy/country/hong-kongg/")
+            expect(visitor.get_by_role("heading", level=1)).to_have_text("Hong Kongg")
+            # Merged again, for what follows.
+            term_merge(
+                term=Term.objects.get(name="Hong Kongg"),
+                into=Term.objects.get(name="Hong Kong"),
+                editor=get_user_model().objects.get(username="edith"),
+            )
+
             visitor.goto("/taxonomy/country/hong-kongg/")
             expect(visitor).to_have_url(re.compile(r"/taxonomy/country/hong-kong/$"))
             expect(visitor.get_by_role("heading", level=1)).to_have_text("Hong Kong")
             expect(visitor.locator("main")).to_contain_text("A misspelt country")
+
+    def test_an_editor_confirms_a_merge_of_two_incidents_and_undoes_it(self):
+        with self.screenshots_on_failure():
+            twin = publish(
+                "Camera system flags a minority to police",
+                slug="camera-twin",
+                occurred="2021",
+                references={"news": [{"url": "https://other.example.org/b", "title": "Twin's report"}]},
+            )
+            pair = Submission.objects.create(
+                kind=Submission.Kind.MERGE, incident=self.incident, other_incident=twin, proposed={}
+            )
+            editor = self.page("editor", bypass_csp=True)
+            self.sign_in_editor(editor)
+            editor.goto(f"/moderation/{pair.pk}/")
+            editor.get_by_role("button", name="Merge the two incidents…").click()
+            expect(editor.get_by_role("heading", level=1)).to_have_text(
+                f"Merge #{twin.number} into #{self.incident.number}"
+            )
+            main = editor.locator("main")
+            expect(main).to_contain_text(OLD_HEADLINE)
+            expect(main).to_contain_text("the default: it is the older of the two")
+            expect(main).to_contain_text("Twin's report")
+            self.assert_accessible(editor)
+            editor.get_by_role("button", name="Confirm the merge").click()
+            expect(editor.locator(".messages")).to_contain_text(
+                "Merged: the incident you kept carries both now"
+            )
+            self.assertEqual(Incident.objects.get(pk=twin.pk).merged_into_id, self.incident.pk)
+
+            editor.goto(f"/moderation/{pair.pk}/")
+            editor.get_by_role("link", name="Undo this merge…").click()
+            expect(editor.get_by_role("heading", level=1)).to_have_text("Undo a merge")
+            expect(editor.locator("main")).to_contain_text("Camera system flags a minority to police")
+            self.assert_accessible(editor)
+            editor.get_by_role("button", name="Confirm the undo").click()
+            expect(editor.locator(".messages")).to_contain_text("Merge undone")
+            visitor = self.page("visitor")
+            visitor.goto("/incidents/camera-twin/")
+            expect(visitor.get_by_role("heading", level=1)).to_have_text(
+                "Camera system flags a minority to police"
+            )
+            expect(visitor.locator("main")).to_contain_text("Twin's report")
 
     def test_reader_and_review_pages_have_no_accessibility_violations(self):
         with self.screenshots_on_failure():

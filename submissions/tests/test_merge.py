@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 from django.db import IntegrityError, transaction
 
 from repository.importers.pages import page_import, read_pages
-from repository.models import Incident, Reference
+from repository.models import ExternalId, Incident, Reference
 from repository.services import incident_merge, incident_publish
 from repository.tests.base import publish
 from submissions import dedupe, services, tasks
@@ -281,6 +281,7 @@ class MergeProposalPageTests(DuplicatesTestCase):
                 f"expected_revision_{self.incident.pk}": self.incident.current_revision_id,
                 f"expected_revision_{self.same_headline.pk}": self.same_headline.current_revision_id,
                 "note": "Same story",
+                "confirmed": "yes",
             },
             follow=True,
         )
@@ -297,7 +298,8 @@ class MergeProposalPageTests(DuplicatesTestCase):
 
     def test_the_editor_may_keep_the_newer_one(self):
         self.client.post(
-            f"/moderation/{self.proposal.pk}/merge-incidents/", {"survivor": self.same_headline.pk}
+            f"/moderation/{self.proposal.pk}/merge-incidents/",
+            {"survivor": self.same_headline.pk, "confirmed": "yes"},
         )
         self.assertEqual(Incident.objects.get(pk=self.incident.pk).merged_into, self.same_headline)
         self.assertRedirects(
@@ -323,7 +325,11 @@ class MergeProposalPageTests(DuplicatesTestCase):
         )
         response = self.client.post(
             f"/moderation/{self.proposal.pk}/merge-incidents/",
-            {"survivor": self.incident.pk, f"expected_revision_{self.same_headline.pk}": seen},
+            {
+                "survivor": self.incident.pk,
+                f"expected_revision_{self.same_headline.pk}": seen,
+                "confirmed": "yes",
+            },
             follow=True,
         )
         self.assertContains(response, "changed while you were reviewing")
@@ -336,7 +342,9 @@ class MergeProposalPageTests(DuplicatesTestCase):
         response = self.client.get(f"/moderation/{self.proposal.pk}/")
         self.assertContains(response, "has been merged into")
         response = self.client.post(
-            f"/moderation/{self.proposal.pk}/merge-incidents/", {"survivor": self.incident.pk}, follow=True
+            f"/moderation/{self.proposal.pk}/merge-incidents/",
+            {"survivor": self.incident.pk, "confirmed": "yes"},
+            follow=True,
         )
         self.assertContains(response, "was already merged into incident")
 
@@ -462,3 +470,200 @@ class PendingImprovementMeetsMergeTests(SubmissionsTestCase):
         survivor.refresh_from_db()
         self.assertEqual(survivor.current_revision.document["terms"]["sector"], ["Retail"])
         self.assertEqual(pending.revision, survivor.current_revision)
+
+
+class MergeConfirmationAndUndoTests(DuplicatesTestCase):
+    """Merging a pair is confirmed on a page saying what moves and what stays; the merge is
+    undone from the proposal, both incidents as they were, unless either changed since."""
+
+    def setUp(self):
+        super().setUp()
+        dedupe.duplicates_find()
+        self.proposal = Submission.objects.get(incident=self.incident, other_incident=self.same_headline)
+        self.url = f"/moderation/{self.proposal.pk}/merge-incidents/"
+        self.client.force_login(self.editor)
+        # A proposal waiting on the incident to be merged away.
+        self.waiting = services.submission_create(
+            kind=Submission.Kind.IMPROVEMENT,
+            incident=self.same_headline,
+            proposed={**self.same_headline.current_revision.document, "released": "2021"},
+            insight="I know more.",
+            email="rita@example.org",
+        )
+
+    def merge(self, survivor=None):
+        return self.client.post(self.url, {"survivor": (survivor or self.incident).pk, "confirmed": "yes"})
+
+    def test_the_confirmation_says_what_moves_and_what_stays_and_merges_nothing(self):
+        response = self.client.post(self.url, {"survivor": self.incident.pk, "note": "Same story"})
+        self.assertEqual(response.status_code, 200)
+        self.assertContains(response, f"Merge #{self.same_headline.number} into #{self.incident.number}")
+        self.assertContains(response, "the default: it is the older of the two")
+        self.assertEqual(
+            {change.path for change in response.context["moves"]}, {"external_ids", "references.news"}
+        )
+        self.assertContains(response, "aiid 77")
+        self.assertEqual(response.context["pending"], [self.waiting])
+        self.assertContains(response, f"#{self.waiting.pk} Improvement")
+        self.assertContains(response, "keeps its number, address and history")
+        self.assertContains(response, 'name="confirmed" value="yes"')
+        self.assertContains(response, 'name="note" value="Same story"')
+        self.assertIsNone(Incident.objects.get(pk=self.same_headline.pk).merged_into_id)
+        self.proposal.refresh_from_db()
+        self.assertEqual(self.proposal.state, Submission.State.PENDING)
+        response = self.client.post(self.url, {"survivor": self.same_headline.pk})
+        self.assertContains(response, f"your choice; the default is the older #{self.incident.number}")
+
+    def test_undo_brings_the_merged_incident_back_with_its_links_history_and_proposals(self):
+        # An incident merged into the one merged away earlier follows it, there and back.
+        earlier = publish("Earlier duplicate", occurred="2021")
+        incident_merge(survivor=self.same_headline, merged=earlier, editor=self.editor)
+        self.proposal.refresh_from_db()
+        before = {
+            i.pk: Incident.objects.get(pk=i.pk).current_revision.document
+            for i in (self.incident, self.same_headline)
+        }
+        self.merge()
+        self.assertEqual(Incident.objects.get(pk=earlier.pk).merged_into, self.incident)
+        self.assertFalse(ExternalId.objects.filter(incident=self.same_headline).exists())
+        review = self.client.get(f"/moderation/{self.proposal.pk}/")
+        self.assertContains(review, "Undo this merge…")
+        undo = f"/moderation/{self.proposal.pk}/merge-incidents/undo/"
+        response = self.client.get(undo)
+        self.assertContains(response, "Confirm the undo")
+        self.assertEqual(response.context["pending"], [self.waiting])
+        self.assertEqual(Incident.objects.get(pk=self.same_headline.pk).merged_into, self.incident)
+        response = self.client.post(undo, {"confirmed": "yes", "note": "Two events"}, follow=True)
+        self.assertContains(response, "Merge undone")
+        survivor, merged = (Incident.objects.get(pk=i.pk) for i in (self.incident, self.same_headline))
+        self.assertIsNone(merged.merged_into_id)
+        self.assertEqual(Incident.objects.get(pk=earlier.pk).merged_into, merged)
+        self.assertEqual(survivor.current_revision.document, before[survivor.pk])
+        self.assertEqual(merged.current_revision.document, before[merged.pk])
+        # Its links are its own again, and no longer the survivor's.
+        self.assertEqual(
+            list(ExternalId.objects.filter(incident=merged).values_list("value", flat=True)), ["77"]
+        )
+        self.assertFalse(ExternalId.objects.filter(incident=survivor).exists())
+        self.assertEqual(
+            list(Reference.objects.filter(incident=merged).values_list("url", flat=True)),
+            ["https://other.example.org/b"],
+        )
+        self.assertFalse(
+            Reference.objects.filter(incident=survivor, url="https://other.example.org/b").exists()
+        )
+        # Its own history, and a revision saying so in each.
+        summaries = list(merged.revisions.order_by("number").values_list("summary", flat=True))
+        self.assertEqual(summaries[-2], f"Merged into incident #{survivor.number}")
+        self.assertTrue(
+            summaries[-1].startswith(f"Merge into incident #{survivor.number} undone, “Two events”")
+        )
+        self.assertIn(f"Undid the merge of incident #{merged.number}", survivor.current_revision.summary)
+        self.assertEqual(self.client.get(merged.get_absolute_url()).status_code, 200)
+        # The proposal waiting on it is reviewed against it again; the pair is pending again.
+        review = self.client.get(f"/moderation/{self.waiting.pk}/")
+        self.assertNotContains(review, "has been merged into")
+        self.proposal.refresh_from_db()
+        self.assertEqual((self.proposal.state, self.proposal.revision), (Submission.State.PENDING, None))
+        self.assertTrue(self.proposal.events.filter(action=ModerationEvent.Action.UNMERGE).exists())
+        # And the pair may be merged again.
+        self.merge()
+        self.assertEqual(Incident.objects.get(pk=merged.pk).merged_into, survivor)
+
+    def assert_undo_refused(self, message):
+        response = self.client.post(
+            f"/moderation/{self.proposal.pk}/merge-incidents/undo/", {"confirmed": "yes"}, follow=True
+        )
+        self.assertContains(response, message)
+        self.proposal.refresh_from_db()
+        self.assertEqual(self.proposal.state, Submission.State.APPROVED)
+        self.assertFalse(self.proposal.events.filter(action=ModerationEvent.Action.UNMERGE).exists())
+
+    def test_undo_is_refused_when_the_survivor_changed_since(self):
+        self.merge()
+        survivor = Incident.objects.get(pk=self.incident.pk)
+        incident_publish(
+            document={**survivor.current_revision.document, "released": "2020"}, incident=survivor
+        )
+        self.assert_undo_refused(f"Incident #{survivor.number} changed since the merge: it cannot be undone.")
+        self.assertEqual(Incident.objects.get(pk=self.same_headline.pk).merged_into, survivor)
+        self.assertEqual(Incident.objects.get(pk=survivor.pk).current_revision.document["released"], "2020")
+
+    def test_undo_is_refused_when_the_survivor_was_merged_away_since(self):
+        self.merge()
+        incident_merge(survivor=self.same_source, merged=self.incident, editor=self.editor)
+        self.assert_undo_refused(f"Incident #{self.same_headline.number} is no longer merged into")
+        self.assertEqual(Incident.objects.get(pk=self.same_headline.pk).merged_into, self.same_source)
+
+    def test_undo_of_a_pair_never_merged_says_so(self):
+        response = self.client.get(f"/moderation/{self.proposal.pk}/merge-incidents/undo/")
+        self.assertContains(response, "This proposal has no merge to undo.")
+        response = self.client.post(
+            f"/moderation/{self.proposal.pk}/merge-incidents/undo/", {"confirmed": "yes"}, follow=True
+        )
+        self.assertContains(response, "Only a merge this proposal made can be undone here.")
+
+
+class PairDismissalReasonTests(DuplicatesTestCase):
+    """A machine-proposed pair is dismissed with reasons of its own, for good, and counted."""
+
+    def setUp(self):
+        super().setUp()
+        dedupe.duplicates_find()
+        self.client.force_login(self.editor)
+        self.pairs = {
+            submission.other_incident_id: submission
+            for submission in Submission.objects.filter(kind=Submission.Kind.MERGE)
+        }
+
+    def test_the_pair_page_offers_only_the_pair_reasons(self):
+        pair = self.pairs[self.same_headline.pk]
+        response = self.client.get(f"/moderation/{pair.pk}/")
+        self.assertEqual(
+            [label for _value, label in response.context["reject_form"].fields["reason"].choices],
+            ["Not the same event", "Related but distinct", "Same event, keep apart"],
+        )
+        self.assertNotContains(response, "Spam")
+        # And a report's page does not offer them.
+        report = self.report_new()
+        response = self.client.get(f"/moderation/{report.pk}/")
+        offered = {value for value, _label in response.context["reject_form"].fields["reason"].choices}
+        self.assertIn("spam", offered)
+        self.assertFalse(offered & set(Submission.PAIR_REASONS))
+
+    def test_each_pair_reason_dismisses_for_good_and_is_counted(self):
+        for reason, pair in zip(Submission.PAIR_REASONS, self.pairs.values(), strict=True):
+            response = self.client.post(f"/moderation/{pair.pk}/reject/", {"reason": reason}, follow=True)
+            self.assertContains(response, "Dismissed: this pair will not be proposed again.")
+            pair.refresh_from_db()
+            self.assertEqual((pair.state, pair.reason), (Submission.State.REJECTED, reason))
+        result = dedupe.duplicates_find()
+        self.assertEqual((result.proposed, result.known), (0, 3))
+        by_reason = dict(self.client.get("/moderation/stats/").context["figures"]["by_reason"])
+        self.assertEqual(
+            {label: n for label, n in by_reason.items() if label.startswith("Pair dismissed")},
+            {
+                "Pair dismissed: Not the same event": 1,
+                "Pair dismissed: Related but distinct": 1,
+                "Pair dismissed: Same event, keep apart": 1,
+            },
+        )
+
+    def test_submission_reasons_are_refused_for_a_pair_and_pair_reasons_for_a_report(self):
+        pair = self.pairs[self.same_headline.pk]
+        response = self.client.post(f"/moderation/{pair.pk}/reject/", {"reason": "spam"}, follow=True)
+        self.assertContains(response, "Select a valid choice")
+        with self.assertRaisesMessage(services.TransitionError, "Dismiss a merge pair with one of its own"):
+            services.submission_reject(
+                submission=pair, editor=self.editor, reason=Submission.Reason.DUPLICATE
+            )
+        report = self.report_new()
+        with self.assertRaisesMessage(
+            services.TransitionError, "That reason is for dismissing a merge pair."
+        ):
+            services.submission_reject(
+                submission=report, editor=self.editor, reason=Submission.Reason.RELATED
+            )
+        pair.refresh_from_db()
+        report.refresh_from_db()
+        self.assertEqual((pair.state, report.state), (Submission.State.PENDING, Submission.State.PENDING))

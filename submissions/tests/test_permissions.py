@@ -75,7 +75,9 @@ class PermissionMatrixTests(SubmissionsTestCase):
                 {"names": "Acme Retail\nLens Corp", "confirmed": "yes"},
                 302,
             ),
-            ("post", f"{tax}/log/{event.pk}/undo/", {}, 302),
+            ("get", f"{tax}/log/{event.pk}/undo/", {}, 200),  # the undo's confirmation
+            ("post", f"{tax}/log/{event.pk}/undo/", {}, 200),  # not confirmed: the same page
+            ("post", f"{tax}/log/{event.pk}/undo/", {"confirmed": "yes"}, 302),
             ("get", "/moderation/", {}, 200),
             ("get", "/moderation/?state=rejected&claimed=mine", {}, 200),
             ("get", f"/moderation/{pk}/", {}, 200),
@@ -102,7 +104,16 @@ class PermissionMatrixTests(SubmissionsTestCase):
             ("get", f"/moderation/{pair.pk}/", {}, 200),
             ("post", f"/moderation/{self.vague.pk}/ask-changes/", {"note": "Which city?"}, 302),
             ("post", "/moderation/bulk/", {"ids": [self.spam.pk], "action": "reject", "reason": "spam"}, 302),
-            ("post", f"/moderation/{pair.pk}/merge-incidents/", {"survivor": self.incident.pk}, 302),
+            ("get", f"/moderation/{pair.pk}/merge-incidents/undo/", {}, 200),  # nothing to undo yet
+            ("post", f"/moderation/{pair.pk}/merge-incidents/undo/", {"confirmed": "yes"}, 302),  # refused
+            ("post", f"/moderation/{pair.pk}/merge-incidents/", {"survivor": self.incident.pk}, 200),
+            (
+                "post",
+                f"/moderation/{pair.pk}/merge-incidents/",
+                {"survivor": self.incident.pk, "confirmed": "yes"},
+                302,
+            ),
+            ("get", f"/moderation/{pair.pk}/merge-incidents/undo/", {}, 200),  # the undo's confirmation
         ]
 
     def test_anonymous_visitors_are_sent_to_sign_in(self):
@@ -187,7 +198,6 @@ class PermissionMatrixTests(SubmissionsTestCase):
                 f"/moderation/taxonomy/entities/{entity.pk}/{action}/"
                 for action in ("rename", "merge", "split")
             ],
-            "/moderation/taxonomy/log/1/undo/",
         ):
             with self.subTest(url=url):
                 self.assertEqual(self.client.get(url).status_code, 405)

@@ -18,7 +18,15 @@ from repository.services import IncidentMerged, incident_revert
 
 from .. import services
 from ..filters import SubmissionFilter
-from ..forms import AskChangesForm, DocumentForm, MergeForm, NoteForm, RejectForm, whole_number
+from ..forms import (
+    AskChangesForm,
+    DocumentForm,
+    MergeForm,
+    NoteForm,
+    PairDismissForm,
+    RejectForm,
+    whole_number,
+)
 from ..models import Submission, claim_free_for
 from .common import back_to_review, document_form, editor_required, next_param, with_next
 
@@ -151,10 +159,55 @@ def merge(request, pk):
     )
 
 
+def _merge_confirmation(request, submission, choice):
+    """What merging the pair keeping `choice` does: the survivor (and why the older one is the
+    default), what moves to it from the other, the proposals that follow, and what stays."""
+    incidents = Incident.objects.select_related("current_revision").in_bulk(
+        [submission.incident_id, submission.other_incident_id]
+    )
+    survivor = incidents[choice]
+    merged = next(incident for pk, incident in incidents.items() if pk != choice)
+    older = min(incidents.values(), key=lambda incident: incident.number)
+    labels = dict(Vocabulary.objects.values_list("slug", "label"))
+    kept, other = survivor.current_revision.document, merged.current_revision.document
+    pending = (
+        Submission.objects.filter(state=Submission.State.PENDING)
+        .filter(Q(incident=merged) | Q(other_incident=merged))
+        .exclude(pk=submission.pk)
+        .only("pk", "kind", "created_at")
+        .order_by("created_at", "pk")
+    )
+    return render(
+        request,
+        "submissions/merge_confirm.html",
+        {
+            "submission": submission,
+            "survivor": survivor,
+            "merged": merged,
+            "is_default": survivor.pk == older.pk,
+            "older": older,
+            "moves": documents.diff(kept, documents.merge(kept, other), labels),
+            "pending": list(pending),
+            "note": request.POST.get("note", "")[:1000],
+            "expected": {
+                pk: request.POST.get(f"expected_revision_{pk}", "") for pk in (survivor.pk, merged.pk)
+            },
+            "next": request.POST.get("next", ""),
+        },
+    )
+
+
 @require_POST
 @editor_required
 def merge_incidents(request, pk):
-    """Decide a merge proposal: the incident chosen survives, the other redirects to it."""
+    """Decide a merge proposal: the incident chosen survives, the other redirects to it. Posted
+    twice: first for the confirmation page, then confirmed."""
+    if request.POST.get("confirmed") != "yes":
+        submission = get_object_or_404(Submission, pk=pk)
+        choice = request.POST.get("survivor", "")
+        pair = (submission.incident_id, submission.other_incident_id)
+        if submission.is_merge and submission.is_pending and choice.isdigit() and int(choice) in pair:
+            return _merge_confirmation(request, submission, int(choice))
 
     def action(submission):
         if not submission.is_merge:
@@ -188,7 +241,9 @@ def merge_incidents(request, pk):
 @require_POST
 @editor_required
 def reject(request, pk):
-    form = RejectForm(request.POST)
+    """Reject a submission, or dismiss a merge pair for good (with a pair's own reasons)."""
+    is_pair = Submission.objects.filter(pk=pk, kind=Submission.Kind.MERGE).exists()
+    form = (PairDismissForm if is_pair else RejectForm)(request.POST)
     if not form.is_valid():
         messages.error(request, " ".join(error for errors in form.errors.values() for error in errors))
         return back_to_review(request, pk)
@@ -202,7 +257,13 @@ def reject(request, pk):
             duplicate_of=form.cleaned_data["duplicate_of"],
         )
 
-    return _act(request, pk, action, "Rejected.", decision=True)
+    return _act(
+        request,
+        pk,
+        action,
+        "Dismissed: this pair will not be proposed again." if is_pair else "Rejected.",
+        decision=True,
+    )
 
 
 @require_POST
@@ -305,3 +366,45 @@ def revert(request, slug, number):
         else:
             messages.success(request, f"Reverted to revision {number} as revision {result.revision.number}.")
     return redirect("repository:incident_history", slug=incident.slug)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@editor_required
+def merge_incidents_undo(request, pk):
+    """Undo the merge a merge proposal made: first a confirmation of what comes back, then,
+    confirmed, both incidents as they were and the proposal pending again."""
+    submission = get_object_or_404(Submission.objects.select_related("incident", "other_incident"), pk=pk)
+    event = services.submission_merge_to_undo(submission)
+    if request.method != "POST" or request.POST.get("confirmed") != "yes":
+        sides = {
+            submission.incident.number: submission.incident,
+            submission.other_incident.number: submission.other_incident,
+        }
+        merged = sides.get(event.data["merged"]) if event else None
+        pending = (
+            Submission.objects.filter(state=Submission.State.PENDING, incident=merged).exclude(
+                pk=submission.pk
+            )
+            if merged
+            else Submission.objects.none()
+        )
+        return render(
+            request,
+            "submissions/merge_undo.html",
+            {
+                "submission": submission,
+                "event": event,
+                "survivor": sides.get(event.data["survivor"]) if event else None,
+                "merged": merged,
+                "pending": list(pending.only("pk", "kind", "created_at").order_by("created_at", "pk")),
+            },
+        )
+
+    def action(current):
+        services.submission_merge_incidents_undo(
+            submission=current, editor=request.user, note=request.POST.get("note", "")[:1000]
+        )
+
+    return _act(
+        request, pk, action, "Merge undone: both incidents are back as they were, each with a new revision."
+    )

@@ -15,7 +15,7 @@ from .. import services
 from ..dedupe import reason_text
 from ..duplicates import find_duplicates
 from ..filters import SubmissionFilter
-from ..forms import AskChangesForm, BulkForm, MergeForm, NoteForm, RejectForm
+from ..forms import AskChangesForm, BulkForm, MergeForm, NoteForm, PairDismissForm, RejectForm
 from ..grouping import group_members
 from ..models import ModerationEvent, Submission
 from ..names import names_unknown, new_name_token
@@ -149,6 +149,15 @@ def _merge_review_context(submission, labels):
     }
 
 
+def _reject_form():
+    """The rejection form, without the reasons only a merge pair is dismissed with."""
+    form = RejectForm()
+    form.fields["reason"].choices = [
+        choice for choice in form.fields["reason"].choices if choice[0] not in Submission.PAIR_REASONS
+    ]
+    return form
+
+
 def _review_context(submission):
     """What the review page shows: the diff, or the three-way view when the incident moved on."""
     vocabularies = list(Vocabulary.objects.all())
@@ -235,7 +244,6 @@ def review(request, pk):
         pk=pk,
     )
     context = _review_context(submission)
-    dismissal = {"reason": Submission.Reason.NOT_DUPLICATE} if submission.is_merge else None
     if submission.changes_asked_at is not None:  # sent back at least once: its versions
         versions = list(submission.versions.all())
         labels = context.get("labels") or {}
@@ -244,7 +252,7 @@ def review(request, pk):
             context["version_changes"] = documents.diff(versions[-1].proposed, submission.proposed, labels)
     context.update(
         ask_changes_form=AskChangesForm(),
-        reject_form=RejectForm(initial=dismissal),
+        reject_form=PairDismissForm() if submission.is_merge else _reject_form(),
         merge_form=MergeForm(),
         note_form=NoteForm(),
         next_url=next_param(request),

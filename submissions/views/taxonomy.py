@@ -3,7 +3,8 @@ variants, rename, merge, move and split them, and undo from the curation log.
 
 Every change goes through `repository.services.curation`, which publishes the incidents it
 touches as new revisions and writes the audit row. An action is posted twice: first to see
-how many incidents it touches, then confirmed.
+the incidents it touches (a page at a time, each with what changes for it), then confirmed.
+An undo is confirmed the same way, from a page listing the incidents it publishes back.
 """
 
 import hashlib
@@ -16,19 +17,24 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Exists, OuterRef, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from repository import documents
+from repository.canonical import merge_direction
 from repository.importers.sheet import merge_candidates
 from repository.models import CurationEvent, Entity, EntityAlias, Term, TermAlias, Vocabulary
 from repository.services import (
     CurationRefused,
+    curation_event_incidents,
     curation_undo,
     entity_incident_count,
+    entity_incidents_touched,
     entity_merge,
     entity_rename,
+    entity_roles_of,
     entity_split,
     term_incident_count,
+    term_incidents_touched,
     term_merge,
     term_move,
     term_rename,
@@ -37,6 +43,7 @@ from repository.services import (
 from .common import editor_required
 
 PAGE_SIZE = 50
+PREVIEW_PAGE_SIZE = 25
 ORGANISATIONS = "organisation"
 VARIANTS_CACHE_SECONDS = 3600
 
@@ -220,8 +227,9 @@ def _candidate_pairs(scope, rows):
 @require_safe
 @editor_required
 def variants(request):
-    """Probable variants within one vocabulary (or among organisations), each pair with the
-    incidents a merge either way would touch."""
+    """Probable variants within one vocabulary (or among organisations), each pair as
+    (merged, survivor, why) in the suggested direction (`merge_direction`), with the incidents
+    carrying each."""
     vocabularies = list(Vocabulary.objects.order_by("order", "label"))
     scopes = [(v.slug, v.label) for v in vocabularies] + [(ORGANISATIONS, "Organisations")]
     scope = request.GET.get("scope") or scopes[0][0]
@@ -243,7 +251,8 @@ def variants(request):
     for pk, name, count in rows:
         by_name.setdefault(name, (pk, count))
     pairs = [
-        (
+        merge_direction(
+            scope,
             {"pk": by_name[a][0], "name": a, "count": by_name[a][1]},
             {"pk": by_name[b][0], "name": b, "count": by_name[b][1]},
         )
@@ -315,11 +324,26 @@ def entity_page(request, pk):
     return _entity_page(request, get_object_or_404(ENTITIES, pk=pk))
 
 
-def _confirm(request, form, *, title, description, count, back):
+def _confirm(request, form, *, title, description, incidents, change, back, roles_of=None, republish=True):
+    """The preview: the action, then the incidents it touches a page at a time, each with what
+    changes for it (`roles_of(ids)` adds the roles in which each names an entity)."""
+    page = Paginator(incidents, PREVIEW_PAGE_SIZE).get_page(request.POST.get("page"))
+    rows = list(page.object_list)
+    roles = roles_of([incident.pk for incident in rows]) if roles_of and rows else {}
     return render(
         request,
         "submissions/taxonomy/confirm.html",
-        {"form": form, "title": title, "description": description, "count": count, "back": back},
+        {
+            "form": form,
+            "title": title,
+            "description": description,
+            "count": page.paginator.count,
+            "page": page,
+            "rows": [(incident, roles.get(incident.pk, [])) for incident in rows],
+            "change": change,
+            "republish": republish,
+            "back": back,
+        },
     )
 
 
@@ -347,27 +371,43 @@ def term_action(request, pk, action):
     if not form.is_valid():
         return _term_page(request, term, {action: form}, status=400)
     data = form.cleaned_data
-    count = term_incident_count(term)
+    label = term.vocabulary.label
     if action == "rename":
-        description = f"Rename the {term.vocabulary.label} term “{term.name}” to “{data['name']}”."
+        description = f"Rename the {label} term “{term.name}” to “{data['name']}”."
+        change = f"{label}: “{term.name}” becomes “{data['name']}”"
         call = partial(term_rename, term=term, name=data["name"], editor=request.user, note=data["note"])
         done = back
     elif action == "merge":
         into = data["target"]
-        description = f"Merge the {term.vocabulary.label} term “{term.name}” into “{into.name}”."
+        description = f"Merge the {label} term “{term.name}” into “{into.name}”."
+        change = f"{label}: “{term.name}” becomes “{into.name}”"
         call = partial(term_merge, term=term, into=into, editor=request.user, note=data["note"])
         done = reverse("submissions:taxonomy_term", args=[into.pk])
     else:
         parent = data["parent"]
         where = f"under “{parent.name}”" if parent else "to the top level"
-        description = f"Move the {term.vocabulary.label} term “{term.name}” {where}."
+        description = f"Move the {label} term “{term.name}” {where}."
+        now = f"under “{parent.name}”" if parent else "at the top level"
+        was = f"under “{term.parent.name}”" if term.parent else "at the top level"
+        change = f"{label}: “{term.name}” filed {now} (was {was})"
         call = partial(term_move, term=term, parent=parent, editor=request.user, note=data["note"])
-        done, count = back, 0
+        done = back
     if request.POST.get("confirmed") != "yes":
         return _confirm(
-            request, form, title=f"{action.title()} a term", description=description, count=count, back=back
+            request,
+            form,
+            title=f"{action.title()} a term",
+            description=description,
+            incidents=term_incidents_touched(term=term, below=action == "move"),
+            change=change,
+            republish=action != "move",
+            back=back,
         )
     return _perform(request, call, back, "Done.") or redirect(done)
+
+
+def _roles(entity, incident_ids):
+    return entity_roles_of(entity=entity, incident_ids=incident_ids)
 
 
 @require_POST
@@ -387,16 +427,20 @@ def entity_action(request, pk, action):
     done = back
     if action == "rename":
         description = f"Rename “{entity.name}” to “{data['name']}”."
+        change = f"“{entity.name}” becomes “{data['name']}”"
         call = partial(
             entity_rename, entity=entity, name=data["name"], editor=request.user, note=data["note"]
         )
     elif action == "merge":
         into = data["target"]
         description = f"Merge “{entity.name}” into “{into.name}”."
+        change = f"“{entity.name}” becomes “{into.name}”"
         call = partial(entity_merge, entity=entity, into=into, editor=request.user, note=data["note"])
         done = reverse("submissions:taxonomy_entity", args=[into.pk])
     else:
-        description = f"Split “{entity.name}” into " + ", ".join(f"“{name}”" for name in data["names"]) + "."
+        names = ", ".join(f"“{name}”" for name in data["names"])
+        description = f"Split “{entity.name}” into {names}."
+        change = f"“{entity.name}” becomes {names}"
         call = partial(
             entity_split, entity=entity, names=data["names"], editor=request.user, note=data["note"]
         )
@@ -406,7 +450,9 @@ def entity_action(request, pk, action):
             form,
             title=f"{action.title()} an entity",
             description=description,
-            count=entity_incident_count(entity),
+            incidents=entity_incidents_touched(entity=entity),
+            change=change,
+            roles_of=partial(_roles, entity),
             back=back,
         )
     return _perform(request, call, back, "Done.") or redirect(done)
@@ -427,10 +473,33 @@ def log(request):
     return render(request, "submissions/taxonomy/log.html", {"page": page})
 
 
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 @editor_required
 def undo(request, pk):
-    event = get_object_or_404(CurationEvent, pk=pk)
+    """The confirmation of an undo (the incidents it publishes back, a page at a time, and
+    those that changed since, which refuse it), then the undo itself once confirmed."""
+    event = get_object_or_404(CurationEvent.objects.select_related("editor"), pk=pk)
+    if request.method != "POST" or request.POST.get("confirmed") != "yes":
+        page = Paginator(curation_event_incidents(event=event), PREVIEW_PAGE_SIZE).get_page(
+            request.GET.get("page")
+        )
+        rows = [
+            (
+                revision,
+                revision.incident.current_revision_id != revision.pk or revision.incident.merged_into_id,
+            )
+            for revision in page.object_list
+        ]
+        return render(
+            request,
+            "submissions/taxonomy/undo.html",
+            {
+                "event": event,
+                "page": page,
+                "rows": rows,
+                "undone": CurationEvent.objects.filter(undoes=event).exists(),
+            },
+        )
     try:
         done = curation_undo(event=event, editor=request.user)
     except CurationRefused as refusal:
