@@ -108,6 +108,7 @@ def report(request):
             # incident's own type stays as it is.
             proposed=documents.merge(current_document(duplicate_of), {**document, "type": ""}),
             insight=data["narrative"],
+            reported=True,
             **contributor,
         )
     else:
