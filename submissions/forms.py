@@ -371,6 +371,12 @@ class AddSourceForm(HoneypotMixin, forms.Form):
         label="Note (optional)",
         help_text="What the source adds, if you like. Editors read it; it is not published.",
     )
+    email = forms.EmailField(
+        required=False,
+        max_length=254,
+        label="Your email (optional)",
+        help_text="Never shown. We write only to tell you what editors decided.",
+    )
 
     def __init__(self, *args, document, **kwargs):
         kwargs.setdefault("prefix", "source")  # its ids never clash with the full form's

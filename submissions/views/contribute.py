@@ -39,6 +39,7 @@ def improve(request, slug):
                 incident=incident,
                 proposed=source_form.to_document(),
                 insight=source_form.cleaned_data["note"],
+                email=source_form.cleaned_data["email"],
             )
             return redirect(submission.get_status_url() + "?sent=1")
     vocabularies = list(Vocabulary.objects.all())
