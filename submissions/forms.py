@@ -544,6 +544,13 @@ class RejectForm(forms.Form):
         help_text="Optional; shown to the contributor on their status page.",
     )
 
+    def __init__(self, *args, submission=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if submission is not None:  # only the reasons that fit its kind
+            self.fields["reason"].choices = [("", "Choose a reason…"), *submission.reject_reasons]
+            if Submission.Reason.DUPLICATE not in dict(submission.reject_reasons):
+                del self.fields["duplicate_of"]
+
     def clean_duplicate_of(self):
         value = self.cleaned_data["duplicate_of"].strip()
         return incident_by_number_or_address(value) if value else None

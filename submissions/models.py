@@ -56,6 +56,9 @@ class Submission(models.Model):
         INSUFFICIENT_SOURCES = "insufficient_sources", "Insufficient sources"
         SPAM = "spam", "Spam"
         NOT_DUPLICATE = "not_duplicate", "Not the same incident"
+        ALREADY_CITED = "already_cited", "Already cited"
+        DOES_NOT_SUPPORT = "does_not_support", "Does not support the claim"
+        UNRELIABLE_SOURCE = "unreliable_source", "Not a reliable source"
         OTHER = "other", "Other"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -251,6 +254,22 @@ class Submission(models.Model):
     @property
     def is_merge(self):
         return self.kind == self.Kind.MERGE
+
+    @property
+    def reject_reasons(self):
+        """The reasons that fit this kind of proposal, as (value, label): a report is a
+        duplicate, out of scope, insufficiently sourced or spam; a source is already cited,
+        does not support the claim, is not reliable or is spam; a merge pair keeps its own."""
+        reason = self.Reason
+        if self.kind == self.Kind.NEW_INCIDENT:
+            values = [reason.DUPLICATE, reason.OUT_OF_SCOPE, reason.INSUFFICIENT_SOURCES, reason.SPAM]
+        elif self.kind == self.Kind.MERGE:
+            return list(reason.choices)
+        elif self.effect_kind == self.Effect.SOURCES:
+            values = [reason.ALREADY_CITED, reason.DOES_NOT_SUPPORT, reason.UNRELIABLE_SOURCE, reason.SPAM]
+        else:
+            values = [reason.INSUFFICIENT_SOURCES, reason.DOES_NOT_SUPPORT, reason.OUT_OF_SCOPE, reason.SPAM]
+        return [(value, value.label) for value in [*values, reason.OTHER]]
 
 
 class SubmissionVersion(models.Model):

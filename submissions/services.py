@@ -526,6 +526,12 @@ def submission_reject(*, submission, editor, reason, note="", duplicate_of=None)
             raise TransitionError("Name the incident it duplicates only when rejecting it as a duplicate.")
         duplicate_of = duplicate_of.merged_into or duplicate_of
     with transaction.atomic():
+        fitting = dict(submission.reject_reasons)
+        if reason not in fitting:
+            raise TransitionError(
+                f"'{Submission.Reason(reason).label}' is not a reason for this kind of proposal; "
+                f"choose one of: {', '.join(fitting.values())}."
+            )
         current = _decide(
             submission,
             editor,

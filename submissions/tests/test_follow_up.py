@@ -131,3 +131,54 @@ class RevisionNoticeTests(SubmissionsTestCase):
         EditorProfile.objects.create(user=self.editor, notify=EditorProfile.Notify.NONE)
         self.ask_and_revise()
         self.assertEqual(mail.outbox, [])
+
+
+class RejectReasonTests(SubmissionsTestCase):
+    def offered(self, submission):
+        self.client.force_login(self.editor)
+        form = self.client.get(f"/moderation/{submission.pk}/").context["reject_form"]
+        return [value for value, _ in form.fields["reason"].choices if value], "duplicate_of" in form.fields
+
+    def test_a_report_is_rejected_for_what_fits_a_report(self):
+        reasons, names_duplicate = self.offered(self.report_new())
+        self.assertEqual(reasons, ["duplicate", "out_of_scope", "insufficient_sources", "spam", "other"])
+        self.assertTrue(names_duplicate)
+
+    def test_a_source_is_rejected_for_what_fits_a_source(self):
+        self.client.post(
+            "/incidents/camera-flags-minority/improve/",
+            {"form": "source", "source-url": "https://blog.example.org/post", "source-category": "news"},
+        )
+        submission = Submission.objects.get()
+        reasons, names_duplicate = self.offered(submission)
+        self.assertEqual(reasons, ["already_cited", "does_not_support", "unreliable_source", "spam", "other"])
+        self.assertFalse(names_duplicate)
+        with self.assertRaisesMessage(services.TransitionError, "not a reason for this kind of proposal"):
+            services.submission_reject(
+                submission=submission, editor=self.editor, reason=Submission.Reason.OUT_OF_SCOPE
+            )
+        with self.captureOnCommitCallbacks(execute=True):
+            services.submission_reject(
+                submission=submission, editor=self.editor, reason=Submission.Reason.UNRELIABLE_SOURCE
+            )
+        submission.refresh_from_db()
+        self.assertEqual(submission.reason, "unreliable_source")
+
+    def test_the_review_page_refuses_a_reason_that_does_not_fit_and_says_why(self):
+        submission = self.report_new()
+        self.client.force_login(self.editor)
+        response = self.client.post(
+            f"/moderation/{submission.pk}/reject/", {"reason": "already_cited"}, follow=True
+        )
+        self.assertContains(response, "is not a reason for this kind of proposal")
+        submission.refresh_from_db()
+        self.assertEqual(submission.state, Submission.State.PENDING)
+
+    def test_a_bulk_rejection_refuses_those_the_reason_does_not_fit(self):
+        report = self.report_new()
+        change = self.propose(headline="Changed")
+        result = services.submissions_reject(
+            submissions=[report, change], editor=self.editor, reason=Submission.Reason.DUPLICATE
+        )
+        self.assertEqual([s.pk for s in result.done], [report.pk])
+        self.assertEqual([s.pk for s, _ in result.failed], [change.pk])

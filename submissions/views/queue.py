@@ -244,7 +244,7 @@ def review(request, pk):
             context["version_changes"] = documents.diff(versions[-1].proposed, submission.proposed, labels)
     context.update(
         ask_changes_form=AskChangesForm(),
-        reject_form=RejectForm(initial=dismissal),
+        reject_form=RejectForm(initial=dismissal, submission=submission),
         merge_form=MergeForm(),
         note_form=NoteForm(),
         next_url=next_param(request),
