@@ -12,18 +12,21 @@ run real-data worker: export DEBUG ?= true
 # Links in emails point at the port the site is served on, unless SITE_URL says otherwise.
 run real-data: export SITE_URL ?= http://127.0.0.1:$(PORT)
 
-## run: create the virtualenv, install, migrate, load the demo data and its demo editor, serve on 127.0.0.1:$(PORT)
+## run: create the virtualenv, install, migrate, load the demo data, its demo editor and a first snapshot, serve on 127.0.0.1:$(PORT)
 run: setup
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo
 	$(PY) manage.py demo_editor
+	$(PY) manage.py export_dataset --if-none --verbosity 0
 	@echo "Serving on http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
-## real-data: like run, with the real AIAAIC 2024 data (1,670 incidents) in a database of its own
+## real-data: like run (demo editor, first snapshot), with the real AIAAIC 2024 data (1,670 incidents) in a database of its own
 real-data: setup
 	DATABASE_URL=$${DATABASE_URL:-sqlite:///db-real.sqlite3} $(PY) manage.py migrate --noinput
 	DATABASE_URL=$${DATABASE_URL:-sqlite:///db-real.sqlite3} $(PY) manage.py load_real_data
+	DATABASE_URL=$${DATABASE_URL:-sqlite:///db-real.sqlite3} $(PY) manage.py demo_editor
+	DATABASE_URL=$${DATABASE_URL:-sqlite:///db-real.sqlite3} $(PY) manage.py export_dataset --if-none --verbosity 0
 	@echo "Serving the real data on http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"
 	DATABASE_URL=$${DATABASE_URL:-sqlite:///db-real.sqlite3} $(PY) manage.py runserver 127.0.0.1:$(PORT)
 

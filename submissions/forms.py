@@ -211,9 +211,24 @@ class DocumentForm(TermFieldsMixin, forms.Form):
             self.proposed = self.to_document()
         except documents.DocumentError as exc:
             for path, messages in exc.message_dict.items():
-                self.add_error(None, f"{path}: {' '.join(messages)}")
+                field = self._field_for_path(path)
+                if field:
+                    self.add_error(field, " ".join(messages))
+                else:
+                    self.add_error(None, f"{path}: {' '.join(messages)}")
             return None
         return self.proposed
+
+    def _field_for_path(self, path):
+        """The form field a document validator's message is about (so that the error summary
+        links to it), or None when no single field holds it."""
+        head, _, rest = path.partition(".")
+        if head in ("entities", "terms") and rest:
+            name = rest.split(".")[0]
+            name = name if head == "entities" else f"terms_{name}"
+        else:
+            name = head
+        return name if name in self.fields else None
 
     def __init__(self, *args, vocabularies, document, reference_rows=1, **kwargs):
         super().__init__(*args, **kwargs)
@@ -324,8 +339,12 @@ class ImproveForm(HoneypotMixin, ContributorMixin, DocumentForm):
         if self.errors or self.clean_proposed() is None:
             return data
         if self.proposed == documents.normalize(self.base) and not data.get("insight", "").strip():
-            raise forms.ValidationError(
-                "There is nothing to send yet: change something, or share an insight.", code="empty"
+            # On the insight field, so that the error summary links to where to write.
+            self.add_error(
+                "insight",
+                forms.ValidationError(
+                    "There is nothing to send yet: change something, or share an insight.", code="empty"
+                ),
             )
         return data
 
@@ -351,6 +370,12 @@ class AddSourceForm(HoneypotMixin, forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         label="Note (optional)",
         help_text="What the source adds, if you like. Editors read it; it is not published.",
+    )
+    email = forms.EmailField(
+        required=False,
+        max_length=254,
+        label="Your email (optional)",
+        help_text="Never shown. We write only to tell you what editors decided.",
     )
 
     def __init__(self, *args, document, **kwargs):
@@ -518,6 +543,13 @@ class RejectForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Optional; shown to the contributor on their status page.",
     )
+
+    def __init__(self, *args, submission=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if submission is not None:  # only the reasons that fit its kind
+            self.fields["reason"].choices = [("", "Choose a reason…"), *submission.reject_reasons]
+            if Submission.Reason.DUPLICATE not in dict(submission.reject_reasons):
+                del self.fields["duplicate_of"]
 
     def clean_duplicate_of(self):
         value = self.cleaned_data["duplicate_of"].strip()

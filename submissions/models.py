@@ -55,6 +55,9 @@ class Submission(models.Model):
         OUT_OF_SCOPE = "out_of_scope", "Out of scope"
         INSUFFICIENT_SOURCES = "insufficient_sources", "Insufficient sources"
         SPAM = "spam", "Spam"
+        ALREADY_CITED = "already_cited", "Already cited"
+        DOES_NOT_SUPPORT = "does_not_support", "Does not support the claim"
+        UNRELIABLE_SOURCE = "unreliable_source", "Not a reliable source"
         OTHER = "other", "Other"
         # A machine-proposed merge pair's own dismissals (and only theirs).
         NOT_DUPLICATE = "not_duplicate", "Not the same event"
@@ -256,6 +259,22 @@ class Submission(models.Model):
     @property
     def is_merge(self):
         return self.kind == self.Kind.MERGE
+
+    @property
+    def reject_reasons(self):
+        """The reasons that fit this kind of proposal, as (value, label): a report is a
+        duplicate, out of scope, insufficiently sourced or spam; a source is already cited,
+        does not support the claim, is not reliable or is spam; a merge pair has its own."""
+        reason = self.Reason
+        if self.kind == self.Kind.NEW_INCIDENT:
+            values = [reason.DUPLICATE, reason.OUT_OF_SCOPE, reason.INSUFFICIENT_SOURCES, reason.SPAM]
+        elif self.kind == self.Kind.MERGE:  # a machine-proposed pair's own dismissals
+            return [(value, value.label) for value in self.PAIR_REASONS]
+        elif self.effect_kind == self.Effect.SOURCES:
+            values = [reason.ALREADY_CITED, reason.DOES_NOT_SUPPORT, reason.UNRELIABLE_SOURCE, reason.SPAM]
+        else:
+            values = [reason.INSUFFICIENT_SOURCES, reason.DOES_NOT_SUPPORT, reason.OUT_OF_SCOPE, reason.SPAM]
+        return [(value, value.label) for value in [*values, reason.OTHER]]
 
 
 class SubmissionVersion(models.Model):

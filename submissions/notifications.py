@@ -82,12 +82,41 @@ def notifications_for_submission(*, submission):
     return created
 
 
+def decision_outcome(submission):
+    """What became of an approved proposal, as the contributor is told: "new" (published as a
+    new incident), "joined" (its facts and sources joined an existing incident: a report an
+    editor merged, or one the contributor sent as more on an incident they found) or
+    "changed" (an improvement published on its incident); "" when it was not approved."""
+    from .models import ModerationEvent
+
+    if submission.state != Submission.State.APPROVED:
+        return ""
+    joined = submission.events.filter(
+        Q(action=ModerationEvent.Action.MERGE) | Q(action=ModerationEvent.Action.SUBMIT, data__reported=True)
+    ).exists()
+    if joined:
+        return "joined"
+    return "new" if submission.kind == Submission.Kind.NEW_INCIDENT else "changed"
+
+
 def notification_for_decision(*, submission):
-    """Tell a contributor who left an email what the editors decided."""
+    """Tell a contributor who left an email what the editors decided and, when it was
+    published, where: the incident's public page."""
     if not submission.email:
         return None
     status_url = settings.SITE_URL + submission.get_status_url()
-    subject, text, html = _render("decision", {"submission": submission, "status_url": status_url})
+    outcome = decision_outcome(submission)
+    incident = submission.incident if outcome else None
+    subject, text, html = _render(
+        "decision",
+        {
+            "submission": submission,
+            "status_url": status_url,
+            "outcome": outcome,
+            "incident": incident,
+            "incident_url": settings.SITE_URL + incident.get_absolute_url() if incident else "",
+        },
+    )
     notification, created = Notification.objects.get_or_create(
         key=f"decision:{submission.pk}",
         defaults={
@@ -131,6 +160,76 @@ def notification_for_changes(*, submission):
     if created:
         _queue_on_commit([notification])
     return notification
+
+
+def _asked_by(submission_ids):
+    """{submission id: the editor who last asked for its changes}, for the given submissions."""
+    from .models import ModerationEvent
+
+    asked = {}
+    events = (
+        ModerationEvent.objects.filter(
+            submission_id__in=submission_ids, action=ModerationEvent.Action.ASK_CHANGES
+        )
+        .exclude(actor=None)
+        .select_related("actor")
+        .order_by("created_at", "pk")
+    )
+    for event in events:
+        asked[event.submission_id] = event.actor  # the latest wins
+    return asked
+
+
+def notification_for_revision(*, submission, version):
+    """Tell the editor who asked for changes that the contributor revised (inside the
+    revision's transaction): at once if they hear of every submission; in their next digest
+    if they chose one (which lists it); never if they chose no emails."""
+    editor = _asked_by([submission.pk]).get(submission.pk)
+    if editor is None or not editor.is_active or not editor.email:
+        return None
+    profile = EditorProfile.objects.filter(user=editor).values_list("notify", flat=True).first()
+    if (profile or EditorProfile.Notify.EACH) != EditorProfile.Notify.EACH:
+        return None
+    review_url = settings.SITE_URL + reverse("submissions:review", args=[submission.pk])
+    subject, text, html = _render(
+        "revised", {"submission": submission, "editor": editor, "review_url": review_url}
+    )
+    notification, created = Notification.objects.get_or_create(
+        key=f"revised:{submission.pk}:{version}:{editor.pk}",
+        defaults={
+            "kind": Notification.Kind.RECEIVED,
+            "submission": submission,
+            "user": editor,
+            "recipient": editor.email,
+            "subject": subject,
+            "body_text": text,
+            "body_html": html,
+        },
+    )
+    if created:
+        _queue_on_commit([notification])
+    return notification
+
+
+def _revised_for_digest(since):
+    """{editor id: [submissions]}: proposals revised since then, pending again, for the editor
+    who asked for the changes."""
+    from .models import ModerationEvent
+
+    ids = set(
+        ModerationEvent.objects.filter(
+            action=ModerationEvent.Action.RESUBMIT,
+            created_at__gte=since,
+            submission__state=Submission.State.PENDING,
+        ).values_list("submission_id", flat=True)
+    )
+    if not ids:
+        return {}
+    submissions = Submission.objects.select_related("incident").in_bulk(ids)
+    revised = {}
+    for submission_id, editor in sorted(_asked_by(ids).items()):
+        revised.setdefault(editor.pk, []).append(submissions[submission_id])
+    return revised
 
 
 def notifications_enqueue(*, notification_ids):
@@ -206,6 +305,7 @@ def digests_create(*, day=None):
     if not count:
         return []
     oldest = list(pending.select_related("incident").order_by("created_at")[:20])
+    revised = _revised_for_digest(timezone.now() - timedelta(days=1))
     created = []
     with transaction.atomic():
         for editor in _editors(EditorProfile.Notify.DIGEST):
@@ -215,7 +315,9 @@ def digests_create(*, day=None):
                     "editor": editor,
                     "count": count,
                     "submissions": oldest,
+                    "revised": revised.get(editor.pk, []),
                     "queue_url": settings.SITE_URL + reverse("submissions:queue"),
+                    "site_url": settings.SITE_URL,
                 },
             )
             notification, new = Notification.objects.get_or_create(

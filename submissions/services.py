@@ -102,8 +102,12 @@ def _claim_before(submission):
     return Submission.objects.filter(pk=submission.pk).values_list("claimed_by", "claimed_at").get()
 
 
-def submission_create(*, kind, proposed, incident=None, insight="", name="", email="", credit=False):
-    """Record a contributor's proposal. Raises DocumentError on an invalid document."""
+def submission_create(
+    *, kind, proposed, incident=None, insight="", name="", email="", credit=False, reported=False
+):
+    """Record a contributor's proposal. Raises DocumentError on an invalid document.
+    `reported`: a report of an incident that the contributor found already here, sent as more
+    on it (its submission event says so, and so does the contributor's email on approval)."""
     sent, proposed = proposed, documents.normalize(proposed)
     base_revision = None
     if kind == Submission.Kind.IMPROVEMENT:
@@ -131,7 +135,12 @@ def submission_create(*, kind, proposed, incident=None, insight="", name="", ema
         )
         _queue_fields(submission)
         submission.save(update_fields=["effect", "effect_kind", "source_keys", "group_key"])
-        _event(submission, action=ModerationEvent.Action.SUBMIT, to_state=Submission.State.PENDING)
+        _event(
+            submission,
+            action=ModerationEvent.Action.SUBMIT,
+            to_state=Submission.State.PENDING,
+            data={"reported": True} if reported else None,
+        )
         notifications.notifications_for_submission(submission=submission)
         _fetch_metadata(submission, base_revision)
     return submission
@@ -581,6 +590,12 @@ def submission_reject(*, submission, editor, reason, note="", duplicate_of=None)
             raise TransitionError("Name the incident it duplicates only when rejecting it as a duplicate.")
         duplicate_of = duplicate_of.merged_into or duplicate_of
     with transaction.atomic():
+        fitting = dict(submission.reject_reasons)
+        if reason not in fitting:
+            raise TransitionError(
+                f"'{Submission.Reason(reason).label}' is not a reason for this kind of proposal; "
+                f"choose one of: {', '.join(fitting.values())}."
+            )
         current = _decide(
             submission,
             editor,
@@ -749,6 +764,7 @@ def submission_resubmit(*, submission, proposed, insight=""):
             note=documents.change_summary(changes) if changes else "No field changed",
             data={"version": number + 1},
         )
+        notifications.notification_for_revision(submission=current, version=number + 1)
         _fetch_metadata(current, current.base_revision)
     return current
 

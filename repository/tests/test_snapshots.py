@@ -224,6 +224,14 @@ class SnapshotTests(ExportDirMixin, TestCase):
             self.assertIn(f"{row.size:,} bytes", out.getvalue())
             self.assertIn(row.sha256, out.getvalue())
 
+    def test_the_quick_starts_first_snapshot_is_written_once(self):
+        out = StringIO()
+        with self.captureOnCommitCallbacks(execute=True):
+            call_command("export_dataset", "--if-none", stdout=out)
+            call_command("export_dataset", "--if-none", stdout=out)
+        self.assertEqual(DatasetSnapshot.objects.count(), 2)  # one CSV, one JSON
+        self.assertIn("A dataset snapshot exists already", out.getvalue())
+
     def test_only_one_snapshot_is_written_at_a_time(self):
         cache.add(SNAPSHOT_LOCK, 1, timeout=60)
         self.addCleanup(cache.delete, SNAPSHOT_LOCK)

@@ -48,6 +48,28 @@ class AddSourceTests(SubmissionsTestCase):
             self.client.get(self.incident.get_absolute_url()), "research.example.org/audit"
         )
 
+    def test_a_source_may_come_with_an_email_to_hear_of_the_decision(self):
+        from django.core import mail
+
+        from submissions import services
+
+        data = {
+            "form": "source",
+            "source-url": "https://research.example.org/audit",
+            "source-category": "research",
+        }
+        response = self.client.post(IMPROVE, {**data, "source-email": "not-an-email"})
+        self.assertContains(response, "Enter a valid email address.")
+        self.assertContains(response, 'href="#id_source-email"')
+        self.assertFalse(Submission.objects.exists())
+        self.client.post(IMPROVE, {**data, "source-email": "sam@example.org"})
+        submission = Submission.objects.get()
+        self.assertEqual(submission.email, "sam@example.org")
+        with self.captureOnCommitCallbacks(execute=True):
+            services.submission_approve(submission=submission, editor=self.editor)
+        [message] = [m for m in mail.outbox if m.to == ["sam@example.org"]]
+        self.assertIn("/incidents/camera-flags-minority/", message.body)
+
     def test_a_source_the_page_cites_already_is_refused_whatever_its_spelling(self):
         response = self.client.post(
             IMPROVE,

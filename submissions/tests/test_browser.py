@@ -433,6 +433,41 @@ class ImproveReviewPublishTests(StaticLiveServerTestCase):
             summary.get_by_role("link", name=re.compile("^Occurred")).click()
             expect(contributor.locator("#id_occurred")).to_be_focused()
 
+    def test_an_invalid_full_improve_form_lands_with_its_summary_in_view_at_two_widths(self):
+        """Reached by the "change anything else" link (a #full-form address), the full form
+        with a classification error and a bad email comes back with its focused summary on
+        screen, each message linking to its field, and what was typed kept."""
+        for width, height in ((1280, 900), (390, 844)):
+            with self.subTest(width=width), self.screenshots_on_failure():
+                contributor = self.page(f"contributor-{width}", viewport={"width": width, "height": height})
+                contributor.goto(f"/incidents/{self.incident.slug}/improve/")
+                contributor.get_by_role("link", name="Or change anything else on the page").click()
+                expect(contributor).to_have_url(re.compile(r"#full-form$"))
+                technology = contributor.locator("#id_terms_technology")
+                technology.fill("Facial recognition; Gait recognition")
+                contributor.locator("#id_email").fill("not-an-email")
+                contributor.locator("#id_name").fill("Ada")
+                contributor.get_by_role("button", name="Send for review").click()
+
+                expect(contributor).to_have_title(re.compile(r"^Error: Improve: "))
+                expect(contributor).to_have_url(re.compile(r"/improve/$"))  # no fragment to scroll past
+                summary = contributor.get_by_role("alert")
+                expect(summary).to_be_focused()
+                expect(summary).to_be_in_viewport()
+                expect(summary.get_by_role("link")).to_have_count(2)
+                expect(summary.get_by_role("link", name=re.compile("Gait recognition"))).to_have_attribute(
+                    "href", "#id_terms_technology"
+                )
+                expect(technology).to_have_value("Facial recognition; Gait recognition")
+                expect(contributor.locator("#id_email")).to_have_value("not-an-email")
+                expect(contributor.locator("#id_name")).to_have_value("Ada")
+                summary.get_by_role("link", name=re.compile("^Email")).click()
+                expect(contributor.locator("#id_email")).to_be_focused()
+                expect(contributor.locator("#id_email")).to_be_in_viewport()
+                summary.get_by_role("link", name=re.compile("Gait recognition")).click()
+                expect(technology).to_be_focused()
+                expect(technology).to_be_in_viewport()
+
     def test_the_improve_form_with_errors_has_no_accessibility_violations(self):
         with self.screenshots_on_failure():
             checker = self.page("checker", bypass_csp=True)

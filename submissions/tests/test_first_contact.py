@@ -26,7 +26,7 @@ class DemoEditorTests(SubmissionsTestCase):
     def test_it_creates_nothing_on_a_database_other_than_the_quick_starts(self):
         with override_settings(DEBUG=True):
             output = run_demo_editor()
-        self.assertIn("not the quick start's database", output)
+        self.assertIn("not a quick start's database", output)
         self.assertFalse(get_user_model().objects.filter(username="demo-editor").exists())
 
     def test_it_creates_nothing_with_debug_off_even_on_the_quick_start_file(self):
@@ -56,6 +56,22 @@ class DemoEditorTests(SubmissionsTestCase):
 
     def test_the_quick_start_database_is_only_the_sqlite_file_next_to_manage_py(self):
         self.assertFalse(demo_editor.quick_start_database())  # the test database is never it
+
+    def test_the_quick_start_databases_are_make_runs_and_make_real_datas(self):
+        from django.conf import settings
+        from django.db import connection
+
+        for file, expected in (
+            ("db.sqlite3", True),
+            ("db-real.sqlite3", True),
+            ("other.sqlite3", False),
+        ):
+            with (
+                self.subTest(file=file),
+                mock.patch.object(connection, "vendor", "sqlite"),
+                mock.patch.dict(connection.settings_dict, {"NAME": str(settings.BASE_DIR / file)}),
+            ):
+                self.assertIs(demo_editor.quick_start_database(), expected)
 
 
 class EmailTextTests(SubmissionsTestCase):

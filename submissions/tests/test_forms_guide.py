@@ -1,6 +1,7 @@
 """Forms that guide: after a failed submit, a summary at the top links to every invalid field,
 the title says "Error:", and each field says it is invalid and what is wrong, by ids that exist."""
 
+from submissions import services
 from submissions.tests.base import SubmissionsTestCase, form_data
 from submissions.tests.html import Page
 
@@ -59,8 +60,39 @@ class ErrorSummaryTests(SubmissionsTestCase):
     def test_a_form_level_error_is_in_the_summary_too(self):
         form = self.client.get(IMPROVE).context["form"]
         response = self.client.post(IMPROVE, form_data(form))  # nothing changed, no insight
-        self.assert_guides_to(response, [])
+        # Said on the insight field, so the summary links to where to write.
+        self.assert_guides_to(response, ["insight"])
         self.assertContains(response, "There is nothing to send yet")
+
+    def test_every_contributor_form_posts_to_an_address_without_a_fragment(self):
+        """A form without an action posts to the page's address with its fragment (reached by
+        the "#full-form" link), and the page returned would scroll past its error summary."""
+        submission = self.propose(headline="Changed")
+        services.submission_ask_changes(submission=submission, editor=self.editor, note="A source?")
+        status = submission.get_status_url()
+        for url, expected in ((IMPROVE, [IMPROVE, IMPROVE]), ("/submit/", ["/submit/"]), (status, [status])):
+            page = Page(self.client.get(url).content.decode())
+            actions = [
+                attrs.get("action")
+                for tag, attrs in page.elements
+                if tag == "form" and attrs.get("method") == "post" and attrs.get("class") == "stacked"
+            ]
+            self.assertEqual(actions, expected, url)
+
+    def test_a_failed_revision_leads_to_each_invalid_field(self):
+        submission = self.propose(headline="Changed")
+        services.submission_ask_changes(submission=submission, editor=self.editor, note="A source?")
+        url = submission.get_status_url()
+        data = {**form_data(self.client.get(url).context["form"]), "action": "resubmit", "headline": ""}
+        self.assert_guides_to(self.client.post(url, data), ["headline"])
+
+    def test_the_document_validators_messages_name_their_field(self):
+        form = self.client.get(IMPROVE).context["form"]
+        self.assertEqual(form._field_for_path("entities.deployer.0"), "deployer")
+        self.assertEqual(form._field_for_path("terms.technology"), "terms_technology")
+        self.assertEqual(form._field_for_path("occurred"), "occurred")
+        self.assertIsNone(form._field_for_path("references.news.0.url"))
+        self.assertIsNone(form._field_for_path("terms.nonesuch"))
 
     def test_a_failed_report_leads_to_each_invalid_field(self):
         self.assert_calm(self.client.get("/submit/"))

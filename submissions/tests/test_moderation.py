@@ -101,12 +101,12 @@ class TransitionTests(SubmissionsTestCase):
         with self.assertRaises(services.TransitionError):
             services.submission_reject(submission=submission, editor=self.editor, reason="bored")
         services.submission_reject(
-            submission=submission, editor=self.editor, reason=Submission.Reason.DUPLICATE, note="See #1."
+            submission=submission, editor=self.editor, reason=Submission.Reason.OUT_OF_SCOPE, note="See #1."
         )
         submission.refresh_from_db()
         self.assertEqual(
             (submission.state, submission.reason, submission.decision_note),
-            ("rejected", "duplicate", "See #1."),
+            ("rejected", "out_of_scope", "See #1."),
         )
         self.assertEqual(self.actions(submission)[-1], ("reject", "edith", "pending", "rejected"))
 

@@ -88,12 +88,12 @@ class OutboxTests(SubmissionsTestCase):
             services.submission_reject(
                 submission=submission,
                 editor=self.editor,
-                reason=Submission.Reason.DUPLICATE,
+                reason=Submission.Reason.OUT_OF_SCOPE,
                 note="See the other.",
             )
         [message] = [m for m in mail.outbox if m.to == ["rita@example.org"]]
         self.assertIn("was not accepted", message.subject)
-        self.assertIn("Duplicate of an existing incident", message.body)
+        self.assertIn("Out of scope", message.body)
         self.assertIn("See the other.", message.body)
         self.assertIn(f"http://127.0.0.1:8000/submissions/{submission.token}/", message.body)
 

@@ -139,7 +139,7 @@ class NextItemTests(SubmissionsTestCase):
         response = self.client.post(f"/moderation/{self.second.pk}/approve/", {"next": queue})
         self.assertRedirects(response, self.review_url(self.third), fetch_redirect_response=False)
         response = self.client.post(
-            f"/moderation/{self.third.pk}/reject/", {"reason": "duplicate", "next": queue}, follow=True
+            f"/moderation/{self.third.pk}/reject/", {"reason": "out_of_scope", "next": queue}, follow=True
         )
         self.assertRedirects(response, queue)  # the report waits, but not in this filter
         self.assertContains(response, "Nothing else waits in this view of the queue.")

@@ -39,6 +39,7 @@ def improve(request, slug):
                 incident=incident,
                 proposed=source_form.to_document(),
                 insight=source_form.cleaned_data["note"],
+                email=source_form.cleaned_data["email"],
             )
             return redirect(submission.get_status_url() + "?sent=1")
     vocabularies = list(Vocabulary.objects.all())
@@ -108,6 +109,7 @@ def report(request):
             # incident's own type stays as it is.
             proposed=documents.merge(current_document(duplicate_of), {**document, "type": ""}),
             insight=data["narrative"],
+            reported=True,
             **contributor,
         )
     else:

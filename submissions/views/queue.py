@@ -149,15 +149,6 @@ def _merge_review_context(submission, labels):
     }
 
 
-def _reject_form():
-    """The rejection form, without the reasons only a merge pair is dismissed with."""
-    form = RejectForm()
-    form.fields["reason"].choices = [
-        choice for choice in form.fields["reason"].choices if choice[0] not in Submission.PAIR_REASONS
-    ]
-    return form
-
-
 def _review_context(submission):
     """What the review page shows: the diff, or the three-way view when the incident moved on."""
     vocabularies = list(Vocabulary.objects.all())
@@ -252,7 +243,7 @@ def review(request, pk):
             context["version_changes"] = documents.diff(versions[-1].proposed, submission.proposed, labels)
     context.update(
         ask_changes_form=AskChangesForm(),
-        reject_form=PairDismissForm() if submission.is_merge else _reject_form(),
+        reject_form=PairDismissForm() if submission.is_merge else RejectForm(submission=submission),
         merge_form=MergeForm(),
         note_form=NoteForm(),
         next_url=next_param(request),

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from repository.models import DatasetSnapshot
 from repository.services import SnapshotInProgress, dataset_snapshot_create
 
 
@@ -11,7 +12,17 @@ class Command(BaseCommand):
         "of each. Prints each file's name, size and SHA-256."
     )
 
-    def handle(self, *args, verbosity, **options):
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--if-none",
+            action="store_true",
+            help="Write only if there is no snapshot yet (the quick start's first one).",
+        )
+
+    def handle(self, *args, verbosity, if_none=False, **options):
+        if if_none and DatasetSnapshot.objects.exists():
+            self.stdout.write("A dataset snapshot exists already: /export/ offers it.")
+            return
         self.stdout.write(f"Writing the dataset to {settings.EXPORT_DIR} …")
         step = 500
 

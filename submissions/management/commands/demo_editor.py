@@ -12,17 +12,23 @@ from submissions.services import editor_create
 USERNAME = "demo-editor"
 
 
+# The quick starts' own SQLite files next to manage.py: `make run`'s and `make real-data`'s.
+QUICK_START_FILES = ("db.sqlite3", "db-real.sqlite3")
+
+
 def quick_start_database():
-    """True only for the quick start's own SQLite file (db.sqlite3 next to manage.py)."""
+    """True only for a quick start's own SQLite file (db.sqlite3 or db-real.sqlite3 next to
+    manage.py)."""
     if connection.vendor != "sqlite":
         return False
     name = str(connection.settings_dict.get("NAME") or "")
-    return bool(name) and Path(name).resolve() == (Path(settings.BASE_DIR) / "db.sqlite3").resolve()
+    files = {(Path(settings.BASE_DIR) / file).resolve() for file in QUICK_START_FILES}
+    return bool(name) and Path(name).resolve() in files
 
 
 class Command(BaseCommand):
     help = (
-        f"Create the demo editor '{USERNAME}' for the quick start (`make run`) and print its "
+        f"Create the demo editor '{USERNAME}' for the quick start (`make run`, `make real-data`) and print its "
         "password, once. Does nothing on any other database, or if the demo editor exists."
     )
 
@@ -30,7 +36,8 @@ class Command(BaseCommand):
         login_url = settings.SITE_URL + reverse("login")
         if not settings.DEBUG or not quick_start_database():
             self.stdout.write(
-                "No demo editor: this is not the quick start's database (db.sqlite3 with DEBUG on). "
+                "No demo editor: this is not a quick start's database (db.sqlite3 or db-real.sqlite3 "
+                "with DEBUG on). "
                 "Create editors with `manage.py createeditor`."
             )
             return
