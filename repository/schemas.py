@@ -12,6 +12,7 @@ import functools
 import json
 from pathlib import Path
 
+import jsonschema_rs
 from django.conf import settings
 from django.urls import reverse
 from jsonschema import Draft202012Validator
@@ -116,10 +117,31 @@ def _inlined_item():
     return _inlined(snapshot["$defs"]["item"], resolve)
 
 
+class ItemValidator:
+    """A validator of one snapshot item (slug, number, document, …) for bulk work: the same
+    rules as the published schemas, references inlined. Whether an item is valid, the common
+    case, is decided by jsonschema-rs (the schema compiled, in Rust: about a hundred times
+    faster than jsonschema on a restore's items); how an invalid one breaks the schema is
+    told by jsonschema, as `first_error` tells it for the published schemas. Formats are
+    annotations only in both, as draft 2020-12 has them by default."""
+
+    def __init__(self):
+        schema = _inlined_item()
+        self.compiled = jsonschema_rs.Draft202012Validator(schema, validate_formats=False)
+        self.explaining = Draft202012Validator(schema)
+
+    def is_valid(self, instance):
+        return self.compiled.is_valid(instance)
+
+    def iter_errors(self, instance):
+        if self.compiled.is_valid(instance):
+            return iter(())
+        return self.explaining.iter_errors(instance)
+
+
 def item_validator():
-    """A validator of one snapshot item (slug, number, document, …), for bulk work: the same
-    rules as the published schemas, references inlined (several times faster to check)."""
-    return Draft202012Validator(_inlined_item())
+    """An ItemValidator (one per import: compiling the schema takes a few milliseconds)."""
+    return ItemValidator()
 
 
 def first_error(validator, instance, limit=200):

@@ -8,8 +8,10 @@ refused before anything is written.
 
 Each item is checked against the snapshot schema (`schemas.py`) and by `documents.normalize`;
 an item that fails is left out and reported with its line, and the others are restored.
-Everything is written in one transaction, through publishing only (`incidents_publish`, a
-chunk of items at a time):
+Everything is written through publishing only (`incidents_publish`), a chunk of items at a
+time, each chunk a transaction of its own (so editors publishing meanwhile wait for a chunk at
+most; a restore run again leaves what it restored already as it is, so a run stopped half-way
+is finished by running it again; `--strict` and `--dry-run` are one transaction):
 
 - an incident is found by its slug when that slug names the same story here (the same
   number, a shared external id or the same headline); otherwise it is created with the
@@ -36,7 +38,7 @@ from django.utils.dateparse import parse_datetime
 from .. import documents, schemas
 from ..bulk import PlannerStatistics
 from ..documents import DocumentError
-from ..models import ImportBatch, Incident
+from ..models import Incident
 from ..services import (
     IncidentMerged,
     MergeRefused,
@@ -54,6 +56,8 @@ from .common import (
     changed_meanwhile_text,
     chunk_publish,
     import_batch_finish,
+    import_batch_start,
+    import_run,
     problem_text,
 )
 from .reports import Finding, ImportReport
@@ -344,7 +348,7 @@ def _check(line, item, validator, vocabularies, report):
 class _Restore:
     """One import's state: what the file's slugs became here, the numbers in use, the work left."""
 
-    def __init__(self, *, result, taxonomy, summary):
+    def __init__(self, *, result, taxonomy, summary, batch):
         self.result = result
         self.report = result.report
         self.taxonomy = taxonomy
@@ -360,7 +364,8 @@ class _Restore:
         self.file_times = {}  # incident id -> {field: time}, every one the file gave
         self.changed = set()  # ids of incidents created or published in this import
         self.created_ids = set()  # ids of incidents created in this import
-        self.batch = ImportBatch.objects.create(source=SOURCE, file_name=result.file_name[:255])
+        self.batch = batch
+        self.chunks_committed = 0  # chunks written in transactions of their own, and committed
 
     def chunk(self, pairs):
         entries = []
@@ -474,8 +479,13 @@ class _Restore:
             return chunk_publish(items=items, taxonomy=self.taxonomy, where=where, import_batch=self.batch)
         except ChunkRefused as exc:
             if isinstance(exc.error, StaleRevision):
-                raise DatasetError(changed_meanwhile_text(where)) from None
+                raise DatasetError(changed_meanwhile_text(where, committed=self.committed())) from None
             raise
+
+    def committed(self):
+        """Whether chunks of this run were committed already (each chunk commits on its own,
+        unless the whole run is one transaction)."""
+        return self.chunks_committed > 0
 
     def _item(self, entry, **arguments):
         return PublishItem(document=entry.document, summary=self.summary, normalized=True, **arguments)
@@ -537,6 +547,8 @@ class _Restore:
         current = incident.current_revision.document if incident.current_revision else None
         if current == entry.document:
             self.result.unchanged += 1
+            if entry.updated_at:  # a merge left to the end of the file dates it anew: the file's time
+                self.file_times[incident.pk] = {"updated_at": entry.updated_at}
             return False
         return True
 
@@ -675,7 +687,8 @@ class _Restore:
 
 
 def dataset_import(*, path, strict=False, progress=None, dry_run=False):
-    """Restore the JSON snapshot at `path` into this database, in one transaction.
+    """Restore the JSON snapshot at `path` into this database, a chunk at a time (each chunk
+    commits on its own; with `strict` or `dry_run` the whole restore is one transaction).
 
     Returns a DatasetResult. Raises DatasetError for a file that is not a JSON array, and,
     with `strict`, when anything was left out or changed (then nothing is written).
@@ -692,40 +705,53 @@ def dataset_import(*, path, strict=False, progress=None, dry_run=False):
         result.dry_run, result.batch = True, None
         return result
     except IntegrityError as exc:
+        done = (
+            "the chunks before it were imported"
+            if not (strict or dry_run) and (result.created or result.updated or result.unchanged)
+            else "nothing was imported"
+        )
         raise DatasetError(
-            f"The database refused a write ({str(exc).strip()[:200]}); nothing was imported. "
+            f"The database refused a write ({str(exc).strip()[:200]}); {done}. "
             "If incidents were published on the site while the import ran, run it again."
         ) from None
 
 
 def _dataset_import(path, result, items, taxonomy, strict, progress, dry_run=False):
-    with transaction.atomic():
-        taxonomy.preload()
-        restore = _Restore(result=result, taxonomy=taxonomy, summary=SUMMARY.format(name=path.name))
+    whole = strict or dry_run
+    summary = SUMMARY.format(name=path.name)
+    with import_run(whole=whole):
+        batch, stopped = import_batch_start(source=SOURCE, file_name=path.name, report=result.report)
+        with transaction.atomic():
+            taxonomy.preload()
+        restore = _Restore(result=result, taxonomy=taxonomy, summary=summary, batch=batch)
         iterator, statistics = iter(items), PlannerStatistics()
         while chunk := list(itertools.islice(iterator, CHUNK)):
             written = len(restore.changed)
-            restore.chunk(chunk)
+            with transaction.atomic():
+                restore.chunk(chunk)
+            if not whole:
+                restore.chunks_committed += 1
             statistics.wrote(len(restore.changed) - written)
             if progress:
                 progress(result.items)
-        restore.finish()
-        if strict and result.warnings:
-            raise DatasetError(
-                f"{len(result.warnings):,} warning(s) with --strict; nothing was imported.", result.report
+        with transaction.atomic():
+            restore.finish()
+            if strict and result.warnings:
+                raise DatasetError(
+                    f"{len(result.warnings):,} warning(s) with --strict; nothing was imported.", result.report
+                )
+            result.batch = batch.pk
+            import_batch_finish(
+                batch,
+                stopped=stopped,
+                created=result.created,
+                updated=result.updated,
+                incident_ids=result.incident_ids,
+                source=SOURCE,
             )
-        result.batch = restore.batch.pk
-        import_batch_finish(
-            restore.batch,
-            stopped=[],
-            created=result.created,
-            updated=result.updated,
-            incident_ids=result.incident_ids,
-            source=SOURCE,
-        )
-        if dry_run:
-            result.changes = _changes(result, restore.created_ids, SUMMARY.format(name=path.name))
-            raise DryRun
+            if dry_run:
+                result.changes = _changes(result, restore.created_ids, summary)
+                raise DryRun
     return result
 
 

@@ -2,21 +2,25 @@
 
 import contextlib
 import csv
+import importlib
 import json
 import shutil
 import tempfile
 from io import StringIO
 from pathlib import Path
+from unittest import mock
 
 import pytest
+from django.apps import apps
 from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import transaction
-from django.test import SimpleTestCase, TestCase, override_settings
+from django.test import SimpleTestCase, TestCase, TransactionTestCase, override_settings
 from django.urls import reverse
 from jsonschema import Draft202012Validator
 
 from repository import documents, schemas, snapshots
+from repository.importers import dataset
 from repository.models import (
     Entity,
     EntityAlias,
@@ -266,13 +270,15 @@ class SchemaAgreesWithNormalizeTests(SimpleTestCase):
         self.validators = [
             schemas.published_document_validator(),
             Draft202012Validator(schemas._inlined_item()),
+            schemas.item_validator(),  # the restore's: compiled, explained by jsonschema
         ]
 
     def assert_valid(self, document):
         self.assertEqual(schemas.first_error(self.validators[0], document), "")
-        self.assertEqual(
-            schemas.first_error(self.validators[1], {"slug": "x", "number": 1, "document": document}), ""
-        )
+        for validator in self.validators[1:]:
+            self.assertEqual(
+                schemas.first_error(validator, {"slug": "x", "number": 1, "document": document}), ""
+            )
 
     def test_every_normalized_document_is_valid(self):
         for raw in self.MESSY:
@@ -856,3 +862,66 @@ class RealSheetRoundTripTests(ExportDirMixin, TestCase):
         again = self.restore(path)
         self.assertIn("0 created, 0 updated, 1,670 unchanged, 0 left out, 0 warnings", again)
         self.assertEqual(Revision.objects.count(), 1670)
+
+
+class Killed(BaseException):
+    """The process ends here (nothing catches it, as nothing catches a SIGKILL)."""
+
+
+class StoppedRestoreTests(ExportDirMixin, TransactionTestCase):
+    """Each chunk of a restore commits on its own: a restore killed half-way keeps what it
+    committed, and running it again finishes it, equal to one clean restore."""
+
+    def setUp(self):
+        super().setUp()
+        # The vocabularies come with the migrations; a TransactionTestCase empties the tables.
+        migration = importlib.import_module("repository.migrations.0002_vocabularies_and_search_index")
+        migration.create_vocabularies(apps, None)
+
+    def test_a_restore_killed_after_some_chunks_then_run_again_ends_as_one_clean_restore(self):
+        made = publish_varied_set()
+        for n in range(9):
+            publish(f"Chatbot gives wrong advice to tenant {n}", occurred=f"{2015 + n}")
+        path = self.write_snapshot()
+        wipe_published_record()
+
+        class Clean(Exception):
+            pass
+
+        with mock.patch.object(dataset, "CHUNK", 4):
+            with self.assertRaises(Clean), transaction.atomic():
+                dataset.dataset_import(path=path)
+                clean = published_state()
+                raise Clean  # undone: the database is empty again
+            self.assertFalse(Incident.objects.exists())
+            self.assertEqual(len(clean), 16)
+
+            real_chunk, calls = dataset._Restore.chunk, []
+
+            def killed_at_the_third_chunk(restore, pairs):
+                calls.append(1)
+                if len(calls) == 3:
+                    raise Killed
+                return real_chunk(restore, pairs)
+
+            with (
+                mock.patch.object(dataset._Restore, "chunk", killed_at_the_third_chunk),
+                self.assertRaises(Killed),
+            ):
+                dataset.dataset_import(path=path)
+            self.assertEqual(Incident.objects.count(), 2 * 4)  # two chunks committed
+            stopped = ImportBatch.objects.get()
+            self.assertIsNone(stopped.finished_at)
+
+            result = dataset.dataset_import(path=path)
+        self.assertEqual(result.created, 16 - 8)
+        self.assertEqual(result.updated + result.unchanged, 8)  # updated: the merge, left to the end
+        self.assertIn(
+            f"import {stopped.pk} ", " ".join(str(f) for f in result.report.notes if f.kind == "run-again")
+        )
+        stopped.refresh_from_db()
+        self.assertIsNotNone(stopped.finished_at)
+        self.assertEqual(published_state(), clean)
+        self.assertEqual(
+            Incident.objects.get(slug=made["merged"].slug).merged_into.slug, made["shared_a"].slug
+        )

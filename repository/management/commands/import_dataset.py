@@ -12,7 +12,8 @@ class Command(BaseCommand):
         "Restore a JSON dataset snapshot (as /export/ offers it) into this database, empty or "
         "not: incidents are matched by slug, and a document is published only when it differs, "
         "so running it again changes nothing. Items that fail the schema are reported by line "
-        "and left out; the others are imported, in one transaction."
+        "and left out; the others are imported a chunk at a time, each chunk committed (a restore "
+        "stopped half-way is finished by running it again)."
     )
 
     def add_arguments(self, parser):
