@@ -1,5 +1,6 @@
 """Web addresses compared as people mean them: the same page whatever the tracking."""
 
+import functools
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 # Query parameters that say who sent the reader, not which page it is.
@@ -23,10 +24,12 @@ TRACKING_PARAMETERS = {
 }
 
 
+@functools.lru_cache(maxsize=65_536)
 def normalize_url(url):
     """The key two addresses of one page share: no scheme, no `www.`, no tracking
     parameters, no fragment, no AMP path, no trailing slash, the host in lower case.
-    '' for what is not a web address."""
+    '' for what is not a web address. Remembered: an import meets each address several
+    times (reading, comparing, publishing)."""
     url = (url or "").strip()
     try:
         parts = urlsplit(url if "://" in url else f"http://{url}")

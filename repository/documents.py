@@ -93,6 +93,17 @@ MAX_LENGTHS = {
 _url_validator = URLValidator(schemes=["http", "https"])
 
 
+@functools.lru_cache(maxsize=65_536)
+def is_web_address(url):
+    """Whether `url` is an http(s) address (Django's URLValidator, a long regular expression:
+    remembered, since an import meets each of its sources' addresses several times)."""
+    try:
+        _url_validator(url)
+    except ValidationError:
+        return False
+    return True
+
+
 class DocumentError(ValidationError):
     """A document that breaks a rule; `message_dict` maps a field path to its messages."""
 
@@ -300,9 +311,7 @@ def _normalize_reference(raw, path, errors):
         "publisher": clean_name(raw.get("publisher") or ""),
         "published": str(raw.get("published") or "").strip(),
     }
-    try:
-        _url_validator(reference["url"])
-    except ValidationError:
+    if not is_web_address(reference["url"]):
         errors.setdefault(path, []).append(f"{reference['url'][:80]!r} is not a valid web address.")
         return None
     for field in ("url", "title", "publisher"):
@@ -362,11 +371,8 @@ def normalize(document, vocabularies=None):
         clean["occurred"] = period.iso() if period else ""
     except PeriodError as exc:
         errors["occurred"] = [f"{str(exc).capitalize()}."]
-    if clean["source_url"]:
-        try:
-            _url_validator(clean["source_url"])
-        except ValidationError:
-            errors["source_url"] = ["Not a valid web address."]
+    if clean["source_url"] and not is_web_address(clean["source_url"]):
+        errors["source_url"] = ["Not a valid web address."]
 
     terms = document.get("terms") or {}
     if not isinstance(terms, dict):

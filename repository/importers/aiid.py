@@ -927,11 +927,15 @@ def _document_for(group, record, report):
     return reconcile(record, current, view, report, group.row), view
 
 
-def _item(group, document, taxonomy, batch):
+def _item(group, document, taxonomy, batch, view=None):
     """The PublishItem of a group's document (normalized here, so that a document the site
     refuses is this group's finding alone), or None when the incident already says it all.
-    Raises DocumentError. A new incident's number is publishing's to give."""
-    document = documents.normalize(document, vocabularies=set(taxonomy.vocabularies))
+    Raises DocumentError. A new incident's number is publishing's to give. A new incident's
+    document is the snapshot's `view`, normalized already: it is checked only for
+    vocabularies the site lacks (normalize's one check that needs them)."""
+    vocabularies = set(taxonomy.vocabularies)
+    if document is not view or not set(document["terms"]) <= vocabularies:
+        document = documents.normalize(document, vocabularies=vocabularies)
     incident = group.incident
     if (
         incident is not None
@@ -1053,7 +1057,7 @@ def _import_chunk(chunk, taxonomy, result, batch):
         try:
             record = records.get(group.incident.pk) if group.incident else None
             document, view = _document_for(group, record.document if record else None, report)
-            item = _item(group, document, taxonomy, batch)
+            item = _item(group, document, taxonomy, batch, view)
         except DocumentError as exc:
             result.skipped += 1
             report.add(

@@ -4,18 +4,22 @@ the words for a document the site refuses."""
 
 from contextlib import contextmanager, nullcontext
 
-from django.core.validators import URLValidator
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from ..bulk import insert_rows
-from ..documents import DocumentError
+from ..documents import DocumentError, is_web_address
 from ..models import ImportBatch, Incident, Revision, SourceRecord
 from ..services import IncidentMerged, StaleRevision, incidents_publish
 from ..signals import incidents_imported
 
-# A source or reference link: an http(s) address (raises ValidationError otherwise).
-validate_web_address = URLValidator(schemes=["http", "https"])
+
+def validate_web_address(url):
+    """A source or reference link: an http(s) address (raises ValidationError otherwise)."""
+    if not is_web_address(url):
+        raise ValidationError("Enter a valid URL.", code="invalid")
+
 
 RECORD_BATCH = 500
 
