@@ -260,6 +260,12 @@ class SynonymEditorPageTests(TestCase):
         self.client.force_login(self.outsider)
         self.assertEqual(self.client.post(remove).status_code, 403)
 
+    def test_the_moderation_queue_leads_to_it(self):
+        self.client.force_login(self.editor)
+        self.assertContains(
+            self.client.get("/moderation/"), f'<a href="{self.URL}">Search synonyms</a>', html=True
+        )
+
     def test_an_editor_adds_a_pair_that_search_uses_at_once(self):
         self.client.force_login(self.editor)
         self.assertEqual(self.client.get("/incidents/", {"q": "Ujgur"}).context["page"].paginator.count, 0)
