@@ -68,7 +68,7 @@ def main():
 
     from config.celery import app
     from repository.importers.sheet import sheet_import
-    from submissions.dedupe import duplicates_find
+    from submissions.duplicates import duplicates_find
 
     app.conf.task_always_eager = True
     print(f"database: {connection.vendor} ({settings.DATABASES['default']['NAME']})")

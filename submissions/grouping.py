@@ -13,7 +13,7 @@ stored (never on each view of the queue).
 
 from repository import documents
 
-from .dedupe import headline_words
+from .duplicates import headline_words
 from .models import Submission
 
 LOOKALIKE_HEADLINE = 0.6  # share of meaningful headline words two pending reports have in common

@@ -11,7 +11,8 @@ from repository.importers.pages import page_import, read_pages
 from repository.models import ExternalId, Incident, Reference
 from repository.services import incident_merge, incident_publish
 from repository.tests.base import publish
-from submissions import dedupe, services, tasks
+from submissions import services, tasks
+from submissions.duplicates import pairs
 from submissions.models import ModerationEvent, Submission
 from submissions.tests.base import SubmissionsTestCase
 
@@ -83,7 +84,7 @@ class DuplicatesTestCase(SubmissionsTestCase):
 
 class FindDuplicatesTests(DuplicatesTestCase):
     def test_each_rule_proposes_its_pair_and_nothing_else_is_proposed(self):
-        result = dedupe.duplicates_find()
+        result = pairs.duplicates_find()
         self.assertEqual(merge_proposals(), self.expected())
         self.assertEqual((result.proposed, result.known), (3, 0))
         submission = Submission.objects.get(incident=self.incident, other_incident=self.same_source)
@@ -93,7 +94,7 @@ class FindDuplicatesTests(DuplicatesTestCase):
         self.assertEqual((event.action, event.actor), (ModerationEvent.Action.SUBMIT, None))
 
     def test_the_organisation_reason_names_it(self):
-        dedupe.duplicates_find()
+        pairs.duplicates_find()
         submission = Submission.objects.get(other_incident=self.same_organisation)
         self.assertIn("Both name Lens Corp as deployer or developer", submission.reasons[0]["text"])
 
@@ -101,23 +102,23 @@ class FindDuplicatesTests(DuplicatesTestCase):
         incident = publish("Voice clone scams a bank manager", type="incident", occurred="2020")
         publish("Voice clone scams a bank manager", type="system")
         issue = publish("Voice clone scams a bank manager", type="issue", occurred="2020")
-        dedupe.duplicates_find()
+        pairs.duplicates_find()
         self.assertEqual(set(merge_proposals()) - set(self.expected()), {numbers(incident, issue)})
 
     def test_a_pair_is_proposed_once_ever_and_a_dismissed_one_never_again(self):
-        dedupe.duplicates_find()
+        pairs.duplicates_find()
         dismissed = Submission.objects.get(other_incident=self.same_headline)
         services.submission_reject(
             submission=dismissed, editor=self.editor, reason=Submission.Reason.NOT_DUPLICATE
         )
-        result = dedupe.duplicates_find()
+        result = pairs.duplicates_find()
         self.assertEqual((result.proposed, result.known), (0, 3))
         self.assertEqual(Submission.objects.filter(kind=Submission.Kind.MERGE).count(), 3)
         dismissed.refresh_from_db()
         self.assertEqual(dismissed.state, Submission.State.REJECTED)
 
     def test_the_database_refuses_a_pair_twice_in_either_order(self):
-        dedupe.duplicates_find()
+        pairs.duplicates_find()
         with self.assertRaises(IntegrityError), transaction.atomic():
             Submission.objects.create(
                 kind=Submission.Kind.MERGE,
@@ -127,7 +128,7 @@ class FindDuplicatesTests(DuplicatesTestCase):
             )
 
     def test_a_pair_dismissed_before_a_merge_stays_dismissed_after_it(self):
-        dedupe.duplicates_find()
+        pairs.duplicates_find()
         services.submission_reject(
             submission=Submission.objects.get(other_incident=self.same_source),
             editor=self.editor,
@@ -135,37 +136,37 @@ class FindDuplicatesTests(DuplicatesTestCase):
         )
         # The camera incident absorbs its twin; the dismissed pair now reads (twin's survivor, same_source).
         incident_merge(survivor=self.same_headline, merged=self.incident, editor=self.editor)
-        result = dedupe.duplicates_find()
+        result = pairs.duplicates_find()
         self.assertEqual(result.proposed, 0)
 
     def test_incremental_mode_compares_only_the_incidents_given(self):
-        result = dedupe.duplicates_find(incident_ids=[self.same_organisation.pk])
+        result = pairs.duplicates_find(incident_ids=[self.same_organisation.pk])
         self.assertEqual(
             merge_proposals(), {numbers(self.incident, self.same_organisation): {"organisation"}}
         )
         self.assertEqual(result.incidents, 1)
-        result = dedupe.duplicates_find(incident_ids=[self.incident.pk, self.same_headline.pk])
+        result = pairs.duplicates_find(incident_ids=[self.incident.pk, self.same_headline.pk])
         self.assertEqual(merge_proposals(), self.expected())
         self.assertEqual((result.proposed, result.known), (2, 1))
 
     def test_merged_incidents_are_not_compared(self):
         incident_merge(survivor=self.incident, merged=self.same_headline, editor=self.editor)
-        dedupe.duplicates_find()
+        pairs.duplicates_find()
         self.assertNotIn(numbers(self.incident, self.same_headline), merge_proposals())
         self.assertIn(numbers(self.incident, self.same_source), merge_proposals())
 
     def test_an_address_many_incidents_cite_is_not_one_event(self):
         shared = {"news": [{"url": "https://wire.example.org/roundup"}]}
-        for n in range(dedupe.MAX_URL_SHARE + 1):
+        for n in range(pairs.MAX_URL_SHARE + 1):
             publish(f"Roundup item {n} about robots", references=shared)
-        result = dedupe.duplicates_find()
+        result = pairs.duplicates_find()
         self.assertEqual(merge_proposals(), self.expected())
         self.assertEqual(result.common_sources, 1)
 
     def test_unrelated_rows_sharing_a_link_are_reported_not_proposed(self):
         publish("Hospital robot drops a patient", source_url="https://www.aiaaic.org/entry/robot-drop")
         publish("Parliament bans emotion recognition", source_url="https://aiaaic.org/entry/robot-drop/")
-        result = dedupe.duplicates_find()
+        result = pairs.duplicates_find()
         self.assertEqual(merge_proposals(), self.expected())
         self.assertEqual(len(result.unrelated_sources), 1)
 
@@ -240,7 +241,7 @@ class AfterImportTests(DuplicatesTestCase):
 class MergeProposalPageTests(DuplicatesTestCase):
     def setUp(self):
         super().setUp()
-        dedupe.duplicates_find()
+        pairs.duplicates_find()
         self.proposal = Submission.objects.get(incident=self.incident, other_incident=self.same_headline)
         self.client.force_login(self.editor)
 
@@ -478,7 +479,7 @@ class MergeConfirmationAndUndoTests(DuplicatesTestCase):
 
     def setUp(self):
         super().setUp()
-        dedupe.duplicates_find()
+        pairs.duplicates_find()
         self.proposal = Submission.objects.get(incident=self.incident, other_incident=self.same_headline)
         self.url = f"/moderation/{self.proposal.pk}/merge-incidents/"
         self.client.force_login(self.editor)
@@ -609,7 +610,7 @@ class PairDismissalReasonTests(DuplicatesTestCase):
 
     def setUp(self):
         super().setUp()
-        dedupe.duplicates_find()
+        pairs.duplicates_find()
         self.client.force_login(self.editor)
         self.pairs = {
             submission.other_incident_id: submission
@@ -637,7 +638,7 @@ class PairDismissalReasonTests(DuplicatesTestCase):
             self.assertContains(response, "Dismissed: this pair will not be proposed again.")
             pair.refresh_from_db()
             self.assertEqual((pair.state, pair.reason), (Submission.State.REJECTED, reason))
-        result = dedupe.duplicates_find()
+        result = pairs.duplicates_find()
         self.assertEqual((result.proposed, result.known), (0, 3))
         by_reason = dict(self.client.get("/moderation/stats/").context["figures"]["by_reason"])
         self.assertEqual(

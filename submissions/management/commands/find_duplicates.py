@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from repository.models import Incident
-from submissions.dedupe import duplicates_find
+from submissions.duplicates import duplicates_find
 
 
 class Command(BaseCommand):

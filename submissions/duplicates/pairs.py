@@ -39,7 +39,7 @@ from django.db import connection, transaction
 from repository.addresses import normalize_url
 from repository.models import Entity, Incident, IncidentEntity, Reference
 
-from .models import ModerationEvent, Submission
+from ..models import ModerationEvent, Submission
 
 # Chosen by reading the pairs they propose on the AIAAIC 2024 sheet (see docs/editors.md).
 HEADLINE_SIMILARITY = 0.6

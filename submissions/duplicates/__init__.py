@@ -1,0 +1,12 @@
+"""Matching in one place: which published incidents may be one event.
+
+- `pairs`: the background finder (`duplicates_find`), which proposes pairs of published
+  incidents as merge proposals, and the function that stores one such proposal.
+- `check`: the report-time check (`find_duplicates`), run before a report is sent and on its
+  review page.
+"""
+
+from .check import find_duplicates
+from .pairs import duplicates_find, headline_words, reason_text
+
+__all__ = ["duplicates_find", "find_duplicates", "headline_words", "reason_text"]
