@@ -80,6 +80,11 @@ class Submission(models.Model):
     reasons = models.JSONField(
         default=list, blank=True, help_text="Why the two incidents of a merge proposal may be one."
     )
+    score = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="How strongly the evidence says a merge pair is one incident (0 to 1).",
+    )
     base_revision = models.ForeignKey(
         Revision,
         null=True,
@@ -210,6 +215,13 @@ class Submission(models.Model):
                 fields=["group_key"],
                 name="submissions_pending_groups",
                 condition=Q(state="pending") & ~Q(group_key=""),
+            ),
+            # The queue's merge pairs, strongest first.
+            models.Index(
+                F("score").desc(nulls_last=True),
+                "created_at",
+                name="submissions_pairs_by_score",
+                condition=Q(kind="merge", state="pending"),
             ),
             # The expiry task: proposals sent back for changes, oldest request first.
             models.Index(

@@ -7,6 +7,7 @@
 """
 
 from .check import find_duplicates
-from .pairs import duplicates_find, headline_words, reason_text
+from .pairs import duplicates_find, merge_proposals_create, reason_text
+from .words import headline_words
 
-__all__ = ["duplicates_find", "find_duplicates", "headline_words", "reason_text"]
+__all__ = ["duplicates_find", "find_duplicates", "headline_words", "merge_proposals_create", "reason_text"]
