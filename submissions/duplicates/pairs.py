@@ -46,7 +46,7 @@ from repository.documents import fold_text
 from repository.models import Entity, ExternalId, Incident, IncidentEntity, Reference
 
 from ..models import ModerationEvent, Submission
-from .words import headline_words, words
+from .words import WORD, headline_words, words
 
 # The blend and the points, tuned on half of the labelled set (scripts/make_duplicate_labels.py).
 WORD_WEIGHT = 0.5  # TF-IDF cosine of the words of headline and summary
@@ -60,11 +60,13 @@ OTHER_ORGANISATION_POINTS = -0.1  # both name organisations, none in common
 SOURCE_POINTS = 0.3  # the same page cited by both
 EXTERNAL_ID_POINTS = 0.3  # the same id in another database
 NUMBERS_POINTS = -0.2  # each headline has a number the other lacks ("GPT-3", "GPT-4")
+NAMES_POINTS = -0.2  # each headline names someone the other does not ("Sony warns", "Reddit warns")
+SENTENCE_CASE = 0.6  # a headline with at most this share of capitalised words is in sentence case
 PROPOSE = 0.6  # the lowest score proposed
 TEXT_PROPOSE = 0.5  # and the lowest headline likeness, unless a shared source or id backs it
 # Two records from one database (both with an AIAAIC id, say): a database rarely lists one
 # event twice, and most such pairs are one organisation's other event; they need more.
-SAME_DATABASE_PROPOSE = 0.85
+SAME_DATABASE_PROPOSE = 0.9
 MARGIN = 0.1  # how far the best candidate must lead the next to be clear
 SOURCE_SIMILARITY = 0.1  # a shared source with headlines' words less alike than this is a wrong link
 SUMMARY_WORDS = 40  # the summary's first words read, weighted SUMMARY_SHARE of a headline word
@@ -142,6 +144,10 @@ class Corpus:
     urls: dict = field(default_factory=lambda: defaultdict(set))  # normalized address -> incident ids
     external_ids: dict = field(default_factory=lambda: defaultdict(set))  # (scheme, value) -> ids
     schemes: dict = field(default_factory=lambda: defaultdict(set))  # id -> the databases it came from
+    # The capitalised words of a headline written in sentence case (names, most of them), and
+    # the words seen in lower case inside a headline (so "Facial" first in one is no name).
+    capitalised: dict = field(default_factory=dict)
+    lowercase: set = field(default_factory=set)
 
     @classmethod
     def load(cls):
@@ -189,6 +195,13 @@ class Corpus:
         self.period[pk] = period
         self.headline[pk] = " ".join(fold_text(headline or "").split())
         self.words[pk] = headline_words(headline)
+        tokens = WORD.findall(headline or "")
+        capitals = [token for token in tokens if token[:1].isupper()]
+        for token in tokens[1:]:
+            if token.islower():
+                self.lowercase.add(fold_text(token))
+        if capitals and len(capitals) <= SENTENCE_CASE * len(tokens):
+            self.capitalised[pk] = frozenset(fold_text(token) for token in capitals)
         if summary:
             self.summary_words[pk] = frozenset(words(summary)[:SUMMARY_WORDS])
         if organisations:
@@ -369,6 +382,16 @@ class Finder:
                     "numbers": [sorted(numbers_a), sorted(numbers_b)],
                 }
             )
+        names_a, names_b = self.names(a), self.names(b)
+        if names_a - names_b and names_b - names_a:
+            points += NAMES_POINTS
+            reasons.append(
+                {
+                    "rule": "names",
+                    "points": NAMES_POINTS,
+                    "names": [sorted(names_a - names_b), sorted(names_b - names_a)],
+                }
+            )
         mine, theirs = self.organisations.get(a, set()), self.organisations.get(b, set())
         if mine & theirs:
             points += ORGANISATION_POINTS
@@ -546,6 +569,12 @@ class Finder:
         reasons = [{"rule": "lookalike", "members": size}, *(dict(reason) for reason in reasons)]
         findings.setdefault(pair, Finding(pair[0], pair[1], score, reasons, strong))
 
+    def names(self, pk):
+        """The names a sentence-case headline gives: its capitalised words never seen in lower
+        case inside a headline."""
+        corpus = self.corpus
+        return {word for word in corpus.capitalised.get(pk, ()) if word not in corpus.lowercase}
+
     def one_database(self, a, b):
         schemes = self.corpus.schemes
         return bool(schemes.get(a, set()) & schemes.get(b, set()))
@@ -629,6 +658,12 @@ def reason_text(reason):
         mine, theirs = (reason.get("numbers") or [[], []])[:2]
         return f"Their headlines give other numbers ({', '.join(mine)} and {', '.join(theirs)})" + _points(
             reason
+        )
+    if rule == "names":
+        mine, theirs = (reason.get("names") or [[], []])[:2]
+        return (
+            f"Each headline names what the other does not ({', '.join(mine)} and {', '.join(theirs)})"
+            + _points(reason)
         )
     if rule == "external_id":
         scheme, value = (reason.get("id") or ["", ""])[:2]

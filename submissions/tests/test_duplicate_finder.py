@@ -49,7 +49,7 @@ class EvidenceTests(SubmissionsTestCase):
 
     def test_headlines_alike_alone_score_below_what_evidence_adds(self):
         a = publish("Chatbot invents a court case for a New York lawyer", occurred="2023")
-        b = publish("Chat bot invented court case, New York lawyer fined", occurred="2023")
+        b = publish("Lawyer fined after a chatbot invented a court case in New York", occurred="2023")
         far = publish("Chatbot invents a court case for a New York lawyer", occurred="2016", type="issue")
         finder = pairs.Finder(pairs.Corpus.load())
         close, close_reasons, _strong = finder.score(a.pk, b.pk)
