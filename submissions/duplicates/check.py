@@ -13,6 +13,8 @@ from repository.addresses import address_key
 from repository.models import EntityAlias, Incident, IncidentEntity, Reference
 from repository.periods import parse_period
 
+from .words import STOPWORDS
+
 LIMIT = 8
 CANDIDATE_FIELDS = ("pk", "headline", "slug", "summary", "occurred", "number")
 CANDIDATE_COLUMNS = ("id", "headline", "slug", "summary", "occurred", "number")  # their columns
@@ -22,10 +24,6 @@ WORD_CAP = 40  # headlines compared per word (a word in more headlines is a comm
 ORGANISATION_ROLES = [IncidentEntity.Role.DEPLOYER, IncidentEntity.Role.DEVELOPER]
 MAX_NAMES = 10  # organisation names compared per report
 PARTIAL_NAME = 4  # a name this long or longer also matches as a whole word of another ("Dahua")
-STOPWORDS = {
-    "about", "after", "against", "with", "from", "into", "over", "that", "this", "their", "were",
-    "have", "been", "when", "says", "said", "uses", "used", "using", "show", "shows", "more",
-}  # fmt: skip
 
 
 @dataclass

@@ -65,7 +65,8 @@ SENTENCE_CASE = 0.6  # a headline with at most this share of capitalised words i
 PROPOSE = 0.6  # the lowest score proposed
 TEXT_PROPOSE = 0.5  # and the lowest headline likeness, unless a shared source or id backs it
 # Two records from one database (both with an AIAAIC id, say): a database rarely lists one
-# event twice, and most such pairs are one organisation's other event; they need more.
+# event twice, and most such pairs are one organisation's other event (even citing one
+# article); they need more, whatever backs them.
 SAME_DATABASE_PROPOSE = 0.9
 MARGIN = 0.1  # how far the best candidate must lead the next to be clear
 SOURCE_SIMILARITY = 0.1  # a shared source with headlines' words less alike than this is a wrong link
@@ -499,7 +500,8 @@ class Finder:
                     and self.eligible(other, rep, score, reasons)
                     and (self.clear_best(other) == rep)
                 )
-                if strong or other == leader or led:
+                backed = strong and (score >= SAME_DATABASE_PROPOSE or not self.one_database(rep, other))
+                if backed or other == leader or led:
                     self._add(findings, rep, other, score, reasons, strong)
             if leader is None and ranked and ranked[0][1] >= PROPOSE and not ranked[0][3]:
                 result.unclear += 1
