@@ -5,8 +5,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
-from django.db.models.functions import Greatest, Least
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce, Greatest, Least
 from django.urls import reverse
 from django.utils import timezone
 
@@ -216,9 +216,9 @@ class Submission(models.Model):
                 name="submissions_pending_groups",
                 condition=Q(state="pending") & ~Q(group_key=""),
             ),
-            # The queue's merge pairs, strongest first.
+            # The queue's pending merge pairs, strongest first (no score last): SubmissionFilter.
             models.Index(
-                F("score").desc(nulls_last=True),
+                Coalesce("score", Value(-1.0)).desc(),
                 "created_at",
                 name="submissions_pairs_by_score",
                 condition=Q(kind="merge", state="pending"),
