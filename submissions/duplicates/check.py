@@ -13,6 +13,7 @@ from repository.addresses import address_key
 from repository.models import EntityAlias, Incident, IncidentEntity, Reference
 from repository.periods import parse_period
 
+from .similarity import headline_likeness
 from .words import STOPWORDS
 
 LIMIT = 8
@@ -30,6 +31,7 @@ PARTIAL_NAME = 4  # a name this long or longer also matches as a whole word of a
 class Candidate:
     incident: Incident
     reasons: list = field(default_factory=list)
+    likeness: float = 0.0  # how alike the headlines are (similarity.headline_likeness)
 
 
 def _same_source(urls, exclude):
@@ -213,5 +215,10 @@ def find_duplicates(document, exclude=()):
             for given, entity in sorted(shared.items())
         )
         add([incident], f"names the same deployer or developer in the same period: {spelled}")
-    ranked = sorted(candidates.values(), key=lambda c: (-len(c.reasons), -c.incident.number))
+    for candidate in candidates.values():
+        candidate.likeness = headline_likeness(document["headline"], candidate.incident.headline)
+    # The most reasons first, then the headline most alike (the one similarity), then the newest.
+    ranked = sorted(
+        candidates.values(), key=lambda c: (-len(c.reasons), -round(c.likeness, 2), -c.incident.number)
+    )
     return ranked[:LIMIT]

@@ -39,19 +39,18 @@ from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 from django.db.models.functions import Left
-from rapidfuzz import fuzz
 
 from repository.addresses import normalize_url
 from repository.documents import fold_text
 from repository.models import Entity, ExternalId, Incident, IncidentEntity, Reference
 
 from ..models import ModerationEvent, Submission
+from .similarity import blend, cosine, folded
 from .words import WORD, headline_words, words
 
 # The blend and the points, tuned on half of the labelled set (scripts/make_duplicate_labels.py).
-WORD_WEIGHT = 0.5  # TF-IDF cosine of the words of headline and summary
-TOKEN_WEIGHT = 0.3  # rapidfuzz token_set_ratio of the folded headlines
-CHARACTER_WEIGHT = 0.2  # rapidfuzz ratio (characters) of the folded headlines
+# The headlines' likeness is similarity.blend: TF-IDF cosine of the words of headline and
+# summary, rapidfuzz's token-set and character ratios of the folded headlines.
 PERIOD_POINTS = 0.08  # periods overlap
 NEAR_POINTS = 0.04  # periods within WITHIN_DAYS of each other
 APART_POINTS = -0.45  # both periods known, more than WITHIN_DAYS apart
@@ -194,7 +193,7 @@ class Corpus:
         self.number[pk] = number
         self.type[pk] = kind
         self.period[pk] = period
-        self.headline[pk] = " ".join(fold_text(headline or "").split())
+        self.headline[pk] = folded(headline)
         self.words[pk] = headline_words(headline)
         tokens = WORD.findall(headline or "")
         capitals = [token for token in tokens if token[:1].isupper()]
@@ -313,13 +312,7 @@ class Finder:
         return sorted(usable, key=lambda word: (self.frequency[word], word))[:PROBE_WORDS]
 
     def word_cosine(self, a, b):
-        va, vb = self._vector(a), self._vector(b)
-        if len(va) > len(vb):
-            va, vb = vb, va
-        dot = sum(value * vb[word] for word, value in va.items() if word in vb)
-        norm_a = self.norm.get(a) or self._norm(a)
-        norm_b = self.norm.get(b) or self._norm(b)
-        return dot / (norm_a * norm_b)
+        return cosine(self._vector(a), self._vector(b), self.norm.get(a), self.norm.get(b))
 
     def score(self, a, b):
         """(score, reasons, strong) of two groups' representatives; score 0 for a pair the
@@ -330,9 +323,7 @@ class Finder:
         if is_entry(corpus.type[a]) != is_entry(corpus.type[b]):
             return 0.0, [], False
         words_part = self.word_cosine(a, b)
-        tokens = fuzz.token_set_ratio(corpus.headline[a], corpus.headline[b]) / 100
-        characters = fuzz.ratio(corpus.headline[a], corpus.headline[b]) / 100
-        text = WORD_WEIGHT * words_part + TOKEN_WEIGHT * tokens + CHARACTER_WEIGHT * characters
+        text, tokens, characters = blend(words_part, corpus.headline[a], corpus.headline[b])
         reasons = [
             {
                 "rule": "headline",
