@@ -209,12 +209,12 @@ def add_pending(name, size):
             """
             INSERT INTO submissions_submission
                 (kind, state, reasons, proposed, insight, name, email, credit, token, reason, decision_note,
-                 created_at, updated_at)
+                 names, effect, effect_kind, group_key, source_keys, sources_flagged, created_at, updated_at)
             SELECT 'new', 'pending', '[]'::jsonb,
                    jsonb_set(r.document::jsonb, '{headline}',
                              to_jsonb('Reported: ' || (r.document ->> 'headline'))),
                    '', '', '', false, md5(random()::text || r.id::text) || md5(r.id::text), '', '',
-                   now() - (random() * interval '60 days'), now()
+                   '[]'::jsonb, 'new incident', 'new', '', '[]'::jsonb, '[]'::jsonb, now() - (random() * interval '60 days'), now()
             FROM repository_revision r
             JOIN repository_incident i ON i.current_revision_id = r.id
             ORDER BY i.number

@@ -5,6 +5,8 @@
         --sizes 10000 100000
 
 DATABASE_URL must name an empty scratch database (createdb airepo_bench); it is migrated.
+With --existing (and no sheet), the finder runs once on the database as it is (one that
+scripts/benchmark_data.py built: bench2k, bench100k), which keeps the proposals it makes.
 
 1. The sheet is imported (its incidents, organisations and vocabularies) and find_duplicates
    runs on it: the full run, then the same run again (every pair already known).
@@ -50,11 +52,20 @@ def peak_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def current_mib():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def main():
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("sheet", help="the AIAAIC sheet export (CSV)")
+    parser.add_argument("sheet", nargs="?", help="the AIAAIC sheet export (CSV)")
+    parser.add_argument("--existing", action="store_true", help="measure one run on the database as it is")
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000], help="repository sizes to measure")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
@@ -68,13 +79,36 @@ def main():
 
     from config.celery import app
     from repository.importers.sheet import sheet_import
-    from submissions.dedupe import duplicates_find
+    from submissions.duplicates import duplicates_find
 
     app.conf.task_always_eager = True
     print(f"database: {connection.vendor} ({settings.DATABASES['default']['NAME']})")
     call_command("migrate", verbosity=0)
     from repository.models import Incident
     from repository.signals import incidents_imported
+
+    if args.existing:
+        from collections import Counter
+
+        from submissions.models import Submission
+
+        before = current_mib()
+        found, seconds = timed(lambda: duplicates_find())
+        per_incident = Counter()
+        pending = Submission.objects.filter(kind="merge", state="pending")
+        for a, b in pending.values_list("incident_id", "other_incident_id"):
+            per_incident[a] += 1
+            per_incident[b] += 1
+        incidents = Incident.objects.unmerged().count()
+        print(
+            f"find_duplicates on {incidents:,} incidents: {seconds:.1f} s; {found.groups:,} groups of "
+            f"look-alikes, {found.pairs_examined:,} pairs scored, {found.proposed:,} proposed "
+            f"({found.proposed / max(1, incidents):.2f} per incident; the most on one incident: "
+            f"{max(per_incident.values(), default=0)}), {found.known:,} known, {found.capped:,} capped, "
+            f"{found.unclear:,} unclear; memory {before:.0f} MiB before, peak {peak_mib():.0f} MiB "
+            f"(added {peak_mib() - before:.0f} MiB)"
+        )
+        return
 
     if Incident.objects.exists():
         sys.exit("The database holds incidents already: point DATABASE_URL at an empty scratch database.")

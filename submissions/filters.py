@@ -2,7 +2,8 @@
 
 import django_filters
 from django import forms
-from django.db.models import Q
+from django.db.models import Q, Value
+from django.db.models.functions import Coalesce
 
 from .forms import whole_number
 from .models import Submission, claim_cutoff
@@ -45,7 +46,12 @@ class SubmissionFilter(django_filters.FilterSet):
         super().__init__(data, *args, **kwargs)
 
     def filter_queryset(self, queryset):
-        return super().filter_queryset(queryset).order_by("created_at", "id")  # oldest first
+        queryset = super().filter_queryset(queryset)
+        data = self.form.cleaned_data
+        if data.get("kind") == Submission.Kind.MERGE or data.get("does") == Submission.Effect.MERGE:
+            # Merge pairs, the strongest first (a pair with no score last), then oldest first.
+            return queryset.order_by(Coalesce("score", Value(-1.0)).desc(), "created_at", "id")
+        return queryset.order_by("created_at", "id")  # oldest first
 
     def for_incident(self, queryset, name, value):
         value = value.strip().strip("/").rsplit("/", 1)[-1]

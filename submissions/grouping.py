@@ -7,16 +7,17 @@ stored (never on each view of the queue).
   incident already cites or another pending proposal for the same incident already proposes
   (the contributor is told, kindly, on their status page).
 - Its group: pending proposals for the same incident that add the same source, or reports of
-  a new incident that share a source page or most of their headline's words, share a group
+  a new incident that share a source page or have look-alike headlines, share a group
   key; the queue shows them together.
 """
 
 from repository import documents
 
-from .dedupe import headline_words
+from .duplicates.similarity import headline_likeness
+from .duplicates.words import headline_words
 from .models import Submission
 
-LOOKALIKE_HEADLINE = 0.6  # share of meaningful headline words two pending reports have in common
+LOOKALIKE_HEADLINE = 0.75  # how alike two pending reports' headlines are (duplicates.similarity)
 SHOWN_LABELS = 3  # fields named in a row's line before "and 2 more"
 
 
@@ -124,17 +125,16 @@ def _report_keys(headline, source_url, references):
     for items in (references or {}).values() if isinstance(references, dict) else []:
         urls += [item.get("url", "") for item in items if isinstance(item, dict)]
     pages = {documents.reference_key({"url": url}) for url in urls if url}
-    return headline_words(headline if isinstance(headline, str) else ""), {
-        page for page in pages if "/" in page
-    }
+    return headline if isinstance(headline, str) else "", {page for page in pages if "/" in page}
 
 
 def _alike(a, b):
-    (words_a, pages_a), (words_b, pages_b) = a, b
+    (headline_a, pages_a), (headline_b, pages_b) = a, b
     if pages_a & pages_b:
         return True
-    union = words_a | words_b
-    return len(union) >= 2 and len(words_a & words_b) / len(union) >= LOOKALIKE_HEADLINE
+    if len(headline_words(headline_a) | headline_words(headline_b)) < 2:
+        return False
+    return headline_likeness(headline_a, headline_b) >= LOOKALIKE_HEADLINE
 
 
 def group_key_for(submission):

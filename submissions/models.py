@@ -5,8 +5,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
-from django.db.models.functions import Greatest, Least
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce, Greatest, Least
 from django.urls import reverse
 from django.utils import timezone
 
@@ -79,6 +79,11 @@ class Submission(models.Model):
     )
     reasons = models.JSONField(
         default=list, blank=True, help_text="Why the two incidents of a merge proposal may be one."
+    )
+    score = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="How strongly the evidence says a merge pair is one incident (0 to 1).",
     )
     base_revision = models.ForeignKey(
         Revision,
@@ -210,6 +215,13 @@ class Submission(models.Model):
                 fields=["group_key"],
                 name="submissions_pending_groups",
                 condition=Q(state="pending") & ~Q(group_key=""),
+            ),
+            # The queue's pending merge pairs, strongest first (no score last): SubmissionFilter.
+            models.Index(
+                Coalesce("score", Value(-1.0)).desc(),
+                "created_at",
+                name="submissions_pairs_by_score",
+                condition=Q(kind="merge", state="pending"),
             ),
             # The expiry task: proposals sent back for changes, oldest request first.
             models.Index(

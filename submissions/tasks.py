@@ -5,7 +5,7 @@ import smtplib
 
 from celery import shared_task
 
-from . import dedupe, notifications, services
+from . import duplicates, notifications, services
 
 NETWORK_ERRORS = (smtplib.SMTPException, OSError, ConnectionError, TimeoutError)
 
@@ -41,7 +41,7 @@ def expire_needs_changes():
 @shared_task
 def duplicates_find(incident_ids=None):
     """Propose merges for the pairs these incidents (None: all) form; a pair is proposed once."""
-    return dedupe.duplicates_find(incident_ids=incident_ids).proposed
+    return duplicates.duplicates_find(incident_ids=incident_ids).proposed
 
 
 @shared_task(autoretry_for=NETWORK_ERRORS, retry_backoff=30, max_retries=3)

@@ -12,8 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from repository.models import Incident, Reference
 from repository.services import incident_merge
 from repository.tests.base import make_document, publish
-from submissions import duplicates
-from submissions.duplicates import find_duplicates, similarity
+from submissions.duplicates import check, find_duplicates
+from submissions.duplicates.check import similarity
 from submissions.tests.base import SubmissionsTestCase
 
 trigram_migration = importlib.import_module("repository.migrations.0012_trigram")
@@ -98,13 +98,13 @@ class SimilarHeadlineTests(SubmissionsTestCase):
         self.assertCountEqual(
             self.headlines("Clearview AI used to identify people"), [self.clearview, self.shoplifters]
         )
-        with mock.patch.object(duplicates, "WORD_CAP", 1):
+        with mock.patch.object(check, "WORD_CAP", 1):
             found = self.headlines("Clearview AI used to identify people")
         self.assertEqual(len(found), 1)
         self.assertIn(found[0], [self.clearview, self.shoplifters])
 
     def test_a_word_in_few_headlines_finds_them_whatever_the_bound(self):
-        with mock.patch.object(duplicates, "WORD_CAP", 1):
+        with mock.patch.object(check, "WORD_CAP", 1):
             self.assertEqual(self.headlines("Clearview AI helps identify protesters"), [self.clearview])
 
     def test_postgresql_looks_each_word_up_in_the_trigram_index(self):
@@ -231,7 +231,7 @@ class QueryCountTests(SubmissionsTestCase):
                 with self.assertNumQueries(6):
                     found = find_duplicates(document)
                 self.assertIn(self.incident, [c.incident for c in found])
-                self.assertEqual(len(found), min(duplicates.LIMIT, Incident.objects.count()))
+                self.assertEqual(len(found), min(check.LIMIT, Incident.objects.count()))
 
     def test_the_report_forms_duplicate_step_costs_the_same_queries_at_any_size(self):
         for extra in (0, 12):

@@ -11,7 +11,8 @@ from repository.importers.pages import page_import, read_pages
 from repository.models import ExternalId, Incident, Reference
 from repository.services import incident_merge, incident_publish
 from repository.tests.base import publish
-from submissions import dedupe, services, tasks
+from submissions import services, tasks
+from submissions.duplicates import pairs
 from submissions.models import ModerationEvent, Submission
 from submissions.tests.base import SubmissionsTestCase
 
@@ -75,49 +76,53 @@ class DuplicatesTestCase(SubmissionsTestCase):
 
     def expected(self):
         return {
-            numbers(self.incident, self.same_source): {"source"},
-            numbers(self.incident, self.same_headline): {"headline"},
-            numbers(self.incident, self.same_organisation): {"organisation"},
+            numbers(self.incident, self.same_source): {"headline", "period", "source"},
+            numbers(self.incident, self.same_headline): {"lookalike", "headline", "near"},
+            numbers(self.incident, self.same_organisation): {"headline", "near", "organisation"},
         }
 
 
 class FindDuplicatesTests(DuplicatesTestCase):
     def test_each_rule_proposes_its_pair_and_nothing_else_is_proposed(self):
-        result = dedupe.duplicates_find()
+        result = pairs.duplicates_find()
         self.assertEqual(merge_proposals(), self.expected())
         self.assertEqual((result.proposed, result.known), (3, 0))
         submission = Submission.objects.get(incident=self.incident, other_incident=self.same_source)
         self.assertEqual(submission.state, Submission.State.PENDING)
-        self.assertIn("Both cite the same source: news.example.org/a", submission.reasons[0]["text"])
+        self.assertIn(
+            "Both cite the same source: news.example.org/a (+0.30)", [r["text"] for r in submission.reasons]
+        )
         event = submission.events.get()
         self.assertEqual((event.action, event.actor), (ModerationEvent.Action.SUBMIT, None))
 
     def test_the_organisation_reason_names_it(self):
-        dedupe.duplicates_find()
+        pairs.duplicates_find()
         submission = Submission.objects.get(other_incident=self.same_organisation)
-        self.assertIn("Both name Lens Corp as deployer or developer", submission.reasons[0]["text"])
+        self.assertIn(
+            "Both name Lens Corp as deployer or developer (+0.12)", [r["text"] for r in submission.reasons]
+        )
 
     def test_a_system_entry_is_not_the_incident_about_it(self):
         incident = publish("Voice clone scams a bank manager", type="incident", occurred="2020")
         publish("Voice clone scams a bank manager", type="system")
         issue = publish("Voice clone scams a bank manager", type="issue", occurred="2020")
-        dedupe.duplicates_find()
+        pairs.duplicates_find()
         self.assertEqual(set(merge_proposals()) - set(self.expected()), {numbers(incident, issue)})
 
     def test_a_pair_is_proposed_once_ever_and_a_dismissed_one_never_again(self):
-        dedupe.duplicates_find()
+        pairs.duplicates_find()
         dismissed = Submission.objects.get(other_incident=self.same_headline)
         services.submission_reject(
             submission=dismissed, editor=self.editor, reason=Submission.Reason.NOT_DUPLICATE
         )
-        result = dedupe.duplicates_find()
+        result = pairs.duplicates_find()
         self.assertEqual((result.proposed, result.known), (0, 3))
         self.assertEqual(Submission.objects.filter(kind=Submission.Kind.MERGE).count(), 3)
         dismissed.refresh_from_db()
         self.assertEqual(dismissed.state, Submission.State.REJECTED)
 
     def test_the_database_refuses_a_pair_twice_in_either_order(self):
-        dedupe.duplicates_find()
+        pairs.duplicates_find()
         with self.assertRaises(IntegrityError), transaction.atomic():
             Submission.objects.create(
                 kind=Submission.Kind.MERGE,
@@ -127,7 +132,7 @@ class FindDuplicatesTests(DuplicatesTestCase):
             )
 
     def test_a_pair_dismissed_before_a_merge_stays_dismissed_after_it(self):
-        dedupe.duplicates_find()
+        pairs.duplicates_find()
         services.submission_reject(
             submission=Submission.objects.get(other_incident=self.same_source),
             editor=self.editor,
@@ -135,37 +140,46 @@ class FindDuplicatesTests(DuplicatesTestCase):
         )
         # The camera incident absorbs its twin; the dismissed pair now reads (twin's survivor, same_source).
         incident_merge(survivor=self.same_headline, merged=self.incident, editor=self.editor)
-        result = dedupe.duplicates_find()
+        result = pairs.duplicates_find()
         self.assertEqual(result.proposed, 0)
 
     def test_incremental_mode_compares_only_the_incidents_given(self):
-        result = dedupe.duplicates_find(incident_ids=[self.same_organisation.pk])
+        result = pairs.duplicates_find(incident_ids=[self.same_organisation.pk])
         self.assertEqual(
-            merge_proposals(), {numbers(self.incident, self.same_organisation): {"organisation"}}
+            merge_proposals(),
+            {numbers(self.incident, self.same_organisation): {"headline", "near", "organisation"}},
         )
         self.assertEqual(result.incidents, 1)
-        result = dedupe.duplicates_find(incident_ids=[self.incident.pk, self.same_headline.pk])
+        result = pairs.duplicates_find(incident_ids=[self.incident.pk, self.same_headline.pk])
         self.assertEqual(merge_proposals(), self.expected())
         self.assertEqual((result.proposed, result.known), (2, 1))
 
     def test_merged_incidents_are_not_compared(self):
         incident_merge(survivor=self.incident, merged=self.same_headline, editor=self.editor)
-        dedupe.duplicates_find()
+        pairs.duplicates_find()
         self.assertNotIn(numbers(self.incident, self.same_headline), merge_proposals())
         self.assertIn(numbers(self.incident, self.same_source), merge_proposals())
 
     def test_an_address_many_incidents_cite_is_not_one_event(self):
         shared = {"news": [{"url": "https://wire.example.org/roundup"}]}
-        for n in range(dedupe.MAX_URL_SHARE + 1):
-            publish(f"Roundup item {n} about robots", references=shared)
-        result = dedupe.duplicates_find()
+        headlines = [
+            "Warehouse robot injures a worker",
+            "Drone misreads a farmer's field",
+            "Exam proctoring flags a blind student",
+            "Translation app garbles asylum interview",
+            "Rental screening rejects a veteran",
+            "Voice assistant orders dollhouses",
+        ]
+        for headline in headlines[: pairs.MAX_URL_SHARE + 1]:
+            publish(headline, references=shared)
+        result = pairs.duplicates_find()
         self.assertEqual(merge_proposals(), self.expected())
         self.assertEqual(result.common_sources, 1)
 
     def test_unrelated_rows_sharing_a_link_are_reported_not_proposed(self):
         publish("Hospital robot drops a patient", source_url="https://www.aiaaic.org/entry/robot-drop")
         publish("Parliament bans emotion recognition", source_url="https://aiaaic.org/entry/robot-drop/")
-        result = dedupe.duplicates_find()
+        result = pairs.duplicates_find()
         self.assertEqual(merge_proposals(), self.expected())
         self.assertEqual(len(result.unrelated_sources), 1)
 
@@ -174,13 +188,13 @@ class FindDuplicatesCommandTests(DuplicatesTestCase):
     def test_it_shows_progress_and_ends_with_counts(self):
         out = StringIO()
         call_command("find_duplicates", stdout=out)
-        self.assertIn("compared 9 of 9 incidents", out.getvalue())
+        self.assertIn("compared 8 of 8 groups of look-alikes", out.getvalue())
         self.assertIn("9 incident(s) compared:", out.getvalue())
         self.assertIn("3 proposed, 0 already known.", out.getvalue())
         out = StringIO()
         call_command("find_duplicates", "--incident", str(self.incident.number), stdout=out)
         self.assertIn(
-            "1 incident(s) compared: 3 pair(s) examined, 0 proposed, 3 already known.", out.getvalue()
+            "1 incident(s) compared: 4 pair(s) examined, 0 proposed, 3 already known.", out.getvalue()
         )
 
     def test_bad_input_is_a_clear_error(self):
@@ -229,18 +243,21 @@ class AfterImportTests(DuplicatesTestCase):
             from repository.signals import incidents_imported
 
             incidents_imported.send(sender=Incident, incident_ids=[self.same_source.pk], source="aiaaic")
-        self.assertEqual(merge_proposals(), {numbers(self.incident, self.same_source): {"source"}})
+        self.assertEqual(
+            merge_proposals(), {numbers(self.incident, self.same_source): {"headline", "period", "source"}}
+        )
 
     def test_the_task_may_run_twice(self):
-        self.assertEqual(tasks.duplicates_find([self.same_headline.pk]), 1)
+        # Its look-alike, the camera incident, is searched with it (one group).
+        self.assertEqual(tasks.duplicates_find([self.same_headline.pk]), 3)
         self.assertEqual(tasks.duplicates_find([self.same_headline.pk]), 0)
-        self.assertEqual(len(merge_proposals()), 1)
+        self.assertEqual(len(merge_proposals()), 3)
 
 
 class MergeProposalPageTests(DuplicatesTestCase):
     def setUp(self):
         super().setUp()
-        dedupe.duplicates_find()
+        pairs.duplicates_find()
         self.proposal = Submission.objects.get(incident=self.incident, other_incident=self.same_headline)
         self.client.force_login(self.editor)
 
@@ -249,7 +266,7 @@ class MergeProposalPageTests(DuplicatesTestCase):
         # the header count (merge pairs have no look-alike group)
         with self.assertNumQueries(8):
             response = self.client.get("/moderation/?kind=merge")
-        self.assertContains(response, '<td class="effect">Merge pair</td>', html=True, count=3)
+        self.assertContains(response, 'Merge pair<br><span class="score">score', count=3)
         self.assertEqual(len(response.context["page"].object_list), 3)
         self.assertContains(
             response, f"#{self.same_headline.number} Camera system flags ethnic minority to the police"
@@ -262,7 +279,9 @@ class MergeProposalPageTests(DuplicatesTestCase):
             response = self.client.get(f"/moderation/{self.proposal.pk}/")
         sides = response.context["sides"]
         self.assertEqual([side["incident"] for side in sides], [self.incident, self.same_headline])
-        self.assertContains(response, "Similar headlines (100% of their weighted words shared)")
+        self.assertContains(response, f"Score: <strong>{self.proposal.score:.2f}</strong> of 1")
+        self.assertContains(response, "Headlines 93% alike (words 91%, word order aside 97%, characters 93%)")
+        self.assertContains(response, "Their periods are within a year (2021 and 2021) (+0.04)")
         self.assertContains(response, "Acme Retail")
         self.assertContains(response, "https://other.example.org/b")
         self.assertContains(response, "AI Incident Database 77")
@@ -478,7 +497,7 @@ class MergeConfirmationAndUndoTests(DuplicatesTestCase):
 
     def setUp(self):
         super().setUp()
-        dedupe.duplicates_find()
+        pairs.duplicates_find()
         self.proposal = Submission.objects.get(incident=self.incident, other_incident=self.same_headline)
         self.url = f"/moderation/{self.proposal.pk}/merge-incidents/"
         self.client.force_login(self.editor)
@@ -609,7 +628,7 @@ class PairDismissalReasonTests(DuplicatesTestCase):
 
     def setUp(self):
         super().setUp()
-        dedupe.duplicates_find()
+        pairs.duplicates_find()
         self.client.force_login(self.editor)
         self.pairs = {
             submission.other_incident_id: submission
@@ -637,7 +656,7 @@ class PairDismissalReasonTests(DuplicatesTestCase):
             self.assertContains(response, "Dismissed: this pair will not be proposed again.")
             pair.refresh_from_db()
             self.assertEqual((pair.state, pair.reason), (Submission.State.REJECTED, reason))
-        result = dedupe.duplicates_find()
+        result = pairs.duplicates_find()
         self.assertEqual((result.proposed, result.known), (0, 3))
         by_reason = dict(self.client.get("/moderation/stats/").context["figures"]["by_reason"])
         self.assertEqual(

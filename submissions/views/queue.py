@@ -12,8 +12,7 @@ from repository import documents
 from repository.models import Reference, Vocabulary
 
 from .. import services
-from ..dedupe import reason_text
-from ..duplicates import find_duplicates
+from ..duplicates import find_duplicates, reason_text
 from ..filters import SubmissionFilter
 from ..forms import AskChangesForm, BulkForm, MergeForm, NoteForm, PairDismissForm, RejectForm
 from ..grouping import group_members

@@ -1,14 +1,15 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from repository.models import Incident
-from submissions.dedupe import duplicates_find
+from submissions.duplicates import duplicates_find
 
 
 class Command(BaseCommand):
     help = (
-        "Propose pairs of published incidents that may describe the same event (a shared source, "
-        "a similar headline, or a shared organisation within a year) as merge proposals in the "
-        "moderation queue. A pair proposed before, whatever was decided, is not proposed again."
+        "Propose pairs of published incidents that may describe the same event as merge proposals "
+        "in the moderation queue, each with its evidence (headlines' likeness, periods, shared "
+        "organisations, sources and external ids) and a score; at most 3 pending per incident. "
+        "A pair proposed before, whatever was decided, is not proposed again."
     )
 
     def add_arguments(self, parser):
@@ -28,7 +29,7 @@ class Command(BaseCommand):
 
         def progress(done, total):
             if verbosity:
-                self.stdout.write(f"  compared {done:,} of {total:,} incidents")
+                self.stdout.write(f"  compared {done:,} of {total:,} groups of look-alikes")
 
         result = duplicates_find(incident_ids=incident_ids, progress=progress)
         if result.unrelated_sources:
@@ -48,6 +49,7 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"{result.incidents:,} incident(s) compared: {result.pairs_examined:,} pair(s) examined, "
                 f"{result.proposed:,} proposed, {result.known:,} already known."
+                + (f" {result.capped:,} left for later (3 pending on an incident)." if result.capped else "")
             )
         )
 

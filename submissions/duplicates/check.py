@@ -13,6 +13,9 @@ from repository.addresses import address_key
 from repository.models import EntityAlias, Incident, IncidentEntity, Reference
 from repository.periods import parse_period
 
+from .similarity import headline_likeness
+from .words import STOPWORDS
+
 LIMIT = 8
 CANDIDATE_FIELDS = ("pk", "headline", "slug", "summary", "occurred", "number")
 CANDIDATE_COLUMNS = ("id", "headline", "slug", "summary", "occurred", "number")  # their columns
@@ -22,16 +25,13 @@ WORD_CAP = 40  # headlines compared per word (a word in more headlines is a comm
 ORGANISATION_ROLES = [IncidentEntity.Role.DEPLOYER, IncidentEntity.Role.DEVELOPER]
 MAX_NAMES = 10  # organisation names compared per report
 PARTIAL_NAME = 4  # a name this long or longer also matches as a whole word of another ("Dahua")
-STOPWORDS = {
-    "about", "after", "against", "with", "from", "into", "over", "that", "this", "their", "were",
-    "have", "been", "when", "says", "said", "uses", "used", "using", "show", "shows", "more",
-}  # fmt: skip
 
 
 @dataclass
 class Candidate:
     incident: Incident
     reasons: list = field(default_factory=list)
+    likeness: float = 0.0  # how alike the headlines are (similarity.headline_likeness)
 
 
 def _same_source(urls, exclude):
@@ -215,5 +215,10 @@ def find_duplicates(document, exclude=()):
             for given, entity in sorted(shared.items())
         )
         add([incident], f"names the same deployer or developer in the same period: {spelled}")
-    ranked = sorted(candidates.values(), key=lambda c: (-len(c.reasons), -c.incident.number))
+    for candidate in candidates.values():
+        candidate.likeness = headline_likeness(document["headline"], candidate.incident.headline)
+    # The most reasons first, then the headline most alike (the one similarity), then the newest.
+    ranked = sorted(
+        candidates.values(), key=lambda c: (-len(c.reasons), -round(c.likeness, 2), -c.incident.number)
+    )
     return ranked[:LIMIT]
