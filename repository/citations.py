@@ -8,8 +8,8 @@ An incident whose values came from another database (the AIAAIC Repository, the 
 Database) credits it: every format names that database as an author alongside this site, with
 its licence (or, where the licence is not known, its terms of use), as the AIAAIC Repository's
 CC BY-SA 4.0 licence requires. Which databases is read from the version's provenance (the
-sources its values came from); a version recorded before provenance credits the databases
-whose ids the incident carries.
+sources its values came from); where some values were recorded before provenance, the
+databases whose ids the incident carries are credited too.
 """
 
 import json

@@ -275,10 +275,10 @@ def same_values(first, second):
 
 
 def published(document):
-    """A stored document as the site publishes it (document.json, the API, the snapshots):
-    in this schema's shape, with its provenance map (empty when none was recorded)."""
-    document = upgrade(document)
-    return document if "provenance" in document else {**document, "provenance": {}}
+    """A stored document as the site publishes it (document.json, the API, the snapshots): in
+    this schema's shape, with its provenance map when any of its values has an origin (the
+    canonical form leaves an empty map out)."""
+    return upgrade(document)
 
 
 # What sources write where they do not know who: a record that the role is unknown, not an entity.

@@ -396,7 +396,7 @@ class DocumentJsonTests(TestCase):
             {"slug": incident.slug, "number": incident.number, "revision": 2, "merged_into": None},
         )
         self.assertEqual(item["created_at"], incident.created_at.isoformat())
-        self.assertEqual(item["document"], incident.current_revision.document)
+        self.assertEqual(item["document"], documents.published(incident.current_revision.document))
 
     def test_a_merged_incident_redirects_to_its_survivors_document(self):
         response = self.client.get(f"/incidents/{self.made['merged'].slug}/document.json")

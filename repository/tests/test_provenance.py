@@ -105,7 +105,7 @@ class DocumentSchemaThreeTests(TestCase):
         self.assertEqual(clean["schema"], 3)
         self.assertNotIn("provenance", clean)
         self.assertEqual(documents.upgrade(old)["schema"], 3)
-        self.assertEqual(documents.published(old)["provenance"], {})
+        self.assertNotIn("provenance", documents.published(old))
 
     def test_normalize_keeps_a_valid_map_and_refuses_a_bad_one(self):
         good = {**camera_document(), "provenance": {"headline": {"kind": "curation", "on": "2026-05-03"}}}
@@ -170,6 +170,19 @@ class ImportersGiveTheirSourceTests(TestCase):
         call_command("import_dataset", str(path), stdout=StringIO())
         restored = Incident.objects.get(number=99).current_revision.document
         self.assertEqual(restored["provenance"], incident.current_revision.document["provenance"])
+
+    def test_a_restore_reads_a_schema_2_file_its_values_recorded_before_provenance(self):
+        document = {**documents.normalize(camera_document()), "schema": 2}
+        item = {"slug": "old-file", "number": 7, "document": document}
+        path = Path(self.enterContext(_temporary_directory())) / "old.json"
+        path.write_text(json.dumps([item]))
+        output = StringIO()
+        call_command("import_dataset", str(path), stdout=output)
+        self.assertIn("1 created", output.getvalue(), output.getvalue())
+        restored = Incident.objects.get(slug="old-file").current_revision.document
+        self.assertEqual(restored["schema"], 3)
+        self.assertNotIn("provenance", restored)
+        self.assertEqual(restored["terms"]["country"], ["China"])
 
 
 def _temporary_directory():
