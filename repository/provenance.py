@@ -121,13 +121,15 @@ def _is_set(value):
     return value not in ("", [], {}, None)
 
 
-def compute(previous, document, origin, *, inherit=(), attribute=(), override=None):
+def compute(previous, document, origin, *, restore=None, inherit=(), attribute=(), override=None):
     """The provenance of `document` published over `previous` (the current revision's
     document, or None for a new incident).
 
-    A field or list item whose value is unchanged keeps its origin; one that changed takes,
-    in order: the origin of the same value in one of `inherit` (documents with their own
-    provenance: what a merge joins, the revision a revert brings back), the origin paired
+    A value that `restore` (a document with its own provenance: the revision a revert or an
+    undo brings back) holds takes its origin there. Otherwise a field or list item whose
+    value is unchanged keeps its origin; one that changed takes, in order: the origin of the
+    same value in one of `inherit` (documents with their own provenance: what a merge
+    joins), the origin paired
     with the first of `attribute` ([(document, Origin)]) that has the same value, else
     `origin` (None: no entry, as for a value recorded before provenance). `override`
     ({path: origin} or {path: {item key: origin}}, JSON) has the last word for the paths it
@@ -135,6 +137,7 @@ def compute(previous, document, origin, *, inherit=(), attribute=(), override=No
     previous = documents.upgrade(previous) if previous else documents.empty_document()
     old_entries, old_provenance = _entries(previous), _provenance_of(previous)
     others = [(_entries(doc), _provenance_of(doc)) for doc in inherit]
+    restored = (_entries(documents.upgrade(restore)), _provenance_of(restore)) if restore else None
     attributed = [(_entries(doc), given.as_json()) for doc, given in attribute]
     default = origin.as_json() if origin is not None else None
     override = override or {}
@@ -150,6 +153,8 @@ def compute(previous, document, origin, *, inherit=(), attribute=(), override=No
         return isinstance(value, str) or there[key] == value
 
     def pick(path, value, key=None):
+        if restored and same(restored[0], path, value, key):
+            return _entry(restored[1], path, key)
         if same(old_entries, path, value, key):
             return _entry(old_provenance, path, key)
         for entries, provenance in others:

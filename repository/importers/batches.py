@@ -87,7 +87,7 @@ def import_batch_undo(*, batch, editor=None):
                     expected_revision=incidents[pk].current_revision_id,
                     normalized=True,
                     origin=Origin.decision("editor"),
-                    inherit=[before[pk]],  # what the undo brings back keeps its origin
+                    restore=before[pk],  # what the undo brings back keeps its origin
                 )
                 for pk in ids
             ]

@@ -562,7 +562,7 @@ def curation_undo(*, event, editor):
                 expected_revision=revision.pk,
                 origin=Origin.decision("curation"),
                 # What the undo brings back keeps the origin it had.
-                inherit=[previous[(revision.incident_id, revision.number - 1)]],
+                restore=previous[(revision.incident_id, revision.number - 1)],
             )
             for revision in chunk
         ]

@@ -223,7 +223,7 @@ def incident_merge_undo(*, survivor_revision, merged_revision, repointed=(), edi
             summary=summary,
             expected_revision=survivor_revision.pk,
             origin=Origin.decision("merge"),
-            inherit=[before],
+            restore=before,
         )
         survivor_back = result.revision
         if survivor_back is None:  # the merge changed nothing in it: its history still says so
@@ -244,7 +244,7 @@ def incident_merge_undo(*, survivor_revision, merged_revision, repointed=(), edi
             summary=_with_note(f"Merge into incident #{survivor.number} undone", note)[:300],
             expected_revision=merged_revision.pk,
             origin=Origin.decision("merge"),
-            inherit=[merged_before],
+            restore=merged_before,
         ).revision
         Incident.objects.filter(pk__in=list(repointed), merged_into=survivor).update(merged_into=merged)
         incident_search_refresh(incident_ids=pair)

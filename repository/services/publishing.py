@@ -205,8 +205,11 @@ class PublishItem:
     # Per path, an origin that has the last word ({path: origin} or {path: {item key: origin}},
     # as JSON): an importer's since-dates, a restored file's own provenance.
     provenance: dict | None = None
+    # A document (with its provenance) this one brings back: a revert's revision, an undo's;
+    # the values it holds take their origin there.
+    restore: dict | None = None
     # Documents (with their provenance) whose values keep their origin where this one takes
-    # them: the incident a merge joins, the revision a revert brings back.
+    # them: the incident a merge joins.
     inherit: list = field(default_factory=list)
     # [(document, Origin)]: a changed value equal to one of these documents' takes its origin
     # (an approval: what the contributor proposed, the rest being the editor's).
@@ -233,6 +236,7 @@ def incident_publish(
     import_batch=None,
     origin=None,
     provenance=None,
+    restore=None,
     inherit=(),
     attribute=(),
 ):
@@ -256,6 +260,7 @@ def incident_publish(
         credit=credit,
         origin=origin,
         provenance=provenance,
+        restore=restore,
         inherit=list(inherit),
         attribute=list(attribute),
     )
@@ -420,6 +425,7 @@ def _with_provenance(item):
         item.previous,
         values,
         origin,
+        restore=item.restore,
         inherit=item.inherit,
         attribute=item.attribute,
         override=item.provenance,
@@ -470,5 +476,5 @@ def incident_revert(*, incident, revision, editor, expected_revision=None):
         summary=f"Reverted to revision {revision.number}",
         expected_revision=expected_revision,
         origin=Origin.decision("editor"),
-        inherit=[revision.document],
+        restore=revision.document,
     )

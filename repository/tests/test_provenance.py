@@ -11,9 +11,16 @@ from django.core.management import call_command
 from django.test import TestCase, override_settings
 
 from repository import citations, documents, provenance, schemas, snapshots
-from repository.models import Incident, Revision, Term
+from repository.models import CurationEvent, Incident, Revision, Term
 from repository.provenance import Origin
-from repository.services import incident_merge, incident_publish, incident_revert, term_rename
+from repository.services import (
+    curation_undo,
+    incident_merge,
+    incident_merge_undo,
+    incident_publish,
+    incident_revert,
+    term_rename,
+)
 
 from .base import make_document
 
@@ -206,6 +213,12 @@ class CurationAndMergeTests(TestCase):
             found["terms.technology"], {"facerecognition": {"kind": "curation", "on": "2026-05-03"}}
         )
         self.assertEqual(found["terms.country"]["china"]["source"], "aiaaic")
+        # Undone: the old name comes back with the origin it had.
+        event = CurationEvent.objects.latest("pk")
+        curation_undo(event=event, editor=self.editor)
+        incident.refresh_from_db()
+        found = incident.current_revision.document["provenance"]
+        self.assertEqual(found["terms.technology"]["facialrecognition"]["source"], "aiaaic")
 
     def test_what_a_merge_moves_keeps_its_provenance(self):
         survivor = publish(camera_document()).incident
@@ -227,7 +240,18 @@ class CurationAndMergeTests(TestCase):
         self.assertEqual(found["terms.country"]["uzbekistan"]["source"], "aiid")
         self.assertEqual(found["references.news"]["news.example.org/b"]["source"], "aiid")
         self.assertEqual(found["external_ids"]["aiid:12"]["source"], "aiid")
-        # Both databases are credited now.
+        # Undone, each incident has its own values back with their own origins.
+        survivor_back, merged_back = incident_merge_undo(
+            survivor_revision=result.survivor_revision,
+            merged_revision=result.merged_revision,
+            editor=self.editor,
+        )
+        self.assertEqual(
+            survivor_back.document["provenance"], survivor.current_revision.document["provenance"]
+        )
+        self.maxDiff = None
+        self.assertEqual(merged_back.document["provenance"], merged.current_revision.document["provenance"])
+        # Both databases are credited by the merged version.
         citation = citations.citation_for(incident=result.survivor, revision=result.survivor_revision)
         self.assertEqual(citation.authors[1:], ["AIAAIC", "AI Incident Database"])
 

@@ -111,3 +111,24 @@ class ApprovedProposalProvenanceTests(TestCase):
 
     def test_only_one_revision_was_published(self):
         self.assertEqual(Incident.objects.get(pk=self.incident.pk).revisions.count(), 2)
+
+
+class ForgedProvenanceTests(TestCase):
+    def test_a_proposal_cannot_claim_an_origin_for_its_values(self):
+        editor, _ = services.editor_create(username="editor", email="e@example.org", password=PASSWORD)
+        incident = incident_publish(document=make_document("A headline", occurred="2020")).incident
+        forged = {"kind": "source", "source": "aiaaic", "form": "export", "as_of": "2026-02"}
+        submission = services.submission_create(
+            kind=Submission.Kind.IMPROVEMENT,
+            incident=incident,
+            proposed={
+                **incident.current_revision.document,
+                "headline": "A better headline",
+                "provenance": {"headline": forged},
+            },
+        )
+        with mock.patch("django.utils.timezone.localdate", return_value=MAY_3):
+            services.submission_approve(submission=submission, editor=editor)
+        incident.refresh_from_db()
+        found = incident.current_revision.document["provenance"]
+        self.assertEqual(found, {"headline": {"kind": "proposal", "on": "2026-05-03"}})
