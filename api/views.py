@@ -20,7 +20,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from repository import schemas, search, snapshots
+from repository import documents, schemas, search, snapshots
 from repository.filters import SORTS, IncidentFilter
 from repository.models import Entity, Incident, IncidentEntity, Revision, Term, Vocabulary
 
@@ -241,7 +241,7 @@ def _revision(revision):
         "created_at": revision["created_at"].isoformat(),
         "summary": revision["summary"],
         "credit": revision["credit"],
-        "document": revision["document"],
+        "document": documents.published(revision["document"]),
     }
 
 

@@ -4,10 +4,12 @@ and as the machine-readable markup on its page (Highwire `citation_*` meta tags,
 A citation always names a version (`/incidents/<slug>/v/<n>/`), the permanent address of the
 text the reader read; later edits never change what it points at.
 
-An incident that carries the id of another database (an AIAAIC id, an AI Incident Database id)
-came from it: every format names that database as an author alongside this site, with its
-licence (or, where the licence is not known, its terms of use), as the AIAAIC Repository's
-CC BY-SA 4.0 licence requires.
+An incident whose values came from another database (the AIAAIC Repository, the AI Incident
+Database) credits it: every format names that database as an author alongside this site, with
+its licence (or, where the licence is not known, its terms of use), as the AIAAIC Repository's
+CC BY-SA 4.0 licence requires. Which databases is read from the version's provenance (the
+sources its values came from); where some values were recorded before provenance, the
+databases whose ids the incident carries are credited too.
 """
 
 import json
@@ -19,7 +21,7 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from . import documents
+from . import documents, provenance
 from .periods import parse_period
 from .snapshots import CONTENT_TYPES
 
@@ -152,14 +154,17 @@ def citation_for(*, incident, revision):
             (documents.external_id_label(item["scheme"]), item["value"])
             for item in document.get("external_ids", [])
         ],
-        sources=list(
-            dict.fromkeys(
-                SOURCES[item["scheme"]]
-                for item in document.get("external_ids", [])
-                if item["scheme"] in SOURCES
-            )
-        ),
+        sources=credited_sources(document),
     )
+
+
+def credited_sources(document):
+    """The databases a version's values came from, as its provenance says; where some values
+    were recorded before provenance (it cannot tell), also those whose ids it carries."""
+    named = provenance.sources_of(document)
+    if provenance.has_unknown_origins(document):
+        named += [item["scheme"] for item in document.get("external_ids", [])]
+    return list(dict.fromkeys(SOURCES[name] for name in named if name in SOURCES))
 
 
 def _and(names):

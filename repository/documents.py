@@ -21,13 +21,18 @@ A document is a plain JSON-able dict::
       "references": {"system": [{"url": …, "title": …, "publisher": …, "published": …}],
                      "legal": […], "research": […], "investigations": […], "news": […]},
       "extra": {"Column a source had": "its value"},
+      "provenance": {"headline": {"kind": "source", "source": "aiaaic", "as_of": "2026-02"}, …},
     }
 
 `external_ids` are the incident's ids in other databases (the same value may name two
 incidents when a source reused it). `placeholders` record, per role, that the source said
 the role is unknown ("Unclear/unknown", "Multiple") in its own words: not an entity.
 `extra` keeps the values of source columns the site has no field for, by column title.
-Schema 1 documents (one `external_id`) are read and upgraded by `normalize`.
+`provenance` (schema 3, optional) says where each value came from, beside the values: see
+`repository.provenance`. The diff, the three-way merge, change summaries and the duplicate
+checks compare values only and never read it. Schema 1 documents (one `external_id`) and
+schema 2 documents (no provenance: every value "recorded before provenance") are read and
+upgraded by `upgrade` and `normalize`.
 
 Terms and entities are named, not numbered, so a document reads on its own and survives
 renames (an old name is an alias of the renamed term). `normalize` is the one validator.
@@ -45,7 +50,7 @@ from .addresses import address_key
 from .models import Incident, IncidentEntity, Reference
 from .periods import PeriodError, parse_partial_date, parse_period
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 ROLES = [choice.value for choice in IncidentEntity.Role]
 ROLE_LABELS = dict(IncidentEntity.Role.choices)
 CATEGORIES = [choice.value for choice in Reference.Category]
@@ -247,15 +252,44 @@ def _normalize_text_map(raw, path, errors, keys=None, limit=5_000):
 
 
 def upgrade(document):
-    """A schema 1 document in schema 2's shape (one external_id became a list)."""
-    if not isinstance(document, dict) or document.get("schema", 1) != 1 or "external_ids" in document:
+    """An older document in this schema's shape: schema 1's one external_id became a list
+    (schema 2); schema 2 carried no provenance (schema 3 adds it, optional: a value without
+    an entry was recorded before provenance). Anything else is returned as it is."""
+    if not isinstance(document, dict):
         return document
-    document = {**document, "schema": SCHEMA_VERSION}
-    old = str(document.pop("external_id", "") or "").strip()
-    document["external_ids"] = (
-        [{"scheme": "aiaaic" if aiaaic_id(old) else "other", "value": old}] if old else []
-    )
+    version = document.get("schema", 1)
+    if version == 1 and "external_ids" not in document:
+        document = {**document, "schema": SCHEMA_VERSION}
+        old = str(document.pop("external_id", "") or "").strip()
+        document["external_ids"] = (
+            [{"scheme": "aiaaic" if aiaaic_id(old) else "other", "value": old}] if old else []
+        )
+        return document
+    if version in (1, 2):
+        return {**document, "schema": SCHEMA_VERSION}
     return document
+
+
+def values_of(document):
+    """A document without its provenance, in this schema's shape: what the diff compares."""
+    document = upgrade(document)
+    if isinstance(document, dict) and "provenance" in document:
+        document = {key: value for key, value in document.items() if key != "provenance"}
+    return document
+
+
+def same_values(first, second):
+    """True when two documents hold the same values (their provenance aside)."""
+    if first is None or second is None:
+        return first is second
+    return values_of(first) == values_of(second)
+
+
+def published(document):
+    """A stored document as the site publishes it (document.json, the API, the snapshots): in
+    this schema's shape, with its provenance map when any of its values has an origin (the
+    canonical form leaves an empty map out)."""
+    return upgrade(document)
 
 
 # What sources write where they do not know who: a record that the role is unknown, not an entity.
@@ -426,8 +460,74 @@ def normalize(document, vocabularies=None):
             seen[key] = reference
             clean["references"][category].append(reference)
 
+    provenance = _normalize_provenance(document.get("provenance"), errors)
+    if provenance:
+        clean["provenance"] = provenance
     if errors:
         raise DocumentError(errors)
+    return clean
+
+
+def is_list_path(path):
+    """True for the paths whose value is a list of items (each with its own provenance)."""
+    return path == "external_ids" or path.partition(".")[0] in ("terms", "entities", "references")
+
+
+def provenance_item_key(path, item):
+    """The text that names one item of a list field in a provenance map: its identity
+    (`item_identity`): a folded name, a reference's normalised address, 'scheme:value'."""
+    if path == "external_ids":
+        return f"{item['scheme']}:{item['value']}"
+    return item_identity(path)(item)
+
+
+def keyed_items(path, items):
+    """{provenance item key: item} of a list field, the first item of a key kept."""
+    keyed = {}
+    for item in items:
+        keyed.setdefault(provenance_item_key(path, item), item)
+    return keyed
+
+
+PROVENANCE_PATH = re.compile(
+    r"^(headline|type|occurred|released|summary|narrative|source_url|external_ids|placeholders|extra"
+    r"|entities\.[a-z]+|references\.[a-z]+|terms\.[A-Za-z0-9_-]+)$"
+)
+
+
+def _normalize_provenance(raw, errors):
+    """A provenance map checked: known paths, an origin per field, an origin per list item."""
+    from .provenance import check_origin  # the origins' rules live with them
+
+    if raw is None or raw == {}:
+        return {}
+    if not isinstance(raw, dict):
+        errors.setdefault("provenance", []).append("Must map field paths to origins.")
+        return {}
+    clean = {}
+    for path, value in raw.items():
+        if not isinstance(path, str) or not PROVENANCE_PATH.match(path):
+            errors.setdefault("provenance", []).append(f"{str(path)[:60]!r} is not a field path.")
+            continue
+        if is_list_path(path):
+            if not isinstance(value, dict) or "kind" in value:
+                errors.setdefault("provenance", []).append(f"{path}: must map its items to origins.")
+                continue
+            items = {}
+            for key, origin in value.items():
+                problem = check_origin(origin)
+                if problem:
+                    errors.setdefault("provenance", []).append(f"{path}: {problem}")
+                elif key:
+                    items[str(key)] = dict(origin)
+            if items:
+                clean[path] = items
+        else:
+            problem = check_origin(value)
+            if problem:
+                errors.setdefault("provenance", []).append(f"{path}: {problem}")
+            else:
+                clean[path] = dict(value)
     return clean
 
 

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from django.urls import reverse
 
-from . import citations, documents
+from . import citations, documents, provenance
 from .models import Reference, Vocabulary
 from .periods import period_human
 from .related import related_incidents
@@ -118,5 +118,6 @@ def version_context(incident, revision):
         "external_ids": external_records(document.get("external_ids", []), document.get("source_url", "")),
         "source_count": sum(len(items) for items in document.get("references", {}).values()),
         "occurred_display": period_human(document.get("occurred", "")),
+        "provenance": provenance.section_lines(document),
         **citation_context(incident, revision),
     }

@@ -206,7 +206,7 @@ def dataset_item(
     if updated_at is not None:
         item["updated_at"] = updated_at.isoformat()
     item["merged_into"] = merged_into
-    item["document"] = document
+    item["document"] = documents.published(document)  # schema 3, its provenance map included
     return item
 
 

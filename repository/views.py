@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from . import charts, documents, freshness, reading, schemas, search, snapshots
+from . import charts, documents, freshness, provenance, reading, schemas, search, snapshots
 from .caching import public_page
 from .filters import IncidentFilter, facets_for, selected_labels
 from .models import (
@@ -171,6 +171,10 @@ def incident_detail(request, slug):
             "classification": classification,
             "sections": sections,
             "external_ids": external_ids,
+            # Where each section's values came from, from the current revision (already read).
+            "provenance": provenance.section_lines(incident.current_revision.document)
+            if incident.current_revision
+            else {},
             **reading.incident_page_context(
                 incident, entity_links=entities, term_links=links, references=references
             ),
@@ -230,6 +234,7 @@ def incident_history(request, slug):
         older = Revision.objects.filter(incident=incident, number=revisions[-1].number - 1).first()
         for revision, before in zip(revisions, [*revisions[1:], older], strict=True):
             revision.changes = documents.diff(before.document if before else None, revision.document, labels)
+            revision.provenance = provenance.change_line(revision.document, revision.changes)
     return render(request, "repository/incident_history.html", {"incident": incident, "page": page})
 
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from repository import documents
 from repository.models import Incident, Revision, SourceMetadata, Vocabulary
+from repository.provenance import Origin
 from repository.services import (
     MergeRefused,
     StaleRevision,
@@ -303,6 +304,30 @@ def _decide(submission, editor, **fields):
     return current
 
 
+def _contributors_version(submission):
+    """The proposal as the contributor last sent it: before the first edit an editor made
+    after that (the edit event keeps the document it replaced), else as it stands."""
+    events = list(
+        submission.events.filter(
+            action__in=[
+                ModerationEvent.Action.SUBMIT,
+                ModerationEvent.Action.RESUBMIT,
+                ModerationEvent.Action.EDIT,
+            ]
+        )
+        .order_by("-pk")
+        .values("action", "data")
+    )
+    version = submission.proposed
+    for event in events:  # newest first: stop at the contributor's last sending
+        if event["action"] != ModerationEvent.Action.EDIT:
+            break
+        before = (event["data"] or {}).get("before")
+        if isinstance(before, dict):
+            version = before
+    return version
+
+
 def _publish_approval(submission, editor, document, incident, expected_revision, action, note, data=None):
     """The second half of an approval or a merge: publish, record, tell the contributor."""
     summary = _summary(submission, note, merged=action == ModerationEvent.Action.MERGE)
@@ -314,6 +339,10 @@ def _publish_approval(submission, editor, document, incident, expected_revision,
             summary=summary,
             credit=submission.public_name,
             expected_revision=expected_revision,
+            # What the contributor proposed is their proposal's; what the editor changed in
+            # it, or chose instead, is the editor's.
+            origin=Origin.decision("editor"),
+            attribute=[(_contributors_version(submission), Origin.decision("proposal"))],
         )
     except StaleRevision:
         raise ConflictError(

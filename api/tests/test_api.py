@@ -10,7 +10,7 @@ from openapi_spec_validator import validate
 
 from api.pagination import MAX_OFFSET, encode_cursor
 from api.tests.data import build
-from repository import schemas
+from repository import documents, schemas
 from repository.importers.dataset import dataset_import
 from repository.models import (
     CurationEvent,
@@ -150,7 +150,7 @@ class DocumentTests(TestCase):
         body = self.client.get(reverse("api:incident", args=[incident.slug])).json()
         self.assertEqual(body["revision"], 2)
         self.assertEqual(body["number"], incident.number)
-        self.assertEqual(body["document"], incident.current_revision.document)
+        self.assertEqual(body["document"], documents.published(incident.current_revision.document))
         self.assertEqual(body["document"]["external_ids"], [{"scheme": "aiaaic", "value": "AIAAIC0003"}])
         self.assertEqual(body["document"]["headline"], "A corrected headline")
 

@@ -34,6 +34,7 @@ from ..addresses import normalize_url
 from ..documents import DocumentError, clean_name, fold
 from ..models import ExternalId, Incident
 from ..periods import PeriodError, parse_partial_date, parse_period
+from ..provenance import Origin
 from ..services import PublishItem, Taxonomy
 from .common import (
     ChunkRefused,
@@ -940,10 +941,16 @@ def _item(group, document, taxonomy, batch, view=None):
     if (
         incident is not None
         and incident.current_revision is not None
-        and document == incident.current_revision.document
+        and documents.same_values(document, incident.current_revision.document)
     ):
         return None
-    return PublishItem(document=document, incident=incident, summary=SUMMARY, normalized=True)
+    return PublishItem(
+        document=document,
+        incident=incident,
+        summary=SUMMARY,
+        normalized=True,
+        origin=Origin.of_source("aiid", "snapshot"),
+    )
 
 
 def _publish_items(pending, taxonomy, batch):

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from .. import freshness
 from ..models import ImportBatch, Incident, Revision, SourceRecord
+from ..provenance import Origin
 from ..services import PublishItem, Taxonomy, incident_search_refresh, incidents_publish
 from .common import imported_on_commit
 
@@ -85,6 +86,8 @@ def import_batch_undo(*, batch, editor=None):
                     author=editor,
                     expected_revision=incidents[pk].current_revision_id,
                     normalized=True,
+                    origin=Origin.decision("editor"),
+                    restore=before[pk],  # what the undo brings back keeps its origin
                 )
                 for pk in ids
             ]

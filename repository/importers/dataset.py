@@ -307,11 +307,16 @@ def _check(line, item, validator, vocabularies, report):
                 return None
             item, upgraded = {**item, "document": document}, True
             report.add("upgraded", "a schema 1 document, read as schema 2.", line, slug)
+        elif version == 2:
+            # Schema 3 added provenance beside the values, optional: a schema 2 document is
+            # one whose values were all recorded before provenance.
+            document = documents.upgrade(document)
+            item = {**item, "document": document}
         elif version != documents.SCHEMA_VERSION:
             report.add(
                 "unknown-schema",
                 f"the document is of schema {version!r}; this site reads {documents.SCHEMA_VERSION} "
-                "(and 1); left out.",
+                "(and 1 and 2); left out.",
                 line,
                 slug,
             )
@@ -328,7 +333,7 @@ def _check(line, item, validator, vocabularies, report):
         except DocumentError as exc:
             report.add("invalid-item", f"{problem_text(exc)}; left out.", line, slug)
             return None
-    if clean != document:
+    if not documents.same_values(clean, document):  # (an empty provenance map is no map)
         changes = documents.change_summary(documents.diff(document, clean))
         report.add("not-canonical", f"{changes} (as the site normalizes them).", line, slug)
     return Entry(
@@ -488,7 +493,14 @@ class _Restore:
         return self.chunks_committed > 0
 
     def _item(self, entry, **arguments):
-        return PublishItem(document=entry.document, summary=self.summary, normalized=True, **arguments)
+        # The file's own provenance is kept; a value it says nothing of has none.
+        return PublishItem(
+            document=entry.document,
+            summary=self.summary,
+            normalized=True,
+            provenance=entry.document.get("provenance") or {},
+            **arguments,
+        )
 
     def _create_all(self, entries, refused_told=False):
         """Create the entries' incidents, asking publishing for the file's numbers: each is
@@ -545,7 +557,7 @@ class _Restore:
         if entry.merged_into or incident.merged_into_id:
             self.merges.append((entry, incident.pk))
         current = incident.current_revision.document if incident.current_revision else None
-        if current == entry.document:
+        if current is not None and documents.same_values(current, entry.document):
             self.result.unchanged += 1
             if entry.updated_at:  # a merge left to the end of the file dates it anew: the file's time
                 self.file_times[incident.pk] = {"updated_at": entry.updated_at}
@@ -594,7 +606,7 @@ class _Restore:
             self._check_identical(entry, stored)
 
     def _check_identical(self, entry, stored):
-        if stored != entry.document:
+        if not documents.same_values(stored, entry.document):
             changes = documents.change_summary(documents.diff(entry.document, stored))
             self.report.add(
                 "not-identical",

@@ -36,6 +36,7 @@ from .. import documents
 from ..documents import DocumentError, clean_name, split_values, trim_url
 from ..models import ImportBatch, Incident, Vocabulary
 from ..periods import PeriodError, more_precise, parse_partial_date, parse_period
+from ..provenance import Origin
 from ..services import Taxonomy, incident_publish, make_slug
 from .common import import_batch_finish, problem_text
 
@@ -337,6 +338,7 @@ def page_import(*, pages, summary="Imported from an incident page", progress=Non
                     slug=slug,
                     taxonomy=taxonomy,
                     import_batch=batch,
+                    origin=Origin.of_source("aiaaic", "page"),  # a page carries no date
                 )
             except DocumentError as exc:
                 raise PageError(f"{slug}: {problem_text(exc)}") from None

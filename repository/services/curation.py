@@ -27,6 +27,7 @@ from ..models import (
     Term,
     TermAlias,
 )
+from ..provenance import Origin
 from .publishing import PublishItem, incidents_publish
 from .taxonomy import Taxonomy
 
@@ -66,6 +67,7 @@ def _republish(incident_ids, *, editor, summary, change=None):
                     summary=summary,
                     author=editor,
                     expected_revision=incident.current_revision_id,
+                    origin=Origin.decision("curation"),
                 )
             )
         if items:
@@ -558,6 +560,9 @@ def curation_undo(*, event, editor):
                 summary=undo_summary,
                 author=editor,
                 expected_revision=revision.pk,
+                origin=Origin.decision("curation"),
+                # What the undo brings back keeps the origin it had.
+                restore=previous[(revision.incident_id, revision.number - 1)],
             )
             for revision in chunk
         ]

@@ -20,6 +20,7 @@ from ..models import (
     Reference,
     Revision,
 )
+from ..provenance import Origin
 from .publishing import StaleRevision, incident_publish, incident_search_refresh
 
 HEADLINE_IN_SUMMARY = 120
@@ -122,6 +123,9 @@ def incident_merge(*, survivor, merged, editor, note="", expected_revisions=None
             author=editor,
             summary=summary,
             expected_revision=survivor.current_revision_id,
+            # What the merged incident brings keeps where it came from.
+            origin=Origin.decision("merge"),
+            inherit=[merged.current_revision.document],
         )
         survivor = result.incident
         survivor_revision = result.revision
@@ -203,7 +207,7 @@ def incident_merge_undo(*, survivor_revision, merged_revision, repointed=(), edi
                     "Undo the later changes first, or edit the incidents by hand."
                 )
         merged_before = _revision_before(merged_revision).document
-        if merged_before == merged_revision.document:
+        if documents.same_values(merged_before, merged_revision.document):
             # Publishing it again would write nothing, and its links would stay gone.
             raise MergeRefused(
                 f"Incident #{merged.number} already held everything of incident #{survivor.number}: "
@@ -218,6 +222,8 @@ def incident_merge_undo(*, survivor_revision, merged_revision, repointed=(), edi
             author=editor,
             summary=summary,
             expected_revision=survivor_revision.pk,
+            origin=Origin.decision("merge"),
+            restore=before,
         )
         survivor_back = result.revision
         if survivor_back is None:  # the merge changed nothing in it: its history still says so
@@ -237,6 +243,8 @@ def incident_merge_undo(*, survivor_revision, merged_revision, repointed=(), edi
             author=editor,
             summary=_with_note(f"Merge into incident #{survivor.number} undone", note)[:300],
             expected_revision=merged_revision.pk,
+            origin=Origin.decision("merge"),
+            restore=merged_before,
         ).revision
         Incident.objects.filter(pk__in=list(repointed), merged_into=survivor).update(merged_into=merged)
         incident_search_refresh(incident_ids=pair)

@@ -7,10 +7,11 @@ from django.db import connection, transaction
 from django.db.models import Max, OuterRef, Subquery
 from django.utils import timezone
 
-from .. import ancestry, documents, freshness, narrative, search
+from .. import ancestry, documents, freshness, narrative, provenance, search
 from ..addresses import address_key, normalize_url
 from ..bulk import create_objects, insert_rows
 from ..models import ExternalId, Incident, IncidentEntity, IncidentTerm, Reference, Revision
+from ..provenance import Origin
 from .taxonomy import Taxonomy, make_slug, unique_slug
 
 
@@ -198,6 +199,21 @@ class PublishItem:
     # The document is `documents.normalize`'s own output, unchanged since (an importer
     # validated it row by row already): it is not normalized a second time.
     normalized: bool = False
+    # Where the values this publication changes came from (provenance.Origin; None: not
+    # known, as for values recorded before provenance). Unchanged values keep their own.
+    origin: Origin | None = None
+    # Per path, an origin that has the last word ({path: origin} or {path: {item key: origin}},
+    # as JSON): an importer's since-dates, a restored file's own provenance.
+    provenance: dict | None = None
+    # A document (with its provenance) this one brings back: a revert's revision, an undo's;
+    # the values it holds take their origin there.
+    restore: dict | None = None
+    # Documents (with their provenance) whose values keep their origin where this one takes
+    # them: the incident a merge joins.
+    inherit: list = field(default_factory=list)
+    # [(document, Origin)]: a changed value equal to one of these documents' takes its origin
+    # (an approval: what the contributor proposed, the rest being the editor's).
+    attribute: list = field(default_factory=list)
     # Filled while publishing.
     number_refused: int | None = None
     term_rows: list = field(default_factory=list)
@@ -218,6 +234,11 @@ def incident_publish(
     refresh_search=True,
     expected_revision=None,
     import_batch=None,
+    origin=None,
+    provenance=None,
+    restore=None,
+    inherit=(),
+    attribute=(),
 ):
     """Publish a document as a new revision of `incident`, or as a new incident.
 
@@ -225,7 +246,8 @@ def incident_publish(
     written and `revision` is None. Raises DocumentError on an invalid document,
     StaleRevision when `expected_revision` (an id) is given and is no longer current, and
     IncidentMerged when the incident was merged into another.
-    The revision's summary is `summary` followed by what changed.
+    The revision's summary is `summary` followed by what changed. The revision's document
+    carries its provenance: `origin` for the values that changed (see PublishItem).
     """
     item = PublishItem(
         document=document,
@@ -236,6 +258,11 @@ def incident_publish(
         expected_revision=expected_revision,
         author=author,
         credit=credit,
+        origin=origin,
+        provenance=provenance,
+        restore=restore,
+        inherit=list(inherit),
+        attribute=list(attribute),
     )
     [result] = incidents_publish(
         items=[item], taxonomy=taxonomy, refresh_search=refresh_search, import_batch=import_batch
@@ -324,7 +351,7 @@ def _write(items, locked, taxonomy, refresh_search, import_batch=None):
         incident = item.incident = locked[item.incident.pk]
         if incident.current_revision is not None:
             item.previous = incident.current_revision.document
-            if item.previous == item.document:
+            if documents.same_values(item.previous, item.document):
                 results[index] = PublishResult(incident, None, False)
                 continue
         publishing.append((index, item))
@@ -355,7 +382,7 @@ def _write(items, locked, taxonomy, refresh_search, import_batch=None):
         Revision(
             incident=item.incident,
             number=(item.incident.current_revision.number if item.incident.current_revision else 0) + 1,
-            document=item.document,
+            document=_with_provenance(item),
             summary=_revision_summary(item.summary, item.previous, item.document, labels),
             credit=item.credit[:200],
             author=item.author,
@@ -386,6 +413,24 @@ def _write(items, locked, taxonomy, refresh_search, import_batch=None):
             incident_search_refresh(incident_ids=published_ids)
     freshness.changed()
     return results
+
+
+def _with_provenance(item):
+    """The item's document as its revision stores it: its values, and where each came from."""
+    values = documents.values_of(item.document)
+    origin = item.origin
+    if origin is not None and origin.kind != "source" and not origin.on:
+        origin = Origin(origin.kind, on=timezone.localdate().isoformat())
+    found = provenance.compute(
+        item.previous,
+        values,
+        origin,
+        restore=item.restore,
+        inherit=item.inherit,
+        attribute=item.attribute,
+        override=item.provenance,
+    )
+    return {**values, "provenance": found} if found else values
 
 
 # The newest revision of the incident `i` (publishing's last statement on PostgreSQL).
@@ -430,4 +475,6 @@ def incident_revert(*, incident, revision, editor, expected_revision=None):
         author=editor,
         summary=f"Reverted to revision {revision.number}",
         expected_revision=expected_revision,
+        origin=Origin.decision("editor"),
+        restore=revision.document,
     )

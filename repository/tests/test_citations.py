@@ -18,6 +18,11 @@ EDITED = datetime.datetime(2024, 11, 2, 23, 45, tzinfo=datetime.UTC)
 URL = "https://incidents.example.org/incidents/dahua-real-time-uyghur-warnings/v/1/"
 TITLE = "Dahua 'Smart Police Heart Of City' real-time Uyghur warnings"
 IDS = "AIAAIC id AIAAIC0563; AI Incident Database id 12"
+# The seed came from an AIAAIC page: its provenance credits AIAAIC.
+AIAAIC_CREDIT = (
+    "From the AIAAIC Repository (https://www.aiaaic.org/aiaaic-repository), CC BY-SA 4.0 "
+    "(https://creativecommons.org/licenses/by-sa/4.0/)."
+)
 CREDITS = (
     "From the AIAAIC Repository (https://www.aiaaic.org/aiaaic-repository), CC BY-SA 4.0 "
     "(https://creativecommons.org/licenses/by-sa/4.0/); the AI Incident Database "
@@ -41,20 +46,22 @@ class SeedCitationTests(TestCase):
     def test_text(self):
         self.assertEqual(
             citations.as_text(self.citation()),
-            f"AI Incident Repository. (2021, March 9). {TITLE} (Incident 563, version 1). {URL}",
+            f"AI Incident Repository & AIAAIC. (2021, March 9). {TITLE} (Incident 563, version 1). "
+            f"{AIAAIC_CREDIT} {URL}",
         )
 
     def test_bibtex(self):
         self.assertEqual(
             citations.as_bibtex(self.citation()),
             "@misc{incident563v1,\n"
-            "  author = {{AI Incident Repository}},\n"
+            "  author = {{AI Incident Repository} and {AIAAIC}},\n"
             f"  title = {{{{{TITLE}}}}},\n"
             "  howpublished = {AI Incident Repository, incident 563, version 1},\n"
             "  year = {2021},\n"
             "  month = mar,\n"
             "  date = {2021-03-09},\n"
             f"  url = {{{URL}}},\n"
+            f"  note = {{{AIAAIC_CREDIT}}},\n"
             "}\n",
         )
 
@@ -64,13 +71,14 @@ class SeedCitationTests(TestCase):
             "TY  - ELEC\r\n"
             f"TI  - {TITLE}\r\n"
             "AU  - AI Incident Repository\r\n"
+            "AU  - AIAAIC\r\n"
             "PB  - AI Incident Repository\r\n"
             "PY  - 2021\r\n"
             "DA  - 2021/03/09/\r\n"
             "ET  - 1\r\n"
             f"UR  - {URL}\r\n"
             "ID  - incident563v1\r\n"
-            "N1  - Incident 563, version 1\r\n"
+            f"N1  - Incident 563, version 1. {AIAAIC_CREDIT}\r\n"
             "ER  - \r\n",
         )
 
@@ -83,13 +91,14 @@ class SeedCitationTests(TestCase):
                     "id": "incident563v1",
                     "type": "webpage",
                     "title": TITLE,
-                    "author": [{"literal": "AI Incident Repository"}],
+                    "author": [{"literal": "AI Incident Repository"}, {"literal": "AIAAIC"}],
                     "container-title": "AI Incident Repository",
                     "publisher": "AI Incident Repository",
                     "number": "563",
                     "version": "1",
                     "issued": {"date-parts": [[2021, 3, 9]]},
                     "URL": URL,
+                    "note": AIAAIC_CREDIT,
                 }
             ],
         )

@@ -328,7 +328,7 @@ class SchemaAgreesWithNormalizeTests(SimpleTestCase):
                 }
             },
             "a section missing": {"references": {"news": []}},
-            "schema 3": {"schema": 3},
+            "schema 4": {"schema": 4},
             "no schema": None,
         }
         for reason, change in bad.items():
@@ -402,7 +402,7 @@ class DocumentJsonTests(TestCase):
             {"slug": incident.slug, "number": incident.number, "revision": 2, "merged_into": None},
         )
         self.assertEqual(item["created_at"], incident.created_at.isoformat())
-        self.assertEqual(item["document"], incident.current_revision.document)
+        self.assertEqual(item["document"], documents.published(incident.current_revision.document))
 
     def test_a_merged_incident_redirects_to_its_survivors_document(self):
         response = self.client.get(f"/incidents/{self.made['merged'].slug}/document.json")
@@ -735,8 +735,8 @@ class BadInputTests(ExportDirMixin, TestCase):
         self.assertFalse(Incident.objects.exists())
 
     def lines_with_problems(self):
-        old = self.item("Schema three", "schema-three", 5)
-        old["document"]["schema"] = 3
+        old = self.item("Schema four", "schema-four", 5)
+        old["document"]["schema"] = 4
         return [
             json.dumps(self.item("Good one", "good-one", 1)),  # line 2
             json.dumps({**self.item("Bad number", "bad-number", 2), "number": "two"}),  # line 3
@@ -764,7 +764,9 @@ class BadInputTests(ExportDirMixin, TestCase):
         self.assertEqual(sorted(Incident.objects.values_list("slug", flat=True)), ["good-one", "good-two"])
         self.assertIn("line 3 (bad-number): number: 'two' is not of type 'integer'; left out.", out)
         self.assertIn("line 4: not a JSON item (Expecting property name enclosed in double quotes", out)
-        self.assertIn("line 6 (schema-three): the document is of schema 3; this site reads 2 (and 1)", out)
+        self.assertIn(
+            "line 6 (schema-four): the document is of schema 4; this site reads 3 (and 1 and 2)", out
+        )
         self.assertIn(
             "line 7 (unknown-vocabulary): terms.mood: There is no vocabulary 'mood'; left out.", out
         )

@@ -16,7 +16,7 @@ from django.test import TestCase, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from repository import snapshots, tasks
+from repository import documents, snapshots, tasks
 from repository.importers.reports import ImportReport
 from repository.importers.sheet import detect_layout
 from repository.models import (
@@ -46,16 +46,17 @@ def read_csv(data):
 
 
 def documents_by_slug():
+    """{slug: the values of its document} (a CSV carries no provenance)."""
     return {
-        incident.slug: incident.current_revision.document
+        incident.slug: documents.values_of(incident.current_revision.document)
         for incident in Incident.objects.select_related("current_revision")
     }
 
 
 def identities():
-    """{slug: (number, document)} of every incident."""
+    """{slug: (number, the values of its document)} of every incident."""
     return {
-        incident.slug: (incident.number, incident.current_revision.document)
+        incident.slug: (incident.number, documents.values_of(incident.current_revision.document))
         for incident in Incident.objects.select_related("current_revision")
     }
 
@@ -172,7 +173,8 @@ class SnapshotTests(ExportDirMixin, TestCase):
         by_slug = {item["slug"]: item for item in items}
         own = by_slug[self.own.slug]
         self.assertEqual(own["number"], self.own.number)
-        self.assertEqual(own["document"], Revision.objects.get(pk=self.own.current_revision_id).document)
+        stored = Revision.objects.get(pk=self.own.current_revision_id).document
+        self.assertEqual(own["document"], documents.published(stored))
         self.assertEqual(own["document"]["summary"], "Not in the sheet layout.")
 
     def test_it_reads_the_incidents_in_chunks_and_misses_none(self):

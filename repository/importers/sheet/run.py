@@ -9,6 +9,7 @@ from django.db import reset_queries, transaction
 from ... import documents
 from ...bulk import PlannerStatistics
 from ...models import Incident, Vocabulary
+from ...provenance import Origin
 from ...services import IncidentMerged, PublishItem, StaleRevision, Taxonomy
 from ..common import (
     ChunkRefused,
@@ -377,6 +378,7 @@ def _publish_rows(chunk, taken, taxonomy, summary, blank_clears, result, batch, 
                 slug=slug_hint(row),
                 number=row.values.get("number") if identity and incident is None else None,
                 expected_revision=incident.current_revision_id if incident else None,
+                origin=Origin.of_source(SOURCE, "export"),
             )
         )
     lines = f"rows {chunk[0].line}-{chunk[-1].line}"

@@ -1,0 +1,341 @@
+"""Provenance: where each value of an incident came from, kept with each revision and shown."""
+
+import datetime
+import json
+from io import StringIO
+from pathlib import Path
+from unittest import mock
+
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.test import TestCase, override_settings
+
+from repository import citations, documents, provenance, schemas, snapshots
+from repository.models import CurationEvent, Incident, Revision, Term
+from repository.provenance import Origin
+from repository.services import (
+    curation_undo,
+    incident_merge,
+    incident_merge_undo,
+    incident_publish,
+    incident_revert,
+    term_rename,
+)
+
+from .base import make_document
+
+FIXTURES = Path(__file__).parent / "fixtures"
+AIAAIC_2026 = Origin.of_source("aiaaic", "export", "2026-02")
+AIID = Origin.of_source("aiid", "snapshot", "2025-11")
+MAY_3 = datetime.date(2026, 5, 3)
+
+
+def publish(document, origin=AIAAIC_2026, **arguments):
+    return incident_publish(document=document, origin=origin, **arguments)
+
+
+def camera_document(headline="Camera system flags Uyghurs to police", **changes):
+    fields = {
+        "occurred": "2021-02",
+        "narrative": "What happened.",
+        "external_id": "AIAAIC0563",
+        "terms": {"country": ["China"], "technology": ["Facial recognition"]},
+        "entities": {"deployer": ["Police"], "developer": ["Lens Corp"]},
+        "references": {"news": [{"url": "https://news.example.org/a", "title": "Story A"}]},
+    }
+    for key, value in changes.items():
+        fields[key] = {**fields[key], **value} if isinstance(fields.get(key), dict) else value
+    return make_document(headline, **fields)
+
+
+def today(on=MAY_3):
+    return mock.patch("django.utils.timezone.localdate", return_value=on)
+
+
+class PublishingComputesProvenanceTests(TestCase):
+    def test_a_new_incidents_values_come_from_its_source(self):
+        revision = publish(camera_document()).revision
+        found = revision.document["provenance"]
+        source = {"kind": "source", "source": "aiaaic", "form": "export", "as_of": "2026-02"}
+        self.assertEqual(revision.document["schema"], 3)
+        self.assertEqual(found["headline"], source)
+        self.assertEqual(found["terms.country"], {"china": source})
+        self.assertEqual(found["references.news"], {"news.example.org/a": source})
+        self.assertEqual(found["external_ids"], {"aiaaic:AIAAIC0563": source})
+        self.assertNotIn("summary", found)  # an empty field says nothing
+
+    def test_changed_values_take_the_new_origin_unchanged_keep_theirs_removed_drop_out(self):
+        incident = publish(camera_document()).incident
+        changed = camera_document(headline="Cameras flag Uyghurs", terms={"country": ["China", "Kenya"]})
+        changed["references"]["news"] = []
+        with today():
+            revision = publish(changed, origin=Origin.decision("editor"), incident=incident).revision
+        found = revision.document["provenance"]
+        self.assertEqual(found["headline"], {"kind": "editor", "on": "2026-05-03"})
+        self.assertEqual(found["terms.country"]["kenya"], {"kind": "editor", "on": "2026-05-03"})
+        self.assertEqual(found["terms.country"]["china"]["source"], "aiaaic")
+        self.assertEqual(found["occurred"]["as_of"], "2026-02")
+        self.assertNotIn("references.news", found)
+
+    def test_a_newer_export_repeating_a_value_changes_nothing(self):
+        incident = publish(camera_document()).incident
+        result = publish(
+            camera_document(), origin=Origin.of_source("aiaaic", "export", "2026-08"), incident=incident
+        )
+        self.assertIsNone(result.revision)
+        self.assertEqual(incident.revisions.count(), 1)
+
+    def test_an_explicit_origin_per_path_has_the_last_word(self):
+        since = {"kind": "source", "source": "aiaaic", "form": "export", "as_of": "2025-06"}
+        revision = publish(
+            camera_document(), provenance={"headline": since, "terms.country": {"china": since}}
+        ).revision
+        self.assertEqual(revision.document["provenance"]["headline"], since)
+        self.assertEqual(revision.document["provenance"]["terms.country"]["china"], since)
+        self.assertEqual(revision.document["provenance"]["occurred"]["as_of"], "2026-02")
+
+    def test_a_revert_brings_values_back_with_their_origin(self):
+        incident = publish(camera_document()).incident
+        first = incident.current_revision
+        publish(
+            camera_document(headline="Wrong headline"), origin=Origin.decision("editor"), incident=incident
+        )
+        editor = get_user_model().objects.create_user("ed", "ed@example.org", "pw-1234-long")
+        revision = incident_revert(incident=incident, revision=first, editor=editor).revision
+        self.assertEqual(revision.document["provenance"]["headline"]["source"], "aiaaic")
+
+
+class DocumentSchemaThreeTests(TestCase):
+    def test_a_schema_2_document_is_read_as_schema_3_without_provenance(self):
+        old = {**camera_document(), "schema": 2}
+        clean = documents.normalize(old)
+        self.assertEqual(clean["schema"], 3)
+        self.assertNotIn("provenance", clean)
+        self.assertEqual(documents.upgrade(old)["schema"], 3)
+        self.assertNotIn("provenance", documents.published(old))
+
+    def test_normalize_keeps_a_valid_map_and_refuses_a_bad_one(self):
+        good = {**camera_document(), "provenance": {"headline": {"kind": "curation", "on": "2026-05-03"}}}
+        self.assertEqual(documents.normalize(good)["provenance"], good["provenance"])
+        for bad in (
+            {"headline": {"kind": "rumour"}},
+            {"headline": {"kind": "editor", "on": "yesterday"}},
+            {"headline": {"kind": "editor", "by": "Edith"}},  # no room for a name
+            {"nonsense": {"kind": "editor"}},
+            {"terms.country": {"kind": "editor"}},  # a list maps items to origins
+            {"headline": {"kind": "source"}},  # a source is named
+        ):
+            with self.subTest(bad), self.assertRaises(documents.DocumentError):
+                documents.normalize({**camera_document(), "provenance": bad})
+
+    def test_the_diff_and_the_three_way_merge_ignore_provenance(self):
+        base = camera_document()
+        with_provenance = {**base, "provenance": {"headline": {"kind": "editor", "on": "2026-05-03"}}}
+        self.assertEqual(documents.diff(base, with_provenance), [])
+        self.assertEqual(documents.three_way(base, with_provenance, base), [])
+        self.assertTrue(documents.same_values(base, with_provenance))
+
+    def test_a_published_v3_document_passes_the_published_schema(self):
+        incident = publish(camera_document()).incident
+        with today():
+            publish(camera_document(headline="Edited"), origin=Origin.decision("editor"), incident=incident)
+        incident.refresh_from_db()
+        validator = schemas.published_document_validator()
+        document = incident.current_revision.document
+        self.assertEqual(schemas.first_error(validator, document), "")
+        broken = {**document, "provenance": {"headline": {"kind": "editor", "name": "Edith"}}}
+        self.assertNotEqual(schemas.first_error(validator, broken), "")
+
+    def test_publishing_over_a_schema_2_revision_that_says_the_same_writes_nothing(self):
+        incident = publish(camera_document(), origin=None).incident
+        Revision.objects.filter(pk=incident.current_revision_id).update(
+            document={**documents.values_of(incident.current_revision.document), "schema": 2}
+        )
+        incident.refresh_from_db()
+        self.assertIsNone(publish(camera_document(), incident=incident).revision)
+
+
+class ImportersGiveTheirSourceTests(TestCase):
+    def test_the_sheet_import_credits_the_aiaaic_export(self):
+        call_command("import_sheet", str(FIXTURES / "sheet-2024.csv"), stdout=StringIO())
+        document = Incident.objects.order_by("number").first().current_revision.document
+        self.assertEqual(document["provenance"]["headline"]["kind"], "source")
+        self.assertEqual(document["provenance"]["headline"]["source"], "aiaaic")
+        self.assertEqual(document["provenance"]["headline"]["form"], "export")
+        self.assertTrue(
+            all(origin["source"] == "aiaaic" for _path, origin in provenance.origins_by_path(document))
+        )
+
+    def test_a_restore_keeps_the_provenance_its_file_carries(self):
+        incident = publish(camera_document()).incident
+        with today():
+            publish(camera_document(headline="Edited"), origin=Origin.decision("editor"), incident=incident)
+        incident.refresh_from_db()
+        item = snapshots.dataset_item(slug="restored", number=99, document=incident.current_revision.document)
+        path = Path(self.enterContext(_temporary_directory())) / "restore.json"
+        path.write_text(json.dumps([item]))
+        call_command("import_dataset", str(path), stdout=StringIO())
+        restored = Incident.objects.get(number=99).current_revision.document
+        self.assertEqual(restored["provenance"], incident.current_revision.document["provenance"])
+
+    def test_a_restore_reads_a_schema_2_file_its_values_recorded_before_provenance(self):
+        document = {**documents.normalize(camera_document()), "schema": 2}
+        item = {"slug": "old-file", "number": 7, "document": document}
+        path = Path(self.enterContext(_temporary_directory())) / "old.json"
+        path.write_text(json.dumps([item]))
+        output = StringIO()
+        call_command("import_dataset", str(path), stdout=output)
+        self.assertIn("1 created", output.getvalue(), output.getvalue())
+        restored = Incident.objects.get(slug="old-file").current_revision.document
+        self.assertEqual(restored["schema"], 3)
+        self.assertNotIn("provenance", restored)
+        self.assertEqual(restored["terms"]["country"], ["China"])
+
+
+def _temporary_directory():
+    import tempfile
+
+    return tempfile.TemporaryDirectory()
+
+
+class CurationAndMergeTests(TestCase):
+    def setUp(self):
+        self.editor = get_user_model().objects.create_user("ed", "ed@example.org", "pw-1234-long")
+
+    def test_a_renamed_term_is_curations_and_the_rest_keeps_its_source(self):
+        incident = publish(camera_document()).incident
+        term = Term.objects.get(vocabulary__slug="technology", name="Facial recognition")
+        with today():
+            term_rename(term=term, name="Face recognition", editor=self.editor)
+        incident.refresh_from_db()
+        found = incident.current_revision.document["provenance"]
+        self.assertEqual(
+            found["terms.technology"], {"facerecognition": {"kind": "curation", "on": "2026-05-03"}}
+        )
+        self.assertEqual(found["terms.country"]["china"]["source"], "aiaaic")
+        # Undone: the old name comes back with the origin it had.
+        event = CurationEvent.objects.latest("pk")
+        curation_undo(event=event, editor=self.editor)
+        incident.refresh_from_db()
+        found = incident.current_revision.document["provenance"]
+        self.assertEqual(found["terms.technology"]["facialrecognition"]["source"], "aiaaic")
+
+    def test_what_a_merge_moves_keeps_its_provenance(self):
+        survivor = publish(camera_document()).incident
+        merged = publish(
+            make_document(
+                "Uyghur alerts from cameras",
+                summary="AIID's account.",
+                external_ids=[{"scheme": "aiid", "value": "12"}],
+                terms={"country": ["China", "Uzbekistan"]},
+                references={"news": [{"url": "https://news.example.org/b", "title": "Story B"}]},
+            ),
+            origin=AIID,
+        ).incident
+        result = incident_merge(survivor=survivor, merged=merged, editor=self.editor)
+        found = result.survivor_revision.document["provenance"]
+        self.assertEqual(found["headline"]["source"], "aiaaic")
+        self.assertEqual(found["summary"]["source"], "aiid")  # a blank the merged one filled
+        self.assertEqual(found["terms.country"]["china"]["source"], "aiaaic")
+        self.assertEqual(found["terms.country"]["uzbekistan"]["source"], "aiid")
+        self.assertEqual(found["references.news"]["news.example.org/b"]["source"], "aiid")
+        self.assertEqual(found["external_ids"]["aiid:12"]["source"], "aiid")
+        # Undone, each incident has its own values back with their own origins.
+        survivor_back, merged_back = incident_merge_undo(
+            survivor_revision=result.survivor_revision,
+            merged_revision=result.merged_revision,
+            editor=self.editor,
+        )
+        self.assertEqual(
+            survivor_back.document["provenance"], survivor.current_revision.document["provenance"]
+        )
+        self.maxDiff = None
+        self.assertEqual(merged_back.document["provenance"], merged.current_revision.document["provenance"])
+        # Both databases are credited by the merged version.
+        citation = citations.citation_for(incident=result.survivor, revision=result.survivor_revision)
+        self.assertEqual(citation.authors[1:], ["AIAAIC", "AI Incident Database"])
+
+
+class ReadersSeeProvenanceTests(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        cls.incident = publish(camera_document(), slug="camera-flags").incident
+        with today():
+            publish(
+                camera_document(headline="Cameras flag Uyghurs to police"),
+                origin=Origin.decision("editor"),
+                incident=cls.incident,
+            )
+
+    def test_the_page_says_where_each_section_came_from(self):
+        response = self.client.get("/incidents/camera-flags/")
+        self.assertContains(
+            response,
+            '<p class="provenance">From the AIAAIC export of 2026-02; corrected by an editor on 3 May 2026.</p>',
+            html=True,
+        )
+        self.assertContains(
+            response, '<p class="provenance">From the AIAAIC export of 2026-02.</p>', html=True
+        )
+
+    def test_values_recorded_before_provenance_say_so(self):
+        old = incident_publish(document=make_document("An old one", occurred="2019"), slug="old-one")
+        Revision.objects.filter(pk=old.revision.pk).update(
+            document={**documents.values_of(old.revision.document), "schema": 2}
+        )
+        response = self.client.get("/incidents/old-one/")
+        self.assertContains(response, "Recorded before provenance.")
+
+    def test_the_history_and_each_version_say_it_too(self):
+        history = self.client.get("/incidents/camera-flags/history/")
+        self.assertContains(history, "Set by an editor on 3 May 2026.")
+        self.assertContains(history, "From the AIAAIC export of 2026-02.")
+        version = self.client.get("/incidents/camera-flags/v/1/")
+        self.assertContains(
+            version, '<p class="provenance">From the AIAAIC export of 2026-02.</p>', html=True
+        )
+
+    def test_the_json_document_and_the_api_carry_the_map(self):
+        document = self.client.get("/incidents/camera-flags/document.json").json()["document"]
+        self.assertEqual(document["schema"], 3)
+        self.assertEqual(document["provenance"]["headline"], {"kind": "editor", "on": "2026-05-03"})
+        api = self.client.get("/api/v1/incidents/camera-flags/").json()
+        self.assertEqual(api["document"]["provenance"]["occurred"]["as_of"], "2026-02")
+        revisions = self.client.get("/api/v1/incidents/camera-flags/revisions/").json()
+        first = next(item for item in revisions["results"] if item["number"] == 1)
+        self.assertEqual(first["document"]["provenance"]["headline"]["source"], "aiaaic")
+
+
+@override_settings(SITE_URL="https://incidents.example.org", SITE_NAME="AI Incident Repository")
+class CitationsFromProvenanceTests(TestCase):
+    def cite(self, incident):
+        incident.refresh_from_db()
+        return citations.citation_for(incident=incident, revision=incident.current_revision)
+
+    def test_values_from_the_aiid_credit_it_even_without_its_id(self):
+        incident = publish(make_document("From the AIID", occurred="2020"), origin=AIID).incident
+        citation = self.cite(incident)
+        document = incident.current_revision.document
+        self.assertEqual(citation.authors, ["AI Incident Repository", "AI Incident Database"])
+        self.assertIn("AI Incident Database", citations.as_text(citation))
+        self.assertIn("{AI Incident Database}", citations.as_bibtex(citation))
+        self.assertIn("AU  - AI Incident Database", citations.as_ris(citation))
+        self.assertIn({"literal": "AI Incident Database"}, citations.csl_item(citation)["author"])
+        self.assertIn(("citation_author", "AI Incident Database"), citations.meta_tags(citation, document))
+        authors = citations.json_ld(citation, document)["author"]
+        self.assertIn("AI Incident Database", [author["name"] for author in authors])
+        self.assertIn("terms-of-use", citation.credits_note)
+
+    def test_values_from_aiaaic_credit_it_with_its_licence(self):
+        incident = publish(make_document("From AIAAIC", occurred="2020")).incident
+        citation = self.cite(incident)
+        self.assertEqual(citation.authors[1:], ["AIAAIC"])
+        self.assertIn("CC BY-SA 4.0", citations.as_text(citation))
+
+    def test_an_incident_recorded_before_provenance_is_credited_from_its_ids(self):
+        incident = incident_publish(document=make_document("Old", external_id="AIAAIC0001")).incident
+        self.assertEqual(self.cite(incident).authors[1:], ["AIAAIC"])
+
+    def test_a_contributors_incident_credits_no_database(self):
+        incident = publish(make_document("Reported here"), origin=Origin.decision("proposal")).incident
+        self.assertEqual(self.cite(incident).authors, ["AI Incident Repository"])
