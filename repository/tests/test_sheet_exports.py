@@ -12,7 +12,8 @@ from django.core.management import call_command
 from django.test import TestCase
 
 from repository import documents
-from repository.importers.sheet import header_key, merge_candidates, sheet_import, sheet_period
+from repository.importers.sheet import header_key, sheet_import, sheet_period
+from repository.lookalikes import merge_candidates
 from repository.models import Entity, EntityAlias, ExternalId, Incident, Revision, Term, TermAlias
 from repository.services import incident_merge, incident_publish
 from repository.tests.base import entities, publish, terms

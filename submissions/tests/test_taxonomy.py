@@ -2,7 +2,7 @@
 
 from django.test import SimpleTestCase
 
-from repository.canonical import merge_direction
+from repository.lookalikes import merge_direction
 from repository.models import CurationEvent, Entity, Incident, Term
 from repository.services import incident_publish, term_merge, term_rename
 from repository.tests.base import entities, make_document, publish, terms

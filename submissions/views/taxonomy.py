@@ -20,8 +20,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from repository import documents
-from repository.canonical import merge_direction
-from repository.importers.sheet import merge_candidates
+from repository.lookalikes import merge_direction, variant_pairs
 from repository.models import CurationEvent, Entity, EntityAlias, Term, TermAlias, Vocabulary
 from repository.services import (
     CurationRefused,
@@ -213,13 +212,7 @@ def _candidate_pairs(scope, rows):
     key = f"curation-variants:{scope}:{digest}"
     pairs = cache.get(key)
     if pairs is None:
-        pairs = set(merge_candidates(names))
-        by_key = {}
-        for name in dict.fromkeys(names):
-            by_key.setdefault(documents.fold(name), []).append(name)
-        for group in by_key.values():
-            pairs |= {(a, b) for i, a in enumerate(group) for b in group[i + 1 :] if a != b}
-        pairs = sorted(pairs)
+        pairs = variant_pairs(names)
         cache.set(key, pairs, VARIANTS_CACHE_SECONDS)
     return pairs
 
