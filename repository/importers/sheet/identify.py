@@ -2,13 +2,13 @@
 sheet name one thing (folded, or reported as merge candidates)."""
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from difflib import SequenceMatcher
 
 from ... import documents
 from ...addresses import normalize_url
 from ...documents import fold
-from ...lookalikes import merge_candidates
+from ...lookalikes import clusters
 from ...models import Entity, ExternalId, Incident, Term
 from ...services import make_slug
 
@@ -179,16 +179,22 @@ def report_folds(counts, first_row, report):
 
 
 def report_merge_candidates(taxonomy, scopes, report):
+    """Report the look-alike clusters (`lookalikes.clusters`) of each vocabulary, and among
+    organisations and systems, that the import met names of."""
     for scope in sorted(scopes):
         if scope in taxonomy.vocabularies:
-            names = Term.objects.filter(vocabulary__slug=scope, merged_into__isnull=True).values_list(
-                "name", flat=True
-            )
-        elif scope == "organisation":
-            names = Entity.objects.filter(
-                kind=Entity.Kind.ORGANISATION, merged_into__isnull=True
-            ).values_list("name", flat=True)
+            rows = Term.objects.filter(vocabulary__slug=scope, merged_into__isnull=True)
+        elif scope in (Entity.Kind.ORGANISATION, Entity.Kind.SYSTEM):
+            rows = Entity.objects.filter(kind=scope, merged_into__isnull=True)
         else:
             continue
-        for a, b in merge_candidates(list(names)):
-            report.add("merge-candidate", f"{a!r} and {b!r} may be one name.", column=scope)
+        for cluster in clusters(scope, [(pk, name, 0) for pk, name in rows.values_list("pk", "name")]):
+            names = Counter(item["name"] for item in cluster.members)
+            shown = [
+                f"{name!r}" + (f" ({n} {scope}s of this name)" if n > 1 else "")
+                for name, n in sorted(names.items())
+            ]
+            text = " and ".join(shown) if len(shown) == 2 else ", ".join(shown[:-1]) + " and " + shown[-1]
+            if len(shown) == 1:
+                text = shown[0]
+            report.add("merge-candidate", f"{text} may be one name.", column=scope)
