@@ -189,12 +189,10 @@ def report_merge_candidates(taxonomy, scopes, report):
         else:
             continue
         for cluster in clusters(scope, [(pk, name, 0) for pk, name in rows.values_list("pk", "name")]):
-            names = Counter(item["name"] for item in cluster.members)
-            shown = [
-                f"{name!r}" + (f" ({n} {scope}s of this name)" if n > 1 else "")
-                for name, n in sorted(names.items())
-            ]
-            text = " and ".join(shown) if len(shown) == 2 else ", ".join(shown[:-1]) + " and " + shown[-1]
-            if len(shown) == 1:
-                text = shown[0]
-            report.add("merge-candidate", f"{text} may be one name.", column=scope)
+            names = sorted(Counter(item["name"] for item in cluster.members).items())
+            if len(names) == 1:
+                text = f"{names[0][1]} rows named {names[0][0]!r} may be one."
+            else:
+                shown = [f"{name!r}" + (f" ({n} rows)" if n > 1 else "") for name, n in names]
+                text = ", ".join(shown[:-1]) + " and " + shown[-1] + " may be one name."
+            report.add("merge-candidate", text, column=scope)
