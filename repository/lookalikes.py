@@ -22,7 +22,7 @@ pairs. Used by the import report (merge candidates) and by the editors' variants
 """
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from .canonical import is_canonical
@@ -104,7 +104,7 @@ def _abbreviates(short, long):
     and shorter by two at least (not a plural): its start ("s" of "south", "univ" of
     "university"), or its first two letters and then some of its letters in order ("govt" of
     "government", "intl" of "international")."""
-    if len(short) > 4 or len(long) < len(short) + 2 or short.isdigit():
+    if len(short) > 4 or len(long) < max(4, len(short) + 2) or short.isdigit():
         return False
     if long.startswith(short):
         return True
@@ -169,9 +169,11 @@ def _numbers(key):
 
 def _candidates(names):
     """{(a, b): joins} for the look-alike pairs among `names`: `joins` when the two spell one
-    name (their clusters join), not when one is only related to the other by a short name's
-    initials or extension ("UK" and "United Kingdom", "US" and "USA") or as a part of a
-    combined name ("Meta" of "Meta/Facebook"), which would chain unrelated names together."""
+    name (their clusters join). A part of a combined name ("Meta" of "Meta/Facebook") never
+    joins, and a short name's initials or extension ("UK" and "United Kingdom", "US" and
+    "USA") only when neither has another partner ("DPD" and four police departments of D…,
+    or "MPS" of "Ministry of Public Security" and of "Metropolitan Police Service (MPS)",
+    would chain unrelated names together)."""
     by_key = {}
     for name in names:
         if not is_placeholder(name):
@@ -182,12 +184,13 @@ def _candidates(names):
         pair = tuple(sorted((a, b)))
         pairs[pair] = pairs.get(pair, False) or joins
 
+    short_pairs = set()
     keys = list(by_key)
     short = {key: by_key[key] for key in keys if 2 <= len(key) <= 5}
     for key in keys:
         initials = _initials(by_key[key])
         if initials and initials in short and initials != key:
-            add(short[initials], by_key[key], False)
+            short_pairs.add(tuple(sorted((short[initials], by_key[key]))))
     extended = defaultdict(list)  # a key without its last one or two characters -> the keys
     for other in keys:
         for extra in (1, 2):
@@ -195,8 +198,9 @@ def _candidates(names):
                 extended[other[:-extra]].append(other)
     for key, name in short.items():
         for other in extended.get(key, ()):
-            if _numbers(key) == _numbers(other):  # "GPT-3" is not "GPT-3.5"
-                add(name, by_key[other], False)
+            # "GPT-3" is not "GPT-3.5", nor "GPT-4" "GPT-4o": a version, not a spelling
+            if _numbers(key) == _numbers(other) and not key[-1].isdigit():
+                short_pairs.add(tuple(sorted((name, by_key[other]))))
     variants = defaultdict(set)
     for key in keys:
         if len(key) >= 7:
@@ -219,6 +223,9 @@ def _candidates(names):
                     add(name, by_key[part_key], False)
     for a, b in _shared_key_pairs(by_key) | _abbreviation_pairs(by_key):
         add(a, b, True)
+    partners = Counter(name for pair in short_pairs | set(pairs) for name in pair)
+    for a, b in short_pairs:
+        add(a, b, partners[a] == 1 and partners[b] == 1)
     return pairs
 
 
@@ -281,6 +288,7 @@ class Cluster:
 
     preferred: dict
     merges: list = field(default_factory=list)
+    related: bool = False  # two names related, not two spellings of one (`_candidates`)
 
     @property
     def members(self):
@@ -297,7 +305,7 @@ def clusters(scope, rows, pairs=None):
     spell one name; a pair that only relates two names ("UK" and "United Kingdom", "Meta" and
     "Meta/Facebook") is a cluster of its own, of the most used row of each name. `pairs` are
     `variant_pairs` of the names, computed when not given. Placeholders are never in a
-    cluster. The most used clusters first."""
+    cluster. Spellings of one name first, then related names, each the most used first."""
     items = [{"pk": pk, "name": name, "count": count} for pk, name, count in rows if not is_placeholder(name)]
     if pairs is None:
         pairs = variant_pairs([item["name"] for item in items])
@@ -324,17 +332,23 @@ def clusters(scope, rows, pairs=None):
     groups = defaultdict(list)
     for name, named in by_name.items():
         groups[root(name)].extend(named)
-    found = [members for members in groups.values() if len(members) > 1]
+    found = [(members, False) for members in groups.values() if len(members) > 1]
     for a, b in related:
         if root(a) != root(b):
             best = [min(by_name[name], key=lambda item: _rank(scope, item)) for name in (a, b)]
-            found.append(best)
+            found.append((best, True))
     result = []
-    for members in found:
+    for members, is_related in found:
         members = sorted(members, key=lambda item: _rank(scope, item))
         preferred = members[0]
-        result.append(Cluster(preferred, [merge_direction(scope, item, preferred) for item in members[1:]]))
+        merges = [merge_direction(scope, item, preferred) for item in members[1:]]
+        result.append(Cluster(preferred, merges, is_related))
     result.sort(
-        key=lambda cluster: (-cluster.count, cluster.preferred["name"].casefold(), cluster.preferred["pk"])
+        key=lambda cluster: (
+            cluster.related,
+            -cluster.count,
+            cluster.preferred["name"].casefold(),
+            cluster.preferred["pk"],
+        )
     )
     return result

@@ -123,3 +123,26 @@ class LookalikeTests(SimpleTestCase):
         cities = ["Detroit", "Dallas", "Dayton", "Denver", "Durham", "Dublin", "Dundee", "Derby"]
         rows = [(n, f"{city} Police Department", 1) for n, city in enumerate(cities)]
         self.assertEqual(clusters("organisation", rows), [])
+
+    def test_an_acronym_of_several_names_relates_them_without_joining_them(self):
+        rows = [
+            (1, "DPD", 1),
+            (2, "Detroit Police Department", 3),
+            (3, "Dallas Police Department", 1),
+            (4, "Metropolitan Police Service (MPS)", 10),
+            (5, "Mps", 1),
+            (6, "Ministry of Public Security", 1),
+            (7, "UK", 190),
+            (8, "United Kingdom", 1),
+        ]
+        found = clusters("organisation", rows)
+        self.assertEqual(
+            [(cluster.related, [item["name"] for item in cluster.members]) for cluster in found],
+            [
+                (False, ["UK", "United Kingdom"]),
+                (False, ["Metropolitan Police Service (MPS)", "Mps"]),
+                (True, ["Detroit Police Department", "DPD"]),
+                (True, ["Dallas Police Department", "DPD"]),
+                (True, ["Ministry of Public Security", "Mps"]),
+            ],
+        )

@@ -488,3 +488,17 @@ class EntityVariantsPageTests(SubmissionsTestCase):
             with self.assertNumQueries(7):
                 response = self.client.get("/moderation/taxonomy/variants/", {"scope": scope})
             self.assertEqual(response.context["page"].paginator.count, 16)
+
+    def test_related_names_come_after_spellings_under_their_own_heading(self):
+        for n in range(4):
+            publish(f"Feed case {n}", entities={"deployer": ["Meta/Facebook"]})
+        publish("Ads case", entities={"deployer": ["Meta", "Acme Ltd"]})
+        publish("Shop case", entities={"deployer": ["Acme"]})
+        response = self.client.get("/moderation/taxonomy/variants/", {"scope": "organisation"})
+        groups = [(c.related, c.preferred["name"]) for c in response.context["page"].object_list]
+        self.assertEqual(groups, [(False, "Acme Ltd"), (True, "Meta/Facebook")])
+        html = response.content.decode()
+        self.assertLess(html.index("“Acme” into “Acme Ltd”"), html.index("Related names, perhaps not one"))
+        self.assertLess(
+            html.index("Related names, perhaps not one"), html.index("“Meta” into “Meta/Facebook”")
+        )
