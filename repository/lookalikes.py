@@ -13,7 +13,12 @@ Two names are look-alikes when they
 - are one name with and without a company form ("Humana", "Humana Inc"; "NEC Corp", "NEC
   Corporation") or a leading "The";
 - are a combined name and one of its parts ("Meta/Facebook", "Meta").
-Placeholders ("Multiple", "Unclear/unknown": `documents.is_placeholder`) are never variants.
+A combined name and its part, and an acronym or short form that fits several names ("DPD" of
+two police departments), only relate two names: each such pair is a cluster of its own and
+never joins others, which would chain unrelated names together. Numbers tell versions apart
+("GPT-3", "GPT-3.5"; "GPT-4", "GPT-4o"), and a word in brackets two of a kind ("Department
+for Education (UK)", "(US)"). Placeholders ("Multiple", "Unclear/unknown":
+`documents.is_placeholder`) are never variants.
 
 Every rule finds its pairs through keys (a name's fold, its initials, its words without a
 company form, its word initials with one whole word, its one-letter deletions): names meet
