@@ -110,6 +110,11 @@ def _clean(name):
         raise CurationRefused("A name is needed.")
     if len(name) > 500:
         raise CurationRefused("That name is too long (500 characters at most).")
+    if documents.is_placeholder(name):
+        raise CurationRefused(
+            f"{_quote(name)} says the source names no one thing: it is kept as written on each "
+            "incident, never as a term or an entity."
+        )
     return name
 
 

@@ -104,6 +104,13 @@ class TermRenameTests(CurationTestCase):
         self.assertEqual(taxonomy.term("country", "united states").slug, "usa")
         self.assertEqual(Term.objects.count(), count)
 
+    def test_it_refuses_a_placeholder_for_a_name(self):
+        for name in ("Multiple", "unclear / unknown"):
+            with self.assertRaisesMessage(CurationRefused, "says the source names no one thing"):
+                term_rename(term=country("USA"), name=name, editor=self.editor)
+        self.assertEqual(country("USA").name, "USA")
+        self.assertFalse(CurationEvent.objects.exists())
+
     def test_it_refuses_a_name_another_term_has_and_suggests_a_merge(self):
         with self.assertRaisesMessage(CurationRefused, "merge “USA” into it instead"):
             term_rename(term=country("USA"), name="us", editor=self.editor)
