@@ -47,19 +47,3 @@ def is_canonical(scope, name):
     """True when `name` (folded: case and punctuation aside) is a canonical name of the
     vocabulary `scope` (its slug)."""
     return documents.fold(name) in _FOLDED.get(scope, ())
-
-
-def merge_direction(scope, one, other):
-    """Which way to suggest merging two probable variants (dicts with `name` and `count`, the
-    incidents carrying each): (merged, survivor, why). Towards the vocabulary's canonical name
-    when exactly one of them is; otherwise towards the one more incidents carry; on a tie,
-    towards the longer name (a full name over its acronym), then the first alphabetically."""
-    one_canonical, other_canonical = is_canonical(scope, one["name"]), is_canonical(scope, other["name"])
-    if one_canonical != other_canonical:
-        merged, survivor = (other, one) if one_canonical else (one, other)
-        return merged, survivor, f"“{survivor['name']}” is the usual name"
-    if one["count"] != other["count"]:
-        merged, survivor = (one, other) if one["count"] < other["count"] else (other, one)
-        return merged, survivor, f"“{survivor['name']}” is used more"
-    merged, survivor = sorted((one, other), key=lambda v: (-len(v["name"]), v["name"]))[::-1]
-    return merged, survivor, "as many uses each: the longer name"

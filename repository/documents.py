@@ -17,7 +17,7 @@ A document is a plain JSON-able dict::
       "external_ids": [{"scheme": "aiaaic", "value": "AIAAIC0563"}, {"scheme": "aiid", "value": "12"}],
       "terms": {"country": ["China"], "sector": ["Govt - police"], …},
       "entities": {"deployer": ["Amazon"], "developer": […], "system": […], "harmed": […]},
-      "placeholders": {"deployer": "Unclear/unknown"},
+      "placeholders": {"deployer": "Unclear/unknown", "country": "Multiple"},
       "references": {"system": [{"url": …, "title": …, "publisher": …, "published": …}],
                      "legal": […], "research": […], "investigations": […], "news": […]},
       "extra": {"Column a source had": "its value"},
@@ -25,8 +25,9 @@ A document is a plain JSON-able dict::
     }
 
 `external_ids` are the incident's ids in other databases (the same value may name two
-incidents when a source reused it). `placeholders` record, per role, that the source said
-the role is unknown ("Unclear/unknown", "Multiple") in its own words: not an entity.
+incidents when a source reused it). `placeholders` record, per role or vocabulary (its slug),
+what the source wrote where it names no one thing ("Unclear/unknown", "Multiple", "N/A"), in
+its own words: never an entity or a term (`is_placeholder` says which words these are).
 `extra` keeps the values of source columns the site has no field for, by column title.
 `provenance` (schema 3, optional) says where each value came from, beside the values: see
 `repository.provenance`. The diff, the three-way merge, change summaries and the duplicate
@@ -78,7 +79,7 @@ FIELD_LABELS = {
     "narrative": "Narrative",
     "source_url": "Source",
     "external_ids": "External ids",
-    "placeholders": "Unknown roles",
+    "placeholders": "Placeholders",
     "extra": "Other source columns",
 }
 MAX_LENGTHS = {
@@ -313,6 +314,42 @@ def is_placeholder(name):
     return fold(name) in PLACEHOLDER_KEYS
 
 
+def _add_placeholders(placeholders, key, found):
+    """Add the placeholders `found` among a role's or a vocabulary's names to what
+    `placeholders[key]` says already, each wording once."""
+    parts = {}
+    for part in split_values(str(placeholders.get(key) or "")) + found:
+        parts.setdefault(fold(part), part)
+    placeholders[key] = "; ".join(parts.values())
+
+
+VOCABULARY_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,49}$")
+
+
+def _normalize_placeholders(raw, errors, vocabularies):
+    """{role or vocabulary slug: what the source wrote}: the roles first, in their order, then
+    the vocabularies by slug. A vocabulary must be one of `vocabularies` when they are given."""
+    if not isinstance(raw, dict):
+        errors.setdefault("placeholders", []).append("Must map roles and vocabularies to text.")
+        return {}
+    known = set(ROLES) | (set(vocabularies) if vocabularies is not None else set())
+    clean = {}
+    for key, value in raw.items():
+        key = " ".join(str(key).split())
+        value = str(value if value is not None else "").strip()
+        if not key or not value:
+            continue
+        if key not in known and (vocabularies is not None or not VOCABULARY_SLUG.match(key)):
+            errors.setdefault("placeholders", []).append(f"{key!r} is neither a role nor a vocabulary.")
+            continue
+        if len(value) > 200:
+            errors.setdefault("placeholders", []).append(f"The value of {key[:40]!r} is too long.")
+            continue
+        clean[key] = value
+    roles = {role: clean[role] for role in ROLES if role in clean}
+    return roles | {key: clean[key] for key in sorted(clean) if key not in roles}
+
+
 def _unique_names(values, path, errors):
     names, seen = [], set()
     if not isinstance(values, list):
@@ -412,11 +449,17 @@ def normalize(document, vocabularies=None):
     if not isinstance(terms, dict):
         errors["terms"] = ["Must map vocabularies to lists of terms."]
         terms = {}
+    placeholders = document.get("placeholders") or {}
+    placeholders = dict(placeholders) if isinstance(placeholders, dict) else placeholders
     for vocabulary, names in terms.items():
         if vocabularies is not None and vocabulary not in vocabularies:
             errors[f"terms.{vocabulary}"] = [f"There is no vocabulary {vocabulary!r}."]
             continue
         names = _unique_names(names, f"terms.{vocabulary}", errors)
+        found = [name for name in names if is_placeholder(name)]
+        if found and isinstance(placeholders, dict):
+            names = [name for name in names if name not in found]
+            _add_placeholders(placeholders, vocabulary, found)
         if names:
             clean["terms"][vocabulary] = names
     clean["terms"] = dict(sorted(clean["terms"].items()))
@@ -427,20 +470,15 @@ def normalize(document, vocabularies=None):
         entities = {}
     for role in ROLES:
         clean["entities"][role] = _unique_names(entities.get(role) or [], f"entities.{role}", errors)
-    placeholders = document.get("placeholders") or {}
     if isinstance(placeholders, dict):
-        placeholders = dict(placeholders)
         for role in ROLES:
             found = [name for name in clean["entities"][role] if is_placeholder(name)]
             if found:
                 clean["entities"][role] = [name for name in clean["entities"][role] if name not in found]
-                parts = {}
-                for part in split_values(str(placeholders.get(role) or "")) + found:
-                    parts.setdefault(fold(part), part)
-                placeholders[role] = "; ".join(parts.values())
+                _add_placeholders(placeholders, role, found)
 
     clean["external_ids"] = _normalize_external_ids(document.get("external_ids") or [], errors)
-    clean["placeholders"] = _normalize_text_map(placeholders, "placeholders", errors, keys=ROLES, limit=200)
+    clean["placeholders"] = _normalize_placeholders(placeholders, errors, vocabularies)
     clean["extra"] = _normalize_text_map(document.get("extra") or {}, "extra", errors)
 
     references = document.get("references") or {}

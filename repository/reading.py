@@ -98,13 +98,19 @@ def document_classification(document, vocabularies):
     known = set()
     for vocabulary in vocabularies:
         known.add(vocabulary.slug)
-        if terms.get(vocabulary.slug):
+        if terms.get(vocabulary.slug) or placeholders.get(vocabulary.slug):
             label = (
                 f"{vocabulary.group} ({vocabulary.label.lower()})" if vocabulary.group else vocabulary.label
             )
-            lines.append({"label": label, "values": terms[vocabulary.slug], "unknown": ""})
+            lines.append(
+                {
+                    "label": label,
+                    "values": terms.get(vocabulary.slug, []),
+                    "unknown": placeholders.get(vocabulary.slug, ""),
+                }
+            )
     for slug in sorted(set(terms) - known):
-        lines.append({"label": slug, "values": terms[slug], "unknown": ""})
+        lines.append({"label": slug, "values": terms[slug], "unknown": placeholders.get(slug, "")})
     return lines
 
 

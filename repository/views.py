@@ -150,14 +150,27 @@ def incident_detail(request, slug):
         values = [link.entity for link in entities if link.role == role]
         if values or placeholders.get(role):
             classification.append({"label": label, "values": values, "unknown": placeholders.get(role, "")})
-    for link in links:
-        vocabulary = link.term.vocabulary
-        if not classification or classification[-1].get("vocabulary") != vocabulary.id:
-            label = (
-                f"{vocabulary.group} ({vocabulary.label.lower()})" if vocabulary.group else vocabulary.label
-            )
-            classification.append({"label": label, "vocabulary": vocabulary.id, "values": []})
-        classification[-1]["values"].append(link.term)
+    # A vocabulary the source named no one thing of ("Country: Multiple") is shown as written,
+    # beside its terms if any: its placeholder, in the vocabularies' order.
+    shown = {link.term.vocabulary.slug for link in links}
+    unknown_only = [slug for slug in placeholders if slug not in documents.ROLES and slug not in shown]
+    vocabularies = [link.term.vocabulary for link in links]
+    if unknown_only:
+        vocabularies += list(Vocabulary.objects.filter(slug__in=unknown_only))
+    seen = {}
+    for vocabulary in vocabularies:
+        seen.setdefault(vocabulary.slug, vocabulary)
+    for vocabulary in sorted(seen.values(), key=lambda v: (v.order, v.label)):
+        label = f"{vocabulary.group} ({vocabulary.label.lower()})" if vocabulary.group else vocabulary.label
+        values = [link.term for link in links if link.term.vocabulary_id == vocabulary.id]
+        classification.append(
+            {
+                "label": label,
+                "vocabulary": vocabulary.id,
+                "values": values,
+                "unknown": placeholders.get(vocabulary.slug, ""),
+            }
+        )
     sections = [
         {"label": label, "references": [ref for ref in references if ref.category == category]}
         for category, label in Reference.Category.choices

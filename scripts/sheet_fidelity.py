@@ -8,7 +8,8 @@ It migrates the database named by DATABASE_URL (use an empty one), imports FILE 
 shipped 2024 export), then reads the file again on its own, independently of the importer,
 and counts each non-blank cell as:
 
-- kept: every value is in the document as written;
+- kept: every value is in the document as written (a placeholder such as "Multiple" or
+  "Unclear/unknown" under the document's placeholders for its role or vocabulary);
 - folded: every value is there, some under another spelling of the same name (kept as an alias);
 - changed: a value is there but different (not a spelling);
 - dropped: a value is missing.
@@ -61,6 +62,7 @@ def main():
         for item in incident.external_ids.all():
             by_id.setdefault(item.value, incident.current_revision.document)
     outcome, examples = Counter(), {"changed": [], "dropped": []}
+    placeholders = Counter()  # (column, value as written) -> cells keeping it as a placeholder
     roles = {"Deployer(s)": "deployer", "Developer(s)": "developer", "System name(s)": "system"}
     vocabularies = {
         "Country(ies)": "country",
@@ -92,11 +94,14 @@ def main():
                     placeholder = document["placeholders"].get(roles[title], "")
                 else:
                     stored = document["terms"].get(vocabularies[title], [])
-                    placeholder = ""
+                    placeholder = document["placeholders"].get(vocabularies[title], "")
                 separators = ";," if title == "Country(ies)" else ";"
                 verdicts = []
                 for value in cell_values(cell, separators):
-                    if value in stored or value in cell_values(placeholder):
+                    if value in cell_values(placeholder):
+                        verdicts.append("kept")
+                        placeholders[(title, value)] += 1
+                    elif value in stored:
                         verdicts.append("kept")
                     elif documents.fold(value) in {documents.fold(name) for name in stored}:
                         verdicts.append("folded")
@@ -136,7 +141,15 @@ def main():
         f"{TermAlias.objects.exclude(name=F('term__name')).count():,} of terms, "
         f"{EntityAlias.objects.exclude(name=F('entity__name')).count():,} of entities"
     )
-    print(f"  merge candidates listed: {len(result.report.of_kind('merge-candidate')):,}")
+    print(
+        f"  placeholders kept as written (never a term or an entity): {sum(placeholders.values()):,} "
+        f"values in {len({title for title, _value in placeholders})} columns"
+    )
+    for (title, value), count in sorted(placeholders.items(), key=lambda item: (-item[1], item[0])):
+        print(f"    {title}: {value!r} ×{count:,}")
+    print(
+        f"  merge candidates listed (look-alike clusters): {len(result.report.of_kind('merge-candidate')):,}"
+    )
     print(
         f"  import warnings: {len(result.report.warnings):,}; ambiguous readings: {len(result.report.of_kind('ambiguous')):,}"
     )

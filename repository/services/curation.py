@@ -112,6 +112,11 @@ def _clean(name):
         raise CurationRefused("A name is needed.")
     if len(name) > 500:
         raise CurationRefused("That name is too long (500 characters at most).")
+    if documents.is_placeholder(name):
+        raise CurationRefused(
+            f"{_quote(name)} says the source names no one thing: it is kept as written on each "
+            "incident, never as a term or an entity."
+        )
     return name
 
 
@@ -593,3 +598,34 @@ def _previous_of(revisions):
     for revision in revisions:
         condition |= Q(incident_id=revision.incident_id, number=revision.number - 1)
     return condition
+
+
+def placeholders_release(*, editor=None):
+    """Publish again every incident that carries a term or an entity named as a placeholder
+    ("Multiple", "Unclear/unknown": `documents.is_placeholder`), as data imported before
+    placeholders were recognised in every vocabulary holds: the new revision keeps the name as
+    written among the document's placeholders, no longer as a term or an entity. The rows of
+    those terms and entities stay (their pages, with no incident, say where they went).
+    Returns (terms, entities, revisions) released."""
+    keys = documents.PLACEHOLDER_KEYS
+    terms = [
+        term
+        for term in Term.objects.filter(pk__in=TermAlias.objects.filter(key__in=keys).values("term_id"))
+        if documents.is_placeholder(term.name)
+    ]
+    entities = [
+        entity
+        for entity in Entity.objects.filter(
+            pk__in=EntityAlias.objects.filter(key__in=keys).values("entity_id")
+        )
+        if documents.is_placeholder(entity.name)
+    ]
+    incident_ids = set(IncidentTerm.objects.filter(term__in=terms).values_list("incident_id", flat=True))
+    incident_ids |= set(
+        IncidentEntity.objects.filter(entity__in=entities).values_list("incident_id", flat=True)
+    )
+    with transaction.atomic():
+        revisions = _republish(
+            incident_ids, editor=editor, summary="Placeholders kept as written, not as terms or entities"
+        )
+    return terms, entities, revisions

@@ -3,7 +3,17 @@
 from django.contrib.auth import get_user_model
 from django.test import TestCase
 
-from repository.models import CurationEvent, Entity, EntityAlias, Incident, Term, TermAlias
+from repository.models import (
+    CurationEvent,
+    Entity,
+    EntityAlias,
+    Incident,
+    IncidentEntity,
+    IncidentTerm,
+    Term,
+    TermAlias,
+    Vocabulary,
+)
 from repository.services import (
     CurationRefused,
     Taxonomy,
@@ -12,6 +22,7 @@ from repository.services import (
     entity_rename,
     entity_split,
     incident_publish,
+    placeholders_release,
     term_merge,
     term_move,
     term_rename,
@@ -92,6 +103,13 @@ class TermRenameTests(CurationTestCase):
         taxonomy.preload()
         self.assertEqual(taxonomy.term("country", "united states").slug, "usa")
         self.assertEqual(Term.objects.count(), count)
+
+    def test_it_refuses_a_placeholder_for_a_name(self):
+        for name in ("Multiple", "unclear / unknown"):
+            with self.assertRaisesMessage(CurationRefused, "says the source names no one thing"):
+                term_rename(term=country("USA"), name=name, editor=self.editor)
+        self.assertEqual(country("USA").name, "USA")
+        self.assertFalse(CurationEvent.objects.exists())
 
     def test_it_refuses_a_name_another_term_has_and_suggests_a_merge(self):
         with self.assertRaisesMessage(CurationRefused, "merge “USA” into it instead"):
@@ -315,3 +333,43 @@ class EntityTests(CurationTestCase):
     def test_split_needs_two_names(self):
         with self.assertRaisesMessage(CurationRefused, "at least two"):
             entity_split(entity=Entity.objects.get(name="Meta/Facebook"), names=["Meta", "meta"], editor=None)
+
+
+class PlaceholdersReleaseTests(TestCase):
+    """Data from before placeholders were recognised in every vocabulary: a term "Multiple"."""
+
+    def test_terms_and_entities_named_as_placeholders_become_placeholders(self):
+        incident = publish("Voice clones spread", terms={"country": ["UK"]}, entities={"deployer": ["Acme"]})
+        other = publish("Untouched", terms={"country": ["France"]})
+        # As an older import left it: the placeholder a term and an entity of the incident.
+        multiple = Term.objects.create(
+            vocabulary=Vocabulary.objects.get(slug="country"), name="Multiple", slug="multiple"
+        )
+        TermAlias.objects.create(
+            term=multiple, vocabulary=multiple.vocabulary, name="Multiple", key="multiple"
+        )
+        IncidentTerm.objects.create(incident=incident, term=multiple, position=1)
+        unknown = Entity.objects.create(name="Unknown", slug="unknown", kind=Entity.Kind.ORGANISATION)
+        EntityAlias.objects.create(entity=unknown, name="Unknown", key="unknown")
+        IncidentEntity.objects.create(incident=incident, entity=unknown, role="developer", position=1)
+        revision = incident.current_revision
+        revision.document = {
+            **revision.document,
+            "terms": {"country": ["UK", "Multiple"]},
+            "entities": {**revision.document["entities"], "developer": ["Unknown"]},
+        }
+        revision.save(update_fields=["document"])
+
+        released_terms, released_entities, revisions = placeholders_release()
+
+        self.assertEqual((released_terms, released_entities), ([multiple], [unknown]))
+        self.assertEqual([r.incident_id for r in revisions], [incident.pk])
+        incident.refresh_from_db()
+        document = incident.current_revision.document
+        self.assertEqual(document["terms"], {"country": ["UK"]})
+        self.assertEqual(document["placeholders"], {"developer": "Unknown", "country": "Multiple"})
+        self.assertEqual(terms(incident, "country"), ["UK"])
+        self.assertEqual(entities(incident, "developer"), [])
+        self.assertEqual(other.revisions.count(), 1)
+        # Nothing left to release: a second run publishes nothing.
+        self.assertEqual(placeholders_release()[2], [])

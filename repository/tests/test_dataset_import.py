@@ -301,7 +301,7 @@ class SchemaAgreesWithNormalizeTests(SimpleTestCase):
             "unknown key": {"operator": ["Acme"]},
             "a role missing": {"entities": {"deployer": [], "developer": [], "system": []}},
             "unknown role": {"entities": {**good["entities"], "operator": ["Acme"]}},
-            "unknown placeholder role": {"placeholders": {"operator": "Unclear"}},
+            "placeholder of no role or vocabulary": {"placeholders": {"Operator!": "Unclear"}},
             "empty vocabulary": {"terms": {"country": []}},
             "vocabulary not a slug": {"terms": {"Country!": ["UK"]}},
             "name twice": {"terms": {"country": ["UK", "UK"]}},

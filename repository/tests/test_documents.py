@@ -74,6 +74,32 @@ class NormalizeTests(SimpleTestCase):
         self.assertEqual(clean["headline"], "Exam proctoring flags students")
         self.assertEqual(clean["released"], "2021")
 
+    def test_placeholders_are_kept_as_written_in_every_vocabulary_and_role(self):
+        clean = normalize(
+            make_document(
+                terms={"country": ["UK", "Multiple"], "sector": ["N/A", "n.a."], "purpose": ["Various"]},
+                entities={"deployer": ["Unclear/unknown"], "system": ["Grok", "Unknown"]},
+                placeholders={"sector": "Unclear"},
+            ),
+            vocabularies={"country", "sector", "purpose"},
+        )
+        self.assertEqual(clean["terms"], {"country": ["UK"]})
+        self.assertEqual((clean["entities"]["deployer"], clean["entities"]["system"]), ([], ["Grok"]))
+        self.assertEqual(
+            clean["placeholders"],
+            {
+                "deployer": "Unclear/unknown",
+                "system": "Unknown",
+                "country": "Multiple",
+                "purpose": "Various",
+                "sector": "Unclear; N/A",
+            },
+        )
+        self.assertEqual(normalize(clean, vocabularies={"country", "sector", "purpose"}), clean)
+        self.assertErrorAt(
+            make_document(placeholders={"operator": "Unclear"}), "placeholders", vocabularies={"country"}
+        )
+
     def test_it_trims_names_and_drops_blank_ones(self):
         clean = normalize(make_document(terms={"country": ["  USA ", "", "   ", " United   Kingdom"]}))
         self.assertEqual(clean["terms"], {"country": ["USA", "United Kingdom"]})

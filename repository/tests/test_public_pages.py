@@ -95,6 +95,29 @@ class IncidentPageTests(TestCase):
         with self.assertNumQueries(5):
             self.client.get(self.incident.get_absolute_url())
 
+    def test_a_vocabulary_named_only_by_a_placeholder_costs_one_query_more(self):
+        incident = publish(
+            "Placeholders only",
+            terms={"country": ["Multiple"], "sector": ["Unclear/unknown"], "technology": ["Chatbot"]},
+            entities={"deployer": ["Unknown"]},
+        )
+        cache.clear()
+        # the six of an incident page; the vocabularies named only by a placeholder (whatever
+        # their number)
+        with self.assertNumQueries(7):
+            response = self.client.get(incident.get_absolute_url())
+        html = response.content.decode()
+        country, sector, technology = text_positions(
+            html, '<span class="label">Country:</span>', '<span class="label">Sector:</span>', "Technology:"
+        )
+        self.assertTrue(country < sector < technology)
+        self.assertIn(
+            'Country:</span> <span class="unknown" title="The source names no one value">Multiple', html
+        )
+        self.assertIn(
+            'Deployer:</span> <span class="unknown" title="The source does not say who">Unknown', html
+        )
+
     def test_an_unknown_incident_is_a_404_page(self):
         response = self.client.get("/incidents/no-such-thing/")
         self.assertEqual(response.status_code, 404)

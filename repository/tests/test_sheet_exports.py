@@ -12,7 +12,8 @@ from django.core.management import call_command
 from django.test import TestCase
 
 from repository import documents
-from repository.importers.sheet import header_key, merge_candidates, sheet_import, sheet_period
+from repository.importers.sheet import header_key, sheet_import, sheet_period
+from repository.lookalikes import merge_candidates
 from repository.models import Entity, EntityAlias, ExternalId, Incident, Revision, Term, TermAlias
 from repository.services import incident_merge, incident_publish
 from repository.tests.base import entities, publish, terms
@@ -411,6 +412,23 @@ class SpellingTests(TestCase):
         )
         self.assertEqual(Term.objects.filter(vocabulary__slug="country").count(), 2)  # not folded
 
+    def test_probable_variants_of_organisations_and_systems_are_listed(self):
+        rows = [
+            row(501, "One", **{"Deployer(s)": "Humana Inc", "System name(s)": "ChatGPT"}),
+            row(502, "Two", **{"Deployer(s)": "Humana", "System name(s)": "ChatGPT"}),
+            row(503, "Three", **{"Country(ies)": "S Korea; Multiple"}),
+            row(504, "Four", **{"Country(ies)": "South Korea", "Sector(s)": "Multiple"}),
+        ]
+        result = sheet_import(data=sheet(rows))
+        self.assertEqual(
+            notes(result, "merge-candidate"),
+            [
+                "column 'country': 'S Korea' and 'South Korea' may be one name.",
+                "column 'organisation': 'Humana' and 'Humana Inc' may be one name.",
+                "column 'system': 2 rows named 'ChatGPT' may be one.",
+            ],
+        )
+
 
 class KindsAndPlaceholdersTests(TestCase):
     def test_systems_of_one_name_are_one_entity_only_when_they_share_an_organisation(self):
@@ -471,6 +489,55 @@ class KindsAndPlaceholdersTests(TestCase):
         response = self.client.get(incident.get_absolute_url())
         self.assertContains(response, '<span class="label">Deployer:</span> <span class="unknown"')
         self.assertContains(response, "Unclear/unknown</span>")
+
+    def test_placeholders_in_a_vocabulary_are_kept_as_written_never_terms(self):
+        rows = [
+            row(
+                501,
+                "Voice clones spread",
+                **{"Country(ies)": "UK; Multiple", "Sector(s)": "Unclear/unknown", "Deployer(s)": "Various"},
+            ),
+            row(502, "Second case", **{"Country(ies)": "multiple", "Sector(s)": "Media"}),
+        ]
+        sheet_import(data=sheet(rows))
+        incident = incident_of("AIAAIC0501")
+        document = incident.current_revision.document
+        self.assertEqual(document["terms"], {"country": ["UK"]})
+        self.assertEqual(
+            document["placeholders"],
+            {"deployer": "Various", "country": "Multiple", "sector": "Unclear/unknown"},
+        )
+        self.assertEqual(
+            incident_of("AIAAIC0502").current_revision.document["placeholders"], {"country": "multiple"}
+        )
+        self.assertFalse(Term.objects.filter(name__iexact="multiple").exists())
+        self.assertFalse(Term.objects.filter(vocabulary__slug="sector", name="Unclear/unknown").exists())
+        self.assertFalse(TermAlias.objects.filter(key__in=["multiple", "unclearunknown"]).exists())
+        self.assertFalse(Entity.objects.exists())
+        # The page shows them as written, after the terms, and a vocabulary with nothing else.
+        page = self.client.get(incident.get_absolute_url()).content.decode()
+        self.assertIn(
+            '<span class="label">Country:</span> <a href="/taxonomy/country/uk/">UK</a>; <span class="unknown"',
+            page,
+        )
+        self.assertIn(
+            '<span class="label">Sector:</span> <span class="unknown" title="The source names no one value">Unclear/unknown</span>',
+            page,
+        )
+        self.assertIn("Various</span>", page)
+        # The API and the permanent version say the same.
+        api = self.client.get(f"/api/v1/incidents/{incident.slug}/").json()
+        self.assertEqual(api["document"]["placeholders"]["country"], "Multiple")
+        version = self.client.get(f"{incident.get_absolute_url()}v/1/")
+        self.assertContains(version, '<span class="unknown">Unclear/unknown</span>')
+        # The same file again changes nothing; a later file naming a country replaces it.
+        again = sheet_import(data=sheet(rows))
+        self.assertEqual((again.updated, again.unchanged), (0, 2))
+        sheet_import(
+            data=sheet([row(502, "Second case", **{"Country(ies)": "France", "Sector(s)": "Media"})])
+        )
+        document = incident_of("AIAAIC0502").current_revision.document
+        self.assertEqual((document["terms"]["country"], document["placeholders"]), (["France"], {}))
 
     def test_parents_come_only_from_the_known_hierarchy(self):
         rows = [row(501, "One", **{"Sector(s)": "Govt - police", "Issue(s)": "Bias/discrimination - race"})]

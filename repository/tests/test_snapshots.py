@@ -284,7 +284,7 @@ class RoundTripTests(ExportDirMixin, TestCase):
                 "harm-financial": ["Compensation"],
             },
             entities={"deployer": ["Northtown Council"], "system": ["TenantBot"], "harmed": ["Tenants"]},
-            placeholders={"developer": "Unclear/unknown"},
+            placeholders={"developer": "Unclear/unknown", "country": "Multiple", "purpose": "Various"},
             external_ids=[{"scheme": "aiaaic", "value": "AIAAIC0042"}, {"scheme": "aiid", "value": "77"}],
             references={
                 "legal": [

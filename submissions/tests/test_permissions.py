@@ -40,6 +40,7 @@ class PermissionMatrixTests(SubmissionsTestCase):
             ("get", f"{tax}/", {}, 200),
             ("get", f"{tax}/", {"q": "china"}, 200),
             ("get", f"{tax}/variants/", {"scope": "organisation"}, 200),
+            ("get", f"{tax}/variants/", {"scope": "system"}, 200),
             ("get", f"{tax}/log/", {}, 200),
             ("get", f"{tax}/terms/{country['China']}/", {}, 200),
             ("get", f"{tax}/entities/{entity['Acme Retail']}/", {}, 200),

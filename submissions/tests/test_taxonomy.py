@@ -2,11 +2,16 @@
 
 from django.test import SimpleTestCase
 
-from repository.canonical import merge_direction
+from repository.lookalikes import merge_direction
 from repository.models import CurationEvent, Entity, Incident, Term
 from repository.services import incident_publish, term_merge, term_rename
 from repository.tests.base import entities, make_document, publish, terms
 from submissions.tests.base import SubmissionsTestCase
+
+
+def merges(response):
+    """The variants page's suggested merges, (variant, preferred, why), group after group."""
+    return [merge for cluster in response.context["page"].object_list for merge in cluster.merges]
 
 
 def country(name):
@@ -65,10 +70,7 @@ class TaxonomyPagesTests(SubmissionsTestCase):
 
     def test_variants_pair_probable_duplicates_with_the_incidents_each_merge_touches(self):
         response = self.client.get("/moderation/taxonomy/variants/", {"scope": "country"})
-        pairs = [
-            (a["name"], a["count"], b["name"], b["count"], why)
-            for a, b, why in response.context["page"].object_list
-        ]
+        pairs = [(a["name"], a["count"], b["name"], b["count"], why) for a, b, why in merges(response)]
         self.assertEqual(pairs, [("US", 1, "USA", 1, "as many uses each: the longer name")])
         self.assertContains(response, "“US” into “USA” (1 incident)")
         self.assertContains(response, 'aria-label="Swap: “USA” into “US” (1 incident)"')
@@ -79,7 +81,7 @@ class TaxonomyPagesTests(SubmissionsTestCase):
         # Two rows of one name but for case, as an older database may hold.
         twin = Term.objects.create(vocabulary=country("USA").vocabulary, name="usa", slug="usa-2")
         response = self.client.get("/moderation/taxonomy/variants/", {"scope": "country"})
-        pairs = {frozenset((a["pk"], b["pk"])) for a, b, _why in response.context["page"].object_list}
+        pairs = {frozenset((a["pk"], b["pk"])) for a, b, _why in merges(response)}
         self.assertIn(frozenset((country("USA").pk, twin.pk)), pairs)
 
     def test_the_variants_page_costs_the_same_whatever_the_number_of_terms(self):
@@ -410,9 +412,7 @@ class VariantsDirectionPageTests(SubmissionsTestCase):
             publish(f"British case {n}", terms={"country": ["UK"], "sector": ["Educaton"]})
         publish("A British case", terms={"country": ["United Kingdom"], "sector": ["Education"]})
         response = self.client.get("/moderation/taxonomy/variants/", {"scope": "country"})
-        rows = [
-            (a["name"], a["count"], b["name"], b["count"]) for a, b, _ in response.context["page"].object_list
-        ]
+        rows = [(a["name"], a["count"], b["name"], b["count"]) for a, b, _ in merges(response)]
         self.assertIn(("UK", 3, "United Kingdom", 1), rows)
         self.assertContains(response, "“United Kingdom” is the usual name")
         html = response.content.decode()
@@ -420,6 +420,85 @@ class VariantsDirectionPageTests(SubmissionsTestCase):
         swap = html.index('aria-label="Swap: “United Kingdom” into “UK” (1 incident)"')
         self.assertLess(suggested, swap)
         response = self.client.get("/moderation/taxonomy/variants/", {"scope": "sector"})
-        rows = [(a["name"], b["name"], why) for a, b, why in response.context["page"].object_list]
+        rows = [(a["name"], b["name"], why) for a, b, why in merges(response)]
         # No list of sectors: towards the spelling with more uses, misspelt or not.
         self.assertIn(("Education", "Educaton", "“Educaton” is used more"), rows)
+
+
+class EntityVariantsPageTests(SubmissionsTestCase):
+    """Organisations and systems have the variants list terms have."""
+
+    def setUp(self):
+        super().setUp()
+        self.client.force_login(self.editor)
+
+    def test_organisations_and_systems_are_grouped_with_counts_and_a_direction(self):
+        for n in range(3):
+            publish(f"Chatbot case {n}", entities={"deployer": ["Humana Inc"], "system": ["ChatGPT"]})
+        publish("Records scraped", entities={"deployer": ["Federal Bureau of Investigation (FBI)", "Humana"]})
+        publish("Agents misidentify", entities={"deployer": ["FBI"], "system": ["Chatgpt"]})
+        # A second system of one name: nothing tells it apart from the first but its developer.
+        publish("Homework helper", entities={"developer": ["Tutorly"], "system": ["ChatGPT"]})
+        response = self.client.get("/moderation/taxonomy/variants/", {"scope": "organisation"})
+        self.assertEqual(
+            [(a["name"], a["count"], b["name"], b["count"], why) for a, b, why in merges(response)],
+            [
+                ("Humana", 1, "Humana Inc", 3, "“Humana Inc” is used more"),
+                (
+                    "FBI",
+                    1,
+                    "Federal Bureau of Investigation (FBI)",
+                    1,
+                    "as many uses each: the longer name",
+                ),
+            ],
+        )
+        self.assertContains(response, "“Humana” into “Humana Inc” (1 incident)")
+        response = self.client.get("/moderation/taxonomy/variants/", {"scope": "system"})
+        systems = Entity.objects.filter(kind=Entity.Kind.SYSTEM)
+        self.assertEqual(sorted(systems.values_list("name", flat=True)), ["ChatGPT", "ChatGPT", "Chatgpt"])
+        main = systems.get(incident_entities__incident__headline="Chatbot case 0")
+        self.assertEqual(
+            sorted((a["name"], a["count"], b["pk"]) for a, b, _why in merges(response)),
+            [("ChatGPT", 1, main.pk), ("Chatgpt", 1, main.pk)],
+        )
+        # Acting on it merges the entities, as from the entity's page: confirmed first.
+        merged, into, _why = next(m for m in merges(response) if m[0]["name"] == "Chatgpt")
+        url = f"/moderation/taxonomy/entities/{merged['pk']}/merge/"
+        response = self.client.post(url, {"into_id": into["pk"]})
+        self.assertContains(response, "Merge “Chatgpt” into “ChatGPT”.")
+        self.client.post(url, {"into_id": into["pk"], "confirmed": "yes"})
+        self.assertEqual(Entity.objects.get(pk=merged["pk"]).merged_into_id, main.pk)
+        self.assertIn("Chatgpt", main.aliases.values_list("name", flat=True))
+
+    def test_the_entity_variants_cost_the_same_at_two_sizes(self):
+        publish("One", entities={"deployer": ["Acme Inc"], "system": ["Sorter"]})
+        publish("Two", entities={"deployer": ["Acme"], "developer": ["Other"], "system": ["sorter"]})
+        # session; user; user permissions; group permissions; vocabularies; the names with
+        # their incident counts; the header count
+        for scope in ("organisation", "system"):
+            with self.assertNumQueries(7):
+                response = self.client.get("/moderation/taxonomy/variants/", {"scope": scope})
+            self.assertEqual(response.context["page"].paginator.count, 1)
+        for n in range(15):
+            publish(f"More {n}", entities={"deployer": [f"Agency {n} Ltd"], "system": [f"Tool {n}"]})
+            # Another system of a name told apart by its other deployer.
+            publish(f"Yet more {n}", entities={"deployer": [f"Agency {n}"], "system": [f"TOOL {n}"]})
+        for scope in ("organisation", "system"):
+            with self.assertNumQueries(7):
+                response = self.client.get("/moderation/taxonomy/variants/", {"scope": scope})
+            self.assertEqual(response.context["page"].paginator.count, 16)
+
+    def test_related_names_come_after_spellings_under_their_own_heading(self):
+        for n in range(4):
+            publish(f"Feed case {n}", entities={"deployer": ["Meta/Facebook"]})
+        publish("Ads case", entities={"deployer": ["Meta", "Acme Ltd"]})
+        publish("Shop case", entities={"deployer": ["Acme"]})
+        response = self.client.get("/moderation/taxonomy/variants/", {"scope": "organisation"})
+        groups = [(c.related, c.preferred["name"]) for c in response.context["page"].object_list]
+        self.assertEqual(groups, [(False, "Acme Ltd"), (True, "Meta/Facebook")])
+        html = response.content.decode()
+        self.assertLess(html.index("“Acme” into “Acme Ltd”"), html.index("Related names, perhaps not one"))
+        self.assertLess(
+            html.index("Related names, perhaps not one"), html.index("“Meta” into “Meta/Facebook”")
+        )

@@ -20,8 +20,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from repository import documents
-from repository.canonical import merge_direction
-from repository.importers.sheet import merge_candidates
+from repository.lookalikes import clusters, variant_pairs
 from repository.models import CurationEvent, Entity, EntityAlias, Term, TermAlias, Vocabulary
 from repository.services import (
     CurationRefused,
@@ -44,7 +43,7 @@ from .common import editor_required
 
 PAGE_SIZE = 50
 PREVIEW_PAGE_SIZE = 25
-ORGANISATIONS = "organisation"
+ENTITY_SCOPES = {Entity.Kind.ORGANISATION.value: "Organisations", Entity.Kind.SYSTEM.value: "Systems"}
 VARIANTS_CACHE_SECONDS = 3600
 
 
@@ -205,21 +204,15 @@ def index(request):
 
 
 def _candidate_pairs(scope, rows):
-    """Probable variants among `rows` [(id, name, incidents)]: the importer's merge candidates
-    plus names that fold alike. Cached by the names themselves, so a curation or an import
-    that changes them computes them again."""
+    """Probable variants among `rows` [(id, name, incidents)] (`lookalikes.variant_pairs`).
+    Cached by the names themselves, so a curation or an import that changes them computes
+    them again."""
     names = sorted(name for _pk, name, _n in rows)
     digest = hashlib.sha256("\n".join(names).encode()).hexdigest()
-    key = f"curation-variants:{scope}:{digest}"
+    key = f"curation-lookalikes:{scope}:{digest}"
     pairs = cache.get(key)
     if pairs is None:
-        pairs = set(merge_candidates(names))
-        by_key = {}
-        for name in dict.fromkeys(names):
-            by_key.setdefault(documents.fold(name), []).append(name)
-        for group in by_key.values():
-            pairs |= {(a, b) for i, a in enumerate(group) for b in group[i + 1 :] if a != b}
-        pairs = sorted(pairs)
+        pairs = variant_pairs(names)
         cache.set(key, pairs, VARIANTS_CACHE_SECONDS)
     return pairs
 
@@ -227,17 +220,17 @@ def _candidate_pairs(scope, rows):
 @require_safe
 @editor_required
 def variants(request):
-    """Probable variants within one vocabulary (or among organisations), each pair as
-    (merged, survivor, why) in the suggested direction (`merge_direction`), with the incidents
-    carrying each."""
+    """Probable variants within one vocabulary, among organisations or among systems, as
+    clusters (`lookalikes.clusters`): the suggested spelling to keep and each variant to
+    merge into it, with why and the incidents carrying each."""
     vocabularies = list(Vocabulary.objects.order_by("order", "label"))
-    scopes = [(v.slug, v.label) for v in vocabularies] + [(ORGANISATIONS, "Organisations")]
+    scopes = [(v.slug, v.label) for v in vocabularies] + list(ENTITY_SCOPES.items())
     scope = request.GET.get("scope") or scopes[0][0]
     if scope not in dict(scopes):
         scope = scopes[0][0]
-    if scope == ORGANISATIONS:
+    if scope in ENTITY_SCOPES:
         rows = list(
-            Entity.objects.filter(kind=Entity.Kind.ORGANISATION, merged_into__isnull=True)
+            Entity.objects.filter(kind=scope, merged_into__isnull=True)
             .annotate(n=Count("incident_entities__incident", distinct=True))
             .values_list("pk", "name", "n")
         )
@@ -247,22 +240,12 @@ def variants(request):
             .annotate(n=Count("incident_terms"))
             .values_list("pk", "name", "n")
         )
-    by_name = {}
-    for pk, name, count in rows:
-        by_name.setdefault(name, (pk, count))
-    pairs = [
-        merge_direction(
-            scope,
-            {"pk": by_name[a][0], "name": a, "count": by_name[a][1]},
-            {"pk": by_name[b][0], "name": b, "count": by_name[b][1]},
-        )
-        for a, b in _candidate_pairs(scope, rows)
-    ]
-    page = Paginator(pairs, PAGE_SIZE).get_page(request.GET.get("page"))
+    found = clusters(scope, rows, _candidate_pairs(scope, rows))
+    page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "submissions/taxonomy/variants.html",
-        {"scopes": scopes, "scope": scope, "page": page, "entities": scope == ORGANISATIONS},
+        {"scopes": scopes, "scope": scope, "page": page, "entities": scope in ENTITY_SCOPES},
     )
 
 

@@ -27,7 +27,7 @@ spellings are one name), `run` (the import). The names below are what callers us
 
 from ...sheetformat import header_key
 from .columns import SheetRow, apply_row, parse_row, parse_rows, sheet_period
-from .identify import merge_candidates, similar_headlines
+from .identify import similar_headlines
 from .layout import SheetError, SheetLayout, SheetSource, detect_layout, read_rows
 from .run import CHUNK, SOURCE, ImportResult, sheet_import
 
@@ -42,7 +42,6 @@ __all__ = [
     "apply_row",
     "detect_layout",
     "header_key",
-    "merge_candidates",
     "parse_row",
     "parse_rows",
     "read_rows",

@@ -476,6 +476,7 @@ def apply_row(document, row, *, blank_clears=False, report=None, said=None):
         kind, _, name = target.partition(":")
         if kind == "terms":
             document["terms"][name] = value
+            document["placeholders"].pop(name, None)  # the row says which (or says none again)
         elif kind == "entities":
             document["entities"][name] = value
             document["placeholders"].pop(name, None)  # the row says who (or says unknown again)
@@ -515,8 +516,11 @@ def apply_row(document, row, *, blank_clears=False, report=None, said=None):
             kind, _, name = target.partition(":")
             if kind == "terms":
                 document["terms"].pop(name, None)
+                document["placeholders"].pop(name, None)
             elif kind in ("entities", "references"):
                 document[kind][name] = []
+                if kind == "entities":
+                    document["placeholders"].pop(name, None)
             elif target in ("source", "summary_links"):
                 document["source_url"] = ""
             elif target in documents.SCALAR_PATHS:

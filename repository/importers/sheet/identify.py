@@ -2,12 +2,13 @@
 sheet name one thing (folded, or reported as merge candidates)."""
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from difflib import SequenceMatcher
 
 from ... import documents
 from ...addresses import normalize_url
 from ...documents import fold
+from ...lookalikes import clusters
 from ...models import Entity, ExternalId, Incident, Term
 from ...services import make_slug
 
@@ -177,76 +178,21 @@ def report_folds(counts, first_row, report):
             report.add("folded", f"{variants} folded into {name!r} ({ranked[0][1]}×).", column=scope)
 
 
-STOP_WORDS = {"of", "the", "and", "for", "de", "&"}
-
-
-def _initials(name):
-    words = [word for word in re.findall(r"[A-Za-z0-9]+", name) if word.casefold() not in STOP_WORDS]
-    if len(words) < 2 or any(len(word) < 3 for word in words):
-        return ""
-    return "".join(word[0] for word in words).casefold()
-
-
-def _deletions(key):
-    return {key[:i] + key[i + 1 :] for i in range(len(key))}
-
-
-def merge_candidates(names):
-    """Pairs of names in one vocabulary (or of organisations) that probably mean the same:
-    an acronym and its words ("UK", "United Kingdom"), a short name and its extension
-    ("US", "USA"), one or two letters apart ("Accuracy/reliability", "Accuracy/reliablity"),
-    and a combined name and its parts ("Meta/Facebook", "Meta")."""
-    by_key = {}
-    for name in names:
-        by_key.setdefault(fold(name), name)
-    pairs = set()
-    keys = list(by_key)
-    short = {key: by_key[key] for key in keys if 2 <= len(key) <= 5}
-    for key in keys:
-        initials = _initials(by_key[key])
-        if initials and initials in short and initials != key:
-            pairs.add(tuple(sorted((short[initials], by_key[key]))))
-    extended = defaultdict(list)  # a key without its last one or two characters -> the keys
-    for other in keys:
-        for extra in (1, 2):
-            if len(other) - extra >= 2:
-                extended[other[:-extra]].append(other)
-    for key, name in short.items():
-        for other in extended.get(key, ()):
-            pairs.add(tuple(sorted((name, by_key[other]))))
-    variants = defaultdict(set)
-    for key in keys:
-        if len(key) >= 7:
-            variants[key].add(key)
-            for deleted in _deletions(key):
-                variants[deleted].add(key)
-    for group in variants.values():
-        if 1 < len(group) <= 5:
-            group = sorted(group)
-            for i, a in enumerate(group):
-                for b in group[i + 1 :]:
-                    if re.findall(r"\d+", a) == re.findall(r"\d+", b):  # "USD 23m" is not "USD 30m"
-                        pairs.add(tuple(sorted((by_key[a], by_key[b]))))
-    for key, name in by_key.items():
-        if "/" in name:
-            for part in name.split("/"):
-                part_key = fold(part)
-                if part_key in by_key and part_key != key:
-                    pairs.add(tuple(sorted((name, by_key[part_key]))))
-    return sorted(pairs)
-
-
 def report_merge_candidates(taxonomy, scopes, report):
+    """Report the look-alike clusters (`lookalikes.clusters`) of each vocabulary, and among
+    organisations and systems, that the import met names of."""
     for scope in sorted(scopes):
         if scope in taxonomy.vocabularies:
-            names = Term.objects.filter(vocabulary__slug=scope, merged_into__isnull=True).values_list(
-                "name", flat=True
-            )
-        elif scope == "organisation":
-            names = Entity.objects.filter(
-                kind=Entity.Kind.ORGANISATION, merged_into__isnull=True
-            ).values_list("name", flat=True)
+            rows = Term.objects.filter(vocabulary__slug=scope, merged_into__isnull=True)
+        elif scope in (Entity.Kind.ORGANISATION, Entity.Kind.SYSTEM):
+            rows = Entity.objects.filter(kind=scope, merged_into__isnull=True)
         else:
             continue
-        for a, b in merge_candidates(list(names)):
-            report.add("merge-candidate", f"{a!r} and {b!r} may be one name.", column=scope)
+        for cluster in clusters(scope, [(pk, name, 0) for pk, name in rows.values_list("pk", "name")]):
+            names = sorted(Counter(item["name"] for item in cluster.members).items())
+            if len(names) == 1:
+                text = f"{names[0][1]} rows named {names[0][0]!r} may be one."
+            else:
+                shown = [f"{name!r}" + (f" ({n} rows)" if n > 1 else "") for name, n in names]
+                text = ", ".join(shown[:-1]) + " and " + shown[-1] + " may be one name."
+            report.add("merge-candidate", text, column=scope)
