@@ -61,9 +61,9 @@ def lookup_key(text):
 
 
 def entities_matching(*, kind, text, limit=LOOKUP_LIMIT):
-    """Up to `limit` entities of `kind` with a spelling containing `text` (folded), those
-    starting with it first, then the most used: [{"name", "alias"}] where "alias" is the
-    spelling matched when it is not the entity's name. One query."""
+    """Up to `limit` entities of `kind` with a spelling containing `text` (folded): one spelt
+    so first, then those starting with it, then the others, each by use. [{"name", "alias"}],
+    "alias" the spelling matched when it is not the entity's name. One query."""
     key = lookup_key(text)
     if not key or kind not in Entity.Kind.values:
         return []
@@ -71,7 +71,10 @@ def entities_matching(*, kind, text, limit=LOOKUP_LIMIT):
         EntityAlias.objects.filter(key__contains=key, entity__kind=kind, entity__merged_into__isnull=True)
         .annotate(
             starts=Case(
-                When(key__startswith=key, then=Value(0)), default=Value(1), output_field=IntegerField()
+                When(key=key, then=Value(0)),
+                When(key__startswith=key, then=Value(1)),
+                default=Value(2),
+                output_field=IntegerField(),
             )
         )
         .order_by("starts", "-uses", "entity__name", "entity_id")
