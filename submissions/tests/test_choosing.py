@@ -356,7 +356,7 @@ class ConfirmingNamesTests(SubmissionsTestCase):
         }
         response = self.client.post("/submit/", data)
         self.assertTemplateUsed(response, "submissions/names_confirm.html")
-        self.assertContains(response, "Developers: “LensCorp International” → Lens Corp?")
+        self.assertContains(response, "Developer: “LensCorp International” → Lens Corp?")
         response = self.client.post("/submit/", {**data, "step": "names", "name_1": "keep"})
         self.assertTemplateUsed(response, "submissions/report_duplicates.html")
         page = Page(response.content.decode())

@@ -69,7 +69,7 @@ def improve(request, slug):
             return bot_refused(request)
         if form.is_valid() and request.POST.get("names") != "edit":
             # Names the taxonomy spells otherwise are shown to the contributor first (once).
-            matches = names_matched(form.proposed, document, vocabularies)
+            matches = names_matched(form.proposed, document, form)
             if matches and request.POST.get("names") != "checked":
                 return render(
                     request,
@@ -91,12 +91,14 @@ def improve(request, slug):
     return render(request, "submissions/improve.html", page)
 
 
-def names_matched(proposed, base, vocabularies):
+def names_matched(proposed, base, form):
     """What approving would read otherwise in `proposed` (names_resolve's matches), each with
-    the label of its field and its number on the confirmation step."""
+    the label of its field in `form` and its number on the confirmation step."""
     _, matches = names_resolve(proposed=proposed, base=base)
-    labels = {f"entities.{role}": label for role, label, _ in ROLE_FIELDS}
-    labels.update({f"terms.{vocabulary.slug}": vocabulary.label for vocabulary in vocabularies})
+    labels = {
+        f"entities.{role}": form.fields[role].label for role, _, _ in ROLE_FIELDS if role in form.fields
+    }
+    labels.update({f"terms.{vocabulary.slug}": vocabulary.label for vocabulary in form.vocabularies})
     return [
         {**match, "number": number, "label": labels.get(match["path"], match["path"])}
         for number, match in enumerate(matches, start=1)
@@ -135,7 +137,7 @@ def report(request):
         # Invalid, or the contributor went back from a later step: the report as typed.
         return render(request, "submissions/report.html", {"form": form})
     document = form.to_document()
-    matches = names_matched(document, None, vocabularies)
+    matches = names_matched(document, None, form)
     if matches and step == "check":
         # Names the taxonomy spells otherwise, shown before anything else.
         return render(
@@ -213,14 +215,16 @@ def status(request, token):
     )
     revise = None
     if submission.state == Submission.State.NEEDS_CHANGES:
-        revise = ReviseForm(
-            request.POST if request.POST.get("action") == "resubmit" else None,
-            vocabularies=list(Vocabulary.objects.all()),
-            document=submission.proposed,
-        )
+        options = {"vocabularies": list(Vocabulary.objects.all()), "document": submission.proposed}
+        if request.POST.get("action") == "resubmit":
+            revise = document_form(request, ReviseForm, **options)
+        else:
+            revise = ReviseForm(**options)
     if request.method == "POST":
         action = request.POST.get("action")
-        if action == "resubmit" and revise is not None:
+        if action == "resubmit" and revise is not None and revise.rows_added:
+            pass  # "Add another": the revision shown again as typed, nothing sent
+        elif action == "resubmit" and revise is not None:
             if revise.is_bot():
                 return bot_refused(request)
             if revise.is_valid():
