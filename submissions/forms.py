@@ -3,7 +3,6 @@ validator (repository.documents.normalize) has the last word."""
 
 import re
 from dataclasses import dataclass
-from dataclasses import field as dataclass_field
 
 from django import forms
 from django.contrib.auth.forms import PasswordResetForm
@@ -161,7 +160,7 @@ class ValuesControl:
     inputs: list
     datalist_id: str
     can_add: bool
-    options: list = dataclass_field(default_factory=list)
+    options: str = ""  # the datalist's <option>s, as HTML
     lookup: str = ""
     vocabulary: object = None
 
@@ -183,7 +182,7 @@ class ValuesFormMixin:
         values = source.getlist(key) if hasattr(source, "getlist") else as_values(source.get(key))
         return values[:MAX_NAMES]
 
-    def values_control(self, name, *, datalist_id, options=(), lookup="", vocabulary=None, propose=None):
+    def values_control(self, name, *, datalist_id, options="", lookup="", vocabulary=None, propose=None):
         bound = self[name]
         typed = self._typed(name)
         if name == self.more_values:
@@ -209,7 +208,7 @@ class ValuesFormMixin:
             inputs=inputs,
             datalist_id=datalist_id,
             can_add=len(values) < MAX_NAMES,
-            options=list(options),
+            options=options,
             lookup=lookup,
             vocabulary=vocabulary,
         )
@@ -235,7 +234,7 @@ class TermFieldsMixin(ValuesFormMixin):
 
     def term_controls(self):
         """Each vocabulary's boxes, with its spellings to suggest (cached: see suggestions.py)."""
-        spellings = suggestions.vocabulary_spellings(self.vocabularies)
+        options = suggestions.vocabulary_options(self.vocabularies)
         controls = []
         for vocabulary in self.vocabularies:
             name = f"terms_{vocabulary.slug}"
@@ -259,7 +258,7 @@ class TermFieldsMixin(ValuesFormMixin):
                 self.values_control(
                     name,
                     datalist_id=f"{name}_options",
-                    options=spellings[vocabulary.slug],
+                    options=options[vocabulary.slug],
                     vocabulary=vocabulary,
                     propose=propose,
                 )

@@ -2,14 +2,16 @@
 
 - A vocabulary's terms are few (hundreds at most): each classification field is sent with
   every spelling of its vocabulary (term names and aliases) in a native <datalist>. The lists
-  come from one query and are kept in the cache under the published-data token
+  come from one query and are kept in the cache, as HTML, under the published-data token
   (repository/freshness.py), so a publish or a taxonomy curation makes them fresh and a page
-  asks the database nothing for them otherwise.
+  neither asks the database for them nor renders them otherwise.
 - Organisations and systems are many: a capped lookup (`entities_matching`) answers what a
   small script asks for as the contributor types, one query whatever the taxonomy's size.
 """
 
 from django.db.models import Case, IntegerField, Value, When
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from repository import documents, freshness
 from repository.models import Entity, EntityAlias, TermAlias
@@ -41,16 +43,29 @@ def _term_spellings():
     }
 
 
-def vocabulary_spellings(vocabularies):
-    """{vocabulary slug: [(term name, other spelling or ""), …]} for these vocabularies: from
-    the cache while nothing was published since, else one query (for every vocabulary at once,
-    kept for the next page)."""
+def _options_html(options):
+    """A datalist's <option>s for [(term name, other spelling or "")], escaped."""
+    return format_html_join(
+        "",
+        '<option value="{}"{}></option>',
+        ((value, format_html(' label="{}"', label) if label else "") for value, label in options),
+    )
+
+
+def vocabulary_options(vocabularies):
+    """{vocabulary slug: its datalist's <option>s as HTML}: each term, and each of its other
+    spellings as a label of it. From the cache while nothing was published since (made once
+    for every vocabulary, as HTML, so that a page neither queries nor renders them), else one
+    query."""
     key = f"suggestions:v{CACHE_VERSION}:terms:{freshness.token()}"
-    spellings = freshness.cache_get(key)
-    if spellings is None:
-        spellings = _term_spellings()
-        freshness.cache_set(key, spellings, CACHE_SECONDS)
-    return {vocabulary.slug: spellings.get(vocabulary.id, []) for vocabulary in vocabularies}
+    options = freshness.cache_get(key)
+    if options is None:
+        options = {
+            vocabulary_id: str(_options_html(pairs)) for vocabulary_id, pairs in _term_spellings().items()
+        }
+        freshness.cache_set(key, options, CACHE_SECONDS)
+    # Built escaped by format_html_join above.
+    return {vocabulary.slug: mark_safe(options.get(vocabulary.id, "")) for vocabulary in vocabularies}
 
 
 def lookup_key(text):

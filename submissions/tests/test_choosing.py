@@ -87,6 +87,12 @@ class BoxesAndSuggestionsTests(SubmissionsTestCase):
             '<datalist id="terms_country_options"><option value="China"></option></datalist>', html
         )
 
+    def test_suggestions_are_escaped(self):
+        term_alias("technology", "Facial recognition", '"><script>alert(1)</script>')
+        response = self.client.get(IMPROVE)
+        self.assertNotContains(response, "<script>alert(1)")
+        self.assertContains(response, 'label="&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"')
+
     def test_organisation_and_system_boxes_name_the_lookup(self):
         page = Page(self.client.get(IMPROVE).content.decode())
         [(_, deployer)] = page.find(id="id_deployer")
