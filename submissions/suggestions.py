@@ -35,7 +35,7 @@ def _term_spellings():
     for vocabulary_id, term_id, term_name, spelling in rows:
         options = spellings.setdefault(vocabulary_id, {})
         options.setdefault(term_id, [(term_name, "")])
-        if spelling != term_name:
+        if documents.fold(spelling) != documents.fold(term_name):  # not just another case or spacing
             options[term_id].append((term_name, spelling))
     return {
         vocabulary_id: [option for term in options.values() for option in term]
@@ -44,10 +44,11 @@ def _term_spellings():
 
 
 def _options_html(options):
-    """A datalist's <option>s for [(term name, other spelling or "")], escaped."""
+    """A datalist's <option>s for [(term name, other spelling or "")], escaped (without their
+    optional end tags: a vocabulary may have hundreds)."""
     return format_html_join(
         "",
-        '<option value="{}"{}></option>',
+        '<option value="{}"{}>',
         ((value, format_html(' label="{}"', label) if label else "") for value, label in options),
     )
 

@@ -74,17 +74,17 @@ class BoxesAndSuggestionsTests(SubmissionsTestCase):
         self.assertEqual(
             first["list"], "id_terms_technology_options" if False else "terms_technology_options"
         )
-        html = self.client.get(IMPROVE).content.decode()
-        self.assertInHTML(
-            '<datalist id="terms_technology_options"><option value="Facial recognition"></option>'
-            '<option value="Facial recognition" label="FRT"></option></datalist>',
-            html,
+        response = self.client.get(IMPROVE)
+        self.assertContains(
+            response,
+            '<datalist id="terms_technology_options"><option value="Facial recognition">'
+            '<option value="Facial recognition" label="FRT"></datalist>',
         )
         # Each box of the vocabulary uses the same list; other vocabularies have their own.
         for _, box in page.find(name="terms_technology"):
             self.assertEqual(box["list"], "terms_technology_options")
-        self.assertInHTML(
-            '<datalist id="terms_country_options"><option value="China"></option></datalist>', html
+        self.assertContains(
+            response, '<datalist id="terms_country_options"><option value="China"></datalist>'
         )
 
     def test_suggestions_are_escaped(self):
