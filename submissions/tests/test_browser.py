@@ -686,7 +686,9 @@ class ImproveReviewPublishTests(StaticLiveServerTestCase):
             self.assertEqual(self.axe_violations(contributor), [])  # suggestions and the offer shown
             propose.check()
             form.get_by_label("Your insight").fill("The cameras also read gait.")
-            form.get_by_role("button", name="Send for review").click()
+            # Enter in a text box sends the form (it does not press the first "Add another").
+            form.get_by_label("Name", exact=True).fill("Ada")
+            form.get_by_label("Name", exact=True).press("Enter")
             expect(contributor).to_have_url(re.compile(r"/submissions/[\w-]+/\?sent=1$"))
 
         proposed = Submission.objects.get().proposed

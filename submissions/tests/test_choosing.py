@@ -104,6 +104,17 @@ class BoxesAndSuggestionsTests(SubmissionsTestCase):
         self.assertEqual(len(page.find(id="names_organisation_options")), 1)
         self.assertEqual(len(page.find(src="/static/js/choosing.js")), 1)
 
+    def test_the_first_button_of_each_form_sends_it(self):
+        """Enter in a text box presses a form's first submit button: it sends the form."""
+        pages = {IMPROVE: ("full", "Send for review"), "/submit/": ("check", "Continue")}
+        for url, (marker, label) in pages.items():
+            with self.subTest(url=url):
+                html = self.client.get(url).content.decode()
+                form = html[html.index(f'value="{marker}"') :]
+                first = form[form.index("<button") : form.index("</button>")]
+                self.assertIn(label, first)
+                self.assertNotIn("name=", first)
+
     def test_add_another_shows_the_form_again_with_one_more_box_and_sends_nothing(self):
         data = self.improve_data(
             terms_technology=["Facial recognition", ""],
