@@ -2,6 +2,7 @@
 validator (repository.documents.normalize) has the last word."""
 
 import re
+from dataclasses import dataclass
 
 from django import forms
 from django.contrib.auth.forms import PasswordResetForm
@@ -12,9 +13,10 @@ from django.urls import reverse
 
 from repository import documents
 from repository.addresses import normalize_url
-from repository.models import Incident, Reference, TermAlias
+from repository.models import Entity, Incident, Reference, TermAlias
 from repository.periods import PeriodError, parse_period
 
+from . import suggestions
 from .models import EditorProfile, Submission
 
 MAX_NAMES = 50
@@ -29,27 +31,60 @@ def whole_number(value):
 MAX_REFERENCE_ROWS = 20  # new reference rows in the full form; "Add another reference" adds one
 MAX_SOURCES = 10
 ROLE_FIELDS = [
-    ("deployer", "Deployers", "Who used the system. Separate names with ';'."),
+    ("deployer", "Deployers", "Who used the system."),
     ("developer", "Developers", "Who built it."),
     ("system", "Systems", "Named systems or products involved."),
     ("harmed", "Harmed parties", "Who was harmed or nearly harmed."),
 ]
 
 
-class NamesField(forms.CharField):
-    """'Name; name; name' in a text box, as a list of clean names."""
+class ValuesInput(forms.TextInput):
+    """Several text inputs of one name, one per value: the browser sends each. Rendered on its
+    own (without the form's template) it is one box whose values are separated by ';'."""
+
+    def value_from_datadict(self, data, files, name):
+        if hasattr(data, "getlist"):
+            return data.getlist(name)
+        value = data.get(name)
+        return list(value) if isinstance(value, list | tuple) else [] if value is None else [value]
+
+    def value_omitted_from_data(self, data, files, name):
+        return name not in data
+
+    def format_value(self, value):
+        return "; ".join(value) if isinstance(value, list | tuple) else super().format_value(value)
+
+
+def as_values(value):
+    """A field's values as typed: a list of strings (a legacy single box is one of them)."""
+    if value is None:
+        return []
+    return [str(item) for item in value] if isinstance(value, list | tuple) else [str(value)]
+
+
+class NamesField(forms.Field):
+    """Names, one per input (an input may also hold several separated by ';'), as a list of
+    clean names."""
+
+    widget = ValuesInput
+    MAX_INPUT = 5000
 
     def __init__(self, **kwargs):
         kwargs.setdefault("required", False)
-        kwargs.setdefault("max_length", 5000)
         super().__init__(**kwargs)
 
     def prepare_value(self, value):
-        return "; ".join(value) if isinstance(value, list | tuple) else value
+        return as_values(value)
 
-    def clean(self, value):
-        text = super().clean(value)
-        names = documents.split_values(text, ";\n")
+    def to_python(self, value):
+        values = as_values(value)
+        if len([value for value in values if value.strip()]) > MAX_NAMES:
+            raise forms.ValidationError(f"Give at most {MAX_NAMES} names.")
+        names = []
+        for text in values:
+            if len(text) > self.MAX_INPUT:
+                raise forms.ValidationError(f"Write at most {self.MAX_INPUT} characters in one box.")
+            names += documents.split_values(text, ";\n")
         if len(names) > MAX_NAMES:
             raise forms.ValidationError(f"Give at most {MAX_NAMES} names.")
         for name in names:
@@ -102,29 +137,133 @@ class ContributorMixin(forms.Form):
         return data
 
 
-class TermFieldsMixin:
-    """Classification fields: one per vocabulary, names must be known terms unless proposed new."""
+@dataclass
+class ValueInput:
+    """One box of a many-valued field: its id, accessible name and value, and for a term the
+    "propose as a new term" checkbox beside it (shown when the value is not a known term)."""
+
+    id: str
+    label: str
+    value: str
+    label_hidden: bool = False
+    autofocus: bool = False
+    propose: dict | None = None
+
+
+@dataclass
+class ValuesControl:
+    """A many-valued field as the template draws it: a box per value, one empty box, the
+    "Add another" button, and what the boxes suggest (a datalist of the vocabulary's spellings,
+    or the lookup address organisations and systems are asked from as one types)."""
+
+    field: forms.BoundField
+    inputs: list
+    datalist_id: str
+    can_add: bool
+    options: str = ""  # the datalist's <option>s, as HTML
+    lookup: str = ""
+    vocabulary: object = None
+
+
+class ValuesFormMixin:
+    """Many-valued fields drawn as one box per value, with "Add another" (a submit button
+    that shows the form again with one more box; a small script adds it in place)."""
+
+    more_values = ""  # the field whose "Add another" was pressed: one more box, focused
+
+    def _typed(self, name):
+        """What was typed in the field's boxes, blanks included."""
+        return as_values(self[name].value())
+
+    def _listed(self, key):
+        """A list the form was sent (or shown again with) under `key`, at most MAX_NAMES long."""
+        source = self.data if self.is_bound else self.initial
+        key = self.add_prefix(key) if self.is_bound else key
+        values = source.getlist(key) if hasattr(source, "getlist") else as_values(source.get(key))
+        return values[:MAX_NAMES]
+
+    def values_control(self, name, *, datalist_id, options="", lookup="", vocabulary=None, propose=None):
+        bound = self[name]
+        typed = self._typed(name)
+        if name == self.more_values:
+            values = [*typed, ""]
+        else:
+            values = [*[value for value in typed if value.strip()], ""]
+        values = values[: max(MAX_NAMES, 1)]
+        inputs = []
+        for number, value in enumerate(values, start=1):
+            first = number == 1
+            item = ValueInput(
+                id=bound.auto_id if first else f"{bound.auto_id}_{number}",
+                label=bound.label if first else f"{bound.label} {number}",
+                value=value,
+                label_hidden=not first,
+                autofocus=name == self.more_values and number == len(values),
+            )
+            if propose is not None:
+                item.propose = propose(value, number, bound)
+            inputs.append(item)
+        return ValuesControl(
+            field=bound,
+            inputs=inputs,
+            datalist_id=datalist_id,
+            can_add=len(values) < MAX_NAMES,
+            options=options,
+            lookup=lookup,
+            vocabulary=vocabulary,
+        )
+
+
+class TermFieldsMixin(ValuesFormMixin):
+    """Classification fields: one per vocabulary, a box per term, suggesting the vocabulary's
+    spellings. A name must be a known term unless the contributor ticks "propose as a new term"
+    beside it (offered after a first try, or at once by the script when the name matches no
+    suggestion)."""
 
     def add_term_fields(self, vocabularies, document):
         self.vocabularies = list(vocabularies)
+        self.unknown_terms = {}
         for vocabulary in self.vocabularies:
             label = f"{vocabulary.group}: {vocabulary.label}" if vocabulary.group else vocabulary.label
             self.fields[f"terms_{vocabulary.slug}"] = NamesField(
-                label=label,
-                initial=document["terms"].get(vocabulary.slug, []),
-                help_text=f"Separate {vocabulary.label.lower()} terms with ';'.",
+                label=label, initial=document["terms"].get(vocabulary.slug, [])
             )
-        self.fields["new_terms"] = forms.CharField(
-            required=False,
-            max_length=5000,
-            widget=forms.Textarea(attrs={"rows": 3}),
-            label="Propose new terms",
-            help_text="One per line as 'Vocabulary: term', e.g. 'Technology: Gait recognition'. "
-            "Then use the term in its field above.",
-        )
 
     def term_fields(self):
         return [self[f"terms_{vocabulary.slug}"] for vocabulary in self.vocabularies]
+
+    def term_controls(self):
+        """Each vocabulary's boxes, with its spellings to suggest (cached: see suggestions.py)."""
+        options = suggestions.vocabulary_options(self.vocabularies)
+        controls = []
+        for vocabulary in self.vocabularies:
+            name = f"terms_{vocabulary.slug}"
+            proposed = self._proposed_keys(name)
+            unknown = self.unknown_terms.get(name, set())
+
+            def propose(
+                value, number, bound, proposed=proposed, unknown=unknown, vocabulary=vocabulary, name=name
+            ):
+                keys = {documents.fold(part) for part in documents.split_values(value, ";\n")}
+                shown = bool(keys & unknown) or bool(keys and keys <= proposed)
+                return {
+                    "id": f"{bound.auto_id}_propose_{number}",
+                    "name": self.add_prefix(f"propose_{name}"),
+                    "checked": bool(keys and keys <= proposed),
+                    "shown": shown,
+                    "vocabulary": vocabulary.label,
+                }
+
+            controls.append(
+                self.values_control(
+                    name,
+                    datalist_id=f"{name}_options",
+                    options=options[vocabulary.slug],
+                    vocabulary=vocabulary,
+                    propose=propose,
+                )
+            )
+        return controls
 
     def vocabulary_links(self):
         """Each vocabulary's page, where its terms are listed (shown once, folded, not per field)."""
@@ -133,26 +272,19 @@ class TermFieldsMixin:
             for vocabulary in self.vocabularies
         ]
 
+    def _proposed_keys(self, name):
+        """The folded names the contributor proposes as new terms of the field's vocabulary."""
+        return {
+            documents.fold(part)
+            for value in self._listed(f"propose_{name}")
+            for part in documents.split_values(value, ";\n")
+        }
+
     def clean_terms(self):
         """Check the terms against the taxonomy: one query for all of them."""
-        by_label = {}
-        for vocabulary in self.vocabularies:
-            by_label[vocabulary.label.casefold()] = vocabulary
-            by_label[vocabulary.slug] = vocabulary
         proposed = set()
-        for number, line in enumerate(self.cleaned_data.get("new_terms", "").splitlines(), start=1):
-            if not line.strip():
-                continue
-            label, colon, name = line.partition(":")
-            vocabulary = by_label.get(label.strip().casefold())
-            if not colon or vocabulary is None or not name.strip():
-                self.add_error(
-                    "new_terms",
-                    f"Line {number}: write 'Vocabulary: term', with one of: "
-                    + ", ".join(v.label for v in self.vocabularies),
-                )
-                continue
-            proposed.add((vocabulary.id, documents.fold(name)))
+        for vocabulary in self.vocabularies:
+            proposed |= {(vocabulary.id, key) for key in self._proposed_keys(f"terms_{vocabulary.slug}")}
         wanted = {}
         for vocabulary in self.vocabularies:
             for name in self.cleaned_data.get(f"terms_{vocabulary.slug}", []):
@@ -166,10 +298,12 @@ class TermFieldsMixin:
         )
         for key, (vocabulary, name) in wanted.items():
             if key not in known and key not in proposed:
+                field = f"terms_{vocabulary.slug}"
+                self.unknown_terms.setdefault(field, set()).add(key[1])
                 self.add_error(
-                    f"terms_{vocabulary.slug}",
-                    f"'{name}' is not a known {vocabulary.label} term. Check its spelling, or "
-                    "propose it under 'Propose new terms'.",
+                    field,
+                    f"'{name}' is not a known {vocabulary.label} term. Check its spelling or pick a "
+                    "suggestion, or tick 'Propose it as a new term' beside it.",
                 )
 
     def terms_document(self):
@@ -178,6 +312,20 @@ class TermFieldsMixin:
             for vocabulary in self.vocabularies
             if self.cleaned_data.get(f"terms_{vocabulary.slug}")
         }
+
+    def role_controls(self, roles):
+        """The organisation and system fields' boxes, suggesting through the lookup."""
+        controls = []
+        for role in roles:
+            kind = Entity.Kind.SYSTEM if role == "system" else Entity.Kind.ORGANISATION
+            controls.append(
+                self.values_control(
+                    role,
+                    datalist_id=f"names_{kind}_options",
+                    lookup=f"{reverse('submissions:lookup_names')}?kind={kind}",
+                )
+            )
+        return controls
 
 
 class DocumentForm(TermFieldsMixin, forms.Form):
@@ -273,7 +421,7 @@ class DocumentForm(TermFieldsMixin, forms.Form):
         return data
 
     def role_fields(self):
-        return [self[role] for role, _, _ in ROLE_FIELDS]
+        return self.role_controls([role for role, _, _ in ROLE_FIELDS])
 
     def removal_fields(self):
         return [(self[reference["field"]], reference) for reference in self.existing_references]
@@ -433,7 +581,7 @@ class NewIncidentForm(HoneypotMixin, ContributorMixin, TermFieldsMixin, forms.Fo
         widget=forms.Textarea(attrs={"rows": 8}),
         label="What happened",
     )
-    deployer = NamesField(label="Deployer", help_text="Who used the system. Separate names with ';'.")
+    deployer = NamesField(label="Deployer", help_text="Who used the system.")
     developer = NamesField(label="Developer", help_text="Who built it.")
     sources = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -449,11 +597,14 @@ class NewIncidentForm(HoneypotMixin, ContributorMixin, TermFieldsMixin, forms.Fo
         chosen = [v for v in vocabularies if v.slug in self.REPORT_VOCABULARIES]
         self.add_term_fields(chosen, documents.empty_document())
         self.order_fields(
-            [*self.field_order, *[f"terms_{v.slug}" for v in chosen], "new_terms", "sources", "name", "email"]
+            [*self.field_order, *[f"terms_{v.slug}" for v in chosen], "sources", "name", "email"]
         )
 
     def clean_occurred(self):
         return _occurred(self.cleaned_data["occurred"])
+
+    def role_fields(self):
+        return self.role_controls(["deployer", "developer"])
 
     def clean_sources(self):
         urls, validator = [], URLValidator(schemes=["http", "https"])

@@ -68,13 +68,17 @@ def _lookups(keys_by_group):
     return found
 
 
-def names_resolve(*, proposed, base=None):
+def names_resolve(*, proposed, base=None, keep=()):
     """`proposed` with each term and entity name it adds to `base` written as the incident or
     the taxonomy spells it, and the list of what was matched:
     [{"path", "given", "name", "how"}] ("how" is ALIAS or FULL_NAME). Names `base` already has
-    are left as they are: approving must not respell what the contributor did not touch."""
+    are left as they are: approving must not respell what the contributor did not touch, nor
+    the names in `keep` ([(path, name)]: the contributor chose to keep them as written)."""
     base = documents.normalize(base) if base else documents.empty_document()
-    added = _added(base, proposed)
+    kept = {(path, documents.fold(name)) for path, name in keep}
+    added = [
+        (path, name) for path, name in _added(base, proposed) if (path, documents.fold(name)) not in kept
+    ]
     if not added:
         return proposed, []
     keys = {"entities": set(), "terms": set()}

@@ -68,13 +68,18 @@ def hit(request, scope, limit, period):
     return None
 
 
+# Buttons that only show a form again with one more box or row ("Add another"): nothing is
+# sent, so they are not counted (a contributor without JavaScript presses them often).
+SHOWN_AGAIN = ("more_rows", "more_values")
+
+
 def rate_limited(scope):
     """Limit the POSTs of a view per client: settings.SUBMISSION_RATE_LIMIT per SUBMISSION_RATE_PERIOD."""
 
     def decorator(view):
         @functools.wraps(view)
         def wrapper(request, *args, **kwargs):
-            if request.method == "POST":
+            if request.method == "POST" and not any(name in request.POST for name in SHOWN_AGAIN):
                 wait = hit(request, scope, settings.SUBMISSION_RATE_LIMIT, settings.SUBMISSION_RATE_PERIOD)
                 if wait is not None:
                     response = render(

@@ -104,11 +104,22 @@ def _claim_before(submission):
 
 
 def submission_create(
-    *, kind, proposed, incident=None, insight="", name="", email="", credit=False, reported=False
+    *,
+    kind,
+    proposed,
+    incident=None,
+    insight="",
+    name="",
+    email="",
+    credit=False,
+    reported=False,
+    keep_as_written=(),
 ):
     """Record a contributor's proposal. Raises DocumentError on an invalid document.
     `reported`: a report of an incident that the contributor found already here, sent as more
-    on it (its submission event says so, and so does the contributor's email on approval)."""
+    on it (its submission event says so, and so does the contributor's email on approval).
+    `keep_as_written`: [(path, name)] the contributor chose to keep as written rather than as
+    the taxonomy spells it (on the form's confirmation step)."""
     sent, proposed = proposed, documents.normalize(proposed)
     base_revision = None
     if kind == Submission.Kind.IMPROVEMENT:
@@ -120,7 +131,7 @@ def submission_create(
     flagged = grouping.sources_already_known(
         base=base, sent=sent, incident_id=incident.pk if base_revision else None
     )
-    proposed, names = names_resolve(proposed=proposed, base=base)
+    proposed, names = names_resolve(proposed=proposed, base=base, keep=keep_as_written)
     with transaction.atomic():
         submission = Submission.objects.create(
             kind=kind,

@@ -6,6 +6,7 @@ app_name = "submissions"
 urlpatterns = [
     path("incidents/<slug:slug>/improve/", contribute.improve, name="improve"),
     path("submit/", contribute.report, name="report"),
+    path("lookup/names/", contribute.lookup_names, name="lookup_names"),
     path("submissions/<str:token>/", contribute.status, name="status"),
     path("moderation/", queue.queue, name="queue"),
     path("moderation/bulk/", queue.bulk, name="bulk"),

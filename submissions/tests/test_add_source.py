@@ -132,12 +132,15 @@ class AddSourceTests(SubmissionsTestCase):
         self.assertIn("https://one.example.org/", [r["url"] for r in proposed["news"]])
         self.assertEqual([r["url"] for r in proposed["research"]], ["https://two.example.org/report"])
 
-    def test_each_vocabulary_is_one_control_and_its_terms_are_linked_once(self):
+    def test_each_vocabulary_is_a_box_per_term_and_its_terms_are_linked_once(self):
         page = Page(self.client.get(IMPROVE).content.decode())
         vocabularies = self.vocabularies()
         self.assertGreater(len(vocabularies), 5)
+        terms = self.incident.current_revision.document["terms"]
         for vocabulary in vocabularies:
-            self.assertEqual(len(page.find(name=f"terms_{vocabulary.slug}")), 1)
+            boxes = page.find(name=f"terms_{vocabulary.slug}")
+            # One box per term the incident has, and one empty box.
+            self.assertEqual([box["value"] for _, box in boxes], [*terms.get(vocabulary.slug, []), ""])
             self.assertEqual(len(page.find(href=f"/taxonomy/{vocabulary.slug}/")), 1)
 
     def test_an_editor_adds_reference_rows_to_a_proposal_the_same_way(self):
@@ -154,5 +157,5 @@ class AddSourceTests(SubmissionsTestCase):
     def test_the_report_form_links_each_vocabulary_once(self):
         page = Page(self.client.get("/submit/").content.decode())
         for slug in ("country", "sector", "technology"):
-            self.assertEqual(len(page.find(name=f"terms_{slug}")), 1)
+            self.assertEqual(len(page.find(name=f"terms_{slug}")), 1)  # one empty box
             self.assertEqual(len(page.find(href=f"/taxonomy/{slug}/")), 1)

@@ -160,7 +160,7 @@ class ImproveReviewPublishTests(StaticLiveServerTestCase):
         expect(form.get_by_label("Headline")).to_have_value(OLD_HEADLINE)
         form.get_by_label("Headline").fill(NEW_HEADLINE)
         expect(form.get_by_label("Country", exact=True)).to_have_value("China")
-        form.get_by_label("Country", exact=True).fill("China; Hong Kong")
+        form.get_by_label("Country 2", exact=True).fill("Hong Kong")
         form.get_by_label("Your insight").fill(INSIGHT)
         form.get_by_label("Name", exact=True).fill("Rita")
         form.get_by_label("Credit me publicly by name").check()
@@ -610,7 +610,7 @@ class ImproveReviewPublishTests(StaticLiveServerTestCase):
 
     # Proposals that land clean -----------------------------------------------------------
 
-    def test_a_report_naming_an_organisation_by_an_alias_is_approved_without_a_new_entity(self):
+    def test_a_report_naming_an_organisation_by_an_alias_is_confirmed_without_javascript(self):
         from repository import documents
         from repository.models import Entity, EntityAlias, Incident
 
@@ -620,16 +620,26 @@ class ImproveReviewPublishTests(StaticLiveServerTestCase):
         )
         entities_before = Entity.objects.count()
         with self.screenshots_on_failure():
-            contributor = self.page("contributor")
+            contributor = self.page("contributor", java_script_enabled=False)
             contributor.goto("/submit/")
             form = contributor.locator("main form")
             form.get_by_label("Headline").fill("Camera system flags minority to police")
             form.get_by_label("Occurred").fill("February 2021")
             form.get_by_label("What happened").fill("The cameras alerted police.")
-            form.get_by_label("Deployer").fill("Acme Retail")
-            form.get_by_label("Developer").fill("LensCorp International")
+            form.get_by_label("Deployer", exact=True).fill("Acme Retail")
+            form.get_by_label("Developer", exact=True).fill("LensCorp International")
             form.get_by_label("Sources").fill("https://news.example.org/report")
             form.get_by_role("button", name="Continue").click()
+
+            # The server asks before it respells the name.
+            expect(contributor.get_by_role("heading", level=1)).to_have_text("Did you mean these?")
+            question = contributor.get_by_role(
+                "group", name="Developer: “LensCorp International” → Lens Corp?"
+            )
+            expect(question.get_by_label("Yes, Lens Corp")).to_be_checked()
+            expect(question.get_by_label("No, keep “LensCorp International” as written")).not_to_be_checked()
+            contributor.get_by_role("button", name="Continue").click()
+
             contributor.get_by_label(f"Mine is this one: {OLD_HEADLINE}").check()
             contributor.get_by_role("button", name="Send for review").click()
             expect(contributor).to_have_url(re.compile(r"/submissions/[\w-]+/\?sent=1$"))
@@ -637,9 +647,6 @@ class ImproveReviewPublishTests(StaticLiveServerTestCase):
             editor = self.page("editor", bypass_csp=True)
             self.sign_in_editor(editor)
             editor.locator("table.queue").get_by_role("link", name=re.compile(OLD_HEADLINE)).click()
-            expect(editor.locator(".matched-names")).to_contain_text(
-                "“LensCorp International” → Lens Corp (alias)"
-            )
             expect(editor.locator('input[name="confirm_new"]')).to_have_count(0)
             self.assert_accessible(editor)
             editor.get_by_role("button", name="Approve as proposed").click()
@@ -649,6 +656,80 @@ class ImproveReviewPublishTests(StaticLiveServerTestCase):
         incident = Incident.objects.get(pk=self.incident.pk)
         self.assertEqual(incident.current_revision.document["entities"]["developer"], ["Lens Corp"])
         self.assertEqual(incident.type, self.incident.type)  # approving did not set it
+
+    # Classification by choosing ----------------------------------------------------------
+
+    def test_a_term_picked_from_the_suggestions_is_accepted_and_an_unknown_one_proposed_in_one_step(self):
+        with self.screenshots_on_failure():
+            contributor = self.page("contributor", bypass_csp=True)
+            improve_url = f"/incidents/{self.incident.slug}/improve/"
+            contributor.goto(improve_url)
+            form = contributor.locator("main form").last
+
+            # The country's second box suggests the vocabulary's terms; a known one needs nothing more.
+            country = form.get_by_label("Country 2", exact=True)
+            suggested = country.evaluate("input => Array.from(input.list.options, option => option.value)")
+            self.assertIn("Hong Kong", suggested)
+            country.fill("Hong Kong")
+            expect(form.get_by_label("Propose “Hong Kong” as a new Country term")).to_be_hidden()
+
+            # "Add another" adds a box in place (nothing is sent), focused.
+            form.get_by_role("button", name="Add another Technology").click()
+            third = form.get_by_label("Technology 3", exact=True)
+            expect(third).to_be_focused()
+            expect(contributor).to_have_url(re.compile(rf"{re.escape(improve_url)}$"))
+
+            # A term the vocabulary lacks offers "propose it as a new term" at once.
+            third.fill("Gait recognition")
+            propose = form.get_by_label("Propose “Gait recognition” as a new Technology term")
+            expect(propose).to_be_visible()
+            self.assertEqual(self.axe_violations(contributor), [])  # suggestions and the offer shown
+            propose.check()
+            form.get_by_label("Your insight").fill("The cameras also read gait.")
+            # Enter in a text box sends the form (it does not press the first "Add another").
+            form.get_by_label("Name", exact=True).fill("Ada")
+            form.get_by_label("Name", exact=True).press("Enter")
+            expect(contributor).to_have_url(re.compile(r"/submissions/[\w-]+/\?sent=1$"))
+
+        proposed = Submission.objects.get().proposed
+        self.assertEqual(proposed["terms"]["country"], ["China", "Hong Kong"])
+        self.assertEqual(proposed["terms"]["technology"], ["Facial recognition", "Gait recognition"])
+
+    def test_organisations_are_suggested_as_one_types_and_a_name_by_an_alias_is_confirmed(self):
+        from repository import documents
+        from repository.models import Entity, EntityAlias
+
+        publish("Cameras flag a minority", entities={"developer": ["Zhejiang Dahua Technology"]})
+        dahua = Entity.objects.get(name="Zhejiang Dahua Technology")
+        EntityAlias.objects.create(entity=dahua, name="Dahua", key=documents.fold("Dahua"))
+        with self.screenshots_on_failure():
+            contributor = self.page("contributor", bypass_csp=True)
+            contributor.goto(f"/incidents/{self.incident.slug}/improve/")
+            form = contributor.locator("main form").last
+            deployer = form.get_by_label("Deployers 2", exact=True)
+            deployer.press_sequentially("Dahu")
+            options = contributor.locator("#names_organisation_options option")
+            expect(options).to_have_count(1)
+            expect(options.first).to_have_attribute("value", "Zhejiang Dahua Technology")
+            expect(options.first).to_have_attribute("label", "Dahua")
+            self.assertEqual(self.axe_violations(contributor), [])
+
+            # Typed as the alias and sent: the server asks first.
+            deployer.fill("Dahua")
+            form.get_by_role("button", name="Send for review").click()
+            expect(contributor.get_by_role("heading", level=1)).to_have_text("Did you mean these?")
+            question = contributor.get_by_role(
+                "group", name="Deployers: “Dahua” → Zhejiang Dahua Technology?"
+            )
+            expect(question.get_by_label("Yes, Zhejiang Dahua Technology")).to_be_checked()
+            self.assertEqual(self.axe_violations(contributor), [])  # the confirmation step
+            contributor.get_by_role("button", name="Send for review").click()
+            expect(contributor).to_have_url(re.compile(r"/submissions/[\w-]+/\?sent=1$"))
+
+        self.assertEqual(
+            Submission.objects.get().proposed["entities"]["deployer"],
+            ["Acme Retail", "Zhejiang Dahua Technology"],
+        )
 
     def test_two_proposals_on_different_fields_are_both_approved_as_proposed(self):
         from submissions.models import Submission

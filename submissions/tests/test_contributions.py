@@ -19,14 +19,14 @@ class ImproveFormTests(SubmissionsTestCase):
         form = response.context["form"]
         self.assertEqual(form["headline"].value(), "Camera system flags an ethnic minority to police")
         self.assertEqual(form["occurred"].value(), "February 2021")
-        self.assertEqual(form["terms_country"].value(), "China")
-        self.assertEqual(form["deployer"].value(), "Acme Retail")
+        self.assertEqual(form["terms_country"].value(), ["China"])
+        self.assertEqual(form["deployer"].value(), ["Acme Retail"])
 
     def test_a_correction_waits_for_review_and_is_not_public(self):
         data = self.improve_data(
             headline="Camera system flags Uyghurs to police",
-            terms_country="China; USA",
-            new_terms="Country: USA",
+            terms_country=["China", "USA"],
+            propose_terms_country="USA",
             deployer="Acme Retail; Metro Police",
             ref_url_1="https://research.example.org/report",
             ref_title_1="The research report",
@@ -67,11 +67,11 @@ class ImproveFormTests(SubmissionsTestCase):
         url = f"/incidents/{incident.slug}/improve/"
         form = self.client.get(url).context["form"]
         self.assertEqual(form["harmed"].label, "Harmed parties")
-        self.assertEqual(form["harmed"].value(), "Pedestrians")
+        self.assertEqual(form["harmed"].value(), ["Pedestrians"])
         data = {**form_data(form), "headline": "Self-driving shuttle hits pedestrian", "insight": "Clearer."}
         self.client.post(url, data)
         self.assertEqual(Submission.objects.get().proposed["entities"]["harmed"], ["Pedestrians"])
-        self.client.post(url, {**data, "harmed": "Pedestrians; Passengers"})
+        self.client.post(url, {**data, "harmed": ["Pedestrians", "Passengers"]})
         self.assertEqual(
             Submission.objects.latest("pk").proposed["entities"]["harmed"], ["Pedestrians", "Passengers"]
         )
@@ -111,8 +111,8 @@ class ImproveFormTests(SubmissionsTestCase):
 
     def test_a_new_term_can_be_proposed(self):
         data = self.improve_data(
-            terms_technology="Facial recognition; Gait recognition",
-            new_terms="Technology: Gait recognition",
+            terms_technology=["Facial recognition", "Gait recognition"],
+            propose_terms_technology="Gait recognition",
         )
         self.client.post(IMPROVE, data)
         self.assertEqual(
@@ -120,9 +120,13 @@ class ImproveFormTests(SubmissionsTestCase):
             ["Facial recognition", "Gait recognition"],
         )
 
-    def test_a_malformed_new_term_line_is_explained(self):
-        response = self.client.post(IMPROVE, self.improve_data(new_terms="Gait recognition", insight="x"))
-        self.assertContains(response, "write &#x27;Vocabulary: term&#x27;")
+    def test_a_term_proposed_for_another_vocabulary_is_still_refused(self):
+        data = self.improve_data(
+            terms_technology=["Gait recognition"], propose_terms_country="Gait recognition", insight="x"
+        )
+        response = self.client.post(IMPROVE, data)
+        self.assertContains(response, "is not a known Technology term")
+        self.assertFalse(Submission.objects.exists())
 
     def test_credit_needs_a_name(self):
         response = self.client.post(IMPROVE, self.improve_data(insight="x", credit="on", name=""))

@@ -131,6 +131,17 @@ class NeedsChangesTests(SubmissionsTestCase):
         self.incident.refresh_from_db()
         self.assertEqual(self.incident.headline, "Cameras flag Uyghurs")
 
+    def test_add_another_on_the_revision_sends_nothing(self):
+        self.ask()
+        for button in ({"more_values": "terms_country"}, {"more_rows": "1", "reference_rows": "1"}):
+            with self.subTest(button=button):
+                response = self.revise(headline="Cameras flag Uyghurs", **button)
+                self.assertNotContains(response, "your revision is with the editors again")
+                self.assertContains(response, 'value="Cameras flag Uyghurs"')  # as typed
+                self.submission.refresh_from_db()
+                self.assertEqual(self.submission.state, "needs_changes")
+        self.assertEqual(response.context["form"].reference_rows, 2)
+
     def test_a_second_request_and_revision_keep_every_version(self):
         self.ask()
         self.revise(headline="Second try")

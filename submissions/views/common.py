@@ -12,7 +12,7 @@ from django.views.decorators.cache import cache_control
 
 from repository import documents
 
-from ..forms import whole_number
+from ..forms import NamesField, whole_number
 
 # Pages for one person (an editor's, a contributor's private status page): never stored by a
 # browser or a shared cache.
@@ -35,13 +35,37 @@ def bot_refused(request):
     )
 
 
+def posted_initial(post):
+    """What was sent, as a form's `initial`: a name sent several times (one box per value)
+    keeps all its values."""
+    return {key: values if len(values) > 1 else values[0] for key, values in post.lists()}
+
+
+def adding_values(request):
+    """Whether "Add another" (a reference row, or a box of a many-valued field) was pressed:
+    the form is shown again as typed, and nothing is sent."""
+    return request.method == "POST" and ("more_rows" in request.POST or "more_values" in request.POST)
+
+
+def shown_again(form_class, request, **kwargs):
+    """The form as typed, unbound (no errors shown), with one more box where "Add another"
+    was pressed."""
+    form = form_class(initial=posted_initial(request.POST), **kwargs)
+    more = request.POST.get("more_values", "")
+    if more in form.fields and isinstance(form.fields[more], NamesField):
+        form.more_values = more
+    return form
+
+
 def document_form(request, form_class, **kwargs):
-    """The full form as sent, or, when "Add another reference" was pressed, what was typed
-    shown again with one more reference row (focused) and no errors: nothing is sent yet."""
+    """The full form as sent, or, when "Add another" was pressed, what was typed shown again
+    with one more reference row or box (focused) and no errors: nothing is sent yet."""
     rows = whole_number(request.POST.get("reference_rows", "")) or 1
-    if request.method == "POST" and "more_rows" in request.POST:
-        form = form_class(initial=request.POST.dict(), reference_rows=rows + 1, **kwargs)
-        form.fields[f"ref_url_{form.reference_rows}"].widget.attrs["autofocus"] = True
+    if adding_values(request):
+        more_rows = "more_rows" in request.POST
+        form = shown_again(form_class, request, reference_rows=rows + more_rows, **kwargs)
+        if more_rows:
+            form.fields[f"ref_url_{form.reference_rows}"].widget.attrs["autofocus"] = True
         form.rows_added = True
         return form
     form = form_class(request.POST or None, reference_rows=rows, **kwargs)
