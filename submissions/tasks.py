@@ -5,7 +5,7 @@ import smtplib
 
 from celery import shared_task
 
-from . import duplicates, notifications, services
+from . import duplicates, notifications, services, variants
 
 NETWORK_ERRORS = (smtplib.SMTPException, OSError, ConnectionError, TimeoutError)
 
@@ -47,3 +47,9 @@ def duplicates_find(incident_ids=None):
 @shared_task(autoretry_for=NETWORK_ERRORS, retry_backoff=30, max_retries=3)
 def send_password_reset(user_id):
     return notifications.password_reset_send(user_id=user_id)
+
+
+@shared_task
+def variants_refresh(scope):
+    """Work out the taxonomy desk's probable variants of one vocabulary or kind of entity."""
+    return len(variants.variants_compute(scope)["clusters"])

@@ -7,12 +7,10 @@ the incidents it touches (a page at a time, each with what changes for it), then
 An undo is confirmed the same way, from a page listing the incidents it publishes back.
 """
 
-import hashlib
 from functools import partial
 
 from django import forms
 from django.contrib import messages
-from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db.models import Count, Exists, OuterRef, Q
 from django.shortcuts import get_object_or_404, redirect, render
@@ -20,7 +18,6 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from repository import documents
-from repository.lookalikes import clusters, variant_pairs
 from repository.models import CurationEvent, Entity, EntityAlias, Term, TermAlias, Vocabulary
 from repository.services import (
     CurationRefused,
@@ -39,12 +36,11 @@ from repository.services import (
     term_rename,
 )
 
+from ..variants import ENTITY_SCOPES, variants_kept, variants_refresh_ask
 from .common import editor_required
 
 PAGE_SIZE = 50
 PREVIEW_PAGE_SIZE = 25
-ENTITY_SCOPES = {Entity.Kind.ORGANISATION.value: "Organisations", Entity.Kind.SYSTEM.value: "Systems"}
-VARIANTS_CACHE_SECONDS = 3600
 
 
 # Forms ------------------------------------------------------------------------------------
@@ -203,49 +199,37 @@ def index(request):
     return render(request, "submissions/taxonomy/index.html", context)
 
 
-def _candidate_pairs(scope, rows):
-    """Probable variants among `rows` [(id, name, incidents)] (`lookalikes.variant_pairs`).
-    Cached by the names themselves, so a curation or an import that changes them computes
-    them again."""
-    names = sorted(name for _pk, name, _n in rows)
-    digest = hashlib.sha256("\n".join(names).encode()).hexdigest()
-    key = f"curation-lookalikes:{scope}:{digest}"
-    pairs = cache.get(key)
-    if pairs is None:
-        pairs = variant_pairs(names)
-        cache.set(key, pairs, VARIANTS_CACHE_SECONDS)
-    return pairs
-
-
 @require_safe
 @editor_required
 def variants(request):
     """Probable variants within one vocabulary, among organisations or among systems, as
     clusters (`lookalikes.clusters`): the suggested spelling to keep and each variant to
-    merge into it, with why and the incidents carrying each."""
+    merge into it, with why and the incidents carrying each. They are worked out in the
+    background (`submissions.variants`): the page shows what was kept, and asks for them again
+    when something was published since (at once, in the request, where there is no broker)."""
     vocabularies = list(Vocabulary.objects.order_by("order", "label"))
     scopes = [(v.slug, v.label) for v in vocabularies] + list(ENTITY_SCOPES.items())
     scope = request.GET.get("scope") or scopes[0][0]
     if scope not in dict(scopes):
         scope = scopes[0][0]
-    if scope in ENTITY_SCOPES:
-        rows = list(
-            Entity.objects.filter(kind=scope, merged_into__isnull=True)
-            .annotate(n=Count("incident_entities__incident", distinct=True))
-            .values_list("pk", "name", "n")
-        )
-    else:
-        rows = list(
-            Term.objects.filter(vocabulary__slug=scope, merged_into__isnull=True)
-            .annotate(n=Count("incident_terms"))
-            .values_list("pk", "name", "n")
-        )
-    found = clusters(scope, rows, _candidate_pairs(scope, rows))
-    page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
+    kept = variants_kept(scope)
+    if kept is None or not kept["fresh"]:
+        variants_refresh_ask(scope)
+        kept = variants_kept(scope) or kept  # worked out already where tasks run in the request
+    page = Paginator(kept["clusters"] if kept else [], PAGE_SIZE).get_page(request.GET.get("page"))
+    entities = scope in ENTITY_SCOPES
+    if kept and not kept["fresh"]:
+        # Out of date: leave out the merges of names merged since (this page's names only).
+        model = Entity if entities else Term
+        pks = {item["pk"] for cluster in page.object_list for a, b, _why in cluster.merges for item in (a, b)}
+        gone = set(model.objects.filter(pk__in=pks, merged_into__isnull=False).values_list("pk", flat=True))
+        for cluster in page.object_list:
+            cluster.merges = [m for m in cluster.merges if m[0]["pk"] not in gone and m[1]["pk"] not in gone]
+        page.object_list = [cluster for cluster in page.object_list if cluster.merges]
     return render(
         request,
         "submissions/taxonomy/variants.html",
-        {"scopes": scopes, "scope": scope, "page": page, "entities": scope in ENTITY_SCOPES},
+        {"scopes": scopes, "scope": scope, "page": page, "entities": entities, "kept": kept},
     )
 
 
