@@ -1,15 +1,26 @@
 """Where each value of an incident came from.
 
-A document (schema 3) may carry a `provenance` map beside its values, keyed by the paths the
-three-way merge uses (`documents.document_paths`): a field's path ("headline", "placeholders")
-maps to one origin; a list's path ("terms.country", "references.news", "external_ids") maps
-each of its items, by the item's identity (`documents.provenance_item_key`), to one origin::
+A document (schema 3) may carry a `provenance` map beside its values. It stores each distinct
+origin once, in `origins`, and maps the paths the three-way merge uses
+(`documents.document_paths`) to their place in that list, in `values`: a field's path
+("headline", "placeholders") maps to one number; a list's path ("terms.country",
+"references.news", "external_ids") maps each of its items, by the item's identity
+(`documents.provenance_item_key`), to one number, or, when every item it holds has the same
+origin, straight to that number::
 
     "provenance": {
-      "headline": {"kind": "source", "source": "aiaaic", "form": "export", "as_of": "2026-02"},
-      "terms.country": {"china": {"kind": "editor", "on": "2026-05-03"}},
-      "references.news": {"example.com/story": {"kind": "proposal", "on": "2026-05-03"}}
+      "origins": [{"kind": "source", "source": "aiaaic", "form": "export", "as_of": "2026-02"},
+                  {"kind": "editor", "on": "2026-05-03"}],
+      "values": {"headline": 0, "summary": 0, "terms.country": {"china": 1, "uk": 0},
+                 "references.news": 0}
     }
+
+The stored form is canonical (`pack`): paths in page order, items in the document's order,
+origins numbered by first use in that order, so that equal provenance is equal JSON. The
+rest of the code reads and writes the expanded map (`expand`): {field path: origin} and
+{list path: {item key: origin}}, origins as JSON (`Origin.as_json`). `expand` also reads the
+first, verbose shape of schema 3 (that expanded map itself, stored as it is), which
+`documents.upgrade` packs.
 
 An origin says what set the value, never who: a source (its name, the form it came in, and the
 date since which it has said so, when known), a contributor's proposal approved by an editor,
@@ -91,6 +102,103 @@ def check_origin(data):
     return ""
 
 
+# The stored form ------------------------------------------------------------------------
+
+
+def is_packed(raw):
+    """True for a provenance map in the stored form ({"origins": […], "values": {…}}); the
+    first, verbose shape keyed origins by path and has neither key."""
+    return isinstance(raw, dict) and ("origins" in raw or "values" in raw)
+
+
+def _full(document):
+    return {**documents.empty_document(), **(document or {})}
+
+
+def expand(document, entries=None):
+    """The provenance of a document (its stored form, or the first, verbose one) as the code
+    reads it: {field path: origin} and {list path: {item key: origin}}, origins as JSON; {}
+    when it has none. `entries` (`_entries` of the document) spares computing them again."""
+    return unpack((document or {}).get("provenance"), document, entries)
+
+
+def unpack(raw, document, entries=None):
+    """A provenance map (stored or verbose) expanded against the values of `document`, which
+    say what items a list path that maps to one number holds. Entries pointing at no origin
+    are left out (`documents.normalize` refuses them)."""
+    if not isinstance(raw, dict) or not raw:
+        return {}
+    if not is_packed(raw):
+        return raw
+    origins = raw.get("origins") if isinstance(raw.get("origins"), list) else []
+    values = raw.get("values") if isinstance(raw.get("values"), dict) else {}
+
+    def origin(number):
+        if isinstance(number, int) and not isinstance(number, bool) and 0 <= number < len(origins):
+            return origins[number]
+        return None
+
+    expanded = {}
+    for path, entry in values.items():
+        if isinstance(entry, dict):
+            items = {key: origins[number] for key, number in entry.items() if origin(number) is not None}
+        elif documents.is_list_path(path):
+            found = origin(entry)
+            if found is None:
+                continue
+            if entries is None:
+                entries = _entries(_full(document))
+            held = entries.get(path)
+            items = dict.fromkeys(held, found) if isinstance(held, dict) else {}
+        else:
+            if origin(entry) is not None:
+                expanded[path] = origin(entry)
+            continue
+        if items:
+            expanded[path] = items
+    return expanded
+
+
+def pack(document, expanded):
+    """The stored form of an expanded provenance map for `document` (its values): each
+    distinct origin once, in `origins`, and its number per path (and per item) in `values`;
+    {} when the map is empty. Canonical: paths in page order (those the document holds no
+    value at after them, sorted), items in the document's order (others after them, sorted),
+    origins numbered by first use; a list path whose items all share one origin maps to its
+    number."""
+    if not expanded:
+        return {}
+    entries = _entries(_full(document))
+    origins, numbers, values = [], {}, {}
+
+    def number(data):
+        origin = Origin.from_json(data).as_json()
+        key = tuple(origin.items())
+        if key not in numbers:
+            numbers[key] = len(origins)
+            origins.append(origin)
+        return numbers[key]
+
+    paths = [path for path in entries if path in expanded]
+    paths += sorted((path for path in expanded if path not in entries), key=str)
+    for path in paths:
+        given = expanded[path]
+        if not isinstance(given, dict):
+            continue
+        if not documents.is_list_path(path):
+            values[path] = number(given)
+            continue
+        held = entries.get(path) if isinstance(entries.get(path), dict) else {}
+        keys = [key for key in held if key in given]
+        keys += sorted((key for key in given if key not in held), key=str)
+        items = {key: number(given[key]) for key in keys if isinstance(given[key], dict)}
+        if not items:
+            continue
+        shared = set(items.values())
+        values[path] = shared.pop() if len(shared) == 1 and list(items) == list(held) else items
+    return {"origins": origins, "values": values} if values else {}
+
+
 # Computing a revision's provenance -------------------------------------------------------
 
 
@@ -104,10 +212,6 @@ def _entries(document):
         else:
             entries[path] = value
     return entries
-
-
-def _provenance_of(document):
-    return (document or {}).get("provenance") or {}
 
 
 def _entry(provenance, path, key=None):
@@ -132,15 +236,19 @@ def compute(previous, document, origin, *, restore=None, inherit=(), attribute=(
     joins), the origin paired
     with the first of `attribute` ([(document, Origin)]) that has the same value, else
     `origin` (None: no entry, as for a value recorded before provenance). `override`
-    ({path: origin} or {path: {item key: origin}}, JSON) has the last word for the paths it
-    names. Empty fields carry no entry."""
+    (expanded, {path: origin} or {path: {item key: origin}}, JSON, or stored, as a file
+    carries it) has the last word for the paths it names. Empty fields carry no entry.
+    Returns the expanded map (`pack` makes it the stored form)."""
     previous = documents.upgrade(previous) if previous else documents.empty_document()
-    old_entries, old_provenance = _entries(previous), _provenance_of(previous)
-    others = [(_entries(doc), _provenance_of(doc)) for doc in inherit]
-    restored = (_entries(documents.upgrade(restore)), _provenance_of(restore)) if restore else None
+    old_entries = _entries(previous)
+    old_provenance = expand(previous, old_entries)
+    others = [(entries := _entries(doc), expand(doc, entries)) for doc in inherit]
+    restore = documents.upgrade(restore) if restore else None
+    restored = (entries := _entries(restore), expand(restore, entries)) if restore else None
     attributed = [(_entries(doc), given.as_json()) for doc, given in attribute]
     default = origin.as_json() if origin is not None else None
-    override = override or {}
+    new_entries = _entries(document)
+    override = unpack(override, document, new_entries)
 
     def same(entries, path, value, key):
         there = entries.get(path)
@@ -166,7 +274,7 @@ def compute(previous, document, origin, *, restore=None, inherit=(), attribute=(
         return default
 
     provenance = {}
-    for path, value in _entries(document).items():
+    for path, value in new_entries.items():
         named = override.get(path)
         if isinstance(value, dict) and documents.is_list_path(path):
             items = {}
@@ -276,9 +384,10 @@ def _in_section(path, prefixes):
 
 def origins_by_path(document):
     """[(path, origin JSON or None)] for every value the document holds (an item each)."""
-    provenance = _provenance_of(document)
+    entries = _entries(_full(document))
+    provenance = expand(document, entries)
     found = []
-    for path, value in _entries({**documents.empty_document(), **document}).items():
+    for path, value in entries.items():
         if isinstance(value, dict) and documents.is_list_path(path):
             found += [(path, _entry(provenance, path, key)) for key in value]
         elif _is_set(value):
