@@ -505,16 +505,24 @@ PROVENANCE_PATH = re.compile(
 
 
 def _unpack_provenance(raw, document, errors):
-    """A stored provenance map checked (its origins a list, each path's entry a number of one,
-    or a list path's an object mapping items to numbers) and expanded; None when it is not
-    one."""
+    """A stored provenance map checked (its origins a list, `rest` and each path's entry a
+    number of one, or a list path's an object mapping items to numbers) and expanded; None
+    when it is not one."""
     origins, values = raw.get("origins"), raw.get("values")
-    if set(raw) != {"origins", "values"} or not isinstance(origins, list) or not isinstance(values, dict):
+    if (
+        not {"origins", "values"} <= set(raw) <= {"origins", "values", "rest"}
+        or not isinstance(origins, list)
+        or not isinstance(values, dict)
+    ):
         errors.setdefault("provenance", []).append("Must list the origins and map field paths to them.")
         return None
 
     def number(entry):
         return isinstance(entry, int) and not isinstance(entry, bool) and 0 <= entry < len(origins)
+
+    if "rest" in raw and not number(raw["rest"]):
+        errors.setdefault("provenance", []).append("rest: its origin is not in the list.")
+        return None
 
     for path, entry in values.items():
         if isinstance(entry, dict) and is_list_path(str(path)):

@@ -1,31 +1,32 @@
 """Where each value of an incident came from.
 
 A document (schema 3) may carry a `provenance` map beside its values. It stores each distinct
-origin once, in `origins`, and maps the paths the three-way merge uses
-(`documents.document_paths`) to their place in that list, in `values`: a field's path
-("headline", "placeholders") maps to one number; a list's path ("terms.country",
-"references.news", "external_ids") maps each of its items, by the item's identity
-(`documents.provenance_item_key`), to one number, or, when every item it holds has the same
-origin, straight to that number::
+origin once, in `origins`, and says which one each value came from by its number there:
+`rest`, when every value the document holds has an origin, is the number of the one most of
+them share; `values` gives the others, keyed by the paths the three-way merge uses
+(`documents.document_paths`): a field's path ("headline", "placeholders") maps to one number;
+a list's path ("terms.country", "references.news", "external_ids") maps to one number when
+all its items share it, else each of its items, by the item's identity
+(`documents.provenance_item_key`), to one (an item it does not name takes `rest`)::
 
     "provenance": {
-      "origins": [{"kind": "source", "source": "aiaaic", "form": "export", "as_of": "2026-02"},
-                  {"kind": "editor", "on": "2026-05-03"}],
-      "values": {"headline": 0, "summary": 0, "terms.country": {"china": 1, "uk": 0},
-                 "references.news": 0}
+      "origins": [{"kind": "editor", "on": "2026-05-03"},
+                  {"kind": "source", "source": "aiaaic", "form": "export", "as_of": "2026-02"}],
+      "values": {"headline": 0, "terms.country": {"kenya": 0}},
+      "rest": 1
     }
 
-The stored form is canonical (`pack`): paths in page order, items in the document's order,
-origins numbered by first use in that order, so that equal provenance is equal JSON. The
-rest of the code reads and writes the expanded map (`expand`): {field path: origin} and
-{list path: {item key: origin}}, origins as JSON (`Origin.as_json`). `expand` also reads the
-first, verbose shape of schema 3 (that expanded map itself, stored as it is), which
-`documents.upgrade` packs.
+Without `rest`, a value `values` does not name was recorded before provenance was kept.
+The stored form is canonical (`pack`): origins numbered by first use (paths in page order,
+items in the document's order), `rest` the most used (the first of equals), so that equal
+provenance is equal JSON. The rest of the code reads and writes the expanded map (`expand`):
+{field path: origin} and {list path: {item key: origin}}, origins as JSON (`Origin.as_json`).
+`expand` also reads the first, verbose shape of schema 3 (that expanded map itself, stored as
+it is), which `documents.upgrade` packs.
 
 An origin says what set the value, never who: a source (its name, the form it came in, and the
 date since which it has said so, when known), a contributor's proposal approved by an editor,
-an editor's own change, taxonomy curation, or a merge, each with the day it was decided. A
-value without an entry was recorded before provenance was kept.
+an editor's own change, taxonomy curation, or a merge, each with the day it was decided.
 
 Publishing computes the map of each new revision (`compute`): a value that changed takes the
 origin of the change; an unchanged one keeps its own; a removed one drops out.
@@ -106,9 +107,9 @@ def check_origin(data):
 
 
 def is_packed(raw):
-    """True for a provenance map in the stored form ({"origins": […], "values": {…}}); the
-    first, verbose shape keyed origins by path and has neither key."""
-    return isinstance(raw, dict) and ("origins" in raw or "values" in raw)
+    """True for a provenance map in the stored form ({"origins": […], "values": {…}[, "rest"]});
+    the first, verbose shape keyed origins by path and has none of these keys."""
+    return isinstance(raw, dict) and bool({"origins", "values", "rest"} & set(raw))
 
 
 def _full(document):
@@ -122,54 +123,68 @@ def expand(document, entries=None):
     return unpack((document or {}).get("provenance"), document, entries)
 
 
+def _number(origins, entry):
+    """The origin numbered `entry` in `origins`, or None when there is none."""
+    if isinstance(entry, int) and not isinstance(entry, bool) and 0 <= entry < len(origins):
+        return origins[entry]
+    return None
+
+
 def unpack(raw, document, entries=None):
     """A provenance map (stored or verbose) expanded against the values of `document`, which
-    say what items a list path that maps to one number holds. Entries pointing at no origin
-    are left out (`documents.normalize` refuses them)."""
+    say what items a list path that maps to one number holds, and what values `rest` covers.
+    Entries pointing at no origin are left out (`documents.normalize` refuses them)."""
     if not isinstance(raw, dict) or not raw:
         return {}
     if not is_packed(raw):
         return raw
     origins = raw.get("origins") if isinstance(raw.get("origins"), list) else []
     values = raw.get("values") if isinstance(raw.get("values"), dict) else {}
-
-    def origin(number):
-        if isinstance(number, int) and not isinstance(number, bool) and 0 <= number < len(origins):
-            return origins[number]
-        return None
+    rest = _number(origins, raw.get("rest"))
+    if entries is None and (
+        rest is not None or any(not isinstance(entry, dict) for entry in values.values())
+    ):
+        entries = _entries(_full(document))
 
     expanded = {}
     for path, entry in values.items():
         if isinstance(entry, dict):
-            items = {key: origins[number] for key, number in entry.items() if origin(number) is not None}
+            items = {
+                key: origins[number] for key, number in entry.items() if _number(origins, number) is not None
+            }
         elif documents.is_list_path(path):
-            found = origin(entry)
-            if found is None:
-                continue
-            if entries is None:
-                entries = _entries(_full(document))
+            found = _number(origins, entry)
             held = entries.get(path)
-            items = dict.fromkeys(held, found) if isinstance(held, dict) else {}
+            items = dict.fromkeys(held, found) if found is not None and isinstance(held, dict) else {}
         else:
-            if origin(entry) is not None:
-                expanded[path] = origin(entry)
+            if _number(origins, entry) is not None:
+                expanded[path] = origins[entry]
             continue
         if items:
             expanded[path] = items
+    if rest is not None:
+        for path, value in entries.items():
+            if isinstance(value, dict) and documents.is_list_path(path):
+                if value:
+                    given = expanded.get(path) or {}
+                    expanded[path] = {key: given.get(key, rest) for key in value} | given
+            elif _is_set(value) and path not in expanded:
+                expanded[path] = rest
     return expanded
 
 
 def pack(document, expanded):
     """The stored form of an expanded provenance map for `document` (its values): each
-    distinct origin once, in `origins`, and its number per path (and per item) in `values`;
-    {} when the map is empty. Canonical: paths in page order (those the document holds no
-    value at after them, sorted), items in the document's order (others after them, sorted),
-    origins numbered by first use; a list path whose items all share one origin maps to its
-    number."""
+    distinct origin once, in `origins`, numbered by first use (paths in page order, items in
+    the document's order); `rest`, when every value the document holds has an origin, the one
+    most of them share; and in `values` the number of each other value's origin: a field's;
+    a list's, when all its items share one; else its items' one by one. {} when the map is
+    empty. Canonical (equal maps give equal JSON); entries for values the document does not
+    hold come last, sorted."""
     if not expanded:
         return {}
     entries = _entries(_full(document))
-    origins, numbers, values = [], {}, {}
+    origins, numbers = [], {}
 
     def number(data):
         origin = Origin.from_json(data).as_json()
@@ -179,24 +194,55 @@ def pack(document, expanded):
             origins.append(origin)
         return numbers[key]
 
+    # {path: number} for fields, {path: {item key: number}} for lists, in the canonical order.
+    numbered, held_count, unknown = {}, {}, False
     paths = [path for path in entries if path in expanded]
     paths += sorted((path for path in expanded if path not in entries), key=str)
+    for path in entries:
+        if path not in expanded:
+            value = entries[path]
+            unknown = unknown or (bool(value) if documents.is_list_path(path) else _is_set(value))
     for path in paths:
         given = expanded[path]
         if not isinstance(given, dict):
+            unknown = unknown or bool(entries.get(path))
             continue
         if not documents.is_list_path(path):
-            values[path] = number(given)
+            numbered[path] = number(given)
+            if _is_set(entries.get(path)):
+                held_count[numbered[path]] = held_count.get(numbered[path], 0) + 1
             continue
         held = entries.get(path) if isinstance(entries.get(path), dict) else {}
         keys = [key for key in held if key in given]
         keys += sorted((key for key in given if key not in held), key=str)
         items = {key: number(given[key]) for key in keys if isinstance(given[key], dict)}
-        if not items:
+        unknown = unknown or any(key not in items for key in held)
+        for key in held:
+            if key in items:
+                held_count[items[key]] = held_count.get(items[key], 0) + 1
+        if items:
+            numbered[path] = items
+    if not numbered:
+        return {}
+
+    rest = None if unknown or not held_count else max(held_count, key=lambda n: (held_count[n], -n))
+    values = {}
+    for path, entry in numbered.items():
+        if not isinstance(entry, dict):
+            if entry != rest or not _is_set(entries.get(path)):
+                values[path] = entry
             continue
-        shared = set(items.values())
-        values[path] = shared.pop() if len(shared) == 1 and list(items) == list(held) else items
-    return {"origins": origins, "values": values} if values else {}
+        held = entries.get(path) if isinstance(entries.get(path), dict) else {}
+        shared = set(entry.values())
+        if len(shared) == 1 and list(entry) == list(held):
+            if shared != {rest}:
+                values[path] = shared.pop()
+            continue
+        others = {key: n for key, n in entry.items() if n != rest or key not in held}
+        if others:
+            values[path] = others
+    stored = {"origins": origins, "values": values}
+    return stored if rest is None else {**stored, "rest": rest}
 
 
 # Computing a revision's provenance -------------------------------------------------------

@@ -140,6 +140,8 @@ class DocumentSchemaThreeTests(TestCase):
             packed(curation, {"headline": True}),
             packed(curation, {"headline": {"x": 0}}),  # a field has one origin
             packed(curation, {"terms.country": {"china": 3}}),
+            {**packed(curation), "rest": 1},
+            {**packed(curation), "others": 0},
             {"origins": curation, "values": {"headline": 0}},
             {"origins": [curation]},
             # The first, verbose shape is read, and checked the same way.
@@ -155,21 +157,41 @@ class DocumentSchemaThreeTests(TestCase):
             changed = camera_document(headline="Edited", terms={"country": ["China", "UK", "Kenya"]})
             publish(changed, origin=Origin.decision("editor"), incident=incident)
         incident.refresh_from_db()
-        stored = incident.current_revision.document["provenance"]
+        document = incident.current_revision.document
         source = {"kind": "source", "source": "aiaaic", "form": "export", "as_of": "2026-02"}
         editor = {"kind": "editor", "on": "2026-05-03"}
-        # Numbered by first use in page order: the headline (the editor's) comes first.
-        self.assertEqual(stored["origins"], [editor, source])
-        self.assertEqual(stored["values"]["headline"], 0)
-        self.assertEqual(stored["values"]["occurred"], 1)
-        # A list whose items share an origin points to it; one whose items differ maps each.
-        self.assertEqual(stored["values"]["terms.technology"], 1)
-        self.assertEqual(stored["values"]["terms.country"], {"china": 1, "uk": 1, "kenya": 0})
-        text = json.dumps(incident.current_revision.document)
-        self.assertEqual(text.count('"kind"'), 2)
-        expanded = provenance.expand(incident.current_revision.document)
+        # Numbered by first use in page order (the headline, the editor's, first); the origin
+        # of most values is `rest`, and `values` names the others.
+        self.assertEqual(
+            document["provenance"],
+            {
+                "origins": [editor, source],
+                "values": {"headline": 0, "terms.country": {"kenya": 0}},
+                "rest": 1,
+            },
+        )
+        self.assertEqual(json.dumps(document).count('"kind"'), 2)
+        expanded = provenance.expand(document)
+        self.assertEqual(expanded["headline"], editor)
+        self.assertEqual(expanded["occurred"], source)
         self.assertEqual(expanded["terms.technology"], {"facialrecognition": source})
         self.assertEqual(expanded["terms.country"], {"china": source, "uk": source, "kenya": editor})
+        self.assertEqual(expanded["external_ids"], {"aiaaic:AIAAIC0563": source})
+        self.assertNotIn("summary", expanded)  # an empty field has no origin
+
+    def test_a_list_whose_items_share_an_origin_points_to_it(self):
+        document = documents.normalize(camera_document(terms={"country": ["China", "UK"]}))
+        editor = {"kind": "editor", "on": "2026-05-03"}
+        source = {"kind": "source", "source": "aiid", "form": "snapshot"}
+        # Some values recorded before provenance: no `rest`, every origin named.
+        expanded = {"headline": source, "terms.country": {"china": editor, "uk": editor}}
+        stored = provenance.pack(document, expanded)
+        self.assertEqual(stored, {"origins": [source, editor], "values": {"headline": 0, "terms.country": 1}})
+        self.assertEqual(provenance.expand({**document, "provenance": stored}), expanded)
+        self.assertEqual(
+            provenance.section_lines({**document, "provenance": stored})["header"],
+            "Recorded before provenance; from the AI Incident Database snapshot.",
+        )
 
     def test_the_stored_map_is_canonical(self):
         document = documents.normalize(camera_document(terms={"country": ["China", "UK"]}))
@@ -183,12 +205,21 @@ class DocumentSchemaThreeTests(TestCase):
         }
         first, second = provenance.pack(document, one), provenance.pack(document, other)
         self.assertEqual(json.dumps(first), json.dumps(second))
-        self.assertEqual(first["origins"][0], {"kind": "source", "source": "aiid", "form": "snapshot"})
+        self.assertEqual(first["origins"], [source, {"kind": "editor", "on": "2026-05-03"}])
         self.assertEqual(list(first["values"]), ["headline", "occurred", "terms.country"])
         self.assertEqual(provenance.expand({**document, "provenance": first}), one)
         # Normalizing what it stored changes nothing: a re-import is idempotent.
         stored = {**document, "provenance": first}
         self.assertEqual(json.dumps(documents.normalize(stored)), json.dumps(stored))
+        # Every value with an origin: `rest` is the most used, equals go to the first.
+        everything = provenance.expand({**document, "provenance": {**first, "rest": 1}})
+        packed = provenance.pack(document, everything)
+        self.assertEqual(packed["rest"], 1)
+        self.assertEqual(provenance.expand({**document, "provenance": packed}), everything)
+        self.assertEqual(
+            json.dumps(documents.normalize({**document, "provenance": packed})["provenance"]),
+            json.dumps(packed),
+        )
 
     def test_the_first_verbose_shape_is_read_and_packed(self):
         source = {"kind": "source", "source": "aiaaic", "form": "export", "as_of": "2026-02"}
