@@ -274,7 +274,10 @@ def upgrade(document):
     raw = document.get("provenance")
     if raw and isinstance(raw, dict) and not provenance.is_packed(raw):
         # Schema 3's first, verbose shape (an origin per path and item): stored packed now.
-        return {**document, "provenance": provenance.pack(document, raw)}
+        try:
+            return {**document, "provenance": provenance.pack(document, raw)}
+        except (AttributeError, KeyError, TypeError, ValueError):
+            pass  # values not in shape: kept as they are, for `normalize` to say what is wrong
     return document
 
 

@@ -230,6 +230,10 @@ class DocumentSchemaThreeTests(TestCase):
         self.assertEqual(documents.published(old)["provenance"], packed)
         self.assertEqual(provenance.expand(old), verbose)
         self.assertEqual(provenance.section_lines(old)["header"], "From the AIAAIC export of 2026-02.")
+        # Values out of shape beside it are refused as they are without it.
+        for terms in ("China", ["China"], {"country": "China"}):
+            with self.subTest(terms), self.assertRaises(documents.DocumentError):
+                documents.normalize({**old, "terms": terms})
 
     def test_the_diff_and_the_three_way_merge_ignore_provenance(self):
         base = camera_document()
