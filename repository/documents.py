@@ -21,17 +21,18 @@ A document is a plain JSON-able dict::
       "references": {"system": [{"url": …, "title": …, "publisher": …, "published": …}],
                      "legal": […], "research": […], "investigations": […], "news": […]},
       "extra": {"Column a source had": "its value"},
-      "provenance": {"origins": [{"kind": "source", "source": "aiaaic", "as_of": "2026-02"}, …],
-                     "values": {"headline": 0, "terms.country": {"china": 0}, …}},
+      "provenance": {"origins": [{"kind": "editor", "on": "2026-05-03"},
+                                 {"kind": "source", "source": "aiaaic", "as_of": "2026-02"}],
+                     "values": {"headline": 0, "terms.country": {"kenya": 0}}, "rest": 1},
     }
 
 `external_ids` are the incident's ids in other databases (the same value may name two
 incidents when a source reused it). `placeholders` record, per role, that the source said
 the role is unknown ("Unclear/unknown", "Multiple") in its own words: not an entity.
 `extra` keeps the values of source columns the site has no field for, by column title.
-`provenance` (schema 3, optional) says where each value came from, beside the values: see
-`repository.provenance` (each distinct origin stored once). The diff, the three-way merge, change summaries and the duplicate
-checks compare values only and never read it. Schema 1 documents (one `external_id`) and
+`provenance` (schema 3, optional) says where each value came from, beside the values, each
+distinct origin stored once: see `repository.provenance`. The diff, the three-way merge,
+change summaries and the duplicate checks compare values only and never read it. Schema 1 documents (one `external_id`) and
 schema 2 documents (no provenance: every value "recorded before provenance") are read and
 upgraded by `upgrade` and `normalize`.
 
