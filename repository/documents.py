@@ -21,7 +21,9 @@ A document is a plain JSON-able dict::
       "references": {"system": [{"url": …, "title": …, "publisher": …, "published": …}],
                      "legal": […], "research": […], "investigations": […], "news": […]},
       "extra": {"Column a source had": "its value"},
-      "provenance": {"headline": {"kind": "source", "source": "aiaaic", "as_of": "2026-02"}, …},
+      "provenance": {"origins": [{"kind": "editor", "on": "2026-05-03"},
+                                 {"kind": "source", "source": "aiaaic", "as_of": "2026-02"}],
+                     "values": {"headline": 0, "terms.country": {"kenya": 0}}, "rest": 1},
     }
 
 `external_ids` are the incident's ids in other databases (the same value may name two
@@ -29,9 +31,9 @@ incidents when a source reused it). `placeholders` record, per role or vocabular
 what the source wrote where it names no one thing ("Unclear/unknown", "Multiple", "N/A"), in
 its own words: never an entity or a term (`is_placeholder` says which words these are).
 `extra` keeps the values of source columns the site has no field for, by column title.
-`provenance` (schema 3, optional) says where each value came from, beside the values: see
-`repository.provenance`. The diff, the three-way merge, change summaries and the duplicate
-checks compare values only and never read it. Schema 1 documents (one `external_id`) and
+`provenance` (schema 3, optional) says where each value came from, beside the values, each
+distinct origin stored once: see `repository.provenance`. The diff, the three-way merge,
+change summaries and the duplicate checks compare values only and never read it. Schema 1 documents (one `external_id`) and
 schema 2 documents (no provenance: every value "recorded before provenance") are read and
 upgraded by `upgrade` and `normalize`.
 
@@ -47,6 +49,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
+from . import provenance
 from .addresses import address_key
 from .models import Incident, IncidentEntity, Reference
 from .periods import PeriodError, parse_partial_date, parse_period
@@ -255,7 +258,9 @@ def _normalize_text_map(raw, path, errors, keys=None, limit=5_000):
 def upgrade(document):
     """An older document in this schema's shape: schema 1's one external_id became a list
     (schema 2); schema 2 carried no provenance (schema 3 adds it, optional: a value without
-    an entry was recorded before provenance). Anything else is returned as it is."""
+    an entry was recorded before provenance); schema 3's provenance was first stored verbose
+    (an origin per path and item), now packed (`provenance.pack`). Anything else is returned
+    as it is."""
     if not isinstance(document, dict):
         return document
     version = document.get("schema", 1)
@@ -268,6 +273,13 @@ def upgrade(document):
         return document
     if version in (1, 2):
         return {**document, "schema": SCHEMA_VERSION}
+    raw = document.get("provenance")
+    if raw and isinstance(raw, dict) and not provenance.is_packed(raw):
+        # Schema 3's first, verbose shape (an origin per path and item): stored packed now.
+        try:
+            return {**document, "provenance": provenance.pack(document, raw)}
+        except (AttributeError, KeyError, TypeError, ValueError):
+            pass  # values not in shape: kept as they are, for `normalize` to say what is wrong
     return document
 
 
@@ -418,6 +430,7 @@ def normalize(document, vocabularies=None):
     """
     if not isinstance(document, dict):
         raise DocumentError({"": ["An incident document must be a mapping."]})
+    given_provenance = document.get("provenance")  # checked as given, before `upgrade` packs it
     document = upgrade(document)
     errors = {}
     schema = document.get("schema", SCHEMA_VERSION)
@@ -498,9 +511,9 @@ def normalize(document, vocabularies=None):
             seen[key] = reference
             clean["references"][category].append(reference)
 
-    provenance = _normalize_provenance(document.get("provenance"), errors)
-    if provenance:
-        clean["provenance"] = provenance
+    expanded = _normalize_provenance(given_provenance, clean, errors)
+    if expanded:
+        clean["provenance"] = provenance.pack(clean, expanded)
     if errors:
         raise DocumentError(errors)
     return clean
@@ -533,15 +546,53 @@ PROVENANCE_PATH = re.compile(
 )
 
 
-def _normalize_provenance(raw, errors):
-    """A provenance map checked: known paths, an origin per field, an origin per list item."""
-    from .provenance import check_origin  # the origins' rules live with them
+def _unpack_provenance(raw, document, errors):
+    """A stored provenance map checked (its origins a list, `rest` and each path's entry a
+    number of one, or a list path's an object mapping items to numbers) and expanded; None
+    when it is not one."""
+    origins, values = raw.get("origins"), raw.get("values")
+    if (
+        not {"origins", "values"} <= set(raw) <= {"origins", "values", "rest"}
+        or not isinstance(origins, list)
+        or not isinstance(values, dict)
+    ):
+        errors.setdefault("provenance", []).append("Must list the origins and map field paths to them.")
+        return None
 
+    def number(entry):
+        return isinstance(entry, int) and not isinstance(entry, bool) and 0 <= entry < len(origins)
+
+    if "rest" in raw and not number(raw["rest"]):
+        errors.setdefault("provenance", []).append("rest: its origin is not in the list.")
+        return None
+
+    for path, entry in values.items():
+        if isinstance(entry, dict) and is_list_path(str(path)):
+            if not all(number(item) for item in entry.values()):
+                errors.setdefault("provenance", []).append(f"{path}: an item's origin is not in the list.")
+                return None
+        elif not number(entry):
+            errors.setdefault("provenance", []).append(f"{str(path)[:60]}: its origin is not in the list.")
+            return None
+    for origin in origins:
+        if problem := provenance.check_origin(origin):
+            errors.setdefault("provenance", []).append(problem)
+            return None
+    return provenance.unpack(raw, document)
+
+
+def _normalize_provenance(raw, document, errors):
+    """A provenance map (stored, or in schema 3's first, verbose shape) checked and expanded:
+    known paths, an origin per field, an origin per list item."""
     if raw is None or raw == {}:
         return {}
     if not isinstance(raw, dict):
         errors.setdefault("provenance", []).append("Must map field paths to origins.")
         return {}
+    if provenance.is_packed(raw):
+        raw = _unpack_provenance(raw, document, errors)
+        if raw is None:
+            return {}
     clean = {}
     for path, value in raw.items():
         if not isinstance(path, str) or not PROVENANCE_PATH.match(path):
@@ -553,7 +604,7 @@ def _normalize_provenance(raw, errors):
                 continue
             items = {}
             for key, origin in value.items():
-                problem = check_origin(origin)
+                problem = provenance.check_origin(origin)
                 if problem:
                     errors.setdefault("provenance", []).append(f"{path}: {problem}")
                 elif key:
@@ -561,7 +612,7 @@ def _normalize_provenance(raw, errors):
             if items:
                 clean[path] = items
         else:
-            problem = check_origin(value)
+            problem = provenance.check_origin(value)
             if problem:
                 errors.setdefault("provenance", []).append(f"{path}: {problem}")
             else:

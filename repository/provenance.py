@@ -1,20 +1,32 @@
 """Where each value of an incident came from.
 
-A document (schema 3) may carry a `provenance` map beside its values, keyed by the paths the
-three-way merge uses (`documents.document_paths`): a field's path ("headline", "placeholders")
-maps to one origin; a list's path ("terms.country", "references.news", "external_ids") maps
-each of its items, by the item's identity (`documents.provenance_item_key`), to one origin::
+A document (schema 3) may carry a `provenance` map beside its values. It stores each distinct
+origin once, in `origins`, and says which one each value came from by its number there:
+`rest`, when every value the document holds has an origin, is the number of the one most of
+them share; `values` gives the others, keyed by the paths the three-way merge uses
+(`documents.document_paths`): a field's path ("headline", "placeholders") maps to one number;
+a list's path ("terms.country", "references.news", "external_ids") maps to one number when
+all its items share it, else each of its items, by the item's identity
+(`documents.provenance_item_key`), to one (an item it does not name takes `rest`)::
 
     "provenance": {
-      "headline": {"kind": "source", "source": "aiaaic", "form": "export", "as_of": "2026-02"},
-      "terms.country": {"china": {"kind": "editor", "on": "2026-05-03"}},
-      "references.news": {"example.com/story": {"kind": "proposal", "on": "2026-05-03"}}
+      "origins": [{"kind": "editor", "on": "2026-05-03"},
+                  {"kind": "source", "source": "aiaaic", "form": "export", "as_of": "2026-02"}],
+      "values": {"headline": 0, "terms.country": {"kenya": 0}},
+      "rest": 1
     }
+
+Without `rest`, a value `values` does not name was recorded before provenance was kept.
+The stored form is canonical (`pack`): origins numbered by first use (paths in page order,
+items in the document's order), `rest` the most used (the first of equals), so that equal
+provenance is equal JSON. The rest of the code reads and writes the expanded map (`expand`):
+{field path: origin} and {list path: {item key: origin}}, origins as JSON (`Origin.as_json`).
+`expand` also reads the first, verbose shape of schema 3 (that expanded map itself, stored as
+it is), which `documents.upgrade` packs.
 
 An origin says what set the value, never who: a source (its name, the form it came in, and the
 date since which it has said so, when known), a contributor's proposal approved by an editor,
-an editor's own change, taxonomy curation, or a merge, each with the day it was decided. A
-value without an entry was recorded before provenance was kept.
+an editor's own change, taxonomy curation, or a merge, each with the day it was decided.
 
 Publishing computes the map of each new revision (`compute`): a value that changed takes the
 origin of the change; an unchanged one keeps its own; a removed one drops out.
@@ -91,6 +103,148 @@ def check_origin(data):
     return ""
 
 
+# The stored form ------------------------------------------------------------------------
+
+
+def is_packed(raw):
+    """True for a provenance map in the stored form ({"origins": […], "values": {…}[, "rest"]});
+    the first, verbose shape keyed origins by path and has none of these keys."""
+    return isinstance(raw, dict) and bool({"origins", "values", "rest"} & set(raw))
+
+
+def _full(document):
+    return {**documents.empty_document(), **(document or {})}
+
+
+def expand(document, entries=None):
+    """The provenance of a document (its stored form, or the first, verbose one) as the code
+    reads it: {field path: origin} and {list path: {item key: origin}}, origins as JSON; {}
+    when it has none. `entries` (`_entries` of the document) spares computing them again."""
+    return unpack((document or {}).get("provenance"), document, entries)
+
+
+def _number(origins, entry):
+    """The origin numbered `entry` in `origins`, or None when there is none."""
+    if isinstance(entry, int) and not isinstance(entry, bool) and 0 <= entry < len(origins):
+        return origins[entry]
+    return None
+
+
+def unpack(raw, document, entries=None):
+    """A provenance map (stored or verbose) expanded against the values of `document`, which
+    say what items a list path that maps to one number holds, and what values `rest` covers.
+    Entries pointing at no origin are left out (`documents.normalize` refuses them)."""
+    if not isinstance(raw, dict) or not raw:
+        return {}
+    if not is_packed(raw):
+        return raw
+    origins = raw.get("origins") if isinstance(raw.get("origins"), list) else []
+    values = raw.get("values") if isinstance(raw.get("values"), dict) else {}
+    rest = _number(origins, raw.get("rest"))
+    if entries is None and (
+        rest is not None or any(not isinstance(entry, dict) for entry in values.values())
+    ):
+        entries = _entries(_full(document))
+
+    expanded = {}
+    for path, entry in values.items():
+        if isinstance(entry, dict):
+            items = {
+                key: origins[number] for key, number in entry.items() if _number(origins, number) is not None
+            }
+        elif documents.is_list_path(path):
+            found = _number(origins, entry)
+            held = entries.get(path)
+            items = dict.fromkeys(held, found) if found is not None and isinstance(held, dict) else {}
+        else:
+            if _number(origins, entry) is not None:
+                expanded[path] = origins[entry]
+            continue
+        if items:
+            expanded[path] = items
+    if rest is not None:
+        for path, value in entries.items():
+            if isinstance(value, dict) and documents.is_list_path(path):
+                if value:
+                    given = expanded.get(path) or {}
+                    expanded[path] = {key: given.get(key, rest) for key in value} | given
+            elif _is_set(value) and path not in expanded:
+                expanded[path] = rest
+    return expanded
+
+
+def pack(document, expanded):
+    """The stored form of an expanded provenance map for `document` (its values): each
+    distinct origin once, in `origins`, numbered by first use (paths in page order, items in
+    the document's order); `rest`, when every value the document holds has an origin, the one
+    most of them share; and in `values` the number of each other value's origin: a field's;
+    a list's, when all its items share one; else its items' one by one. {} when the map is
+    empty. Canonical (equal maps give equal JSON); entries for values the document does not
+    hold come last, sorted."""
+    if not expanded:
+        return {}
+    entries = _entries(_full(document))
+    origins, numbers = [], {}
+
+    def number(data):
+        origin = Origin.from_json(data).as_json()
+        key = tuple(origin.items())
+        if key not in numbers:
+            numbers[key] = len(origins)
+            origins.append(origin)
+        return numbers[key]
+
+    # {path: number} for fields, {path: {item key: number}} for lists, in the canonical order.
+    numbered, held_count, unknown = {}, {}, False
+    paths = [path for path in entries if path in expanded]
+    paths += sorted((path for path in expanded if path not in entries), key=str)
+    for path in entries:
+        if path not in expanded:
+            value = entries[path]
+            unknown = unknown or (bool(value) if documents.is_list_path(path) else _is_set(value))
+    for path in paths:
+        given = expanded[path]
+        if not isinstance(given, dict):
+            unknown = unknown or bool(entries.get(path))
+            continue
+        if not documents.is_list_path(path):
+            numbered[path] = number(given)
+            if _is_set(entries.get(path)):
+                held_count[numbered[path]] = held_count.get(numbered[path], 0) + 1
+            continue
+        held = entries.get(path) if isinstance(entries.get(path), dict) else {}
+        keys = [key for key in held if key in given]
+        keys += sorted((key for key in given if key not in held), key=str)
+        items = {key: number(given[key]) for key in keys if isinstance(given[key], dict)}
+        unknown = unknown or any(key not in items for key in held)
+        for key in held:
+            if key in items:
+                held_count[items[key]] = held_count.get(items[key], 0) + 1
+        if items:
+            numbered[path] = items
+    if not numbered:
+        return {}
+
+    rest = None if unknown or not held_count else max(held_count, key=lambda n: (held_count[n], -n))
+    values = {}
+    for path, entry in numbered.items():
+        if not isinstance(entry, dict):
+            if entry != rest or not _is_set(entries.get(path)):
+                values[path] = entry
+            continue
+        held = entries.get(path) if isinstance(entries.get(path), dict) else {}
+        shared = set(entry.values())
+        if len(shared) == 1 and list(entry) == list(held):
+            if shared != {rest}:
+                values[path] = shared.pop()
+            continue
+        others = {key: n for key, n in entry.items() if n != rest or key not in held}
+        if others:
+            values[path] = others
+    stored = {"origins": origins, "values": values}
+    return stored if rest is None else {**stored, "rest": rest}
+
+
 # Computing a revision's provenance -------------------------------------------------------
 
 
@@ -104,10 +258,6 @@ def _entries(document):
         else:
             entries[path] = value
     return entries
-
-
-def _provenance_of(document):
-    return (document or {}).get("provenance") or {}
 
 
 def _entry(provenance, path, key=None):
@@ -132,15 +282,19 @@ def compute(previous, document, origin, *, restore=None, inherit=(), attribute=(
     joins), the origin paired
     with the first of `attribute` ([(document, Origin)]) that has the same value, else
     `origin` (None: no entry, as for a value recorded before provenance). `override`
-    ({path: origin} or {path: {item key: origin}}, JSON) has the last word for the paths it
-    names. Empty fields carry no entry."""
+    (expanded, {path: origin} or {path: {item key: origin}}, JSON, or stored, as a file
+    carries it) has the last word for the paths it names. Empty fields carry no entry.
+    Returns the expanded map (`pack` makes it the stored form)."""
     previous = documents.upgrade(previous) if previous else documents.empty_document()
-    old_entries, old_provenance = _entries(previous), _provenance_of(previous)
-    others = [(_entries(doc), _provenance_of(doc)) for doc in inherit]
-    restored = (_entries(documents.upgrade(restore)), _provenance_of(restore)) if restore else None
+    old_entries = _entries(previous)
+    old_provenance = expand(previous, old_entries)
+    others = [(entries := _entries(doc), expand(doc, entries)) for doc in inherit]
+    restore = documents.upgrade(restore) if restore else None
+    restored = (entries := _entries(restore), expand(restore, entries)) if restore else None
     attributed = [(_entries(doc), given.as_json()) for doc, given in attribute]
     default = origin.as_json() if origin is not None else None
-    override = override or {}
+    new_entries = _entries(document)
+    override = unpack(override, document, new_entries)
 
     def same(entries, path, value, key):
         there = entries.get(path)
@@ -166,7 +320,7 @@ def compute(previous, document, origin, *, restore=None, inherit=(), attribute=(
         return default
 
     provenance = {}
-    for path, value in _entries(document).items():
+    for path, value in new_entries.items():
         named = override.get(path)
         if isinstance(value, dict) and documents.is_list_path(path):
             items = {}
@@ -276,9 +430,10 @@ def _in_section(path, prefixes):
 
 def origins_by_path(document):
     """[(path, origin JSON or None)] for every value the document holds (an item each)."""
-    provenance = _provenance_of(document)
+    entries = _entries(_full(document))
+    provenance = expand(document, entries)
     found = []
-    for path, value in _entries({**documents.empty_document(), **document}).items():
+    for path, value in entries.items():
         if isinstance(value, dict) and documents.is_list_path(path):
             found += [(path, _entry(provenance, path, key)) for key in value]
         elif _is_set(value):

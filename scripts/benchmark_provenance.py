@@ -8,8 +8,10 @@ and the size it adds to the stored documents.
 Empties the database named by DATABASE_URL (point it at a scratch one), imports the sheet
 (default: data/aiaaic-repository-2024.csv) and prints: the import's seconds; the seconds
 `compute` takes for every incident's first revision (all values new) and for a revision that
-changes one field (most values kept), both as a share of the import; and the bytes the
-provenance maps add to the documents (JSON, as stored).
+changes one field (most values kept), both as a share of the import, each with packing the
+map into its stored form; and the bytes the provenance maps add to the documents (JSON, as
+stored), beside what they would add with an origin written out per value and item, and
+after the change of one field.
 """
 
 import json
@@ -49,24 +51,37 @@ def main():
 
     started = time.perf_counter()
     for document in values:
-        provenance.compute(None, document, origin)
+        provenance.pack(document, provenance.compute(None, document, origin))
     first = time.perf_counter() - started
 
     started = time.perf_counter()
+    edits = []
     for before, document in zip(stored, values, strict=True):
-        provenance.compute(before, {**document, "headline": document["headline"] + " (edited)"}, editor)
+        edited = {**document, "headline": document["headline"] + " (edited)"}
+        edits.append((edited, provenance.pack(edited, provenance.compute(before, edited, editor))))
     later = time.perf_counter() - started
+    edited_with = sum(len(json.dumps({**edited, "provenance": found})) for edited, found in edits)
+    edited_without = sum(len(json.dumps(edited)) for edited, _found in edits)
 
     with_map = sum(len(json.dumps(document)) for document in stored)
     without = sum(len(json.dumps(document)) for document in values)
+    # The same maps with an origin written out per value and item (schema 3's first shape).
+    verbose = sum(
+        len(json.dumps({**document, "provenance": provenance.expand(document)})) for document in stored
+    )
     count = len(stored)
     print(f"incidents: {count:,}")
     print(f"sheet import: {imported:.2f} s")
-    print(f"compute, first revisions: {first:.3f} s ({first / imported:.1%} of the import)")
-    print(f"compute, one field changed: {later:.3f} s ({later / imported:.1%} of the import)")
+    print(f"compute and pack, first revisions: {first:.3f} s ({first / imported:.1%} of the import)")
+    print(f"compute and pack, one field changed: {later:.3f} s ({later / imported:.1%} of the import)")
     print(
         f"stored documents: {with_map / count:,.0f} bytes each with provenance, "
-        f"{without / count:,.0f} without (x{with_map / without:.2f})"
+        f"{without / count:,.0f} without (x{with_map / without:.2f}); "
+        f"an origin per value would make {verbose / count:,.0f} (x{verbose / without:.2f})"
+    )
+    print(
+        f"after an editor's change: {edited_with / count:,.0f} bytes each with provenance "
+        f"(x{edited_with / edited_without:.2f})"
     )
 
 

@@ -430,7 +430,8 @@ def _with_provenance(item):
         attribute=item.attribute,
         override=item.provenance,
     )
-    return {**values, "provenance": found} if found else values
+    stored = provenance.pack(values, found)
+    return {**values, "provenance": stored} if stored else values
 
 
 # The newest revision of the incident `i` (publishing's last statement on PostgreSQL).

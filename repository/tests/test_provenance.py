@@ -55,7 +55,7 @@ def today(on=MAY_3):
 class PublishingComputesProvenanceTests(TestCase):
     def test_a_new_incidents_values_come_from_its_source(self):
         revision = publish(camera_document()).revision
-        found = revision.document["provenance"]
+        found = provenance.expand(revision.document)
         source = {"kind": "source", "source": "aiaaic", "form": "export", "as_of": "2026-02"}
         self.assertEqual(revision.document["schema"], 3)
         self.assertEqual(found["headline"], source)
@@ -70,7 +70,7 @@ class PublishingComputesProvenanceTests(TestCase):
         changed["references"]["news"] = []
         with today():
             revision = publish(changed, origin=Origin.decision("editor"), incident=incident).revision
-        found = revision.document["provenance"]
+        found = provenance.expand(revision.document)
         self.assertEqual(found["headline"], {"kind": "editor", "on": "2026-05-03"})
         self.assertEqual(found["terms.country"]["kenya"], {"kind": "editor", "on": "2026-05-03"})
         self.assertEqual(found["terms.country"]["china"]["source"], "aiaaic")
@@ -90,9 +90,9 @@ class PublishingComputesProvenanceTests(TestCase):
         revision = publish(
             camera_document(), provenance={"headline": since, "terms.country": {"china": since}}
         ).revision
-        self.assertEqual(revision.document["provenance"]["headline"], since)
-        self.assertEqual(revision.document["provenance"]["terms.country"]["china"], since)
-        self.assertEqual(revision.document["provenance"]["occurred"]["as_of"], "2026-02")
+        self.assertEqual(provenance.expand(revision.document)["headline"], since)
+        self.assertEqual(provenance.expand(revision.document)["terms.country"]["china"], since)
+        self.assertEqual(provenance.expand(revision.document)["occurred"]["as_of"], "2026-02")
 
     def test_a_revert_brings_values_back_with_their_origin(self):
         incident = publish(camera_document()).incident
@@ -102,7 +102,7 @@ class PublishingComputesProvenanceTests(TestCase):
         )
         editor = get_user_model().objects.create_user("ed", "ed@example.org", "pw-1234-long")
         revision = incident_revert(incident=incident, revision=first, editor=editor).revision
-        self.assertEqual(revision.document["provenance"]["headline"]["source"], "aiaaic")
+        self.assertEqual(provenance.expand(revision.document)["headline"]["source"], "aiaaic")
 
 
 class DocumentSchemaThreeTests(TestCase):
@@ -115,18 +115,125 @@ class DocumentSchemaThreeTests(TestCase):
         self.assertNotIn("provenance", documents.published(old))
 
     def test_normalize_keeps_a_valid_map_and_refuses_a_bad_one(self):
-        good = {**camera_document(), "provenance": {"headline": {"kind": "curation", "on": "2026-05-03"}}}
-        self.assertEqual(documents.normalize(good)["provenance"], good["provenance"])
+        curation = {"kind": "curation", "on": "2026-05-03"}
+        stored = {"origins": [curation], "values": {"headline": 0, "terms.country": 0}}
+        good = {**camera_document(), "provenance": stored}
+        self.assertEqual(documents.normalize(good)["provenance"], stored)
+        # The same map spelled out item by item is stored in the canonical form.
+        spelled = {"origins": [curation], "values": {"terms.country": {"china": 0}, "headline": 0}}
+        self.assertEqual(documents.normalize({**good, "provenance": spelled})["provenance"], stored)
+        self.assertEqual(
+            provenance.expand(documents.normalize(good)),
+            {"headline": curation, "terms.country": {"china": curation}},
+        )
+
+        def packed(origin, values=None):
+            return {"origins": [origin], "values": values or {"headline": 0}}
+
         for bad in (
-            {"headline": {"kind": "rumour"}},
-            {"headline": {"kind": "editor", "on": "yesterday"}},
-            {"headline": {"kind": "editor", "by": "Edith"}},  # no room for a name
-            {"nonsense": {"kind": "editor"}},
+            packed({"kind": "rumour"}),
+            packed({"kind": "editor", "on": "yesterday"}),
+            packed({"kind": "editor", "by": "Edith"}),  # no room for a name
+            packed({"kind": "source"}),  # a source is named
+            packed(curation, {"nonsense": 0}),
+            packed(curation, {"headline": 1}),  # no such origin
+            packed(curation, {"headline": True}),
+            packed(curation, {"headline": {"x": 0}}),  # a field has one origin
+            packed(curation, {"terms.country": {"china": 3}}),
+            {**packed(curation), "rest": 1},
+            {**packed(curation), "others": 0},
+            {"origins": curation, "values": {"headline": 0}},
+            {"origins": [curation]},
+            # The first, verbose shape is read, and checked the same way.
+            {"headline": {"kind": "editor", "by": "Edith"}},
             {"terms.country": {"kind": "editor"}},  # a list maps items to origins
-            {"headline": {"kind": "source"}},  # a source is named
         ):
             with self.subTest(bad), self.assertRaises(documents.DocumentError):
                 documents.normalize({**camera_document(), "provenance": bad})
+
+    def test_the_stored_map_holds_each_origin_once(self):
+        incident = publish(camera_document(terms={"country": ["China", "UK"]})).incident
+        with today():
+            changed = camera_document(headline="Edited", terms={"country": ["China", "UK", "Kenya"]})
+            publish(changed, origin=Origin.decision("editor"), incident=incident)
+        incident.refresh_from_db()
+        document = incident.current_revision.document
+        source = {"kind": "source", "source": "aiaaic", "form": "export", "as_of": "2026-02"}
+        editor = {"kind": "editor", "on": "2026-05-03"}
+        # Numbered by first use in page order (the headline, the editor's, first); the origin
+        # of most values is `rest`, and `values` names the others.
+        self.assertEqual(
+            document["provenance"],
+            {
+                "origins": [editor, source],
+                "values": {"headline": 0, "terms.country": {"kenya": 0}},
+                "rest": 1,
+            },
+        )
+        self.assertEqual(json.dumps(document).count('"kind"'), 2)
+        expanded = provenance.expand(document)
+        self.assertEqual(expanded["headline"], editor)
+        self.assertEqual(expanded["occurred"], source)
+        self.assertEqual(expanded["terms.technology"], {"facialrecognition": source})
+        self.assertEqual(expanded["terms.country"], {"china": source, "uk": source, "kenya": editor})
+        self.assertEqual(expanded["external_ids"], {"aiaaic:AIAAIC0563": source})
+        self.assertNotIn("summary", expanded)  # an empty field has no origin
+
+    def test_a_list_whose_items_share_an_origin_points_to_it(self):
+        document = documents.normalize(camera_document(terms={"country": ["China", "UK"]}))
+        editor = {"kind": "editor", "on": "2026-05-03"}
+        source = {"kind": "source", "source": "aiid", "form": "snapshot"}
+        # Some values recorded before provenance: no `rest`, every origin named.
+        expanded = {"headline": source, "terms.country": {"china": editor, "uk": editor}}
+        stored = provenance.pack(document, expanded)
+        self.assertEqual(stored, {"origins": [source, editor], "values": {"headline": 0, "terms.country": 1}})
+        self.assertEqual(provenance.expand({**document, "provenance": stored}), expanded)
+        self.assertEqual(
+            provenance.section_lines({**document, "provenance": stored})["header"],
+            "Recorded before provenance; from the AI Incident Database snapshot.",
+        )
+
+    def test_the_stored_map_is_canonical(self):
+        document = documents.normalize(camera_document(terms={"country": ["China", "UK"]}))
+        editor = {"on": "2026-05-03", "kind": "editor"}
+        source = {"kind": "source", "source": "aiid", "form": "snapshot"}
+        one = {"terms.country": {"uk": source, "china": editor}, "headline": source, "occurred": editor}
+        other = {
+            "occurred": dict(editor),
+            "headline": dict(source),
+            "terms.country": {"china": editor, "uk": source},
+        }
+        first, second = provenance.pack(document, one), provenance.pack(document, other)
+        self.assertEqual(json.dumps(first), json.dumps(second))
+        self.assertEqual(first["origins"], [source, {"kind": "editor", "on": "2026-05-03"}])
+        self.assertEqual(list(first["values"]), ["headline", "occurred", "terms.country"])
+        self.assertEqual(provenance.expand({**document, "provenance": first}), one)
+        # Normalizing what it stored changes nothing: a re-import is idempotent.
+        stored = {**document, "provenance": first}
+        self.assertEqual(json.dumps(documents.normalize(stored)), json.dumps(stored))
+        # Every value with an origin: `rest` is the most used, equals go to the first.
+        everything = provenance.expand({**document, "provenance": {**first, "rest": 1}})
+        packed = provenance.pack(document, everything)
+        self.assertEqual(packed["rest"], 1)
+        self.assertEqual(provenance.expand({**document, "provenance": packed}), everything)
+        self.assertEqual(
+            json.dumps(documents.normalize({**document, "provenance": packed})["provenance"]),
+            json.dumps(packed),
+        )
+
+    def test_the_first_verbose_shape_is_read_and_packed(self):
+        source = {"kind": "source", "source": "aiaaic", "form": "export", "as_of": "2026-02"}
+        verbose = {"headline": source, "occurred": source, "terms.country": {"china": source}}
+        old = {**documents.normalize(camera_document()), "provenance": verbose}
+        packed = {"origins": [source], "values": {"headline": 0, "occurred": 0, "terms.country": 0}}
+        self.assertEqual(documents.normalize(old)["provenance"], packed)
+        self.assertEqual(documents.published(old)["provenance"], packed)
+        self.assertEqual(provenance.expand(old), verbose)
+        self.assertEqual(provenance.section_lines(old)["header"], "From the AIAAIC export of 2026-02.")
+        # Values out of shape beside it are refused as they are without it.
+        for terms in ("China", ["China"], {"country": "China"}):
+            with self.subTest(terms), self.assertRaises(documents.DocumentError):
+                documents.normalize({**old, "terms": terms})
 
     def test_the_diff_and_the_three_way_merge_ignore_provenance(self):
         base = camera_document()
@@ -159,9 +266,9 @@ class ImportersGiveTheirSourceTests(TestCase):
     def test_the_sheet_import_credits_the_aiaaic_export(self):
         call_command("import_sheet", str(FIXTURES / "sheet-2024.csv"), stdout=StringIO())
         document = Incident.objects.order_by("number").first().current_revision.document
-        self.assertEqual(document["provenance"]["headline"]["kind"], "source")
-        self.assertEqual(document["provenance"]["headline"]["source"], "aiaaic")
-        self.assertEqual(document["provenance"]["headline"]["form"], "export")
+        self.assertEqual(provenance.expand(document)["headline"]["kind"], "source")
+        self.assertEqual(provenance.expand(document)["headline"]["source"], "aiaaic")
+        self.assertEqual(provenance.expand(document)["headline"]["form"], "export")
         self.assertTrue(
             all(origin["source"] == "aiaaic" for _path, origin in provenance.origins_by_path(document))
         )
@@ -208,7 +315,7 @@ class CurationAndMergeTests(TestCase):
         with today():
             term_rename(term=term, name="Face recognition", editor=self.editor)
         incident.refresh_from_db()
-        found = incident.current_revision.document["provenance"]
+        found = provenance.expand(incident.current_revision.document)
         self.assertEqual(
             found["terms.technology"], {"facerecognition": {"kind": "curation", "on": "2026-05-03"}}
         )
@@ -217,7 +324,7 @@ class CurationAndMergeTests(TestCase):
         event = CurationEvent.objects.latest("pk")
         curation_undo(event=event, editor=self.editor)
         incident.refresh_from_db()
-        found = incident.current_revision.document["provenance"]
+        found = provenance.expand(incident.current_revision.document)
         self.assertEqual(found["terms.technology"]["facialrecognition"]["source"], "aiaaic")
 
     def test_what_a_merge_moves_keeps_its_provenance(self):
@@ -233,7 +340,7 @@ class CurationAndMergeTests(TestCase):
             origin=AIID,
         ).incident
         result = incident_merge(survivor=survivor, merged=merged, editor=self.editor)
-        found = result.survivor_revision.document["provenance"]
+        found = provenance.expand(result.survivor_revision.document)
         self.assertEqual(found["headline"]["source"], "aiaaic")
         self.assertEqual(found["summary"]["source"], "aiid")  # a blank the merged one filled
         self.assertEqual(found["terms.country"]["china"]["source"], "aiaaic")
@@ -298,12 +405,16 @@ class ReadersSeeProvenanceTests(TestCase):
     def test_the_json_document_and_the_api_carry_the_map(self):
         document = self.client.get("/incidents/camera-flags/document.json").json()["document"]
         self.assertEqual(document["schema"], 3)
-        self.assertEqual(document["provenance"]["headline"], {"kind": "editor", "on": "2026-05-03"})
+        stored = document["provenance"]
+        self.assertEqual(
+            stored["origins"][stored["values"]["headline"]], {"kind": "editor", "on": "2026-05-03"}
+        )
         api = self.client.get("/api/v1/incidents/camera-flags/").json()
-        self.assertEqual(api["document"]["provenance"]["occurred"]["as_of"], "2026-02")
+        self.assertEqual(provenance.expand(api["document"])["occurred"]["as_of"], "2026-02")
+        self.assertEqual(api["document"]["provenance"], stored)
         revisions = self.client.get("/api/v1/incidents/camera-flags/revisions/").json()
         first = next(item for item in revisions["results"] if item["number"] == 1)
-        self.assertEqual(first["document"]["provenance"]["headline"]["source"], "aiaaic")
+        self.assertEqual(provenance.expand(first["document"])["headline"]["source"], "aiaaic")
 
 
 @override_settings(SITE_URL="https://incidents.example.org", SITE_NAME="AI Incident Repository")

@@ -8,7 +8,7 @@ from unittest import mock
 from django.core.cache import cache
 from django.test import TestCase, override_settings
 
-from repository import snapshots
+from repository import provenance, snapshots
 from repository.models import Incident
 from repository.provenance import Origin
 from repository.services import incident_publish
@@ -73,7 +73,7 @@ class ApprovedProposalProvenanceTests(TestCase):
         cache.clear()
 
     def test_the_contributors_values_are_their_proposals_and_the_editors_correction_the_editors(self):
-        found = self.incident.current_revision.document["provenance"]
+        found = provenance.expand(self.incident.current_revision.document)
         self.assertEqual(found["terms.country"]["kenya"], {"kind": "proposal", "on": "2026-05-03"})
         self.assertEqual(found["headline"], {"kind": "editor", "on": "2026-05-03"})
         self.assertEqual(found["terms.country"]["china"]["source"], "aiaaic")
@@ -130,5 +130,5 @@ class ForgedProvenanceTests(TestCase):
         with mock.patch("django.utils.timezone.localdate", return_value=MAY_3):
             services.submission_approve(submission=submission, editor=editor)
         incident.refresh_from_db()
-        found = incident.current_revision.document["provenance"]
+        found = provenance.expand(incident.current_revision.document)
         self.assertEqual(found, {"headline": {"kind": "proposal", "on": "2026-05-03"}})
