@@ -89,7 +89,12 @@ def import_batch_undo(*, batch, editor=None):
                 for pk in ids
             ]
             incidents_publish(items=items, taxonomy=Taxonomy(), refresh_search=True)
-        SourceRecord.objects.filter(incident_id__in=list(spans), source=batch.source).delete()
+        # What the run's file said goes with it; a source without dated statements (the AIID
+        # importer) keeps one per incident, which goes too (the next import compares nothing).
+        SourceRecord.objects.filter(import_batch=batch).delete()
+        SourceRecord.objects.filter(
+            incident_id__in=list(spans), source=batch.source, as_of__isnull=True, file_hash=""
+        ).delete()
         if created:
             try:
                 with transaction.atomic():

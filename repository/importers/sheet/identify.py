@@ -8,7 +8,7 @@ from difflib import SequenceMatcher
 from ... import documents
 from ...addresses import normalize_url
 from ...documents import fold
-from ...models import Entity, ExternalId, Incident, Term
+from ...models import Entity, ExternalId, Incident, SourceRecord, Term
 from ...services import make_slug
 
 AIAAIC_PAGE = "https://www.aiaaic.org/"
@@ -82,12 +82,23 @@ class Identities:
                 self.by_slug.setdefault(slug, survivor)
                 if key and survivor not in self.by_source[key]:
                     self.by_source[key].append(survivor)
-        slugged = set(self.by_slug.values())
-        self.has_aiaaic = set(
-            ExternalId.objects.filter(scheme="aiaaic", incident_id__in=slugged).values_list(
-                "incident_id", flat=True
-            )
-        )
+        slugged = set(self.by_slug.values()) | {pk for pks in self.by_source.values() for pk in pks}
+        self.aiaaic_ids = defaultdict(set)  # incident id -> its AIAAIC ids
+        for incident_id, value in ExternalId.objects.filter(
+            scheme="aiaaic", incident_id__in=slugged
+        ).values_list("incident_id", "value"):
+            self.aiaaic_ids[incident_id].add(value)
+        self.has_aiaaic = set(self.aiaaic_ids)
+        # Every headline any source's statements ever gave the incidents the ids name.
+        self.headlines = defaultdict(set)
+        named = {pk for pks in self.by_id.values() for pk in pks}
+        if named:
+            for incident_id, headline in SourceRecord.objects.filter(incident_id__in=named).values_list(
+                "incident_id", "document__headline"
+            ):
+                if isinstance(headline, str) and headline:
+                    self.headlines[incident_id].add(headline)
+        self.doubts = {}  # row line -> [(incident id, what tells them apart)]
 
     def find(self, row, report, taken):
         """The incident the row updates, None for a new one (reporting a reused id), or SKIP
@@ -107,19 +118,35 @@ class Identities:
             )
             return SKIP
         for pk in candidates:
-            if similar_headlines(self.headline[pk], headline) or (source and self.source[pk] == source):
+            # The id and the story agree: a headline like one any source ever gave it, or
+            # the same source link.
+            if (source and self.source[pk] == source) or any(
+                similar_headlines(known, headline)
+                for known in [self.headline[pk], *sorted(self.headlines[pk])]
+            ):
                 return pk
         for pk in self.by_source.get(source, []) if source else []:
-            if pk not in taken:
+            # A source link alone never joins a row to an incident of another id.
+            if pk not in taken and not (row.external_id and self.aiaaic_ids.get(pk)):
                 return pk
         if candidates:
             others = "; ".join(f"incident {pk}: {self.headline[pk]!r}" for pk in candidates)
             report.add(
                 "id-reused",
                 f"{row.external_id} names {others} on the site, and {headline!r} here: a "
-                "different story, imported as a new incident; both keep the id.",
+                "different story, imported as a new incident; both keep the id, and a merge is "
+                "proposed to editors.",
                 row=row.line,
             )
+            self.doubts[row.line] = [
+                (
+                    pk,
+                    f"Both carry the AIAAIC id {row.external_id}; the export of row {row.line} tells "
+                    f"{headline!r}, the incident {self.headline[pk]!r} (no headline alike, "
+                    f"{'another source link' if source else 'no source link'}).",
+                )
+                for pk in candidates
+            ]
             return None
         slug = row.values.get("permalink") or make_slug(slug_hint(row), "incident", 255)
         pk = self.by_slug.get(slug)
