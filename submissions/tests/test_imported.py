@@ -1,0 +1,71 @@
+"""What an import leaves for editors: a newer export's change to a value an editor changed
+becomes a pending improvement proposal; a row whose id names another story, a merge proposal."""
+
+from django.test import TestCase
+
+from repository.importers.sheet import sheet_import
+from repository.models import Incident
+from repository.services import incident_publish
+from repository.tests.base import terms
+from repository.tests.test_statements import export, line
+from submissions.models import ModerationEvent, Submission
+
+
+class ImportedProposalTests(TestCase):
+    def test_a_newer_exports_change_to_an_editors_value_is_a_pending_improvement(self):
+        old = export(
+            "AIAAIC, updated 2025-10-01",
+            [line(2, "Delivery robot blocks ambulance", "robot", Sector="Health")],
+        )
+        sheet_import(data=old)
+        robot = Incident.objects.get()
+        edited = {**robot.current_revision.document}
+        edited["terms"] = {**edited["terms"], "sector": ["Emergency services"]}
+        incident_publish(document=edited, incident=robot, summary="Corrected by an editor")
+        new = export(
+            "AIAAIC, updated 2026-05-01",
+            [line(2, "Delivery robot blocks ambulance", "robot", Sector="Logistics")],
+        )
+        with self.captureOnCommitCallbacks(execute=True):
+            sheet_import(data=new)
+        proposal = Submission.objects.get()
+        robot.refresh_from_db()
+        self.assertEqual(
+            (proposal.kind, proposal.state, proposal.incident, proposal.base_revision),
+            (Submission.Kind.IMPROVEMENT, Submission.State.PENDING, robot, robot.current_revision),
+        )
+        self.assertEqual(proposal.proposed["terms"]["sector"], ["Logistics"])
+        self.assertEqual(terms(robot, "sector"), ["Emergency services"])  # kept until an editor decides
+        self.assertIn("AIAAIC export of 2026-05-01", proposal.insight)
+        self.assertEqual((proposal.name, proposal.email), ("", ""))
+        self.assertTrue(ModerationEvent.objects.filter(submission=proposal, action="submit").exists())
+        # The same export again proposes nothing more.
+        with self.captureOnCommitCallbacks(execute=True):
+            sheet_import(data=new)
+        self.assertEqual(Submission.objects.count(), 1)
+
+    def test_a_reused_id_becomes_a_new_incident_and_a_merge_proposal_with_the_evidence(self):
+        sheet_import(
+            data=export("AIAAIC, 2025-06-15", [line(7, "Smart speaker records conversations", "speaker")])
+        )
+        with self.captureOnCommitCallbacks(execute=True):
+            sheet_import(
+                data=export(
+                    "AIAAIC, 2026-02-01", [line(7, "Tenant screening AI rejects applicants", "tenants")]
+                )
+            )
+        speaker, tenants = Incident.objects.order_by("number")
+        proposal = Submission.objects.get()
+        self.assertEqual(
+            (proposal.kind, proposal.incident, proposal.other_incident),
+            (Submission.Kind.MERGE, speaker, tenants),
+        )
+        self.assertIn("AIAAIC0007", proposal.reasons[0]["text"])
+        self.assertIn("Tenant screening AI rejects applicants", proposal.reasons[0]["text"])
+        with self.captureOnCommitCallbacks(execute=True):
+            sheet_import(
+                data=export(
+                    "AIAAIC, 2026-03-01", [line(7, "Tenant screening AI rejects applicants", "tenants")]
+                )
+            )
+        self.assertEqual(Submission.objects.count(), 1)  # the pair is proposed once
