@@ -253,3 +253,32 @@ class EditorDecisionTests(TestCase):
         self.assertEqual((result.created, result.doubts), (0, 0))
         speaker.refresh_from_db()
         self.assertEqual(speaker.headline, "Voice assistant keeps household audio")
+
+
+class UndatedPageTests(TestCase):
+    def test_a_page_never_overwrites_what_a_dated_export_gives(self):
+        from repository.importers.pages import page_import, parse_page
+        from repository.tests.test_page_import import page_text
+
+        run("october")
+        tax = incident_of("AIAAIC0001")
+        page = parse_page(
+            page_text(
+                **{
+                    "Welfare fraud algorithm wrongly flags single parents": "Chatbot tells taxpayers to file late",
+                    "Issue: Bias/discrimination - income; Accountability; Privacy": "Issue: Accountability",
+                    "Sector: Govt - welfare": "Sector: Govt - tax",
+                }
+            )
+        )
+        page_import(pages=[(tax.slug, page)])
+        tax.refresh_from_db()
+        self.assertEqual(tax.headline, "Chatbot gives wrong tax advice")  # the export's, dated
+        self.assertEqual(terms(tax, "issue"), ["Accuracy/reliability", "Privacy"])
+        self.assertEqual(terms(tax, "sector"), ["Govt - tax"])  # what no dated export says: the page's
+        self.assertEqual(tax.occurred, "2021-02")
+        # And the other way round: the export imported after the page gives the same values.
+        run("june")
+        tax.refresh_from_db()
+        self.assertEqual(terms(tax, "issue"), ["Accuracy/reliability", "Privacy"])
+        self.assertEqual(terms(tax, "country"), ["UK"])
