@@ -69,3 +69,51 @@ class ImportedProposalTests(TestCase):
                 )
             )
         self.assertEqual(Submission.objects.count(), 1)  # the pair is proposed once
+
+
+class CrossSourceTests(TestCase):
+    def test_an_aiid_change_to_what_the_aiaaic_sheet_gives_a_merged_incident_is_a_proposal(self):
+        import shutil
+        import tempfile
+        from pathlib import Path
+
+        from django.contrib.auth import get_user_model
+
+        from repository.importers.aiid import aiid_import
+        from repository.services import incident_merge
+        from repository.tests.test_aiid_import import FIXTURES, SNAPSHOT
+
+        aiid_import(path_or_dir=SNAPSHOT)
+        shuttle = Incident.objects.get(external_ids__scheme="aiid", external_ids__value="1")
+        sheet_import(
+            data=export(
+                "AIAAIC, 2025-06-15",
+                [line(950, "Autonomous shuttle strikes pedestrian", "shuttle", Country="USA")],
+            )
+        )
+        aiaaic = Incident.objects.get(external_ids__value="AIAAIC0950")
+        editor = get_user_model().objects.create_user("editor")
+        incident_merge(survivor=aiaaic, merged=shuttle, editor=editor)
+        later = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, later)
+        for name in ("incidents.csv", "reports.csv"):
+            text = (FIXTURES / "later" / name).read_text(encoding="utf-8")
+            (later / name).write_text(
+                text.replace(
+                    "Self-driving shuttle hits pedestrian at crossing", "Driverless shuttle injures walker"
+                ),
+                encoding="utf-8",
+            )
+        with self.captureOnCommitCallbacks(execute=True):
+            result = aiid_import(path_or_dir=later)
+        self.assertEqual(result.proposals, 1)
+        aiaaic.refresh_from_db()
+        self.assertEqual(aiaaic.headline, "Autonomous shuttle strikes pedestrian")  # the sheet's stays
+        # What the sheet does not give follows the snapshot.
+        self.assertEqual(
+            aiaaic.summary, "An autonomous shuttle struck a pedestrian; the operator paused the service."
+        )
+        proposal = Submission.objects.get(kind=Submission.Kind.IMPROVEMENT)
+        self.assertEqual(proposal.incident, aiaaic)
+        self.assertEqual(proposal.proposed["headline"], "Driverless shuttle injures walker")
+        self.assertIn("AI Incident Database", proposal.insight)
