@@ -24,11 +24,18 @@ COLUMNS = [
     "Country(ies)",
     "Sector(s)",
     "Issue(s)",
+    "Deployer(s)",
     "Description/links",
 ]
 
 
-NAMES = {"Country": "Country(ies)", "Sector": "Sector(s)", "Issue": "Issue(s)", "Occurred": "Occurred"}
+NAMES = {
+    "Country": "Country(ies)",
+    "Sector": "Sector(s)",
+    "Issue": "Issue(s)",
+    "Occurred": "Occurred",
+    "Deployer": "Deployer(s)",
+}
 
 
 def line(number, headline, page, **cells):
@@ -282,3 +289,37 @@ class UndatedPageTests(TestCase):
         tax.refresh_from_db()
         self.assertEqual(terms(tax, "issue"), ["Accuracy/reliability", "Privacy"])
         self.assertEqual(terms(tax, "country"), ["UK"])
+
+
+class IdentityByEvidenceTests(TestCase):
+    def test_the_id_with_an_overlapping_period_and_an_organisation_shared_through_aliases_joins(self):
+        from repository.documents import fold
+        from repository.models import Entity, EntityAlias
+
+        june = export(
+            "AIAAIC, 2025-06-15",
+            [line(8, "Photo app tags people as animals", "photo-tags", Occurred="2015", Deployer="Facebook")],
+        )
+        sheet_import(data=june)
+        facebook = Entity.objects.get(name="Facebook")
+        EntityAlias.objects.create(entity=facebook, name="Meta", key=fold("Meta"), uses=0)
+        rewritten = export(
+            "AIAAIC, 2026-02-01",
+            [line(8, "Image labelling insults users", "image-labels", Occurred="June 2015", Deployer="Meta")],
+        )
+        result = sheet_import(data=rewritten)
+        self.assertEqual((result.created, result.updated, result.doubts), (0, 1, 0))
+        self.assertEqual(incident_of("AIAAIC0008").headline, "Image labelling insults users")
+
+    def test_the_id_without_any_evidence_is_another_story(self):
+        june = export(
+            "AIAAIC, 2025-06-15",
+            [line(8, "Photo app tags people as animals", "photo-tags", Occurred="2015", Deployer="Facebook")],
+        )
+        sheet_import(data=june)
+        other = export(
+            "AIAAIC, 2026-02-01",
+            [line(8, "Image labelling insults users", "image-labels", Occurred="2019", Deployer="Facebook")],
+        )
+        result = sheet_import(data=other)
+        self.assertEqual((result.created, result.doubts), (1, 1))

@@ -1,6 +1,7 @@
 """Which published incident a row is (identity across exports), and which spellings in a
 sheet name one thing (folded, or reported as merge candidates)."""
 
+import datetime
 import re
 from collections import defaultdict
 from difflib import SequenceMatcher
@@ -8,7 +9,8 @@ from difflib import SequenceMatcher
 from ... import documents
 from ...addresses import normalize_url
 from ...documents import fold
-from ...models import Entity, ExternalId, Incident, SourceRecord, Term
+from ...models import Entity, EntityAlias, ExternalId, Incident, IncidentEntity, SourceRecord, Term
+from ...periods import parse_period
 from ...services import make_slug
 
 AIAAIC_PAGE = "https://www.aiaaic.org/"
@@ -54,7 +56,7 @@ class Identities:
         for value, incident_id in pairs:
             self.by_id[value].append(incident_id)
         # Three lookups, each on its own index (an OR of them would scan the table).
-        columns = ("pk", "slug", "headline", "source_key", "merged_into_id")
+        columns = ("pk", "slug", "headline", "source_key", "occurred", "merged_into_id")
         found = {}
         for lookup in (
             {"pk__in": {pk for pks in self.by_id.values() for pk in pks}},
@@ -70,13 +72,14 @@ class Identities:
         known = {pk for pk, *_rest in found}
         found += list(Incident.objects.filter(pk__in=survivors - known).values_list(*columns))
         self.merged_slugs = set()
-        for pk, slug, headline, key, survivor in found:
-            self.headline[pk], self.source[pk] = headline, key
+        self.occurred = {}
+        for pk, slug, headline, key, occurred, survivor in found:
+            self.headline[pk], self.source[pk], self.occurred[pk] = headline, key, occurred
             if survivor is None:
                 self.by_slug[slug] = pk
                 if key:
                     self.by_source[key].append(pk)
-        for _pk, slug, _headline, key, survivor in found:
+        for _pk, slug, _headline, key, _occurred, survivor in found:
             if survivor is not None:
                 self.merged_slugs.add(slug)
                 self.by_slug.setdefault(slug, survivor)
@@ -99,6 +102,18 @@ class Identities:
                 if isinstance(headline, str) and headline:
                     self.headlines[incident_id].add(headline)
         self.doubts = {}  # row line -> [(incident id, what tells them apart)]
+        # The organisations (deployers, developers) of those incidents, and of the rows, by
+        # entity (a name read through its aliases).
+        self.organisations = defaultdict(set)
+        if named:
+            for incident_id, entity_id in IncidentEntity.objects.filter(
+                incident_id__in=named, role__in=ORGANISATION_ROLES
+            ).values_list("incident_id", "entity_id"):
+                self.organisations[incident_id].add(entity_id)
+        keys = {fold(name) for row in rows for name in _row_organisations(row)}
+        self.entity_of = (
+            dict(EntityAlias.objects.filter(key__in=keys).values_list("key", "entity_id")) if keys else {}
+        )
 
     def find(self, row, report, taken):
         """The incident the row updates, None for a new one (reporting a reused id), or SKIP
@@ -129,6 +144,10 @@ class Identities:
             # A source link alone never joins a row to an incident of another id.
             if pk not in taken and not (row.external_id and self.aiaaic_ids.get(pk)):
                 return pk
+        for pk in candidates:
+            # ... or a period that overlaps and an organisation they share.
+            if self._same_period_and_organisation(pk, row):
+                return pk
         if candidates:
             others = "; ".join(f"incident {pk}: {self.headline[pk]!r}" for pk in candidates)
             report.add(
@@ -157,6 +176,31 @@ class Identities:
             and (row.values.get("permalink") is None or similar_headlines(self.headline[pk], headline))
         ):
             return pk  # a page (or a snapshot row) imported before, under the same slug
+        return None
+
+    def _same_period_and_organisation(self, pk, row):
+        mine = _period(row.values.get("occurred", ""))
+        theirs = _period(self.occurred.get(pk, ""))
+        if mine is None or theirs is None:
+            return False
+        end = datetime.date.max
+        if (mine.last_day or end) < theirs.first_day or (theirs.last_day or end) < mine.first_day:
+            return False
+        entities = {self.entity_of.get(fold(name)) for name in _row_organisations(row)} - {None}
+        return bool(entities & self.organisations[pk])
+
+
+ORGANISATION_ROLES = ("deployer", "developer")
+
+
+def _row_organisations(row):
+    return [name for role in ORGANISATION_ROLES for name in row.values.get(f"entities:{role}", [])]
+
+
+def _period(text):
+    try:
+        return parse_period(text) if text else None
+    except ValueError:
         return None
 
 
