@@ -4,9 +4,10 @@ Undoing a batch publishes, for each incident the batch changed, a new revision w
 document it had before the batch; an incident the batch created is removed again (its
 revisions with it). It is refused, as a curation undo is, when anything it touched changed
 since: an incident with a newer revision, one merged since, or one created by the batch
-that something else now refers to (a submission, a merge proposal). The source's records
-of what it said of those incidents (`SourceRecord`) are dropped: the next import of that
-source compares with the site's document, as a first import does.
+that something else now refers to (a submission, a merge proposal). The statements the
+batch's file made (`SourceRecord`) are dropped with it, so the source's view of those
+incidents is what the other statements say (the AIID importer keeps one record per incident:
+dropped too, so its next import compares with the site's document, as a first import does).
 """
 
 from django.db import transaction

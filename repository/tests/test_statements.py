@@ -323,3 +323,21 @@ class IdentityByEvidenceTests(TestCase):
         )
         result = sheet_import(data=other)
         self.assertEqual((result.created, result.doubts), (1, 1))
+
+
+class UndoTests(TestCase):
+    def test_undoing_an_export_drops_its_statements_and_importing_it_again_gives_the_same_record(self):
+        from repository.importers.batches import import_batch_undo
+        from repository.models import ImportBatch
+
+        run("june")
+        before = record()
+        october = run("october")
+        after = record()
+        import_batch_undo(batch=ImportBatch.objects.get(pk=october.batch))
+        self.assertEqual(record(), before)
+        self.assertEqual(
+            set(SourceRecord.objects.values_list("as_of", flat=True)), {datetime.date(2025, 6, 15)}
+        )
+        run("october")
+        self.assertEqual(record(), after)
