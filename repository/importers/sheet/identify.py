@@ -2,6 +2,7 @@
 sheet name one thing (folded, or reported as merge candidates)."""
 
 import datetime
+import functools
 import re
 from collections import defaultdict
 from difflib import SequenceMatcher
@@ -92,28 +93,37 @@ class Identities:
         ).values_list("incident_id", "value"):
             self.aiaaic_ids[incident_id].add(value)
         self.has_aiaaic = set(self.aiaaic_ids)
-        # Every headline any source's statements ever gave the incidents the ids name.
-        self.headlines = defaultdict(set)
-        named = {pk for pks in self.by_id.values() for pk in pks}
-        if named:
-            for incident_id, headline in SourceRecord.objects.filter(incident_id__in=named).values_list(
-                "incident_id", "document__headline"
-            ):
-                if isinstance(headline, str) and headline:
-                    self.headlines[incident_id].add(headline)
         self.doubts = {}  # row line -> [(incident id, what tells them apart)]
-        # The organisations (deployers, developers) of those incidents, and of the rows, by
-        # entity (a name read through its aliases).
-        self.organisations = defaultdict(set)
-        if named:
-            for incident_id, entity_id in IncidentEntity.objects.filter(
-                incident_id__in=named, role__in=ORGANISATION_ROLES
-            ).values_list("incident_id", "entity_id"):
-                self.organisations[incident_id].add(entity_id)
-        keys = {fold(name) for row in rows for name in _row_organisations(row)}
-        self.entity_of = (
-            dict(EntityAlias.objects.filter(key__in=keys).values_list("key", "entity_id")) if keys else {}
-        )
+        self.named = {pk for pks in self.by_id.values() for pk in pks}
+        self.rows = rows
+
+    @functools.cached_property
+    def headlines(self):
+        """Every headline any source's statements ever gave the incidents the ids name (read
+        once a chunk, when a row's headline is not like its incident's current one)."""
+        headlines = defaultdict(set)
+        for incident_id, headline in SourceRecord.objects.filter(incident_id__in=self.named).values_list(
+            "incident_id", "document__headline"
+        ):
+            if isinstance(headline, str) and headline:
+                headlines[incident_id].add(headline)
+        return headlines
+
+    @functools.cached_property
+    def organisations(self):
+        """The organisations (deployers, developers) of those incidents, by entity."""
+        organisations = defaultdict(set)
+        for incident_id, entity_id in IncidentEntity.objects.filter(
+            incident_id__in=self.named, role__in=ORGANISATION_ROLES
+        ).values_list("incident_id", "entity_id"):
+            organisations[incident_id].add(entity_id)
+        return organisations
+
+    @functools.cached_property
+    def entity_of(self):
+        """{folded name: entity} of the rows' organisations, read through the aliases."""
+        keys = {fold(name) for row in self.rows for name in _row_organisations(row)}
+        return dict(EntityAlias.objects.filter(key__in=keys).values_list("key", "entity_id")) if keys else {}
 
     def find(self, row, report, taken):
         """The incident the row updates, None for a new one (reporting a reused id), or SKIP
@@ -135,9 +145,10 @@ class Identities:
         for pk in candidates:
             # The id and the story agree: a headline like one any source ever gave it, or
             # the same source link.
-            if (source and self.source[pk] == source) or any(
-                similar_headlines(known, headline)
-                for known in [self.headline[pk], *sorted(self.headlines[pk])]
+            if (
+                (source and self.source[pk] == source)
+                or similar_headlines(self.headline[pk], headline)
+                or any(similar_headlines(known, headline) for known in sorted(self.headlines[pk]))
             ):
                 return pk
         for pk in self.by_source.get(source, []) if source else []:
