@@ -31,7 +31,7 @@ KINDS = {
     "as-of": ("The date of the export (the date its statements are as of)", False),
     "older-value": ("Values a newer export of the source gives otherwise (the newer kept)", False),
     "proposed": ("Changes to values an editor or another source gave (proposed to editors)", False),
-    "id-doubt": ("Rows whose id names an incident of another story (a new incident; merge proposed)", True),
+    "other-link": ("Rows linking to another incident's page, of another id (not joined)", False),
     "site-value-kept": ("Values an editor changed since the last import (the site's kept)", False),
     "folded": ("Variant spellings folded into one name (kept as aliases)", False),
     "renamed": ("Names changed to their most common spelling", False),

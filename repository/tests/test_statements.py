@@ -212,6 +212,13 @@ class AnyOrderTests(TestCase):
             documents.external_id_values(exam.current_revision.document, "aiaaic"), ["AIAAIC0004"]
         )
         self.assertEqual(incident_of("AIAAIC0006").headline, "Deepfake advert uses celebrity likeness")
+
+    def test_a_row_linking_to_another_incidents_page_is_reported(self):
+        run("june")
+        result = run("february")
+        [finding] = [str(finding) for finding in result.report.of_kind("other-link")]
+        self.assertIn("AIAAIC0006 links to the page of incident", finding)
+        self.assertIn("AIAAIC0004", finding)
         # The reused id: two stories, two incidents.
         self.assertEqual(Incident.objects.filter(external_ids__value="AIAAIC0007").count(), 2)
 

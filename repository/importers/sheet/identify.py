@@ -155,6 +155,14 @@ class Identities:
             # A source link alone never joins a row to an incident of another id.
             if pk not in taken and not (row.external_id and self.aiaaic_ids.get(pk)):
                 return pk
+            if row.external_id and not candidates and self.aiaaic_ids.get(pk):
+                report.add(
+                    "other-link",
+                    f"{row.external_id} links to the page of incident {pk} "
+                    f"({', '.join(sorted(self.aiaaic_ids[pk]))}, {self.headline.get(pk, '')!r}): a link alone "
+                    "does not join rows of different ids; imported on its own.",
+                    row=row.line,
+                )
         for pk in candidates:
             # ... or a period that overlaps and an organisation they share.
             if self._same_period_and_organisation(pk, row):
