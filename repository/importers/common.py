@@ -6,6 +6,7 @@ from contextlib import contextmanager, nullcontext
 
 from django.core.validators import URLValidator
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from ..bulk import insert_rows
@@ -102,6 +103,26 @@ def statements_of(*, source, incident_ids):
     for records in found.values():
         records.sort(key=lambda record: record.order)
     return found
+
+
+def statements_with_others(*, source, incident_ids):
+    """(statements_of(source), {incident id: [documents other sources said of it]}) in one
+    query; an incident's others include what they said of the incidents merged into it."""
+    ids = list(incident_ids)
+    mine, others = {}, {}
+    if not ids:
+        return mine, others
+    for record in SourceRecord.objects.filter(
+        Q(incident_id__in=ids) | Q(incident__merged_into_id__in=ids)
+    ).annotate(survivor=F("incident__merged_into_id")):
+        if record.source == source:
+            if record.incident_id in ids:
+                mine.setdefault(record.incident_id, []).append(record)
+        else:
+            others.setdefault(record.survivor or record.incident_id, []).append(record.document)
+    for records in mine.values():
+        records.sort(key=lambda record: record.order)
+    return mine, others
 
 
 def fold_statements(statements):

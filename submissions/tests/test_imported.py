@@ -117,3 +117,43 @@ class CrossSourceTests(TestCase):
         self.assertEqual(proposal.incident, aiaaic)
         self.assertEqual(proposal.proposed["headline"], "Driverless shuttle injures walker")
         self.assertIn("AI Incident Database", proposal.insight)
+
+    def test_a_sheet_value_where_the_aiid_gives_one_on_a_merged_incident_is_a_proposal(self):
+        from django.contrib.auth import get_user_model
+
+        from repository.importers.aiid import aiid_import
+        from repository.services import incident_merge
+        from repository.tests.test_aiid_import import SNAPSHOT
+        from repository.tests.test_sheet_exports import LINK, sheet
+
+        aiid_import(path_or_dir=SNAPSHOT)
+        shuttle = Incident.objects.get(external_ids__scheme="aiid", external_ids__value="1")
+        aiid_summary = shuttle.summary
+        columns = ["AIAAIC ID#", "Headline", "Summary", "Description/links"]
+
+        def export_of(title, summary):
+            return sheet(
+                [
+                    {
+                        "AIAAIC ID#": "AIAAIC0950",
+                        "Headline": "Autonomous shuttle strikes pedestrian",
+                        "Summary": summary,
+                        "Description/links": LINK + "shuttle",
+                    }
+                ],
+                columns=columns,
+                title=title,
+            )
+
+        sheet_import(data=export_of("AIAAIC, 2025-06-15", ""))
+        aiaaic = Incident.objects.get(external_ids__value="AIAAIC0950")
+        incident_merge(survivor=aiaaic, merged=shuttle, editor=get_user_model().objects.create_user("editor"))
+        aiaaic.refresh_from_db()
+        self.assertEqual(aiaaic.summary, aiid_summary)
+        with self.captureOnCommitCallbacks(execute=True):
+            result = sheet_import(data=export_of("AIAAIC, 2026-02-01", "A shuttle hit a woman crossing."))
+        self.assertEqual(result.proposals, 1)
+        aiaaic.refresh_from_db()
+        self.assertEqual(aiaaic.summary, aiid_summary)  # the AIID's stays until an editor decides
+        proposal = Submission.objects.get(kind=Submission.Kind.IMPROVEMENT)
+        self.assertEqual(proposal.proposed["summary"], "A shuttle hit a woman crossing.")

@@ -19,8 +19,8 @@ from ..common import (
     import_batch_start,
     import_run,
     proposals_on_commit,
-    statements_of,
     statements_save,
+    statements_with_others,
 )
 from ..dating import as_of_text, export_date, file_hash
 from ..reports import ImportReport
@@ -366,7 +366,7 @@ def _publish_rows(chunk, taken, taxonomy, summary, blank_clears, result, batch, 
     chunk, targets = [row for row, _pk in kept], [pk for _row, pk in kept]
     found = [pk for pk in targets if pk is not None]
     loaded = Incident.objects.select_related("current_revision").defer("search_vector").in_bulk(found)
-    existing = statements_of(source=SOURCE, incident_ids=found)
+    existing, elsewhere = statements_with_others(source=SOURCE, incident_ids=found)
     items, plans = [], []
     for row, pk in zip(chunk, targets, strict=True):
         incident = loaded.get(pk) if pk is not None else None
@@ -381,7 +381,9 @@ def _publish_rows(chunk, taken, taxonomy, summary, blank_clears, result, batch, 
             plan = None
         else:
             base = incident.current_revision.document
-            plan = statement_apply(base, row, statement, existing.get(pk, []), report=report)
+            plan = statement_apply(
+                base, row, statement, existing.get(pk, []), report=report, elsewhere=elsewhere.get(pk, ())
+            )
             document = plan.document
             result.by_date += plan.by_date
             # A row that changes nothing leaves the published document, which publishing

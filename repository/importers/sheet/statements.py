@@ -95,7 +95,27 @@ def _lay(document, row, values, old=None):
     return laid
 
 
-def statement_apply(base, row, statement, statements, *, report=None):
+def _path(target):
+    kind, _, name = target.partition(":")
+    if kind in ("terms", "entities", "references") and name:
+        return f"{kind}.{name}"
+    if target in documents.SCALAR_PATHS:
+        return target
+    return None
+
+
+def _given_elsewhere(base, target, elsewhere):
+    """Does another source (`elsewhere`: its documents) give the value the incident has?"""
+    path = _path(target)
+    if path is None or not elsewhere:
+        return False
+    current = documents.get_path(_canon(base), path)
+    return bool(current) and any(
+        documents.get_path(_canon(other), path) == current for other in elsewhere if "terms" in other
+    )
+
+
+def statement_apply(base, row, statement, statements, *, report=None, elsewhere=()):
     """What importing `statement` (of `row`) does to an incident whose document is `base`,
     given the source's earlier `statements` of it.
 
@@ -103,7 +123,9 @@ def statement_apply(base, row, statement, statements, *, report=None):
     the incident is left as it is. Else each target whose value the view changes is laid
     where the incident still says what the view said before; where an editor (or another
     source) changed it since, the change is disputed: proposed, not made. An incident the
-    source never spoke of before takes the row over it (the source's first word)."""
+    source never spoke of before takes the row over it (the source's first word). A value
+    the source did not give before and another source gives (`elsewhere`: what the other
+    sources said, as documents) is disputed too: across sources a change is a proposal."""
     others = [
         record
         for record in statements
@@ -136,7 +158,9 @@ def statement_apply(base, row, statement, statements, *, report=None):
     for target in sorted(set(old) | set(new)):
         if target in ("external_id", "permalink", "number") or old.get(target) == new.get(target):
             continue
-        if target not in old or _agrees(base, target, old[target]):
+        if target not in old and _given_elsewhere(base, target, elsewhere):
+            disputed[target] = new.get(target)
+        elif target not in old or _agrees(base, target, old[target]):
             laid[target] = new.get(target)
         else:
             disputed[target] = new.get(target)
