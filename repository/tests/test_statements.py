@@ -348,3 +348,22 @@ class UndoTests(TestCase):
         )
         run("october")
         self.assertEqual(record(), after)
+
+
+class AsOfOptionTests(TestCase):
+    def test_import_sheet_takes_the_date_given_and_says_so(self):
+        import tempfile
+        from io import StringIO
+        from pathlib import Path
+
+        from django.core.management import call_command
+
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "aiaaic-2025-06-15.csv"
+            path.write_text(JUNE, encoding="utf-8")
+            out = StringIO()
+            call_command("import_sheet", str(path), "--as-of", "2024-01-02", stdout=out)
+        self.assertIn("The export is as of 2024-01-02 (given with --as-of)", out.getvalue())
+        self.assertEqual(
+            set(SourceRecord.objects.values_list("as_of", flat=True)), {datetime.date(2024, 1, 2)}
+        )
