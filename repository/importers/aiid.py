@@ -32,7 +32,7 @@ from django.db import transaction
 from .. import documents
 from ..addresses import normalize_url
 from ..documents import DocumentError, clean_name, fold
-from ..models import ExternalId, Incident, SourceRecord
+from ..models import ExternalId, Incident, SourceRecord, statement_order
 from ..periods import PeriodError, parse_partial_date, parse_period
 from ..services import PublishItem, Taxonomy
 from .common import (
@@ -127,6 +127,7 @@ class AiidImportResult:
     batch: int | None = None  # the ImportBatch's id
     dry_run: bool = False  # nothing was kept: the counts say what the import would change
     proposals: int = 0  # changes proposed to editors instead of made
+    older: int = 0  # incidents left as they are: a newer snapshot was imported before
     as_of: object = None  # the snapshot's date, read from its folder's (or file's) name
     as_of_note: str = ""
 
@@ -1128,8 +1129,19 @@ def _import_chunk(chunk, taxonomy, result, batch):
                 f"AIID incident {duplicate.aiid_id} merged into {group.true_id}.",
                 row=duplicate.row,
             )
+        record = records.get(group.incident.pk) if group.incident else None
+        if record is not None and statement_order(record.as_of, "") > statement_order(result.as_of, ""):
+            # An older snapshot than the one the record keeps: it changes nothing.
+            result.unchanged += 1
+            result.older += 1
+            report.add(
+                "older-value",
+                f"AIID incident {group.true_id}: this snapshot is older than the one imported before "
+                f"(as of {record.as_of:%Y-%m-%d}); the incident is left as it is.",
+                row=group.row,
+            )
+            continue
         try:
-            record = records.get(group.incident.pk) if group.incident else None
             document, view = _document_for(group, record.document if record else None, report)
             if group.incident is not None and group.incident.current_revision is not None:
                 current = group.incident.current_revision.document
@@ -1184,7 +1196,7 @@ def _import_chunk(chunk, taxonomy, result, batch):
         result.unchanged += not outcome.changed
         if outcome.changed:
             changed_ids.append(outcome.incident.pk)
-    source_records_save(source=SOURCE, views=views, records=records)
+    source_records_save(source=SOURCE, views=views, records=records, as_of=result.as_of)
     result.proposals += len(proposals)
     proposals_on_commit(proposals=proposals)
     return changed_ids

@@ -90,11 +90,11 @@ def import_batch_undo(*, batch, editor=None):
                 for pk in ids
             ]
             incidents_publish(items=items, taxonomy=Taxonomy(), refresh_search=True)
-        # What the run's file said goes with it; a source without dated statements (the AIID
-        # importer) keeps one per incident, which goes too (the next import compares nothing).
+        # What the run's file said goes with it; so does a record kept without its batch (the
+        # AIID importer's, one per incident; the sheet's from before statements).
         SourceRecord.objects.filter(import_batch=batch).delete()
         SourceRecord.objects.filter(
-            incident_id__in=list(spans), source=batch.source, as_of__isnull=True, file_hash=""
+            incident_id__in=list(spans), source=batch.source, import_batch__isnull=True
         ).delete()
         if created:
             try:

@@ -74,19 +74,20 @@ def source_records(*, source, incident_ids):
     }
 
 
-def source_records_save(*, source, views, records):
+def source_records_save(*, source, views, records, as_of=None):
     """Keep what `source` says now of each incident (`views`: {incident id: document}) as the
-    base of its next import: new records inserted, changed ones updated, in bulk."""
+    base of its next import, one record per incident, as of the file's date (`as_of`): new
+    records inserted, changed ones updated, in bulk."""
     new, changed = [], []
     for incident_id, view in views.items():
         record = records.get(incident_id)
         if record is None:
-            new.append({"incident_id": incident_id, "source": source, "document": view})
-        elif record.document != view:
-            record.document = view
+            new.append({"incident_id": incident_id, "source": source, "document": view, "as_of": as_of})
+        elif record.document != view or record.as_of != as_of:
+            record.document, record.as_of = view, as_of
             changed.append(record)
     insert_rows(SourceRecord, new)
-    SourceRecord.objects.bulk_update(changed, ["document"], batch_size=RECORD_BATCH)
+    SourceRecord.objects.bulk_update(changed, ["document", "as_of"], batch_size=RECORD_BATCH)
 
 
 # Statements: what a source said of an incident as of a date ------------------------------------
