@@ -11,7 +11,8 @@ orders imports the three exports (each order rolled back after), imports each ag
 prints the incidents and statements kept, the values resolved by date ("older-value"), the
 changes proposed to editors, the ids reported as naming another story and what the imports
 run again changed; last, how many incidents differ from the first order's (by their
-documents, not their numbers or slugs): 0 when the order does not matter.
+documents, not their numbers or slugs), and how many beyond the spelling a name is shown in
+(the taxonomy's: the most common spelling of the file that first met the name).
 """
 
 import argparse
@@ -36,6 +37,7 @@ django.setup()
 from django.core.management import call_command  # noqa: E402
 from django.db import transaction  # noqa: E402
 
+from repository.documents import fold  # noqa: E402
 from repository.importers.sheet import sheet_import  # noqa: E402
 from repository.models import Incident, SourceRecord  # noqa: E402
 
@@ -79,8 +81,10 @@ def derive(path, rows, folder):
     return {name: folder / f"{name}.csv" for name in "abc"}
 
 
-def record():
-    """Every incident's document, keyed by its external ids and headline."""
+def record(spelling=True):
+    """Every incident's document, keyed by its external ids and headline; without `spelling`,
+    its names folded (the spelling a name is shown in is the taxonomy's: the most common one
+    of the file that first met it)."""
     found = {}
     for incident in Incident.objects.filter(merged_into=None).select_related("current_revision"):
         document = incident.current_revision.document
@@ -88,8 +92,20 @@ def record():
             tuple(sorted((e["scheme"], e["value"]) for e in document["external_ids"])),
             document["headline"],
         )
+        if not spelling:
+            document = {
+                **document,
+                "terms": {slug: [fold(name) for name in names] for slug, names in document["terms"].items()},
+                "entities": {
+                    role: [fold(name) for name in names] for role, names in document["entities"].items()
+                },
+            }
         found.setdefault(key, []).append(json.dumps(document, sort_keys=True))
     return {key: sorted(value) for key, value in found.items()}
+
+
+def differing(first, found):
+    return sum(1 for key in set(first) | set(found) if first.get(key) != found.get(key))
 
 
 def main():
@@ -110,7 +126,7 @@ def main():
                     result = sheet_import(path=files[name])
                     for key in counts:
                         counts[key] += getattr(result, key)
-                records[order] = record()
+                records[order] = (record(), record(spelling=False))
                 again = [sheet_import(path=files[name]) for name in "abc"]
                 print(
                     f"{''.join(order)}: {Incident.objects.filter(merged_into=None).count():,} incidents, "
@@ -123,8 +139,10 @@ def main():
                 transaction.set_rollback(True)
     first = records[("a", "b", "c")]
     for order, found in records.items():
-        differ = sum(1 for key in set(first) | set(found) if first.get(key) != found.get(key))
-        print(f"{''.join(order)}: {differ:,} incidents differ from abc's")
+        print(
+            f"{''.join(order)}: {differing(first[0], found[0]):,} incidents differ from abc's, "
+            f"{differing(first[1], found[1]):,} beyond the spelling of a name"
+        )
 
 
 if __name__ == "__main__":
