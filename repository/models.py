@@ -5,6 +5,8 @@ The relational rows (terms, entities, references of an incident) are the browsab
 of the incident's current document; `services.incident_publish` keeps them in step.
 """
 
+import datetime
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.search import SearchVectorField
@@ -570,27 +572,64 @@ class ImportBatch(models.Model):
 
 
 class SourceRecord(models.Model):
-    """What a source said of an incident at its last import, as a document of the source's
-    own values (not the site's): the base of the next import's three-way comparison, so a
-    later export changes only what the source changed, and never what an editor changed."""
+    """A statement: what one source said of one incident as of one date (an export row, a
+    snapshot item), as a document of the source's own values (not the site's). The source's
+    view of an incident is the fold of its statements, oldest first (undated ones before any
+    dated one, then by date, then by the file's hash): per field, the newest statement that
+    says something of it. An import compares the view before and after its statement, so an
+    export changes only what the source changed, whatever order the exports arrive in, and
+    never what an editor changed."""
 
-    # Served by the unique index (incident, source), which leads with it.
+    # Served by the unique indexes (incident, source, …), which lead with it.
     incident = models.ForeignKey(
         Incident, on_delete=models.CASCADE, related_name="source_records", db_index=False
     )
     source = models.CharField(max_length=20, help_text="The importer: aiid, …")
+    as_of = models.DateField(null=True, blank=True, help_text="The export's date; blank when undated.")
+    file_hash = models.CharField(
+        max_length=64, blank=True, help_text="SHA-256 of the file the statement came from."
+    )
     document = models.JSONField()
+    clears = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The fields the statement's blank cells clear (imported with --blank-clears).",
+    )
+    import_batch = models.ForeignKey(
+        "ImportBatch", null=True, blank=True, on_delete=models.SET_NULL, related_name="statements"
+    )
     imported_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["incident", "source"], name="repository_sourcerecord_once_per_source"
+                fields=["incident", "source", "as_of", "file_hash"],
+                condition=models.Q(as_of__isnull=False),
+                name="repository_sourcerecord_one_dated_statement",
+            ),
+            models.UniqueConstraint(
+                fields=["incident", "source", "file_hash"],
+                condition=models.Q(as_of__isnull=True),
+                name="repository_sourcerecord_one_undated_statement",
             ),
         ]
 
     def __str__(self):
-        return f"{self.source}: {self.incident_id}"
+        return f"{self.source}: {self.incident_id} as of {self.as_of or 'undated'}"
+
+    @property
+    def order(self):
+        """Where the statement stands among the source's (see `statement_order`)."""
+        return statement_order(self.as_of, self.file_hash, self.pk)
+
+
+def statement_order(as_of, file_hash, pk=None):
+    """The order of a source's statements, oldest first: undated ones before any dated one, and
+    among themselves in the order they were imported (`pk`; None: the one importing now, the
+    newest); dated ones by date, then by the file's hash, whatever the order of import."""
+    if as_of is None:
+        return (False, datetime.date.min, "", pk if pk is not None else float("inf"))
+    return (True, as_of, file_hash, 0)
 
 
 class SourceMetadata(models.Model):

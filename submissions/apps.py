@@ -13,11 +13,16 @@ class SubmissionsConfig(AppConfig):
     verbose_name = "Submissions and moderation"
 
     def ready(self):
-        from repository.signals import incidents_imported
+        from repository.signals import import_changes_proposed, import_identities_doubted, incidents_imported
 
         from . import checks  # noqa: F401 - registers the deployment checks
+        from .imported import changes_propose, identities_doubt
         from .receivers import queue_duplicates_find
 
         # After migrations have created the "moderate" permission.
         post_migrate.connect(_ensure_editors_group, sender=self)
         incidents_imported.connect(queue_duplicates_find, dispatch_uid="submissions.duplicates_after_import")
+        import_changes_proposed.connect(changes_propose, dispatch_uid="submissions.import_changes_proposed")
+        import_identities_doubted.connect(
+            identities_doubt, dispatch_uid="submissions.import_identities_doubted"
+        )

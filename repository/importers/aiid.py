@@ -32,7 +32,7 @@ from django.db import transaction
 from .. import documents
 from ..addresses import normalize_url
 from ..documents import DocumentError, clean_name, fold
-from ..models import ExternalId, Incident
+from ..models import ExternalId, Incident, SourceRecord, statement_order
 from ..periods import PeriodError, parse_partial_date, parse_period
 from ..provenance import Origin
 from ..services import PublishItem, Taxonomy
@@ -40,14 +40,17 @@ from .common import (
     ChunkRefused,
     DryRun,
     chunk_publish,
+    fold_statements,
     import_batch_finish,
     import_batch_start,
     import_run,
     problem_text,
+    proposals_on_commit,
     source_records,
     source_records_save,
     validate_web_address,
 )
+from .dating import as_of_text, export_date
 from .reports import ImportReport
 
 SOURCE = "aiid"
@@ -124,6 +127,10 @@ class AiidImportResult:
     incident_ids: list = field(default_factory=list)  # created or changed
     batch: int | None = None  # the ImportBatch's id
     dry_run: bool = False  # nothing was kept: the counts say what the import would change
+    proposals: int = 0  # changes proposed to editors instead of made
+    older: int = 0  # incidents left as they are: a newer snapshot was imported before
+    as_of: object = None  # the snapshot's date, read from its folder's (or file's) name
+    as_of_note: str = ""
 
     @property
     def warnings(self):
@@ -764,9 +771,11 @@ def _union_value(current, proposed, base):
     return current
 
 
-def reconcile(base, current, proposed, report, row):
+def reconcile(base, current, proposed, report, row, disputed=None):
     """The current document with what the snapshot changed since the last import (`base`):
-    a field only the snapshot changed takes its value; one an editor changed keeps theirs."""
+    a field only the snapshot changed takes its value; one an editor changed keeps theirs
+    (the snapshot's value, for a field of one value, goes into `disputed`: {path: value},
+    for editors to decide)."""
     document = current
     for change in documents.three_way(base, current, proposed):
         if not change.proposal_changed or change.proposed == change.current:
@@ -778,6 +787,8 @@ def reconcile(base, current, proposed, report, row):
         if value != change.current:
             document = documents.set_path(document, change.path, value)
         if not isinstance(change.current, list | dict):
+            if disputed is not None:
+                disputed[change.path] = change.proposed
             report.add(
                 "site-value-kept",
                 f"{change.label}: the site's value is kept (changed since the last import); "
@@ -799,6 +810,7 @@ class Group:
     true: Facts | None
     duplicates: list = field(default_factory=list)
     incident: Incident | None = None  # the stored incident, once looked up
+    disputed: dict = field(default_factory=dict)  # path -> the snapshot's value, proposed
     view: dict | None = None  # what the snapshot says of it, once worked out
 
     @property
@@ -893,7 +905,14 @@ def _place_orphans(groups, report):
 def _records(groups):
     """{incident id: SourceRecord} of what the snapshot said at the last import (one query)."""
     ids = [group.incident.pk for group in groups if group.incident is not None]
-    return source_records(source=SOURCE, incident_ids=ids)
+    records = source_records(source=SOURCE, incident_ids=ids)
+    # An incident the snapshot made and an editor merged into another: what the snapshot said
+    # of it is what it said of the survivor.
+    for record in SourceRecord.objects.filter(source=SOURCE, incident__merged_into_id__in=ids).select_related(
+        "incident"
+    ):
+        records.setdefault(record.incident.merged_into_id, record)
+    return records
 
 
 def source_view(group, record, headline="", report=None):
@@ -911,6 +930,61 @@ def source_view(group, record, headline="", report=None):
     return documents.normalize(view)
 
 
+def _given_elsewhere(groups):
+    """{incident id: the document paths the AIAAIC sheet's statements give it} for the groups'
+    incidents (and the incidents merged into them)."""
+    ids = [group.incident.pk for group in groups if group.incident is not None]
+    if not ids:
+        return {}
+    statements = defaultdict(list)
+    for record in SourceRecord.objects.filter(
+        source="aiaaic", incident__merged_into_id__in=ids
+    ).select_related("incident"):
+        statements[record.incident.merged_into_id].append(record)
+    for record in SourceRecord.objects.filter(source="aiaaic", incident_id__in=ids):
+        statements[record.incident_id].append(record)
+    given = {}
+    for pk, records in statements.items():
+        paths = set()
+        for target in fold_statements(records):
+            kind, _, name = target.partition(":")
+            if kind in ("terms", "entities", "references") and name:
+                paths.add(f"{kind}.{name}")
+            elif target == "more_urls":
+                paths.add("references.news")
+            elif target in documents.SCALAR_PATHS or target == "placeholders":
+                paths.add(target)
+        given[pk] = paths
+    return given
+
+
+def _hold_back(current, document, given, disputed):
+    """`document` with each path another source gives (`given`) left as `current` has it, the
+    snapshot's value of it put into `disputed` instead (a proposal, never an overwrite)."""
+    for path in documents.document_paths(current, document):
+        if path in given and documents.get_path(document, path) != documents.get_path(current, path):
+            disputed[path] = documents.get_path(document, path)
+            document = documents.set_path(document, path, documents.get_path(current, path))
+    return document
+
+
+def _proposal(incident_id, published, disputed, true_id):
+    document = published
+    for path, value in disputed.items():
+        document = documents.set_path(document, path, value)
+    fields = sorted(disputed)
+    return {
+        "incident_id": incident_id,
+        "document": document,
+        "fields": fields,
+        "note": (
+            f"The AI Incident Database's snapshot (its incident {true_id}) changes "
+            f"{', '.join(documents.path_label(path) for path in fields)}, which the AIAAIC sheet or an "
+            "editor gives otherwise: the incident keeps its value until an editor decides."
+        ),
+    }
+
+
 def _document_for(group, record, report):
     """(the document to publish, the snapshot's view of it). A new incident is the view; one
     the AIID import made is the site's document with what the snapshot changed since the
@@ -925,10 +999,10 @@ def _document_for(group, record, report):
     if record is None:
         joining = {**view, "source_url": "" if current.get("source_url") else view["source_url"]}
         return documents.merge(current, joining), view
-    return reconcile(record, current, view, report, group.row), view
+    return reconcile(record, current, view, report, group.row, group.disputed), view
 
 
-def _item(group, document, taxonomy, batch, view=None):
+def _item(group, document, taxonomy, batch, view=None, as_of=None):
     """The PublishItem of a group's document (normalized here, so that a document the site
     refuses is this group's finding alone), or None when the incident already says it all.
     Raises DocumentError. A new incident's number is publishing's to give. A new incident's
@@ -949,7 +1023,7 @@ def _item(group, document, taxonomy, batch, view=None):
         incident=incident,
         summary=SUMMARY,
         normalized=True,
-        origin=Origin.of_source("aiid", "snapshot"),
+        origin=Origin.of_source("aiid", "snapshot", as_of=as_of),  # the date since which it says so
     )
 
 
@@ -995,6 +1069,10 @@ def aiid_import(*, path_or_dir, progress=None, strict=False, dry_run=False):
     roots = resolve_duplicates(pairs, report)
     groups = _groups(facts, roots)
     result = AiidImportResult(files=files, report=report, rows=len(facts))
+    result.as_of, how = export_date(file_name=files.incidents.name)
+    if result.as_of is None:
+        result.as_of, how = export_date(file_name=files.incidents.parent.name)
+    result.as_of_note = as_of_text(result.as_of, how).replace(" (give one with --as-of YYYY-MM-DD)", "")
     try:
         with import_run(whole=strict or dry_run):
             _import_groups(groups, facts, result, progress, strict, dry_run)
@@ -1052,7 +1130,8 @@ def _import_chunk(chunk, taxonomy, result, batch):
     report, changed_ids = result.report, []
     _match(chunk, report)
     records = _records(chunk)
-    views, pending, published = {}, [], []
+    given = _given_elsewhere(chunk)
+    views, pending, published, proposals = {}, [], [], []
     for group in chunk:
         for duplicate in group.duplicates:
             result.merged_duplicates += 1
@@ -1061,10 +1140,24 @@ def _import_chunk(chunk, taxonomy, result, batch):
                 f"AIID incident {duplicate.aiid_id} merged into {group.true_id}.",
                 row=duplicate.row,
             )
+        record = records.get(group.incident.pk) if group.incident else None
+        if record is not None and statement_order(record.as_of, "") > statement_order(result.as_of, ""):
+            # An older snapshot than the one the record keeps: it changes nothing.
+            result.unchanged += 1
+            result.older += 1
+            report.add(
+                "older-value",
+                f"AIID incident {group.true_id}: this snapshot is older than the one imported before "
+                f"(as of {record.as_of:%Y-%m-%d}); the incident is left as it is.",
+                row=group.row,
+            )
+            continue
         try:
-            record = records.get(group.incident.pk) if group.incident else None
             document, view = _document_for(group, record.document if record else None, report)
-            item = _item(group, document, taxonomy, batch, view)
+            if group.incident is not None and group.incident.current_revision is not None:
+                current = group.incident.current_revision.document
+                document = _hold_back(current, document, given.get(group.incident.pk, ()), group.disputed)
+            item = _item(group, document, taxonomy, batch, view, result.as_of)
         except DocumentError as exc:
             result.skipped += 1
             report.add(
@@ -1077,6 +1170,15 @@ def _import_chunk(chunk, taxonomy, result, batch):
         if item is None:
             views[group.incident.pk] = view
             result.unchanged += 1
+            if group.disputed:
+                proposals.append(
+                    _proposal(
+                        group.incident.pk,
+                        group.incident.current_revision.document,
+                        group.disputed,
+                        group.true_id,
+                    )
+                )
             continue
         if group.incident is not None and any(
             other.incident and other.incident.pk == group.incident.pk for other, _item in pending
@@ -1095,10 +1197,17 @@ def _import_chunk(chunk, taxonomy, result, batch):
             )
             continue
         views[outcome.incident.pk] = group.view
+        if group.disputed:
+            published_document = (outcome.revision or outcome.incident.current_revision).document
+            proposals.append(
+                _proposal(outcome.incident.pk, published_document, group.disputed, group.true_id)
+            )
         result.created += outcome.created
         result.updated += outcome.changed and not outcome.created
         result.unchanged += not outcome.changed
         if outcome.changed:
             changed_ids.append(outcome.incident.pk)
-    source_records_save(source=SOURCE, views=views, records=records)
+    source_records_save(source=SOURCE, views=views, records=records, as_of=result.as_of)
+    result.proposals += len(proposals)
+    proposals_on_commit(proposals=proposals)
     return changed_ids

@@ -4,9 +4,10 @@ Undoing a batch publishes, for each incident the batch changed, a new revision w
 document it had before the batch; an incident the batch created is removed again (its
 revisions with it). It is refused, as a curation undo is, when anything it touched changed
 since: an incident with a newer revision, one merged since, or one created by the batch
-that something else now refers to (a submission, a merge proposal). The source's records
-of what it said of those incidents (`SourceRecord`) are dropped: the next import of that
-source compares with the site's document, as a first import does.
+that something else now refers to (a submission, a merge proposal). The statements the
+batch's file made (`SourceRecord`) are dropped with it, so the source's view of those
+incidents is what the other statements say (the AIID importer keeps one record per incident:
+dropped too, so its next import compares with the site's document, as a first import does).
 """
 
 from django.db import transaction
@@ -92,7 +93,12 @@ def import_batch_undo(*, batch, editor=None):
                 for pk in ids
             ]
             incidents_publish(items=items, taxonomy=Taxonomy(), refresh_search=True)
-        SourceRecord.objects.filter(incident_id__in=list(spans), source=batch.source).delete()
+        # What the run's file said goes with it; so does a record kept without its batch (the
+        # AIID importer's, one per incident; the sheet's from before statements).
+        SourceRecord.objects.filter(import_batch=batch).delete()
+        SourceRecord.objects.filter(
+            incident_id__in=list(spans), source=batch.source, import_batch__isnull=True
+        ).delete()
         if created:
             try:
                 with transaction.atomic():

@@ -6,13 +6,15 @@ from contextlib import contextmanager, nullcontext
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from ..bulk import insert_rows
 from ..documents import DocumentError, is_web_address
-from ..models import ImportBatch, Incident, Revision, SourceRecord
+from ..models import ImportBatch, Incident, Revision, SourceRecord, statement_order
+from ..periods import more_precise
 from ..services import IncidentMerged, StaleRevision, incidents_publish
-from ..signals import incidents_imported
+from ..signals import import_changes_proposed, import_identities_doubted, incidents_imported
 
 
 def validate_web_address(url):
@@ -76,19 +78,132 @@ def source_records(*, source, incident_ids):
     }
 
 
-def source_records_save(*, source, views, records):
+def source_records_save(*, source, views, records, as_of=None):
     """Keep what `source` says now of each incident (`views`: {incident id: document}) as the
-    base of its next import: new records inserted, changed ones updated, in bulk."""
+    base of its next import, one record per incident, as of the file's date (`as_of`): new
+    records inserted, changed ones updated, in bulk."""
     new, changed = [], []
     for incident_id, view in views.items():
         record = records.get(incident_id)
         if record is None:
-            new.append({"incident_id": incident_id, "source": source, "document": view})
-        elif record.document != view:
-            record.document = view
+            new.append({"incident_id": incident_id, "source": source, "document": view, "as_of": as_of})
+        elif record.document != view or record.as_of != as_of:
+            record.document, record.as_of = view, as_of
             changed.append(record)
     insert_rows(SourceRecord, new)
-    SourceRecord.objects.bulk_update(changed, ["document"], batch_size=RECORD_BATCH)
+    SourceRecord.objects.bulk_update(changed, ["document", "as_of"], batch_size=RECORD_BATCH)
+
+
+# Statements: what a source said of an incident as of a date ------------------------------------
+
+PERIOD_TARGETS = ("occurred", "released")
+
+
+def statements_of(*, source, incident_ids):
+    """{incident id: [SourceRecord]} of every statement `source` made of these incidents, in
+    their order (undated first, then by date, then by the file's hash)."""
+    found = {}
+    for record in SourceRecord.objects.filter(source=source, incident_id__in=list(incident_ids)):
+        found.setdefault(record.incident_id, []).append(record)
+    for records in found.values():
+        records.sort(key=lambda record: record.order)
+    return found
+
+
+def statements_with_others(*, source, incident_ids):
+    """(statements_of(source), {incident id: [documents other sources said of it]}) in one
+    query; an incident's others include what they said of the incidents merged into it."""
+    ids = list(incident_ids)
+    mine, others = {}, {}
+    if not ids:
+        return mine, others
+    for record in SourceRecord.objects.filter(
+        Q(incident_id__in=ids) | Q(incident__merged_into_id__in=ids)
+    ).annotate(survivor=F("incident__merged_into_id")):
+        if record.source == source:
+            if record.incident_id in ids:
+                mine.setdefault(record.incident_id, []).append(record)
+        else:
+            others.setdefault(record.survivor or record.incident_id, []).append(record.document)
+    for records in mine.values():
+        records.sort(key=lambda record: record.order)
+    return mine, others
+
+
+def fold_statements(statements):
+    """The source's view of an incident: {target: value}, per target the value of the newest
+    statement that says something of it (a blank cell says nothing, unless its statement was
+    imported with --blank-clears: then it clears what older ones said). A list (the terms of
+    one vocabulary, the entities of one role, the references of one section) is one value,
+    taken whole. A less precise period never replaces a more precise one that it contains.
+
+    `statements`: (as_of, file_hash, document, clears) tuples or SourceRecords, any order."""
+    view = {}
+    for _order, document, clears in sorted(
+        (_statement_parts(statement) for statement in statements), key=lambda parts: parts[0]
+    ):
+        for target, value in document.items():
+            if target in PERIOD_TARGETS and target in view:
+                value = more_precise(view[target], value)
+            view[target] = value
+        for target in clears:
+            if target not in document:
+                view.pop(target, None)
+    return view
+
+
+def _statement_parts(statement):
+    if isinstance(statement, SourceRecord):
+        return statement.order, statement.document, statement.clears
+    as_of, file_hash, document, clears = statement
+    return statement_order(as_of, file_hash), document, clears
+
+
+def statements_save(*, source, as_of, file_hash, statements, existing, import_batch=None):
+    """Keep this file's statements (`statements`: {incident id: (document, clears)}): a new
+    one inserted; the one of the same source, date and file (the file imported again)
+    updated when it now says otherwise. `existing`: statements_of() of these incidents."""
+    new, changed = [], []
+    for incident_id, (document, clears) in statements.items():
+        same = next(
+            (
+                record
+                for record in existing.get(incident_id, ())
+                if record.as_of == as_of and record.file_hash == file_hash
+            ),
+            None,
+        )
+        if same is None:
+            new.append(
+                {
+                    "incident_id": incident_id,
+                    "source": source,
+                    "as_of": as_of,
+                    "file_hash": file_hash,
+                    "document": document,
+                    "clears": sorted(clears),
+                    "import_batch_id": import_batch.pk if import_batch is not None else None,
+                }
+            )
+        elif same.document != document or same.clears != sorted(clears):
+            same.document, same.clears = document, sorted(clears)
+            changed.append(same)
+    insert_rows(SourceRecord, new)
+    SourceRecord.objects.bulk_update(changed, ["document", "clears"], batch_size=RECORD_BATCH)
+
+
+def proposals_on_commit(*, proposals=(), doubts=()):
+    """Once the import commits, tell the other apps of the changes editors must decide
+    (`proposals`: [{"incident_id", "document", "fields", "note"}], a source's change to a value
+    an editor or another source gave) and of the rows whose id named an incident whose story
+    they do not tell (`doubts`: [{"incident_id", "other_incident_id", "reasons"}])."""
+    proposals, doubts = list(proposals), list(doubts)
+    if proposals:
+        transaction.on_commit(lambda: import_changes_proposed.send(sender=Incident, proposals=proposals))
+    if doubts:
+        transaction.on_commit(
+            lambda: import_identities_doubted.send(sender=Incident, doubts=doubts), robust=True
+        )
 
 
 def imported_on_commit(*, incident_ids, source):

@@ -38,7 +38,7 @@ from ..models import ImportBatch, Incident, Vocabulary
 from ..periods import PeriodError, more_precise, parse_partial_date, parse_period
 from ..provenance import Origin
 from ..services import Taxonomy, incident_publish, make_slug
-from .common import import_batch_finish, problem_text
+from .common import fold_statements, import_batch_finish, problem_text, statements_of
 
 INVITATION_LINES = {"can you improve this page?", "share your insights with us"}
 ROLE_LABELS = {
@@ -257,10 +257,39 @@ def parse_page(text, labels=None):
     )
 
 
-def page_document(base, page):
+def page_document(base, page, dated=()):
     """`base` with what the page says laid over it; what the page leaves out stays, and a
     less precise period never replaces a more precise one ("2021" where "February 2021" is
-    known), so a page and a sheet give the same incident in either order."""
+    known), so a page and a sheet give the same incident in either order.
+
+    A page carries no date: it is older than any dated export. `dated`: the fields (sheet
+    targets: "headline", "terms:issue", …) a dated export of the sheet gives this incident;
+    the page leaves them as they are."""
+    document = _page_laid(base, page)
+    if dated:
+        for target in dated:
+            kind, _, name = target.partition(":")
+            if kind in ("terms", "entities", "references") and name:
+                if name in base[kind]:
+                    document[kind][name] = base[kind][name]
+                else:
+                    document[kind].pop(name, None)
+            elif target in ("headline", "occurred", "narrative", "summary"):
+                document[target] = base.get(target, "")
+    return document
+
+
+def _dated_targets(incident):
+    """What the sheet's dated exports say of the incident (their targets), if any."""
+    statements = [
+        record
+        for record in statements_of(source=SOURCE, incident_ids=[incident.pk]).get(incident.pk, [])
+        if record.as_of is not None
+    ]
+    return set(fold_statements(statements)) if statements else set()
+
+
+def _page_laid(base, page):
     document = {
         **base,
         "headline": page.headline,
@@ -277,7 +306,7 @@ def page_document(base, page):
             document["terms"].pop(vocabulary, None)
     document["entities"].update(page.entities)
     if page.references is not None:
-        document["references"] = page.references
+        document["references"] = {**base["references"], **page.references}
     return document
 
 
@@ -332,7 +361,7 @@ def page_import(*, pages, summary="Imported from an incident page", progress=Non
             )
             try:
                 outcome = incident_publish(
-                    document=page_document(base, page),
+                    document=page_document(base, page, _dated_targets(incident) if incident else ()),
                     incident=incident,
                     summary=summary,
                     slug=slug,

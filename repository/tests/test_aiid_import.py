@@ -568,3 +568,21 @@ class ReadingTests(SimpleTestCase):
             [str(finding) for finding in report.of_kind("duplicate-cycle")],
             ["Incidents 10 → 11 → 10 are each other's duplicates; none of them is merged."],
         )
+
+
+class DatedSnapshotTests(TestCase):
+    def test_an_older_snapshot_after_a_newer_one_changes_nothing(self):
+        folder = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, folder)
+        newer, older = folder / "aiid-snapshot-2026-02-01", folder / "aiid-snapshot-2025-06-15"
+        shutil.copytree(FIXTURES / "later", newer)
+        shutil.copytree(SNAPSHOT, older)
+        result = aiid.aiid_import(path_or_dir=newer)
+        self.assertEqual(result.as_of.isoformat(), "2026-02-01")
+        shuttle = aiid_incident(1)
+        summary = shuttle.summary
+        again = aiid.aiid_import(path_or_dir=older)
+        self.assertIn("as of 2025-06-15 (read from its name)", again.as_of_note)
+        self.assertEqual(again.older, 2)
+        shuttle.refresh_from_db()
+        self.assertEqual(shuttle.summary, summary)

@@ -114,7 +114,7 @@ class ImportGraphTests(SimpleTestCase):
         self.assertIn("repository.services", graph["repository.importers.sheet.run"])
         self.assertIn("repository.sheetformat", graph["repository.snapshots"])
         # Look-alikes are one module both the importer's report and the taxonomy desk use.
-        self.assertIn("repository.lookalikes", graph["submissions.views.taxonomy"])
+        self.assertIn("repository.lookalikes", graph["submissions.variants"])
         self.assertIn("repository.lookalikes", graph["repository.importers.sheet.identify"])
 
     def test_no_import_cycle_runs_through_the_importers_or_the_sheet_format(self):

@@ -193,7 +193,8 @@ class IdentityTests(TestCase):
         self.assertEqual((result.created, result.updated), (0, 1))
         self.assertEqual(incident_of("AIAAIC0501").occurred, "2024")
 
-    def test_the_same_source_link_alone_is_the_same_story(self):
+    def test_the_same_source_link_alone_never_joins_rows_of_different_ids(self):
+        # A row links, by the source's mistake, to another incident's page: its own story.
         sheet_import(data=sheet([row(501, "Hiring tool ranks applicants by postcode")]))
         moved = row(777, "Recruitment algorithm penalises postcodes")
         moved["Description/links"] = LINK + "hiring-tool-ranks-applicants-by-postcode".replace(
@@ -203,12 +204,17 @@ class IdentityTests(TestCase):
             moved["Description/links"].replace("https://www.", "http://") + "?utm_source=x"
         )
         result = sheet_import(data=sheet([moved]))
+        self.assertEqual((result.created, result.updated), (1, 0))
+        self.assertEqual(incident_of("AIAAIC0501").headline, "Hiring tool ranks applicants by postcode")
+        self.assertEqual(incident_of("AIAAIC0777").headline, "Recruitment algorithm penalises postcodes")
+
+    def test_the_same_source_link_joins_a_row_without_an_id(self):
+        sheet_import(data=sheet([row(501, "Hiring tool ranks applicants by postcode")]))
+        moved = row(777, "Recruitment algorithm penalises postcodes")
+        moved["AIAAIC ID#"] = ""
+        moved["Description/links"] = LINK + "hiring-tool-ranks-applicants-by-postcode"
+        result = sheet_import(data=sheet([moved]))
         self.assertEqual((result.created, result.updated), (0, 1))
-        incident = Incident.objects.get()
-        self.assertEqual(
-            incident.current_revision.document["external_ids"],
-            [{"scheme": "aiaaic", "value": "AIAAIC0501"}, {"scheme": "aiaaic", "value": "AIAAIC0777"}],
-        )
 
     def test_after_an_editor_merges_two_rows_incidents_a_re_import_makes_no_new_incident(self):
         data = sheet(
@@ -292,14 +298,17 @@ class NothingErasedTests(TestCase):
         incident.refresh_from_db()
         self.assertEqual(incident.headline, "Tram emergency braking fails in tunnel")
         self.assertEqual(terms(incident, "country"), ["United Kingdom"])
-        # A later export that changes the country is applied; the headline it did not change stays.
-        later = sheet(
-            [row(501, "Tram braking fails", **{"Country(ies)": "Ireland", "Sector(s)": "Transport"})]
-        )
-        self.assertEqual(sheet_import(data=later).updated, 1)
+        # A later export that changes the country the editor changed proposes it to editors;
+        # the incident keeps the editor's decision meanwhile. A value the editor left as the
+        # sheet said (the sector) follows the sheet.
+        later = sheet([row(501, "Tram braking fails", **{"Country(ies)": "Ireland", "Sector(s)": "Health"})])
+        result = sheet_import(data=later)
+        self.assertEqual((result.updated, result.proposals), (1, 1))
+        self.assertIn("country", notes(result, "proposed")[0])
         incident.refresh_from_db()
         self.assertEqual(incident.headline, "Tram emergency braking fails in tunnel")
-        self.assertEqual(terms(incident, "country"), ["Ireland"])
+        self.assertEqual(terms(incident, "country"), ["United Kingdom"])
+        self.assertEqual(terms(incident, "sector"), ["Health"])
 
     def test_a_less_precise_period_never_replaces_a_more_precise_one(self):
         publish(

@@ -13,12 +13,14 @@ id repeated in the file is imported once with its copies merged field by field, 
 cannot be read is left out of its row. Everything is reported, grouped by kind with row
 numbers (`repository.importers.reports`). The import is one transaction.
 
-Identity across exports: a row updates an incident only when it tells the same story (the
-same AIAAIC id and a similar headline or the same source link, or the same source link
-alone). AIAAIC has reused ids: an id that now names a different story becomes a new
-incident, and both keep the id. Nothing is erased or made vaguer: a blank cell keeps the
-stored value (unless `blank_clears`), and a less precise period never replaces a more
-precise one that it contains.
+Identity across exports: a row updates an incident only when its id and its story agree
+(the same AIAAIC id and a headline like one any statement ever gave it, the same source link,
+or an overlapping period and a shared organisation); a source link alone joins only a row
+without an id. AIAAIC has reused ids: an id that now names a different story becomes a new
+incident, both keep the id, and a merge is proposed. Each row is a dated statement (`statements`):
+the source's view folds them by date, so exports imported in any order give one record.
+Nothing is erased or made vaguer: a blank cell keeps the stored value (unless `blank_clears`),
+and a less precise period never replaces a more precise one that it contains.
 
 The package reads in layers: `layout` (rows and columns of a file), `columns` (a row's cells
 into values, a row laid over a document), `identify` (which incident a row is, which

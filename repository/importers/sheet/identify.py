@@ -1,6 +1,8 @@
 """Which published incident a row is (identity across exports), and which spellings in a
 sheet name one thing (folded, or reported as merge candidates)."""
 
+import datetime
+import functools
 import re
 from collections import Counter, defaultdict
 from difflib import SequenceMatcher
@@ -9,7 +11,8 @@ from ... import documents
 from ...addresses import normalize_url
 from ...documents import fold
 from ...lookalikes import clusters
-from ...models import Entity, ExternalId, Incident, Term
+from ...models import Entity, EntityAlias, ExternalId, Incident, IncidentEntity, SourceRecord, Term
+from ...periods import parse_period
 from ...services import make_slug
 
 AIAAIC_PAGE = "https://www.aiaaic.org/"
@@ -55,7 +58,7 @@ class Identities:
         for value, incident_id in pairs:
             self.by_id[value].append(incident_id)
         # Three lookups, each on its own index (an OR of them would scan the table).
-        columns = ("pk", "slug", "headline", "source_key", "merged_into_id")
+        columns = ("pk", "slug", "headline", "source_key", "occurred", "merged_into_id")
         found = {}
         for lookup in (
             {"pk__in": {pk for pks in self.by_id.values() for pk in pks}},
@@ -71,24 +74,57 @@ class Identities:
         known = {pk for pk, *_rest in found}
         found += list(Incident.objects.filter(pk__in=survivors - known).values_list(*columns))
         self.merged_slugs = set()
-        for pk, slug, headline, key, survivor in found:
-            self.headline[pk], self.source[pk] = headline, key
+        self.occurred = {}
+        for pk, slug, headline, key, occurred, survivor in found:
+            self.headline[pk], self.source[pk], self.occurred[pk] = headline, key, occurred
             if survivor is None:
                 self.by_slug[slug] = pk
                 if key:
                     self.by_source[key].append(pk)
-        for _pk, slug, _headline, key, survivor in found:
+        for _pk, slug, _headline, key, _occurred, survivor in found:
             if survivor is not None:
                 self.merged_slugs.add(slug)
                 self.by_slug.setdefault(slug, survivor)
                 if key and survivor not in self.by_source[key]:
                     self.by_source[key].append(survivor)
-        slugged = set(self.by_slug.values())
-        self.has_aiaaic = set(
-            ExternalId.objects.filter(scheme="aiaaic", incident_id__in=slugged).values_list(
-                "incident_id", flat=True
-            )
-        )
+        slugged = set(self.by_slug.values()) | {pk for pks in self.by_source.values() for pk in pks}
+        self.aiaaic_ids = defaultdict(set)  # incident id -> its AIAAIC ids
+        for incident_id, value in ExternalId.objects.filter(
+            scheme="aiaaic", incident_id__in=slugged
+        ).values_list("incident_id", "value"):
+            self.aiaaic_ids[incident_id].add(value)
+        self.has_aiaaic = set(self.aiaaic_ids)
+        self.doubts = {}  # row line -> [(incident id, what tells them apart)]
+        self.named = {pk for pks in self.by_id.values() for pk in pks}
+        self.rows = rows
+
+    @functools.cached_property
+    def headlines(self):
+        """Every headline any source's statements ever gave the incidents the ids name (read
+        once a chunk, when a row's headline is not like its incident's current one)."""
+        headlines = defaultdict(set)
+        for incident_id, headline in SourceRecord.objects.filter(incident_id__in=self.named).values_list(
+            "incident_id", "document__headline"
+        ):
+            if isinstance(headline, str) and headline:
+                headlines[incident_id].add(headline)
+        return headlines
+
+    @functools.cached_property
+    def organisations(self):
+        """The organisations (deployers, developers) of those incidents, by entity."""
+        organisations = defaultdict(set)
+        for incident_id, entity_id in IncidentEntity.objects.filter(
+            incident_id__in=self.named, role__in=ORGANISATION_ROLES
+        ).values_list("incident_id", "entity_id"):
+            organisations[incident_id].add(entity_id)
+        return organisations
+
+    @functools.cached_property
+    def entity_of(self):
+        """{folded name: entity} of the rows' organisations, read through the aliases."""
+        keys = {fold(name) for row in self.rows for name in _row_organisations(row)}
+        return dict(EntityAlias.objects.filter(key__in=keys).values_list("key", "entity_id")) if keys else {}
 
     def find(self, row, report, taken):
         """The incident the row updates, None for a new one (reporting a reused id), or SKIP
@@ -108,19 +144,48 @@ class Identities:
             )
             return SKIP
         for pk in candidates:
-            if similar_headlines(self.headline[pk], headline) or (source and self.source[pk] == source):
+            # The id and the story agree: a headline like one any source ever gave it, or
+            # the same source link.
+            if (
+                (source and self.source[pk] == source)
+                or similar_headlines(self.headline[pk], headline)
+                or any(similar_headlines(known, headline) for known in sorted(self.headlines[pk]))
+            ):
                 return pk
         for pk in self.by_source.get(source, []) if source else []:
-            if pk not in taken:
+            # A source link alone never joins a row to an incident of another id.
+            if pk not in taken and not (row.external_id and self.aiaaic_ids.get(pk)):
+                return pk
+            if row.external_id and not candidates and self.aiaaic_ids.get(pk):
+                report.add(
+                    "other-link",
+                    f"{row.external_id} links to the page of incident {pk} "
+                    f"({', '.join(sorted(self.aiaaic_ids[pk]))}, {self.headline.get(pk, '')!r}): a link alone "
+                    "does not join rows of different ids; imported on its own.",
+                    row=row.line,
+                )
+        for pk in candidates:
+            # ... or a period that overlaps and an organisation they share.
+            if self._same_period_and_organisation(pk, row):
                 return pk
         if candidates:
             others = "; ".join(f"incident {pk}: {self.headline[pk]!r}" for pk in candidates)
             report.add(
                 "id-reused",
                 f"{row.external_id} names {others} on the site, and {headline!r} here: a "
-                "different story, imported as a new incident; both keep the id.",
+                "different story, imported as a new incident; both keep the id, and a merge is "
+                "proposed to editors.",
                 row=row.line,
             )
+            self.doubts[row.line] = [
+                (
+                    pk,
+                    f"Both carry the AIAAIC id {row.external_id}; the export of row {row.line} tells "
+                    f"{headline!r}, the incident {self.headline[pk]!r} (no headline alike, "
+                    f"{'another source link' if source else 'no source link'}).",
+                )
+                for pk in candidates
+            ]
             return None
         slug = row.values.get("permalink") or make_slug(slug_hint(row), "incident", 255)
         pk = self.by_slug.get(slug)
@@ -131,6 +196,31 @@ class Identities:
             and (row.values.get("permalink") is None or similar_headlines(self.headline[pk], headline))
         ):
             return pk  # a page (or a snapshot row) imported before, under the same slug
+        return None
+
+    def _same_period_and_organisation(self, pk, row):
+        mine = _period(row.values.get("occurred", ""))
+        theirs = _period(self.occurred.get(pk, ""))
+        if mine is None or theirs is None:
+            return False
+        end = datetime.date.max
+        if (mine.last_day or end) < theirs.first_day or (theirs.last_day or end) < mine.first_day:
+            return False
+        entities = {self.entity_of.get(fold(name)) for name in _row_organisations(row)} - {None}
+        return bool(entities & self.organisations[pk])
+
+
+ORGANISATION_ROLES = ("deployer", "developer")
+
+
+def _row_organisations(row):
+    return [name for role in ORGANISATION_ROLES for name in row.values.get(f"entities:{role}", [])]
+
+
+def _period(text):
+    try:
+        return parse_period(text) if text else None
+    except ValueError:
         return None
 
 

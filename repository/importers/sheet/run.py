@@ -19,9 +19,11 @@ from ..common import (
     import_batch_finish,
     import_batch_start,
     import_run,
-    source_records,
-    source_records_save,
+    proposals_on_commit,
+    statements_save,
+    statements_with_others,
 )
+from ..dating import as_of_text, export_date, file_hash
 from ..reports import ImportReport
 from .columns import (
     RowScanner,
@@ -34,6 +36,7 @@ from .columns import (
 )
 from .identify import SKIP, Identities, count_names, report_folds, report_merge_candidates, slug_hint
 from .layout import HEADER_SEARCH_ROWS, SheetError, SheetSource, detect_layout
+from .statements import Statement, statement_apply
 
 # The import ---------------------------------------------------------------------------------
 
@@ -55,6 +58,12 @@ class ImportResult:
     batch: int | None = None  # the ImportBatch's id
     dry_run: bool = False  # nothing was kept: the counts say what the import would change
     changes: list = field(default_factory=list)  # (created|updated, number, slug, summary)
+    as_of: object = None  # the export's date (None: undated)
+    file_hash: str = ""
+    as_of_note: str = ""  # the export's date, and where it was read (or that it has none)
+    proposals: int = 0  # changes proposed to editors instead of made
+    by_date: int = 0  # values of this export that a newer export of the source gives otherwise
+    doubts: int = 0  # rows whose id names an incident of another story (merge proposed)
     # How a snapshot of this site was read: "restore" (into an empty database), "same" (back
     # into the installation it came from), "sheet" (another installation's: an ordinary sheet);
     # "" for a file that is no snapshot with numbers.
@@ -70,7 +79,15 @@ SOURCE = "aiaaic"  # the SourceRecord of what the sheet said
 
 
 def sheet_import(
-    *, data=None, path=None, progress=None, strict=False, blank_clears=False, dry_run=False, file_name=""
+    *,
+    data=None,
+    path=None,
+    progress=None,
+    strict=False,
+    blank_clears=False,
+    dry_run=False,
+    file_name="",
+    as_of=None,
 ):
     """Import an AIAAIC sheet export (`data` as bytes or text, or a file at `path`).
     Returns ImportResult.
@@ -86,6 +103,11 @@ def sheet_import(
     `strict` when any warning was found (nothing is written either: a strict run is one
     transaction). `dry_run` imports in one transaction and rolls it back: the result says
     what the import would change.
+
+    Each row is a statement of the source as of the export's date (`as_of`, else read from
+    the file's title rows or name; see `importers.dating`), kept beside the others: the
+    source's view of an incident folds them by date, so exports imported in any order give
+    the same record, and a file imported again changes nothing.
     """
     started = time.monotonic()
     report = ImportReport()
@@ -97,6 +119,8 @@ def sheet_import(
             break
     vocabularies = {v.slug: v for v in Vocabulary.objects.all()}
     layout = detect_layout(head, report, vocabularies.values())
+    name = file_name or (path.name if hasattr(path, "name") else str(path or ""))
+    as_of, how = export_date(given=as_of, title_rows=head[: layout.data_start], file_name=name)
     missing = sorted(
         {
             c.target.partition(":")[2]
@@ -134,7 +158,9 @@ def sheet_import(
     del seen
     copy_lines = {row.line for rows in copies.values() for row in rows}
     report_folds(counts, first_row, report)
-    result = ImportResult(layout=layout.name, rows=lines, report=report)
+    result = ImportResult(layout=layout.name, rows=lines, report=report, as_of=as_of)
+    result.file_hash = file_hash(data=data, path=path)
+    result.as_of_note = as_of_text(as_of, how)
     result.snapshot_mode = snapshot_mode(numbered, report)
     taxonomy = Taxonomy()
     taxonomy.preferred = {key: counter.most_common(1)[0] for key, counter in counts.items()}
@@ -153,7 +179,7 @@ def sheet_import(
         progress=progress,
         strict=strict,
         dry_run=dry_run,
-        file_name=file_name or (path.name if hasattr(path, "name") else str(path or "")),
+        file_name=name,
         identity=result.snapshot_mode in ("restore", "same"),
     )
     try:
@@ -341,34 +367,30 @@ def _publish_rows(chunk, taken, taxonomy, summary, blank_clears, result, batch, 
     chunk, targets = [row for row, _pk in kept], [pk for _row, pk in kept]
     found = [pk for pk in targets if pk is not None]
     loaded = Incident.objects.select_related("current_revision").defer("search_vector").in_bulk(found)
-    records = source_records(source=SOURCE, incident_ids=found)
-    items = []
+    existing, elsewhere = statements_with_others(source=SOURCE, incident_ids=found)
+    items, plans = [], []
     for row, pk in zip(chunk, targets, strict=True):
         incident = loaded.get(pk) if pk is not None else None
-        record = records.get(pk)
+        statement = Statement(
+            result.as_of, result.file_hash, row_view(row), row.blank if blank_clears else set()
+        )
         if incident is None or incident.current_revision is None:
             # A new incident's document is the row's alone: check_row validated it already.
-            document, normalized = row.checked, not blank_clears and record is None
+            document, normalized = row.checked, not blank_clears
             if not normalized:
-                document = apply_row(
-                    documents.empty_document(),
-                    row,
-                    blank_clears=blank_clears,
-                    report=report,
-                    said=record.document if record is not None else None,
-                )
+                document = apply_row(documents.empty_document(), row, blank_clears=True, report=report)
+            plan = None
         else:
             base = incident.current_revision.document
-            document = apply_row(
-                base,
-                row,
-                blank_clears=blank_clears,
-                report=report,
-                said=record.document if record is not None else None,
+            plan = statement_apply(
+                base, row, statement, existing.get(pk, []), report=report, elsewhere=elsewhere.get(pk, ())
             )
+            document = plan.document
+            result.by_date += plan.by_date
             # A row that changes nothing leaves the published document, which publishing
             # normalized when it wrote it (an import run again: every row).
             normalized = document == base and base.get("schema") == documents.SCHEMA_VERSION
+        plans.append((statement, plan))
         items.append(
             PublishItem(
                 document=document,
@@ -378,7 +400,7 @@ def _publish_rows(chunk, taken, taxonomy, summary, blank_clears, result, batch, 
                 slug=slug_hint(row),
                 number=row.values.get("number") if identity and incident is None else None,
                 expected_revision=incident.current_revision_id if incident else None,
-                origin=Origin.of_source(SOURCE, "export"),
+                origin=Origin.of_source(SOURCE, "export", as_of=result.as_of),  # since when it says so
             )
         )
     lines = f"rows {chunk[0].line}-{chunk[-1].line}"
@@ -386,8 +408,41 @@ def _publish_rows(chunk, taken, taxonomy, summary, blank_clears, result, batch, 
         outcomes = chunk_publish(items=items, taxonomy=taxonomy, where=lines, import_batch=batch)
     except ChunkRefused as exc:
         raise SheetError(_refused_text(exc, lines, result)) from None
-    views = {outcome.incident.pk: row_view(row) for row, outcome in zip(chunk, outcomes, strict=True)}
-    source_records_save(source=SOURCE, views=views, records=records)
+    statements_save(
+        source=SOURCE,
+        as_of=result.as_of,
+        file_hash=result.file_hash,
+        statements={
+            outcome.incident.pk: (statement.document, statement.clears)
+            for (statement, _plan), outcome in zip(plans, outcomes, strict=True)
+        },
+        existing=existing,
+        import_batch=batch,
+    )
+    proposals = []
+    for row, (_statement, plan), outcome in zip(chunk, plans, outcomes, strict=True):
+        if plan is not None and plan.disputed:
+            proposals.append(
+                plan.proposal(
+                    outcome.incident.pk,
+                    outcome.revision.document if outcome.revision else plan.base,
+                    row,
+                    result.as_of,
+                )
+            )
+    result.proposals += len(proposals)
+    doubts = []
+    for row, outcome in zip(chunk, outcomes, strict=True):
+        for other, text in identities.doubts.get(row.line, ()) if identities is not None else ():
+            doubts.append(
+                {
+                    "incident_id": outcome.incident.pk,
+                    "other_incident_id": other,
+                    "reasons": [{"rule": "import-id", "id": row.external_id, "text": text}],
+                }
+            )
+    result.doubts += len(doubts)
+    proposals_on_commit(proposals=proposals, doubts=doubts)
     for row, outcome in zip(chunk, outcomes, strict=True):
         taken[outcome.incident.pk] = row.line
         if outcome.number_refused is not None:

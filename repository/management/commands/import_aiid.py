@@ -51,6 +51,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"  Read {files.incidents.name}" + (f" with {', '.join(used)}" if used else " alone")
         )
+        self.stdout.write(f"  {result.as_of_note}")
         self._report(result.report, report_path, verbosity)
         counts = [
             f"{result.created:,} created",
@@ -59,6 +60,7 @@ class Command(BaseCommand):
             *([f"{result.skipped:,} skipped"] if result.skipped else []),
             f"{result.merged_duplicates:,} merged duplicates",
             f"{len(result.warnings):,} warnings",
+            *([f"{result.proposals:,} changes proposed to editors"] if result.proposals else []),
         ]
         summary = (
             f"{result.rows:,} rows: {', '.join(counts)} ({result.entities_created:,} new entities) "

@@ -1,9 +1,11 @@
+import argparse
 from pathlib import Path
 
 from django.core import checks
 from django.core.management.base import BaseCommand, CommandError
 
 from repository.bulk import long_lived_objects
+from repository.importers.dating import parse_as_of
 from repository.importers.reports import write_changes, write_summary
 from repository.importers.sheet import SheetError, sheet_import
 
@@ -39,8 +41,14 @@ class Command(BaseCommand):
             action="store_true",
             help="A blank cell clears the stored value (by default it keeps it).",
         )
+        parser.add_argument(
+            "--as-of",
+            metavar="YYYY-MM-DD",
+            type=_as_of,
+            help="The export's date, when its title row and file name do not say it (wins over them).",
+        )
 
-    def handle(self, *args, path, verbosity, report, strict, blank_clears, dry_run, **options):
+    def handle(self, *args, path, verbosity, report, strict, blank_clears, dry_run, as_of=None, **options):
         file = Path(path)
         if not file.is_file():
             raise CommandError(f"No such file: {file}")
@@ -53,7 +61,12 @@ class Command(BaseCommand):
         try:
             with long_lived_objects():
                 result = sheet_import(
-                    path=file, progress=progress, strict=strict, blank_clears=blank_clears, dry_run=dry_run
+                    path=file,
+                    progress=progress,
+                    strict=strict,
+                    blank_clears=blank_clears,
+                    dry_run=dry_run,
+                    as_of=as_of,
                 )
         except SheetError as exc:
             raise CommandError(str(exc)) from None
@@ -61,6 +74,7 @@ class Command(BaseCommand):
         def write(text, warning):
             self.stdout.write(self.style.WARNING(text) if warning else text)
 
+        self.stdout.write(result.as_of_note)
         if verbosity:
             write_summary(result.report, write, limit=None if verbosity > 1 else 5)
         if report:
@@ -73,6 +87,11 @@ class Command(BaseCommand):
             f"({result.terms_created:,} new terms, {result.entities_created:,} new entities, "
             f"{result.aliases_kept:,} spellings kept) in {result.seconds:.1f} s."
         )
+        if result.proposals or result.doubts:
+            counts += (
+                f" {result.proposals:,} change(s) proposed to editors (values an editor changed), "
+                f"{result.doubts:,} merge(s) proposed (ids that name another story)."
+            )
         if result.snapshot_mode:
             counts += f" Snapshot read as: {SNAPSHOT_MODES[result.snapshot_mode]}."
         if result.dry_run:
@@ -80,3 +99,10 @@ class Command(BaseCommand):
             write_changes(result.changes, self.stdout.write, limit=None if verbosity > 1 else 20)
             return
         self.stdout.write(self.style.SUCCESS(f"{counts} Import batch {result.batch}."))
+
+
+def _as_of(text):
+    try:
+        return parse_as_of(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
