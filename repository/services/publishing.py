@@ -351,7 +351,12 @@ def _write(items, locked, taxonomy, refresh_search, import_batch=None):
         incident = item.incident = locked[item.incident.pk]
         if incident.current_revision is not None:
             item.previous = incident.current_revision.document
-            if documents.same_values(item.previous, item.document):
+            if documents.same_values(item.previous, item.document) and (
+                # The same values: nothing to publish, unless the item says anew where they
+                # came from (an older export that has said them since before) and that differs.
+                item.provenance is None
+                or _with_provenance(item).get("provenance") == item.previous.get("provenance")
+            ):
                 results[index] = PublishResult(incident, None, False)
                 continue
         publishing.append((index, item))

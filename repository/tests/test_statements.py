@@ -8,7 +8,7 @@ import json
 from django.db import transaction
 from django.test import TestCase
 
-from repository import documents
+from repository import documents, provenance
 from repository.importers.common import fold_statements
 from repository.importers.dating import date_in_text, export_date
 from repository.importers.sheet import sheet_import
@@ -110,24 +110,10 @@ def run(name):
 
 
 def record():
-    """Every incident's document, by what it says (not its number, slug or revisions), and
-    the sources its values come from. The dates in its provenance are the as-of dates of the
-    exports that set each value, which depend on the order the exports came in."""
+    """Every incident's document, by what it says (not its number, slug or revisions), with its
+    provenance: each value's source and the date since which the source has said it."""
     return sorted(
-        json.dumps(
-            {
-                **documents.values_of(incident.current_revision.document),
-                "from": sorted(
-                    {
-                        (origin["kind"], origin.get("source", ""))
-                        for origin in incident.current_revision.document.get("provenance", {}).get(
-                            "origins", []
-                        )
-                    }
-                ),
-            },
-            sort_keys=True,
-        )
+        json.dumps(incident.current_revision.document, sort_keys=True)
         for incident in Incident.objects.filter(merged_into=None).select_related("current_revision")
     )
 
@@ -227,6 +213,24 @@ class AnyOrderTests(TestCase):
             documents.external_id_values(exam.current_revision.document, "aiaaic"), ["AIAAIC0004"]
         )
         self.assertEqual(incident_of("AIAAIC0006").headline, "Deepfake advert uses celebrity likeness")
+
+    def test_each_value_says_since_when_the_source_has_said_it_whatever_the_order(self):
+        run("october")
+        run("june")  # older: it changes no value, and dates back what it said already
+        tax = incident_of("AIAAIC0001")
+        said = provenance.expand(tax.current_revision.document)
+        june = {"kind": "source", "source": "aiaaic", "form": "export", "as_of": "2025-06-15"}
+        october = {**june, "as_of": "2025-10-01"}
+        self.assertEqual(said["headline"], june)  # said in June and again in October
+        self.assertEqual(said["terms.country"], {"uk": june})  # October's blank says nothing
+        # The list changed in October (a privacy issue added).
+        self.assertEqual(list(said["terms.issue"].values()), [october, october])
+        page = self.client.get(tax.get_absolute_url())
+        self.assertContains(page, "the AIAAIC export of 2025-06-15")
+        run("february")  # newer, and says another country
+        said = provenance.expand(incident_of("AIAAIC0001").current_revision.document)
+        self.assertEqual(said["terms.country"], {"ireland": {**june, "as_of": "2026-02-01"}})
+        self.assertEqual(said["headline"], june)
 
     def test_a_row_linking_to_another_incidents_page_is_reported(self):
         run("june")

@@ -8,7 +8,7 @@ from django.db import reset_queries, transaction
 
 from ... import documents
 from ...bulk import PlannerStatistics
-from ...models import Incident, Vocabulary
+from ...models import Incident, Vocabulary, statement_order
 from ...provenance import Origin
 from ...services import IncidentMerged, PublishItem, StaleRevision, Taxonomy
 from ..common import (
@@ -36,7 +36,7 @@ from .columns import (
 )
 from .identify import SKIP, Identities, count_names, report_folds, report_merge_candidates, slug_hint
 from .layout import HEADER_SEARCH_ROWS, SheetError, SheetSource, detect_layout
-from .statements import Statement, statement_apply
+from .statements import Statement, since_override, statement_apply
 
 # The import ---------------------------------------------------------------------------------
 
@@ -371,6 +371,7 @@ def _publish_rows(chunk, taken, taxonomy, summary, blank_clears, result, batch, 
     items, plans = [], []
     for row, pk in zip(chunk, targets, strict=True):
         incident = loaded.get(pk) if pk is not None else None
+        since = None  # the provenance of the source's values, where their dates differ from this file's
         statement = Statement(
             result.as_of, result.file_hash, row_view(row), row.blank if blank_clears else set()
         )
@@ -387,6 +388,15 @@ def _publish_rows(chunk, taken, taxonomy, summary, blank_clears, result, batch, 
             )
             document = plan.document
             result.by_date += plan.by_date
+            earlier = [
+                record
+                for record in existing.get(pk, [])
+                if not (record.as_of == statement.as_of and record.file_hash == statement.file_hash)
+            ]
+            if plan.laid or any(record.order > statement_order(statement.as_of, "") for record in earlier):
+                # Values laid now, or an export older than one said before: since when the
+                # source has said each value (the same date whatever order exports came in).
+                since = since_override(document, base, [*earlier, statement], source=SOURCE, laid=plan.laid)
             # A row that changes nothing leaves the published document, which publishing
             # normalized when it wrote it (an import run again: every row).
             normalized = document == base and base.get("schema") == documents.SCHEMA_VERSION
@@ -400,7 +410,8 @@ def _publish_rows(chunk, taken, taxonomy, summary, blank_clears, result, batch, 
                 slug=slug_hint(row),
                 number=row.values.get("number") if identity and incident is None else None,
                 expected_revision=incident.current_revision_id if incident else None,
-                origin=Origin.of_source(SOURCE, "export", as_of=result.as_of),  # since when it says so
+                origin=Origin.of_source(SOURCE, "export", as_of=result.as_of),
+                provenance=since,
             )
         )
     lines = f"rows {chunk[0].line}-{chunk[-1].line}"

@@ -9,7 +9,8 @@ from typing import NamedTuple
 from ... import documents
 from ...documents import fold, reference_key
 from ...periods import more_precise
-from ..common import fold_statements
+from ...provenance import Origin, expand
+from ..common import PERIOD_TARGETS, _statement_parts, fold_statements
 from .columns import SheetRow, apply_row
 
 
@@ -26,6 +27,7 @@ class StatementPlan:
     document: dict  # after: what the source changed, where the incident still said what it said
     disputed: dict = field(default_factory=dict)  # target -> the source's new value (None: cleared)
     by_date: int = 0  # values of this statement a newer statement gives otherwise
+    laid: set = field(default_factory=set)  # the targets laid on the incident
 
     def proposal(self, incident_id, published, row, as_of=None):
         """The change editors decide: `published` with the source's disputed values laid."""
@@ -153,7 +155,7 @@ def statement_apply(base, row, statement, statements, *, report=None, elsewhere=
             if old == new:
                 return StatementPlan(base=base, document=base, by_date=by_date)
         document = apply_row(base, row, blank_clears=bool(statement.clears), report=report)
-        return StatementPlan(base=base, document=document, by_date=by_date)
+        return StatementPlan(base=base, document=document, by_date=by_date, laid=set(statement.document))
     old = fold_statements(statements)
     if old == new:
         return StatementPlan(base=base, document=base, by_date=by_date)
@@ -175,4 +177,66 @@ def statement_apply(base, row, statement, statements, *, report=None, elsewhere=
             row=row.line,
         )
     document = _lay(base, row, laid, old) if laid else base
-    return StatementPlan(base=base, document=document, disputed=disputed, by_date=by_date)
+    return StatementPlan(base=base, document=document, disputed=disputed, by_date=by_date, laid=set(laid))
+
+
+def since_dates(statements):
+    """{target: the date since which the source has said the value its view gives}: the as-of
+    date of the oldest statement of the newest run of them that say that value (None:
+    undated). Statements that say nothing of a target do not break the run; one that says
+    another value does, as one whose blank cell clears it. The same whatever order the
+    statements were imported in."""
+    view = fold_statements(statements)
+    ordered = sorted(statements, key=lambda statement: _statement_parts(statement)[0])
+    since = {}
+    for target, value in view.items():
+        start = None
+        for statement in reversed(ordered):
+            if target not in statement.document:
+                if target in statement.clears:
+                    break
+                continue
+            said = statement.document[target]
+            if said != value and not (target in PERIOD_TARGETS and more_precise(value, said) == value):
+                break
+            start = statement.as_of
+        since[target] = start
+    return since
+
+
+def _is_source(origin, source):
+    return isinstance(origin, dict) and origin.get("kind") == "source" and origin.get("source") == source
+
+
+def since_override(document, previous, statements, *, source, laid=()):
+    """The provenance (expanded) of the values of `document` that the source gives, dated
+    since when it has said them (`since_dates`), where that differs from what publishing
+    gives them by default: the values laid now (`laid`, targets) and those whose origin is
+    already this source. None when nothing differs (so a file that changes no value and no
+    date writes no revision)."""
+    since = since_dates(statements)
+    said_id = fold_statements(statements).get("external_id", "")
+    had = expand(previous) if previous else {}
+    override, differs = {}, False
+    for target, as_of in since.items():
+        path = "external_ids" if target == "external_id" else _path(target)
+        value = documents.get_path(document, path) if path else None
+        if not value:
+            continue
+        origin = Origin.of_source(source, "export", as_of=as_of).as_json()
+        if documents.is_list_path(path):
+            before = had.get(path) if isinstance(had.get(path), dict) else {}
+            items = {}
+            for item in value:
+                key = documents.provenance_item_key(path, item)
+                if path == "external_ids" and key != f"aiaaic:{said_id}":
+                    continue  # of the incident's ids, the sheet gives its own
+                if target in laid or _is_source(before.get(key), source):
+                    items[key] = origin
+                    differs = differs or before.get(key) != origin
+            if items:
+                override[path] = items
+        elif target in laid or _is_source(had.get(path), source):
+            override[path] = origin
+            differs = differs or had.get(path) != origin
+    return override if differs else None
