@@ -176,11 +176,12 @@ def incident_search_refresh(*, incident_ids):
 
 
 def _revision_summary(summary, previous, document, vocabulary_labels):
-    changes = (
-        "Created"
-        if previous is None
-        else documents.change_summary(documents.diff(previous, document, vocabulary_labels))
-    )
+    if previous is None:
+        changes = "Created"
+    elif documents.same_values(previous, document):
+        changes = "Where values came from"  # a revision that changes only their provenance
+    else:
+        changes = documents.change_summary(documents.diff(previous, document, vocabulary_labels))
     return (f"{summary}: {changes}" if summary else changes)[:300]
 
 

@@ -217,6 +217,9 @@ class AnyOrderTests(TestCase):
     def test_each_value_says_since_when_the_source_has_said_it_whatever_the_order(self):
         run("october")
         run("june")  # older: it changes no value, and dates back what it said already
+        shopper = incident_of("AIAAIC0003")  # the same in both exports: only its dates move back
+        self.assertEqual(shopper.revisions.count(), 2)
+        self.assertTrue(shopper.current_revision.summary.endswith(": Where values came from"))
         tax = incident_of("AIAAIC0001")
         said = provenance.expand(tax.current_revision.document)
         june = {"kind": "source", "source": "aiaaic", "form": "export", "as_of": "2025-06-15"}
