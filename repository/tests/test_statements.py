@@ -220,6 +220,9 @@ class AnyOrderTests(TestCase):
         shopper = incident_of("AIAAIC0003")  # the same in both exports: only its dates move back
         self.assertEqual(shopper.revisions.count(), 2)
         self.assertTrue(shopper.current_revision.summary.endswith(": Where values came from"))
+        history = self.client.get(f"{shopper.get_absolute_url()}history/")
+        self.assertContains(history, "Where values came from")
+        self.assertContains(self.client.get(f"{shopper.get_absolute_url()}v/2/"), "2025-06-15")
         tax = incident_of("AIAAIC0001")
         said = provenance.expand(tax.current_revision.document)
         june = {"kind": "source", "source": "aiaaic", "form": "export", "as_of": "2025-06-15"}
