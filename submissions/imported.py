@@ -12,6 +12,7 @@ from django.db.models import Q
 from repository import documents
 from repository.models import Incident
 
+from .duplicates import merge_proposals_create
 from .models import ModerationEvent, Submission
 from .services import _queue_fields
 
@@ -82,21 +83,6 @@ def identities_doubt(sender, doubts=(), **kwargs):
         ).exists():
             continue
         reasons = [{**reason, "rule": reason.get("rule", "import")} for reason in doubt["reasons"]]
-        with transaction.atomic():
-            submission = Submission.objects.create(
-                kind=Submission.Kind.MERGE,
-                incident_id=first,
-                other_incident_id=second,
-                reasons=reasons,
-                proposed={},
-                effect="merge pair",
-                effect_kind=Submission.Effect.MERGE,
-            )
-            ModerationEvent.objects.create(
-                submission=submission,
-                action=ModerationEvent.Action.SUBMIT,
-                to_state=Submission.State.PENDING,
-                note="Proposed by an import: " + "; ".join(reason["text"] for reason in reasons),
-            )
+        [submission] = merge_proposals_create([(first, second, reasons, None)], proposer="an import")
         created.append(submission)
     return created

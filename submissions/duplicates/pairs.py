@@ -675,7 +675,7 @@ def _lock():
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext('submissions_duplicates_find'))")
 
 
-def merge_proposals_create(proposals):
+def merge_proposals_create(proposals, proposer="the duplicate finder"):
     """Store pending merge proposals, each with its SUBMIT event.
 
     `proposals`: (incident id, incident id, reasons, score) tuples; the incident with the
@@ -725,7 +725,7 @@ def merge_proposals_create(proposals):
                     submission=submission,
                     action=ModerationEvent.Action.SUBMIT,
                     to_state=Submission.State.PENDING,
-                    note="Proposed by the duplicate finder"
+                    note=f"Proposed by {proposer}"
                     + ("" if submission.score is None else f" (score {submission.score:.2f})")
                     + ": "
                     + "; ".join(reason["text"] for reason in submission.reasons),
