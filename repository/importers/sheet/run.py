@@ -396,7 +396,7 @@ def _publish_rows(chunk, taken, taxonomy, summary, blank_clears, result, batch, 
             if plan.laid or any(record.order > statement_order(statement.as_of, "") for record in earlier):
                 # Values laid now, or an export older than one said before: since when the
                 # source has said each value (the same date whatever order exports came in).
-                since = since_override(document, base, [*earlier, statement], source=SOURCE, laid=plan.laid)
+                since = since_override(document, base, [*earlier, statement], source=SOURCE)
             # A row that changes nothing leaves the published document, which publishing
             # normalized when it wrote it (an import run again: every row).
             normalized = document == base and base.get("schema") == documents.SCHEMA_VERSION

@@ -208,12 +208,13 @@ def _is_source(origin, source):
     return isinstance(origin, dict) and origin.get("kind") == "source" and origin.get("source") == source
 
 
-def since_override(document, previous, statements, *, source, laid=()):
+def since_override(document, previous, statements, *, source):
     """The provenance (expanded) of the values of `document` that the source gives, dated
-    since when it has said them (`since_dates`), where that differs from what publishing
-    gives them by default: the values laid now (`laid`, targets) and those whose origin is
-    already this source. None when nothing differs (so a file that changes no value and no
-    date writes no revision)."""
+    since when it has said them (`since_dates`): the values new on the incident and those
+    whose origin is this source already (an older export dates them back). A value the
+    incident held already from elsewhere (an editor, a proposal, before provenance) keeps its
+    origin. None when no date differs from what the incident had (so a file that changes no
+    value and no date writes no revision)."""
     since = since_dates(statements)
     said_id = fold_statements(statements).get("external_id", "")
     had = expand(previous) if previous else {}
@@ -224,19 +225,21 @@ def since_override(document, previous, statements, *, source, laid=()):
         if not value:
             continue
         origin = Origin.of_source(source, "export", as_of=as_of).as_json()
+        held = documents.get_path(previous, path) if previous else None
         if documents.is_list_path(path):
             before = had.get(path) if isinstance(had.get(path), dict) else {}
+            known = documents.keyed_items(path, held or [])
             items = {}
             for item in value:
                 key = documents.provenance_item_key(path, item)
                 if path == "external_ids" and key != f"aiaaic:{said_id}":
                     continue  # of the incident's ids, the sheet gives its own
-                if target in laid or _is_source(before.get(key), source):
+                if key not in known or _is_source(before.get(key), source):
                     items[key] = origin
                     differs = differs or before.get(key) != origin
             if items:
                 override[path] = items
-        elif target in laid or _is_source(had.get(path), source):
+        elif value != held or _is_source(had.get(path), source):
             override[path] = origin
             differs = differs or had.get(path) != origin
     return override if differs else None
