@@ -245,6 +245,13 @@ def pack(document, expanded):
     return stored if rest is None else {**stored, "rest": rest}
 
 
+def single(origin):
+    """The stored form when every value a document holds came from `origin` (a new
+    incident's first revision, the common case of an import): what `pack` gives for
+    `compute(None, document, origin)`, without expanding every value."""
+    return {"origins": [Origin.from_json(origin.as_json()).as_json()], "values": {}, "rest": 0}
+
+
 # Computing a revision's provenance -------------------------------------------------------
 
 

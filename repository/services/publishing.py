@@ -427,6 +427,12 @@ def _with_provenance(item):
     origin = item.origin
     if origin is not None and origin.kind != "source" and not origin.on:
         origin = Origin(origin.kind, on=timezone.localdate().isoformat())
+    if (
+        item.previous is None
+        and origin is not None
+        and not (item.restore or item.inherit or item.attribute or item.provenance)
+    ):
+        return {**values, "provenance": provenance.single(origin)}  # one origin for every value
     found = provenance.compute(
         item.previous,
         values,

@@ -179,6 +179,23 @@ class DocumentSchemaThreeTests(TestCase):
         self.assertEqual(expanded["external_ids"], {"aiaaic:AIAAIC0563": source})
         self.assertNotIn("summary", expanded)  # an empty field has no origin
 
+    def test_a_first_revision_of_one_origin_is_stored_as_packing_would_store_it(self):
+        # Publishing stores a new incident's map directly (provenance.single): the same as
+        # computing and packing it value by value.
+        for origin in (
+            AIAAIC_2026,
+            Origin.decision("proposal", on=MAY_3),
+            Origin.of_source("aiid", "snapshot"),
+        ):
+            for document in (camera_document(), documents.normalize(make_document("A headline alone"))):
+                with self.subTest(origin=origin, headline=document["headline"]):
+                    self.assertEqual(
+                        provenance.single(origin),
+                        provenance.pack(document, provenance.compute(None, document, origin)),
+                    )
+        stored = publish(camera_document()).incident.current_revision.document
+        self.assertEqual(provenance.expand(stored)["terms.country"], {"china": AIAAIC_2026.as_json()})
+
     def test_a_list_whose_items_share_an_origin_points_to_it(self):
         document = documents.normalize(camera_document(terms={"country": ["China", "UK"]}))
         editor = {"kind": "editor", "on": "2026-05-03"}
