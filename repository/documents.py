@@ -137,6 +137,14 @@ def clean_name(name):
     return " ".join(str(name).split())
 
 
+def shorten(text, limit):
+    """`text` cut at a word so that it holds at most `limit` characters, ending with "…"; as
+    it is when it is not longer."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rsplit(" ", 1)[0].rstrip() + "…"
+
+
 @functools.lru_cache(maxsize=16)
 def _splitter(separators):
     return re.compile("|".join(map(re.escape, separators)))

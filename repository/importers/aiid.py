@@ -545,7 +545,7 @@ def _read_text_cells(facts, values, report):
             column="title",
         )
         facts.extra["title"] = title
-        title = title[:299].rsplit(" ", 1)[0].rstrip() + "…"
+        title = documents.shorten(title, documents.MAX_LENGTHS["headline"])
     if title:
         facts.fields["headline"] = title
     description = values.get("description", "").strip()
@@ -558,7 +558,7 @@ def _read_text_cells(facts, values, report):
             column="description",
         )
         facts.fields["narrative"] = description
-        description = description[:4_999].rsplit(" ", 1)[0].rstrip() + "…"
+        description = documents.shorten(description, documents.MAX_LENGTHS["summary"])
     if description:
         facts.fields["summary"] = description
     raw_date = values.get("date", "").strip()

@@ -42,10 +42,7 @@ class MergeResult:
 
 
 def _short(headline):
-    headline = " ".join(headline.split())
-    if len(headline) <= HEADLINE_IN_SUMMARY:
-        return headline
-    return headline[: HEADLINE_IN_SUMMARY - 1].rsplit(" ", 1)[0] + "…"
+    return documents.shorten(" ".join(headline.split()), HEADLINE_IN_SUMMARY)
 
 
 def _with_note(text, note):

@@ -475,3 +475,10 @@ class IncidentPublishTests(TestCase):
         result = incident_publish(document=make_document())
         incident = Incident.objects.get(pk=result.incident.pk)
         self.assertEqual(documents.document_from_incident(incident), result.revision.document)
+
+
+class ShortenTests(SimpleTestCase):
+    def test_a_long_text_is_cut_at_a_word_within_the_limit(self):
+        self.assertEqual(documents.shorten("Chatbot gives wrong advice", 100), "Chatbot gives wrong advice")
+        self.assertEqual(documents.shorten("Chatbot gives wrong advice", 16), "Chatbot gives…")
+        self.assertLessEqual(len(documents.shorten("word " * 100, 50)), 50)

@@ -99,7 +99,7 @@ class HeadlineReader(ColumnReader):
         limit = documents.MAX_LENGTHS["headline"]
         if len(headline) > limit:
             whole = headline
-            headline = headline[: limit - 1].rsplit(" ", 1)[0] + "…"
+            headline = documents.shorten(headline, limit)
             cell.note(
                 "unreadable-cell",
                 f"longer than {limit} characters: shortened; the whole headline is kept under "
